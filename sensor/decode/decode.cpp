@@ -1,0 +1,616 @@
+// L2-L4 decoder. Layout: a bounds-checked Cursor, one function per header, and a shared
+// transport dispatch that GRE / IP-in-IP re-enter (depth-capped) for the inner packet.
+//
+// Policy decisions (also in docs/counters.md):
+// - Ethernet keeps the first two VLAN tags (outer/inner); tags 3..8 are skipped and counted
+//   (decode_vlan_too_deep) so the frame is still tracked; a 9th tag is malformed.
+// - GRE (RFC 2784/2890) carrying IPv4/IPv6, TEB (0x6558) and ERSPAN I/II/III, and IP-in-IP
+//   (protocols 4 and 41, RFC 2003 / RFC 4213), are decapsulated at most twice; the flow is the
+//   inner packet's. A third tunnel, or a GRE payload we do not know, is tracked as an
+//   "other L4" flow of the packet that carries it (proto 47 / 4 / 41).
+// - A malformed inner packet makes the whole frame malformed (its inner counter says why).
+// - A capture cut inside TCP options still yields the flow key (payload empty, counted).
+// - IPv4 header checksums are not verified: NIC offloads leave them zero in many captures.
+#include "sensor/decode/decode.h"
+
+#include <cstring>
+
+namespace flowscribe::decode {
+namespace {
+
+// Ethertypes (IEEE registry) and IP protocol numbers (IANA) that steer the walk.
+constexpr uint16_t kEtherIpv4 = 0x0800;
+constexpr uint16_t kEtherIpv6 = 0x86DD;
+constexpr uint16_t kEtherVlan = 0x8100;      // IEEE 802.1Q
+constexpr uint16_t kEtherQinQ = 0x88A8;      // IEEE 802.1ad
+constexpr uint16_t kEtherQinQOld = 0x9100;   // pre-802.1ad vendor QinQ
+constexpr uint16_t kEtherTeb = 0x6558;       // transparent Ethernet bridging (RFC 1701)
+constexpr uint16_t kEtherErspan2 = 0x88BE;   // ERSPAN type I / II
+constexpr uint16_t kEtherErspan3 = 0x22EB;   // ERSPAN type III
+
+constexpr uint8_t kProtoIpip = 4;
+constexpr uint8_t kProtoIpv6InIp = 41;
+constexpr uint8_t kProtoAh = 51;
+constexpr uint8_t kProtoIpv6Frag = 44;
+
+constexpr uint32_t kEthHeaderLen = 14;
+constexpr uint32_t kVlanTagLen = 4;
+constexpr uint32_t kSllHeaderLen = 16;
+constexpr uint32_t kSll2HeaderLen = 20;
+constexpr uint32_t kLoopHeaderLen = 4;
+constexpr uint32_t kIpv4MinHeaderLen = 20;
+constexpr uint32_t kIpv6HeaderLen = 40;
+constexpr uint32_t kTcpMinHeaderLen = 20;
+constexpr uint32_t kUdpHeaderLen = 8;
+constexpr uint32_t kIcmpHeaderLen = 8;
+constexpr uint32_t kGreBaseLen = 4;
+constexpr uint32_t kErspan2HeaderLen = 8;
+constexpr uint32_t kErspan3HeaderLen = 12;
+constexpr uint32_t kErspan3SubHeaderLen = 8;
+
+constexpr uint32_t kMaxVlanTags = 8;
+constexpr uint32_t kMaxIpv6ExtHeaders = 8;
+constexpr uint8_t kMaxTunnelDepth = 2;
+
+// BSD AF_ values seen in DLT_NULL / DLT_LOOP headers (AF_INET6 differs per OS).
+constexpr uint32_t kAfInet = 2;
+constexpr uint32_t kAfInet6NetBsd = 24;
+constexpr uint32_t kAfInet6FreeBsd = 28;
+constexpr uint32_t kAfInet6Darwin = 30;
+
+// A window onto captured bytes. Every read is checked against the window: a read past the
+// end yields 0 (fails closed) rather than touching memory. Callers test has(n) once per
+// header; the compiler then drops the per-field checks for offsets below n.
+class Cursor {
+ public:
+  Cursor(const uint8_t* p, uint32_t n) noexcept : p_(p), n_(n) {}
+
+  const uint8_t* ptr() const noexcept { return p_; }
+  uint32_t size() const noexcept { return n_; }
+  bool has(uint32_t k) const noexcept { return k <= n_; }
+
+  uint8_t u8(uint32_t off) const noexcept { return off < n_ ? p_[off] : 0; }
+  uint16_t u16be(uint32_t off) const noexcept {
+    if (n_ < 2 || off > n_ - 2) return 0;
+    uint16_t v;
+    std::memcpy(&v, p_ + off, sizeof v);
+    return __builtin_bswap16(v);
+  }
+  uint32_t u32be(uint32_t off) const noexcept {
+    if (n_ < 4 || off > n_ - 4) return 0;
+    uint32_t v;
+    std::memcpy(&v, p_ + off, sizeof v);
+    return __builtin_bswap32(v);
+  }
+  uint32_t u32le(uint32_t off) const noexcept {
+    if (n_ < 4 || off > n_ - 4) return 0;
+    uint32_t v;
+    std::memcpy(&v, p_ + off, sizeof v);
+    return v;  // x86-64 only (-march=corei7), like the rest of the sensor
+  }
+  // Copies len bytes at off into dst; false (dst untouched) when they are not all there.
+  bool copy(uint32_t off, uint32_t len, uint8_t* dst) const noexcept {
+    if (off > n_ || len > n_ - off) return false;
+    std::memcpy(dst, p_ + off, len);
+    return true;
+  }
+  bool skip(uint32_t k) noexcept {
+    if (k > n_) return false;
+    p_ += k;
+    n_ -= k;
+    return true;
+  }
+  // Shrinks the window to at most k bytes (a length field never grows what was captured).
+  void limit(uint32_t k) noexcept {
+    if (k < n_) n_ = k;
+  }
+
+ private:
+  const uint8_t* p_;
+  uint32_t n_;
+};
+
+// Copying this constant compiles to six SSE moves; `out = PacketMeta{}` became `rep stos`
+// under GCC 12 -march=corei7, which alone cost ~50 cycles per frame.
+constexpr PacketMeta kEmptyMeta{};
+
+struct Ctx {
+  PacketMeta& out;
+  DecodeCounters& n;
+  uint8_t depth = 0;  // tunnels decapsulated so far
+};
+
+inline DecodeStatus malformed(Counter& c) noexcept {
+  c.inc();
+  return DecodeStatus::kMalformed;
+}
+
+// `len` captured bytes at `p` of a payload that had `wire_len` bytes on the wire.
+inline void set_payload(PacketMeta& out, const uint8_t* p, uint32_t len,
+                        uint32_t wire_len) noexcept {
+  out.payload = len != 0 ? p : nullptr;
+  out.payload_len = len;
+  out.payload_wire_len = wire_len;
+}
+
+DecodeStatus decode_ethernet(Ctx& ctx, Cursor c) noexcept;
+DecodeStatus decode_ethertype(Ctx& ctx, uint16_t type, Cursor c) noexcept;
+DecodeStatus decode_ipv4(Ctx& ctx, Cursor c) noexcept;
+DecodeStatus decode_ipv6(Ctx& ctx, Cursor c) noexcept;
+DecodeStatus decode_raw_ip(Ctx& ctx, Cursor c) noexcept;
+
+// Tracks the packet by addresses only: `c` holds the captured part of the `l4_wire` L4 bytes.
+DecodeStatus track_other(Ctx& ctx, uint8_t proto, Cursor c, uint32_t l4_wire) noexcept {
+  PacketMeta& out = ctx.out;
+  out.l4_proto = proto;
+  out.has_ports = false;
+  set_payload(out, c.ptr(), c.size(), l4_wire);
+  ctx.n.decode_other_l4.inc();
+  return DecodeStatus::kOk;
+}
+
+// Forgets the carrier's L3/L4 before the inner packet is decoded into the same PacketMeta.
+// Not cold: behind an ERSPAN mirror session every packet comes this way.
+void enter_tunnel(Ctx& ctx, bool inner_ethernet) noexcept {
+  PacketMeta& out = ctx.out;
+  const uint16_t vlan_outer = inner_ethernet ? 0 : out.vlan_outer;
+  const uint16_t vlan_inner = inner_ethernet ? 0 : out.vlan_inner;
+  const uint8_t vlan_count = inner_ethernet ? 0 : out.vlan_count;
+  out = kEmptyMeta;
+  out.vlan_outer = vlan_outer;
+  out.vlan_inner = vlan_inner;
+  out.vlan_count = vlan_count;
+  out.tunneled = true;
+  ++ctx.depth;
+}
+
+// RFC 9293 section 3.1. `l4_wire` is the L4 length the IP header claims; `c` is what of it
+// was captured (never more than l4_wire).
+inline DecodeStatus decode_tcp(Ctx& ctx, Cursor c, uint32_t l4_wire) noexcept {
+  PacketMeta& out = ctx.out;
+  if (!c.has(kTcpMinHeaderLen)) [[unlikely]] return malformed(ctx.n.decode_tcp_truncated);
+  const uint32_t doff = static_cast<uint32_t>(c.u8(12) >> 4) * 4;
+  if (doff < kTcpMinHeaderLen || doff > l4_wire) [[unlikely]]
+    return malformed(ctx.n.decode_tcp_bad_offset);
+  out.sport = c.u16be(0);
+  out.dport = c.u16be(2);
+  out.tcp_seq = c.u32be(4);
+  out.tcp_ack = c.u32be(8);
+  out.tcp_flags = c.u8(13);
+  out.tcp_window = c.u16be(14);
+  out.has_ports = true;
+  if (!c.has(doff)) [[unlikely]] {
+    // A small snaplen (64, 68) cuts into timestamp options; the flow key is all there.
+    ctx.n.decode_tcp_options_truncated.inc();
+    set_payload(out, nullptr, 0, l4_wire - doff);
+    return DecodeStatus::kOk;
+  }
+  set_payload(out, c.ptr() + doff, c.size() - doff, l4_wire - doff);
+  return DecodeStatus::kOk;
+}
+
+// RFC 768. The UDP length bounds the payload when it is sane; otherwise the IP length does.
+inline DecodeStatus decode_udp(Ctx& ctx, Cursor c, uint32_t l4_wire) noexcept {
+  PacketMeta& out = ctx.out;
+  if (!c.has(kUdpHeaderLen)) [[unlikely]] return malformed(ctx.n.decode_udp_truncated);
+  const uint32_t udp_len = c.u16be(4);
+  uint32_t end = l4_wire;
+  if (udp_len <= l4_wire && udp_len >= kUdpHeaderLen) [[likely]] {
+    end = udp_len;
+  } else if (udp_len < kUdpHeaderLen || out.frag != Frag::kFirst) {
+    // A first fragment carries only part of the datagram the UDP length describes.
+    ctx.n.decode_udp_bad_len.inc();
+  }
+  const uint32_t captured_end = end < c.size() ? end : c.size();
+  out.sport = c.u16be(0);
+  out.dport = c.u16be(2);
+  out.has_ports = true;
+  set_payload(out, c.ptr() + kUdpHeaderLen, captured_end - kUdpHeaderLen, end - kUdpHeaderLen);
+  return DecodeStatus::kOk;
+}
+
+// RFC 792 / RFC 4443. Echo request and reply share (identifier, identifier) so both
+// directions land in one flow; other messages are keyed by (type, code).
+DecodeStatus decode_icmp(Ctx& ctx, Cursor c, uint32_t l4_wire, bool v6) noexcept {
+  PacketMeta& out = ctx.out;
+  if (!c.has(kIcmpHeaderLen)) return malformed(ctx.n.decode_icmp_truncated);
+  const uint8_t type = c.u8(0);
+  const uint8_t code = c.u8(1);
+  out.icmp_type = type;
+  out.icmp_code = code;
+  const bool echo = v6 ? (type == 128 || type == 129) : (type == 8 || type == 0);
+  if (echo) {
+    out.sport = out.dport = c.u16be(4);
+  } else {
+    out.sport = type;
+    out.dport = code;
+  }
+  out.has_ports = true;
+  set_payload(out, c.ptr() + kIcmpHeaderLen, c.size() - kIcmpHeaderLen,
+              l4_wire - kIcmpHeaderLen);
+  return DecodeStatus::kOk;
+}
+
+// GRE, RFC 2784 with the key and sequence extensions of RFC 2890. `c` starts at the GRE
+// header and holds the captured bytes of the outer IP payload.
+DecodeStatus decode_gre(Ctx& ctx, Cursor c, uint32_t l4_wire) noexcept {
+  const Cursor whole = c;
+  if (ctx.depth >= kMaxTunnelDepth) {
+    ctx.n.decode_tunnel_too_deep.inc();
+    return track_other(ctx, kIpProtoGre, whole, l4_wire);
+  }
+  if (!c.has(kGreBaseLen)) return malformed(ctx.n.decode_gre_truncated);
+  const uint16_t flags = c.u16be(0);
+  const uint16_t ptype = c.u16be(2);
+  const bool has_csum = flags & 0x8000;
+  const bool has_routing = flags & 0x4000;  // RFC 1701 source routing, deprecated
+  const bool has_key = flags & 0x2000;
+  const bool has_seq = flags & 0x1000;
+  const uint16_t version = flags & 0x0007;  // 1 = PPTP enhanced GRE (RFC 2637)
+  if (version != 0 || has_routing) {
+    ctx.n.decode_gre_unsupported.inc();
+    return track_other(ctx, kIpProtoGre, whole, l4_wire);
+  }
+  const uint32_t hlen = kGreBaseLen + (has_csum ? 4u : 0u) + (has_key ? 4u : 0u) +
+                        (has_seq ? 4u : 0u);
+  if (!c.skip(hlen)) return malformed(ctx.n.decode_gre_truncated);
+
+  switch (ptype) {
+    case kEtherIpv4:
+      ctx.n.decode_gre_decapsulated.inc();
+      enter_tunnel(ctx, false);
+      return decode_ipv4(ctx, c);
+    case kEtherIpv6:
+      ctx.n.decode_gre_decapsulated.inc();
+      enter_tunnel(ctx, false);
+      return decode_ipv6(ctx, c);
+    case kEtherTeb:
+      ctx.n.decode_gre_decapsulated.inc();
+      enter_tunnel(ctx, true);
+      return decode_ethernet(ctx, c);
+    case kEtherErspan2:
+      // Type I has no sequence number and no ERSPAN header; type II has both, and its
+      // 8-byte header starts with version 1.
+      if (has_seq) {
+        if (!c.has(kErspan2HeaderLen)) return malformed(ctx.n.decode_gre_truncated);
+        if ((c.u8(0) >> 4) != 1) break;
+        c.skip(kErspan2HeaderLen);
+      }
+      ctx.n.decode_gre_decapsulated.inc();
+      enter_tunnel(ctx, true);
+      return decode_ethernet(ctx, c);
+    case kEtherErspan3: {
+      // Type III: version 2; the 16 bits at offset 10 hold P(1) FT(5) HW ID(6) D(1)
+      // Gra(2) O(1). O announces an 8-byte platform sub-header; FT 0 is Ethernet, 2 is IP.
+      if (!c.has(kErspan3HeaderLen)) return malformed(ctx.n.decode_gre_truncated);
+      if ((c.u8(0) >> 4) != 2) break;
+      const uint16_t word = c.u16be(10);
+      const uint32_t frame_type = (word >> 10) & 0x1F;
+      const uint32_t len = kErspan3HeaderLen + ((word & 1) ? kErspan3SubHeaderLen : 0u);
+      if (frame_type != 0 && frame_type != 2) break;
+      if (!c.skip(len)) return malformed(ctx.n.decode_gre_truncated);
+      ctx.n.decode_gre_decapsulated.inc();
+      enter_tunnel(ctx, frame_type == 0);
+      return frame_type == 0 ? decode_ethernet(ctx, c) : decode_raw_ip(ctx, c);
+    }
+    default:
+      break;
+  }
+  ctx.n.decode_gre_unsupported.inc();
+  return track_other(ctx, kIpProtoGre, whole, l4_wire);
+}
+
+// IPv4-in-IP (RFC 2003) and IPv6-in-IP (RFC 4213 6in4, RFC 2473).
+DecodeStatus decode_ipip(Ctx& ctx, uint8_t proto, Cursor c,
+                                       uint32_t l4_wire) noexcept {
+  if (ctx.depth >= kMaxTunnelDepth) {
+    ctx.n.decode_tunnel_too_deep.inc();
+    return track_other(ctx, proto, c, l4_wire);
+  }
+  ctx.n.decode_ipip_decapsulated.inc();
+  enter_tunnel(ctx, false);
+  return proto == kProtoIpip ? decode_ipv4(ctx, c) : decode_ipv6(ctx, c);
+}
+
+inline DecodeStatus decode_transport(Ctx& ctx, uint8_t proto, Cursor c,
+                                     uint32_t l4_wire) noexcept {
+  ctx.out.l4_proto = proto;
+  if (proto == kIpProtoTcp) [[likely]] return decode_tcp(ctx, c, l4_wire);
+  switch (proto) {
+    case kIpProtoUdp:
+      return decode_udp(ctx, c, l4_wire);
+    case kIpProtoIcmp:
+      return decode_icmp(ctx, c, l4_wire, false);
+    case kIpProtoIcmpv6:
+      return decode_icmp(ctx, c, l4_wire, true);
+    case kIpProtoGre:
+      return decode_gre(ctx, c, l4_wire);
+    case kProtoIpip:
+    case kProtoIpv6InIp:
+      return decode_ipip(ctx, proto, c, l4_wire);
+    default:
+      return track_other(ctx, proto, c, l4_wire);
+  }
+}
+
+// RFC 791 section 3.1; fragments per RFC 791 / RFC 815.
+DecodeStatus decode_ipv4(Ctx& ctx, Cursor c) noexcept {
+  PacketMeta& out = ctx.out;
+  if (!c.has(kIpv4MinHeaderLen)) [[unlikely]] return malformed(ctx.n.decode_ipv4_truncated);
+  const uint8_t ver_ihl = c.u8(0);
+  if ((ver_ihl >> 4) != 4) [[unlikely]] return malformed(ctx.n.decode_ipv4_bad_version);
+  const uint32_t hlen = (ver_ihl & 0x0Fu) * 4;
+  const uint32_t total = c.u16be(2);
+  if (hlen < kIpv4MinHeaderLen) [[unlikely]] return malformed(ctx.n.decode_ipv4_bad_ihl);
+  if (total < hlen) [[unlikely]] return malformed(ctx.n.decode_ipv4_bad_total_len);
+  if (!c.has(hlen)) [[unlikely]] return malformed(ctx.n.decode_ipv4_bad_ihl);
+  if (hlen > kIpv4MinHeaderLen) [[unlikely]] ctx.n.decode_ipv4_options.inc();
+
+  out.l3 = c.ptr();
+  out.ip_version = 4;
+  out.ip_len = total;
+  out.ttl = c.u8(8);
+  const uint8_t proto = c.u8(9);
+  c.copy(12, 4, out.src.b);
+  c.copy(16, 4, out.dst.b);
+  const uint16_t frag = c.u16be(6);
+  const uint16_t ident = c.u16be(4);
+
+  // Ethernet pads short frames to 60 bytes: the IP total length, not the frame, ends it.
+  c.limit(total);
+  c.skip(hlen);
+  const uint32_t l4_wire = total - hlen;
+
+  if (frag & 0x3FFF) [[unlikely]] {  // MF set or offset non-zero
+    out.frag_id = ident;
+    if (frag & 0x1FFF) {
+      out.frag = Frag::kLater;
+      out.l4_proto = proto;
+      ctx.n.decode_ipv4_frag_later.inc();
+      return DecodeStatus::kOk;
+    }
+    out.frag = Frag::kFirst;
+    ctx.n.decode_ipv4_frag_first.inc();
+  }
+  return decode_transport(ctx, proto, c, l4_wire);
+}
+
+// RFC 8200 section 4. Extension headers are walked up to kMaxIpv6ExtHeaders; ESP (50), No
+// Next Header (59) and anything unknown end the walk as the transport.
+DecodeStatus decode_ipv6(Ctx& ctx, Cursor c) noexcept {
+  PacketMeta& out = ctx.out;
+  if (!c.has(kIpv6HeaderLen)) [[unlikely]] return malformed(ctx.n.decode_ipv6_truncated);
+  if ((c.u8(0) >> 4) != 6) [[unlikely]] return malformed(ctx.n.decode_ipv6_bad_version);
+  const uint32_t plen = c.u16be(4);
+  uint8_t next = c.u8(6);
+  // RFC 2675: a jumbogram has payload length 0 and its real length in a hop-by-hop option.
+  if (plen == 0 && next == 0) [[unlikely]] return malformed(ctx.n.decode_ipv6_jumbogram);
+
+  out.l3 = c.ptr();
+  out.ip_version = 6;
+  out.ip_len = kIpv6HeaderLen + plen;
+  out.ttl = c.u8(7);
+  c.copy(8, 16, out.src.b);
+  c.copy(24, 16, out.dst.b);
+  c.skip(kIpv6HeaderLen);
+  c.limit(plen);
+  uint32_t l4_wire = plen;
+
+  for (uint32_t count = 0;; ++count) {
+    uint32_t len;
+    switch (next) {
+      case 0:    // Hop-by-Hop Options
+      case 43:   // Routing
+      case 60:   // Destination Options
+      case 135:  // Mobility (RFC 6275)
+      case 139:  // HIP (RFC 7401)
+      case 140:  // Shim6 (RFC 5533)
+      case 253:  // experimentation (RFC 3692), RFC 6564 uniform format
+      case 254:
+        if (!c.has(2)) return malformed(ctx.n.decode_ipv6_ext_truncated);
+        len = (static_cast<uint32_t>(c.u8(1)) + 1) * 8;
+        break;
+      case kProtoAh:  // RFC 4302 section 2.2: length in 4-byte units, minus 2
+        if (!c.has(2)) return malformed(ctx.n.decode_ipv6_ext_truncated);
+        len = (static_cast<uint32_t>(c.u8(1)) + 2) * 4;
+        break;
+      case kProtoIpv6Frag:  // RFC 8200 section 4.5: fixed 8 bytes
+        len = 8;
+        break;
+      default:
+        return decode_transport(ctx, next, c, l4_wire);
+    }
+    if (count == kMaxIpv6ExtHeaders) return malformed(ctx.n.decode_ipv6_ext_too_many);
+    if (len > l4_wire || !c.has(len)) return malformed(ctx.n.decode_ipv6_ext_truncated);
+    if (next == kProtoIpv6Frag) {
+      const uint16_t off_m = c.u16be(2);  // offset(13) res(2) M(1)
+      const uint8_t frag_next = c.u8(0);
+      if (off_m & 0xFFF8) {
+        out.frag = Frag::kLater;
+        out.frag_id = c.u32be(4);
+        out.l4_proto = frag_next;
+        ctx.n.decode_ipv6_frag_later.inc();
+        return DecodeStatus::kOk;
+      }
+      // Offset 0 without M is an atomic fragment (RFC 6946): a whole packet.
+      if (off_m & 1) {
+        out.frag = Frag::kFirst;
+        out.frag_id = c.u32be(4);
+        ctx.n.decode_ipv6_frag_first.inc();
+      }
+    }
+    next = c.u8(0);
+    c.skip(len);
+    l4_wire -= len;
+  }
+}
+
+// IP with no link header: the version nibble says which (RAW, ERSPAN III IP frames).
+DecodeStatus decode_raw_ip(Ctx& ctx, Cursor c) noexcept {
+  if (!c.has(1)) return malformed(ctx.n.decode_truncated_l2);
+  switch (c.u8(0) >> 4) {
+    case 4:
+      return decode_ipv4(ctx, c);
+    case 6:
+      return decode_ipv6(ctx, c);
+    default:
+      return malformed(ctx.n.decode_ip_bad_version);
+  }
+}
+
+constexpr bool is_vlan_tpid(uint16_t type) noexcept {
+  return type == kEtherVlan || type == kEtherQinQ || type == kEtherQinQOld;
+}
+
+// `c` starts right after the ethertype. IEEE 802.1Q tags: TCI (PCP 3, DEI 1, VID 12), then
+// the next ethertype.
+DecodeStatus decode_ethertype(Ctx& ctx, uint16_t type, Cursor c) noexcept {
+  if (type == kEtherIpv4) [[likely]] return decode_ipv4(ctx, c);
+  if (is_vlan_tpid(type)) {
+    PacketMeta& out = ctx.out;
+    uint32_t tags = 0;
+    while (is_vlan_tpid(type)) {
+      if (tags == kMaxVlanTags) return malformed(ctx.n.decode_vlan_tag_cap);
+      if (!c.has(kVlanTagLen)) return malformed(ctx.n.decode_truncated_l2);
+      const uint16_t vid = c.u16be(0) & 0x0FFF;
+      if (tags == 0) {
+        out.vlan_outer = vid;
+      } else if (tags == 1) {
+        out.vlan_inner = vid;
+      }
+      type = c.u16be(2);
+      c.skip(kVlanTagLen);
+      ++tags;
+    }
+    out.vlan_count = static_cast<uint8_t>(tags);
+    if (tags > 2) ctx.n.decode_vlan_too_deep.inc();
+    if (type == kEtherIpv4) return decode_ipv4(ctx, c);
+  }
+  if (type == kEtherIpv6) return decode_ipv6(ctx, c);
+  return DecodeStatus::kNotIp;  // ARP, LLDP, 802.3 length + LLC, MPLS, PPPoE, ...
+}
+
+DecodeStatus decode_ethernet(Ctx& ctx, Cursor c) noexcept {
+  if (!c.has(kEthHeaderLen)) [[unlikely]] return malformed(ctx.n.decode_truncated_l2);
+  const uint16_t type = c.u16be(12);
+  c.skip(kEthHeaderLen);
+  return decode_ethertype(ctx, type, c);
+}
+
+DecodeStatus decode_af_family(Ctx& ctx, uint32_t family, Cursor c) noexcept {
+  switch (family) {
+    case kAfInet:
+      return decode_ipv4(ctx, c);
+    case kAfInet6NetBsd:
+    case kAfInet6FreeBsd:
+    case kAfInet6Darwin:
+      return decode_ipv6(ctx, c);
+    default:
+      return DecodeStatus::kNotIp;
+  }
+}
+
+[[gnu::noinline]] DecodeStatus decode_other_link(Ctx& ctx, LinkType link, Cursor c) noexcept {
+  switch (link) {
+    case LinkType::kEthernet:
+      return decode_ethernet(ctx, c);
+    case LinkType::kLinuxSll: {
+      // packet type(2) ARPHRD(2) address length(2) address(8) protocol(2)
+      if (!c.has(kSllHeaderLen)) return malformed(ctx.n.decode_truncated_l2);
+      const uint16_t type = c.u16be(14);
+      c.skip(kSllHeaderLen);
+      return decode_ethertype(ctx, type, c);
+    }
+    case LinkType::kLinuxSll2: {
+      // protocol(2) reserved(2) ifindex(4) ARPHRD(2) packet type(1) addr len(1) addr(8)
+      if (!c.has(kSll2HeaderLen)) return malformed(ctx.n.decode_truncated_l2);
+      const uint16_t type = c.u16be(0);
+      c.skip(kSll2HeaderLen);
+      return decode_ethertype(ctx, type, c);
+    }
+    case LinkType::kRaw:
+    case LinkType::kDltRaw:
+      return decode_raw_ip(ctx, c);
+    case LinkType::kIpv4:
+      return decode_ipv4(ctx, c);
+    case LinkType::kIpv6:
+      return decode_ipv6(ctx, c);
+    case LinkType::kNull: {
+      // Host order of the machine that wrote the capture, which may not be ours: AF_ values
+      // are small, so a non-zero upper half means the other byte order (as tcpdump does).
+      if (!c.has(kLoopHeaderLen)) return malformed(ctx.n.decode_truncated_l2);
+      uint32_t family = c.u32le(0);
+      if (family & 0xFFFF0000u) family = __builtin_bswap32(family);
+      c.skip(kLoopHeaderLen);
+      return decode_af_family(ctx, family, c);
+    }
+    case LinkType::kLoop: {
+      if (!c.has(kLoopHeaderLen)) return malformed(ctx.n.decode_truncated_l2);
+      const uint32_t family = c.u32be(0);
+      c.skip(kLoopHeaderLen);
+      return decode_af_family(ctx, family, c);
+    }
+  }
+  return malformed(ctx.n.decode_unsupported_link);
+}
+
+}  // namespace
+
+bool link_type_supported(uint32_t linktype) noexcept {
+  switch (linktype) {
+    case static_cast<uint32_t>(LinkType::kNull):
+    case static_cast<uint32_t>(LinkType::kEthernet):
+    case static_cast<uint32_t>(LinkType::kRaw):
+    case static_cast<uint32_t>(LinkType::kDltRaw):
+    case static_cast<uint32_t>(LinkType::kLoop):
+    case static_cast<uint32_t>(LinkType::kLinuxSll):
+    case static_cast<uint32_t>(LinkType::kIpv4):
+    case static_cast<uint32_t>(LinkType::kIpv6):
+    case static_cast<uint32_t>(LinkType::kLinuxSll2):
+      return true;
+    default:
+      return false;
+  }
+}
+
+const char* link_type_name(uint32_t linktype) noexcept {
+  // libpcap's pcap_datalink_val_to_name() spellings.
+  switch (linktype) {
+    case static_cast<uint32_t>(LinkType::kNull):
+      return "NULL";
+    case static_cast<uint32_t>(LinkType::kEthernet):
+      return "EN10MB";
+    case static_cast<uint32_t>(LinkType::kRaw):
+    case static_cast<uint32_t>(LinkType::kDltRaw):
+      return "RAW";
+    case static_cast<uint32_t>(LinkType::kLoop):
+      return "LOOP";
+    case static_cast<uint32_t>(LinkType::kLinuxSll):
+      return "LINUX_SLL";
+    case static_cast<uint32_t>(LinkType::kIpv4):
+      return "IPV4";
+    case static_cast<uint32_t>(LinkType::kIpv6):
+      return "IPV6";
+    case static_cast<uint32_t>(LinkType::kLinuxSll2):
+      return "LINUX_SLL2";
+    default:
+      return "unknown";
+  }
+}
+
+DecodeStatus decode_packet(LinkType link, const uint8_t* data, uint32_t caplen, PacketMeta& out,
+                           DecodeCounters& counters) noexcept {
+  out = kEmptyMeta;
+  Ctx ctx{out, counters};
+  const Cursor c(data, data != nullptr ? caplen : 0);
+  const DecodeStatus s =
+      link == LinkType::kEthernet ? decode_ethernet(ctx, c) : decode_other_link(ctx, link, c);
+  if (s == DecodeStatus::kOk) [[likely]] {
+    counters.decode_ok.inc();
+  } else if (s == DecodeStatus::kNotIp) {
+    counters.decode_not_ip.inc();
+  }
+  return s;
+}
+
+}  // namespace flowscribe::decode

@@ -1,0 +1,121 @@
+#pragma once
+// L2-L4 decode of one captured frame into a PacketMeta. Pure function over bytes: no DPDK,
+// no allocation, every read bounds-checked, every way a frame can be malformed is a named
+// counter (see FS_DECODE_COUNTERS and docs/counters.md). Never crashes on any input.
+#include <cstdint>
+
+#include "common/counters.h"
+#include "common/net.h"
+
+namespace flowscribe::decode {
+
+// pcap LINKTYPE_* values (https://www.tcpdump.org/linktypes.html) we decode.
+enum class LinkType : uint16_t {
+  kNull = 0,         // BSD loopback: 4-byte host-order AF_ family
+  kEthernet = 1,
+  kDltRaw = 12,      // what pcap_datalink() returns for LINKTYPE_RAW files on Linux (DLT_RAW)
+  kRaw = 101,        // raw IPv4/IPv6, version from the first nibble
+  kLoop = 108,       // OpenBSD loopback: 4-byte network-order AF_ family
+  kLinuxSll = 113,   // Linux cooked v1, 16-byte header
+  kIpv4 = 228,
+  kIpv6 = 229,
+  kLinuxSll2 = 276,  // Linux cooked v2, 20-byte header
+};
+
+// True when decode_packet() understands this pcap link type.
+bool link_type_supported(uint32_t linktype) noexcept;
+// Human name of a pcap link type, for messages ("EN10MB", "LINUX_SLL2", ... or "unknown").
+const char* link_type_name(uint32_t linktype) noexcept;
+
+// Fragment position of the packet's (innermost) IP datagram.
+enum class Frag : uint8_t { kNone = 0, kFirst = 1, kLater = 2 };
+
+struct PacketMeta {
+  const uint8_t* l3 = nullptr;       // IP header we track on (the inner one after a tunnel)
+  // L4 payload, nullptr when empty. TCP/UDP: the data after the header; ICMP/ICMPv6: the
+  // bytes after the 8-byte header; other transports (ESP, SCTP, unsupported GRE, ...): the
+  // whole L4 segment. Non-first fragments have no L4 header, so nullptr there.
+  const uint8_t* payload = nullptr;
+  uint32_t payload_len = 0;          // captured L4 payload bytes available at `payload`
+  // L4 payload bytes on the wire (from the IP and UDP lengths): more than payload_len when
+  // the capture cut the packet (snaplen), so reassembly can tell a gap from a short segment.
+  // 0 for non-first fragments.
+  uint32_t payload_wire_len = 0;
+  uint32_t ip_len = 0;               // IP total length from the header (wire size of L3+)
+  // Tags of the Ethernet header right above the tracked IP header: after GRE-TEB/ERSPAN the
+  // inner frame's tags (the outer ones belong to the transport network); after GRE/IP-in-IP
+  // with no inner Ethernet, the outer frame's tags. Tags past the second are skipped.
+  uint16_t vlan_outer = 0;           // 0 when untagged
+  uint16_t vlan_inner = 0;           // QinQ inner tag, 0 when none
+  uint8_t vlan_count = 0;
+  uint8_t ip_version = 0;            // 4 or 6
+  uint8_t l4_proto = 0;              // IpProto value of the transport (last header)
+  uint8_t ttl = 0;                   // TTL / hop limit
+  IpAddr src{};
+  IpAddr dst{};
+  // Ports in host order. ICMP/ICMPv6: echo request/reply use sport = dport = identifier so a
+  // ping and its reply form one flow; other ICMP messages use sport = type, dport = code.
+  uint16_t sport = 0;
+  uint16_t dport = 0;
+  bool has_ports = false;            // false for non-first fragments and other protocols
+  uint8_t tcp_flags = 0;             // TcpFlag bits
+  uint32_t tcp_seq = 0;
+  uint32_t tcp_ack = 0;
+  uint16_t tcp_window = 0;
+  uint8_t icmp_type = 0;
+  uint8_t icmp_code = 0;
+  Frag frag = Frag::kNone;
+  uint32_t frag_id = 0;              // IPv4 identification or IPv6 fragment header id
+  bool tunneled = false;             // decoded through GRE / ERSPAN / IP-in-IP
+};
+
+// Every outcome that is not a clean decode has a counter here. kOk-path counters too.
+// Each kMalformed frame moves exactly one counter of this list (docs/counters.md).
+#define FS_DECODE_COUNTERS(X)                                                     \
+  X(decode_ok, "frames decoded to an IP flow key")                                \
+  X(decode_not_ip, "frames that are not IP (ARP, LLDP, STP, ...): counted, no flow") \
+  X(decode_truncated_l2, "frames shorter than their link-layer header")          \
+  X(decode_vlan_too_deep, "more than 2 VLAN tags: the extra tags are skipped (not in the key)") \
+  X(decode_vlan_tag_cap, "more than 8 VLAN tags (the cap): malformed")           \
+  X(decode_ip_bad_version, "raw IP (RAW link, ERSPAN III) with a version nibble neither 4 nor 6") \
+  X(decode_ipv4_truncated, "IPv4 header cut short by the capture")               \
+  X(decode_ipv4_bad_version, "IPv4 version nibble not 4")                         \
+  X(decode_ipv4_bad_ihl, "IPv4 header length < 20 or beyond the frame")          \
+  X(decode_ipv4_bad_total_len, "IPv4 total length smaller than its header")      \
+  X(decode_ipv4_options, "IPv4 packets carrying options (decoded)")              \
+  X(decode_ipv4_frag_first, "first IPv4 fragments (attributed by ports)")        \
+  X(decode_ipv4_frag_later, "non-first IPv4 fragments (no L4 header)")           \
+  X(decode_ipv6_truncated, "IPv6 header cut short by the capture")               \
+  X(decode_ipv6_bad_version, "IPv6 version nibble not 6")                        \
+  X(decode_ipv6_jumbogram, "IPv6 jumbograms (RFC 2675, payload length 0 + hop-by-hop): malformed") \
+  X(decode_ipv6_ext_truncated, "IPv6 extension header cut short (capture or payload length)") \
+  X(decode_ipv6_ext_too_many, "more IPv6 extension headers than the cap (8)")    \
+  X(decode_ipv6_frag_first, "first IPv6 fragments")                               \
+  X(decode_ipv6_frag_later, "non-first IPv6 fragments")                           \
+  X(decode_tcp_truncated, "TCP header cut short by the capture or the IP length") \
+  X(decode_tcp_bad_offset, "TCP data offset < 5 or beyond the packet")           \
+  X(decode_tcp_options_truncated, "TCP options cut by the capture: ports decoded, no payload") \
+  X(decode_udp_truncated, "UDP header cut short by the capture or the IP length") \
+  X(decode_udp_bad_len, "UDP length field inconsistent with the IP payload")     \
+  X(decode_icmp_truncated, "ICMP/ICMPv6 header cut short")                       \
+  X(decode_other_l4, "IP packets of other transports (ESP, SCTP, ...): tracked by addresses") \
+  X(decode_gre_truncated, "GRE or ERSPAN header cut short")                      \
+  X(decode_gre_decapsulated, "GRE/ERSPAN packets decoded through to the inner packet") \
+  X(decode_gre_unsupported, "GRE with a payload or version we do not decode")     \
+  X(decode_ipip_decapsulated, "IP-in-IP packets (protocol 4 / 41) decoded through to the inner packet") \
+  X(decode_tunnel_too_deep, "nested tunnels beyond the cap (2)")                 \
+  X(decode_unsupported_link, "frames on a link type we do not decode")
+
+FS_DEFINE_COUNTERS(DecodeCounters, FS_DECODE_COUNTERS);
+
+enum class DecodeStatus : uint8_t {
+  kOk,         // `out` holds a flow-worthy packet (addresses, maybe ports)
+  kNotIp,      // valid frame, nothing to track (ARP, LLDP, ...)
+  kMalformed,  // counted; `out` is unspecified (also: a link type we do not decode)
+};
+
+// Decodes `caplen` captured bytes of one frame of link type `link`.
+DecodeStatus decode_packet(LinkType link, const uint8_t* data, uint32_t caplen,
+                           PacketMeta& out, DecodeCounters& counters) noexcept;
+
+}  // namespace flowscribe::decode
