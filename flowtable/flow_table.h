@@ -1,0 +1,288 @@
+#pragma once
+// Per-worker flow table: fixed capacity, preallocated at start, no locks, no allocation per
+// packet. Idle and active timeouts run on a timer wheel driven by packet time. When full, the
+// oldest idle flow is recycled (counted) instead of refusing the new one (VPP habit).
+// Design, timeouts, memory and counters: docs/flows.md.
+//
+// INTERFACE CONTRACT (the worker in sensor/ codes against this; keep it stable):
+#include <immintrin.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/counters.h"
+#include "common/net.h"
+
+namespace flowscribe::flow {
+
+// Canonical bidirectional key: side 0 is the lower (address, port) pair, so both directions of
+// a flow build the same key and the same hash (the software dispatcher relies on this too).
+struct FlowKey {
+  uint8_t addr[2][16];
+  uint16_t port[2];
+  uint16_t vlan;
+  uint8_t proto;
+  uint8_t ip_version;
+  bool operator==(const FlowKey& o) const noexcept;
+};
+static_assert(sizeof(FlowKey) == 40);
+
+// No padding in FlowKey, so byte equality is key equality (GCC inlines this to 5 compares).
+inline bool FlowKey::operator==(const FlowKey& o) const noexcept {
+  return std::memcmp(this, &o, sizeof(FlowKey)) == 0;
+}
+
+// Builds the canonical key; returns true when the packet's source is key side 0.
+// Side 0 is the lower (address bytes, then port); ties (same address and port) go to src.
+// IPv4 uses the first 4 address bytes; the other 12 are zeroed here whatever the input holds.
+bool make_flow_key(uint8_t ip_version, uint8_t proto, const IpAddr& src, const IpAddr& dst,
+                   uint16_t sport, uint16_t dport, uint16_t vlan, FlowKey& out) noexcept;
+
+// Symmetric 32-bit hash of a canonical key (same value for both directions): SSE4.2 CRC32
+// over the 40 key bytes, then the murmur3 finaliser. ~25 cycles latency, overlapped across
+// packets by out-of-order execution.
+uint32_t flow_hash(const FlowKey& key) noexcept;
+
+enum class EndReason : uint8_t {
+  kNone = 0,       // still open (interim records)
+  kFin = 1,        // TCP closed by FIN in both directions (then a short linger)
+  kRst = 2,        // TCP reset
+  kIdle = 3,       // idle timeout
+  kEvicted = 4,    // table full, recycled as the oldest idle flow
+  kShutdown = 5,   // flushed at end of capture or on SIGINT/SIGTERM
+};
+const char* end_reason_name(EndReason r) noexcept;  // "fin", "rst", "idle", "evicted", "shutdown"
+
+// TCP tracking state, drives which idle timeout applies.
+enum class TcpState : uint8_t { kNone, kSynSent, kSynAckSeen, kEstablished, kClosing, kClosed };
+
+// One tracked session: exactly two cache lines, 64-byte aligned, so a lookup costs at most
+// two misses that the adjacent-line prefetcher usually merges into one. Dissector state lives
+// elsewhere, referenced by `app_state`.
+struct alignas(64) Flow {
+  FlowKey key;
+  Nanos first_ns;
+  Nanos last_ns;
+  Nanos interim_ns;        // start of the current reporting interval (active timeout)
+  uint64_t sid;            // session id, unique per worker run (set by the table)
+  uint32_t pkts[2];        // per key side, since flow start (interim records: cumulative)
+  uint64_t bytes[2];       // per key side, IP bytes (ip_len) since flow start
+  uint32_t timer_prev;     // timer wheel links (indices), owned by the table
+  uint32_t timer_next;
+  uint32_t app_state;      // index into a dissector pool, or kNoAppState
+  uint16_t app_proto;      // application protocol id (0 = unknown), set by dissectors
+  uint8_t client_side;     // key side (0/1) that is the client
+  TcpState tcp_state;
+  uint8_t tcp_flags_seen[2];  // OR of flags per key side
+  uint8_t fin_seen;        // bit per key side
+  uint8_t direction_basis; // how client_side was decided (DirectionBasis)
+  uint32_t timer_tick;     // wheel tick (seconds) the flow is filed under, owned by the table
+  uint32_t hash;           // flow_hash(key), owned by the table (index deletes, no rehash)
+  uint8_t pad_[4];
+};
+static_assert(sizeof(Flow) == 128, "Flow must stay two cache lines");
+
+constexpr uint32_t kNoAppState = 0xffffffffu;
+
+// How the client was decided; documented in docs/flows.md.
+enum class DirectionBasis : uint8_t { kSyn = 0, kSynAck = 1, kPort = 2, kFirstPacket = 3 };
+
+#define FS_FLOW_COUNTERS(X)                                                        \
+  X(flow_created, "flows created")                                                 \
+  X(flow_expired_idle, "flows ended by idle timeout")                              \
+  X(flow_ended_fin, "TCP flows ended by FIN")                                      \
+  X(flow_ended_rst, "TCP flows ended by RST")                                      \
+  X(flow_evicted, "flows recycled because the table was full (oldest idle first)") \
+  X(flow_interim, "interim records for long flows (active timeout)")              \
+  X(flow_flushed, "flows flushed at shutdown / end of capture")                   \
+  X(flow_midstream, "TCP flows picked up without a SYN")                          \
+  X(flow_tcp_reused, "closed TCP flows ended early by a new SYN on the same tuple") \
+  X(flow_evict_scan_cap, "evictions that hit the candidate scan cap (approximate)") \
+  X(flow_evict_index_full, "evictions because both hash buckets of a key were full") \
+  X(flow_time_went_backwards, "packets older than the table clock (time clamped)") \
+  X(flow_time_jump, "clock jumps longer than the timer wheel (full sweep)")
+
+FS_DEFINE_COUNTERS(FlowCounters, FS_FLOW_COUNTERS);
+
+struct FlowTableConfig {
+  uint32_t capacity = 1 << 20;   // max concurrent flows per worker
+  uint32_t worker_id = 0;        // goes into the high bits of sid
+  uint32_t tcp_syn_timeout_s = 30;     // handshake not complete (--tcp-handshake)
+  uint32_t tcp_idle_timeout_s = 300;   // established (--tcp-idle)
+  uint32_t tcp_closed_timeout_s = 5;   // after FIN both ways / RST: linger (--tcp-linger), 0 ok
+  uint32_t udp_idle_timeout_s = 60;    // (--udp-idle)
+  uint32_t other_idle_timeout_s = 60;  // ICMP and other transports (--other-idle)
+  uint32_t active_timeout_s = 1800;    // interim record for long flows (--active-timeout), 0=off
+};
+
+// Called for each flow that ends or reports. For kNone (interim) the flow stays in the table
+// and its interval restarts after the call (interim_ns = now); for every other reason the
+// flow is freed after the call returns. Never called re-entrantly.
+using FlowCallback = absl::FunctionRef<void(Flow&, EndReason)>;
+
+class FlowTable {
+ public:
+  // Largest capacity accepted (indices are uint32; 2^28 flows is 32 GiB of records).
+  static constexpr uint32_t kMaxCapacity = 1u << 28;
+  // Timer wheel: 1-second ticks, 1024 slots (17 minutes); longer deadlines are re-filed.
+  static constexpr uint32_t kWheelSlots = 1024;
+  // Eviction looks at most this many wheel entries for the earliest deadline.
+  static constexpr uint32_t kEvictScan = 8;
+  static constexpr uint32_t kBucketSlots = 8;
+
+  static absl::StatusOr<std::unique_ptr<FlowTable>> create(const FlowTableConfig& config);
+  ~FlowTable();
+  FlowTable(const FlowTable&) = delete;
+  FlowTable& operator=(const FlowTable&) = delete;
+
+  // Finds or creates the flow of a packet and accounts it. `src_is_side0` comes from
+  // make_flow_key. Creating may evict the oldest idle flow through `on_end` (kEvicted).
+  // Updates counters, TCP state and (for new flows) the client side. `now` is packet time
+  // and never goes backwards within the table (older times are clamped).
+  Flow* on_packet(const FlowKey& key, uint32_t hash, bool src_is_side0, Nanos now,
+                  uint32_t ip_len, uint8_t tcp_flags, uint32_t payload_len, FlowCallback on_end);
+
+  // Runs the timer wheel up to `now`: idle timeouts, FIN/RST lingers, active timeouts.
+  // Inline fast path: one compare when no 1-second tick boundary was crossed.
+  void advance(Nanos now, FlowCallback on_end) {
+    if (now < next_tick_ns_) [[likely]] return;
+    advance_slow(now, on_end);
+  }
+
+  // Ends every flow (end of capture, SIGTERM): kShutdown for open sessions, kFin/kRst for
+  // TCP sessions already closed and lingering.
+  void flush_all(FlowCallback on_end);
+
+  // Looks a key up without accounting anything; nullptr when absent.
+  Flow* find(const FlowKey& key, uint32_t hash) noexcept;
+
+  // Optional pipelining for a burst (DPDK l3fwd style): prefetch(hash) for packet i+2N,
+  // prefetch_flow(hash) for packet i+N, on_packet for packet i. Hides the bucket and record
+  // cache misses that dominate at 100K+ flows.
+  void prefetch(uint32_t hash) const noexcept {
+    const uint32_t sig = sig_of(hash);
+    __builtin_prefetch(&buckets_[primary_bucket(sig)]);
+  }
+  void prefetch_flow(uint32_t hash) const noexcept {
+    const uint32_t sig = sig_of(hash);
+    const Bucket& b = buckets_[primary_bucket(sig)];
+    const uint32_t m = match_mask(b, sig);
+    if (m != 0) {
+      const char* p = reinterpret_cast<const char*>(&flows_[b.idx[__builtin_ctz(m)]]);
+      __builtin_prefetch(p);
+      __builtin_prefetch(p + 64);
+    }
+  }
+
+  uint32_t size() const noexcept { return size_; }
+  uint32_t capacity() const noexcept { return capacity_; }
+  const FlowCounters& counters() const noexcept { return counters_; }
+  size_t memory_bytes() const noexcept;  // everything preallocated by create()
+  size_t index_bytes() const noexcept { return size_t{bucket_count_} * sizeof(Bucket); }
+
+  // Walks every structure (index, wheel, free list) and reports the first inconsistency.
+  // O(capacity): for tests and debugging only.
+  absl::Status check_consistency() const;
+
+ private:
+  // 8 slots in one cache line: signatures first so one SSE compare pair finds candidates.
+  struct alignas(64) Bucket {
+    uint32_t sig[kBucketSlots];  // 0 = empty
+    uint32_t idx[kBucketSlots];
+  };
+  static_assert(sizeof(Bucket) == 64);
+  struct WheelHead {
+    uint32_t prev;
+    uint32_t next;
+  };
+  static constexpr uint32_t kNil = 0xffffffffu;
+
+  explicit FlowTable(const FlowTableConfig& config);
+
+  static uint32_t sig_of(uint32_t hash) noexcept { return hash != 0 ? hash : 1; }
+  // Fibonacci hashing on the top bits: the dispatcher may pick workers with the low or the
+  // high hash bits, so within one worker neither can be trusted to vary.
+  uint32_t primary_bucket(uint32_t sig) const noexcept {
+    return (sig * 0x9E3779B1u) >> bucket_shift_;
+  }
+  // Secondary bucket = primary ^ alt_xor(sig): an involution, so a displaced entry finds its
+  // other bucket from (bucket, sig) alone. Odd, hence never equal to the primary.
+  uint32_t alt_xor(uint32_t sig) const noexcept {
+    return (((sig ^ (sig >> 15)) * 0x85EBCA6Bu) >> bucket_shift_) | 1u;
+  }
+  static uint32_t match_mask(const Bucket& b, uint32_t sig) noexcept {
+    const __m128i s = _mm_set1_epi32(static_cast<int>(sig));
+    const __m128i lo = _mm_load_si128(reinterpret_cast<const __m128i*>(&b.sig[0]));
+    const __m128i hi = _mm_load_si128(reinterpret_cast<const __m128i*>(&b.sig[4]));
+    const int ml = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(lo, s)));
+    const int mh = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hi, s)));
+    return static_cast<uint32_t>(ml | (mh << 4));
+  }
+
+  void advance_slow(Nanos now, FlowCallback on_end);
+
+  uint32_t lookup(const FlowKey& key, uint32_t sig) const noexcept;
+  bool index_insert(uint32_t sig, uint32_t idx) noexcept;
+  bool index_try_place(uint32_t bucket, uint32_t sig, uint32_t idx) noexcept;
+  bool index_cuckoo(uint32_t sig, uint32_t idx) noexcept;
+  void index_remove(uint32_t sig, uint32_t idx) noexcept;
+
+  uint32_t create_flow(const FlowKey& key, uint32_t hash, bool src_is_side0, Nanos now,
+                       uint8_t tcp_flags, FlowCallback on_end);
+  bool tcp_update(Flow& f, uint32_t side, uint8_t flags, uint32_t payload_len) noexcept;
+  void end_flow(uint32_t idx, EndReason reason, FlowCallback on_end);
+  void evict_one(FlowCallback on_end);
+  void evict_from_buckets(uint32_t sig, FlowCallback on_end);
+
+  Nanos idle_ns(const Flow& f) const noexcept;
+  Nanos deadline(const Flow& f) const noexcept;
+  EndReason expiry_reason(const Flow& f) const noexcept;
+  void fire(uint32_t idx, Nanos now, FlowCallback on_end);
+  uint32_t detach_slot(uint32_t slot) noexcept;
+
+  uint32_t& next_of(uint32_t node) noexcept {
+    return node < capacity_ ? flows_[node].timer_next : wheel_[node - capacity_].next;
+  }
+  uint32_t& prev_of(uint32_t node) noexcept {
+    return node < capacity_ ? flows_[node].timer_prev : wheel_[node - capacity_].prev;
+  }
+  void timer_insert(uint32_t idx, uint64_t tick) noexcept;
+  void timer_unlink(uint32_t idx) noexcept;
+  void timer_schedule(uint32_t idx) noexcept;  // files idx at its deadline (not linked yet)
+  void reschedule_if_earlier(uint32_t idx) noexcept;
+
+  // Hot fields first: touched by every on_packet.
+  Flow* flows_ = nullptr;
+  Bucket* buckets_ = nullptr;
+  uint32_t bucket_shift_ = 31;
+  uint32_t capacity_ = 0;
+  uint32_t size_ = 0;
+  uint32_t free_head_ = kNil;
+  Nanos now_ = 0;               // table clock: latest packet time seen
+  Nanos next_tick_ns_ = 0;      // next_tick_ * 1e9, the advance() fast-path bound
+  uint64_t next_tick_ = 0;      // first wheel tick (seconds) not processed yet
+  uint64_t next_sid_ = 1;
+  uint32_t bucket_count_ = 0;
+  uint32_t worker_id_ = 0;
+  std::array<Nanos, 6> idle_by_tcp_state_{};  // indexed by TcpState
+  Nanos udp_idle_ns_ = 0;
+  Nanos other_idle_ns_ = 0;
+  Nanos active_ns_ = 0;         // 0 = no interim records
+  void* map_ = nullptr;         // one mmap holding flows_ then buckets_
+  size_t map_bytes_ = 0;
+  FlowCounters counters_;
+  std::array<WheelHead, kWheelSlots> wheel_{};
+};
+
+// Side of the packet relative to the client: true when the packet goes client -> server.
+inline bool is_from_client(const Flow& f, bool src_is_side0) noexcept {
+  return (src_is_side0 ? 0 : 1) == f.client_side;
+}
+
+}  // namespace flowscribe::flow
