@@ -1,0 +1,485 @@
+// flowscribe: passive network sensor. main() owns the process: flags, EAL, ports, lcores,
+// signals, the stats line and the summary. The data path lives in worker.cpp and emit/.
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_ring.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/strings.h"
+#include "emit/emitter.h"
+#include "emit/format.h"
+#include "emit/sink.h"
+#include "sensor/dpdk/eal.h"
+#include "sensor/dpdk/port.h"
+#include "sensor/options.h"
+#include "sensor/pcap_probe.h"
+#include "sensor/stats.h"
+#include "sensor/worker.h"
+
+namespace fs = flowscribe;
+using fs::cat;
+using fs::sensor::Options;
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+constexpr int kExitOk = 0;
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+
+std::atomic<bool>* g_stop = nullptr;
+std::atomic<int> g_signals{0};
+std::atomic<bool> g_hup{false};
+
+void on_signal(int sig) {
+  if (sig == SIGHUP) {
+    g_hup.store(true);
+    return;
+  }
+  g_signals.fetch_add(1);
+  if (g_stop != nullptr) g_stop->store(true);
+}
+
+int fail(int code, std::string_view msg) {
+  std::fprintf(stderr, "flowscribe: %.*s\n", static_cast<int>(msg.size()), msg.data());
+  return code;
+}
+int fail(int code, const absl::Status& s) { return fail(code, std::string(s.message())); }
+
+std::string human(double v) {
+  if (v >= 1e9) return fmt::format("{:.2f}G", v / 1e9);
+  if (v >= 1e6) return fmt::format("{:.2f}M", v / 1e6);
+  if (v >= 1e3) return fmt::format("{:.1f}k", v / 1e3);
+  return fmt::format("{:.0f}", v);
+}
+
+bool is_pci_address(const std::string& s) {
+  static const std::regex re("^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]$");
+  return std::regex_match(s, re);
+}
+
+int worker_main(void* arg) { return static_cast<fs::sensor::Worker*>(arg)->run(); }
+int dispatcher_main(void* arg) { return static_cast<fs::sensor::Dispatcher*>(arg)->run(); }
+
+struct EmitterArgs {
+  fs::emit::Emitter* emitter;
+  const std::atomic<bool>* done;
+};
+int emitter_main(void* arg) {
+  auto* a = static_cast<EmitterArgs*>(arg);
+  a->emitter->run(*a->done);
+  return 0;
+}
+
+// Lays lcores on CPUs: main, emitter and workers on distinct CPUs when there are enough,
+// otherwise sharing (and then every poll loop yields when idle).
+fs::sensor::dpdk::LcorePlan plan_lcores(const Options& o, uint32_t workers, bool want_dispatcher) {
+  std::vector<uint32_t> cpus = fs::sensor::dpdk::allowed_cpus();
+  fs::sensor::dpdk::LcorePlan p;
+  p.main_cpu = o.main_core >= 0 ? static_cast<uint32_t>(o.main_core) : cpus[0];
+  std::vector<uint32_t> free;
+  for (uint32_t c : cpus) {
+    if (c != p.main_cpu) free.push_back(c);
+  }
+  if (free.empty()) free.push_back(p.main_cpu);
+  size_t next = 0;
+  auto take = [&]() { return free[next++ % free.size()]; };
+  p.emitter_cpu = o.emitter_core >= 0 ? static_cast<uint32_t>(o.emitter_core) : take();
+  if (o.emitter_core >= 0) {
+    // Skip the user's emitter CPU for workers when we can.
+    std::vector<uint32_t> rest;
+    for (uint32_t c : free) {
+      if (c != p.emitter_cpu) rest.push_back(c);
+    }
+    if (!rest.empty()) free = rest;
+    next = 0;
+  } else if (free.size() < 2 + (want_dispatcher ? 1 : 0)) {
+    // Too few CPUs: the emitter shares with the main core (asleep most of the time) so the
+    // workers keep a CPU of their own.
+    p.emitter_cpu = p.main_cpu;
+    next = 0;
+  }
+  if (want_dispatcher) {
+    p.dispatcher = true;
+    p.dispatcher_cpu = take();
+  }
+  for (uint32_t i = 0; i < workers; ++i) {
+    p.worker_cpus.push_back(o.lcores.empty() ? take() : o.lcores[i]);
+  }
+  return p;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  absl::StatusOr<Options> parsed = fs::sensor::parse_options(argc, argv);
+  if (!parsed.ok()) return fail(kExitUsage, parsed.status());
+  Options o = *std::move(parsed);
+  if (o.help) {
+    std::fputs(fs::sensor::usage_text().c_str(), stdout);
+    return kExitOk;
+  }
+  if (o.version) {
+    std::printf("flowscribe %s\n", kVersion);
+    return kExitOk;
+  }
+  const bool offline = !o.pcap.empty();
+
+  // --- Everything that can be checked before DPDK starts is checked here, one line each.
+  fs::sensor::PcapProbe probe;
+  if (offline) {
+    absl::StatusOr<fs::sensor::PcapProbe> p = fs::sensor::probe_pcap(o.pcap);
+    if (!p.ok()) return fail(kExitUsage, p.status());
+    probe = *p;
+  }
+  bool huge = o.huge == fs::sensor::HugeMode::kHuge ||
+              (o.huge == fs::sensor::HugeMode::kAuto && !offline);
+  if (huge && fs::sensor::dpdk::free_hugepage_bytes() == 0) {
+    return fail(kExitUsage,
+                "no free hugepages: reserve some (e.g. 'dpdk-hugepages.py --setup 2G' and mount "
+                "hugetlbfs) or run with --no-huge");
+  }
+  std::vector<uint32_t> cpus = fs::sensor::dpdk::allowed_cpus();
+  uint32_t workers = o.workers;
+  if (workers == 0) {
+    workers = offline ? 1 : std::max<uint32_t>(1, static_cast<uint32_t>(cpus.size()) - 2);
+  }
+  if (workers > 250) return fail(kExitUsage, "--workers: at most 250");
+  bool want_dispatcher = o.dispatcher || (offline && workers > 1) || workers > 1;
+  fs::sensor::dpdk::LcorePlan plan = plan_lcores(o, workers, want_dispatcher);
+
+  // Outputs open before DPDK so a bad path is a clean error.
+  std::vector<std::unique_ptr<fs::emit::Sink>> sinks;
+  for (const std::string& spec : o.outs) {
+    absl::StatusOr<std::unique_ptr<fs::emit::Sink>> s = fs::emit::make_sink(spec);
+    if (!s.ok()) return fail(kExitUsage, cat("--out ", spec, ": ", std::string(s.status().message())));
+    sinks.push_back(*std::move(s));
+  }
+  fs::emit::FormatConfig fcfg;
+  if (!o.sensor_name.empty()) {
+    fcfg.hostname = o.sensor_name;
+  } else {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    fcfg.hostname = host;
+  }
+  fcfg.procid = std::to_string(getpid());
+  fcfg.pen = o.pen;
+  fcfg.facility = o.facility;
+  fcfg.severity = o.severity;
+  fcfg.run_id = fs::emit::random_run_id();
+  if (absl::Status s = fs::emit::validate(fcfg); !s.ok()) return fail(kExitUsage, s);
+
+  // --- DPDK
+  fs::sensor::dpdk::EalConfig eal;
+  eal.lcores = plan;
+  eal.huge = huge;
+  eal.mem_mb = o.mem_mb ? o.mem_mb : (offline ? 512 : 2048);
+  eal.file_prefix = o.file_prefix.empty() ? cat("flowscribe-", getpid()) : o.file_prefix;
+  eal.extra = o.eal_extra;
+  eal.verbose = o.verbose;
+  std::vector<std::string> port_specs;
+  std::filesystem::path link_dir;
+  if (offline) {
+    std::string path = o.pcap;
+    if (path.find_first_of(",=") != std::string::npos) {
+      // vdev arguments are comma-separated key=value: reach odd file names through a link.
+      link_dir = std::filesystem::temp_directory_path() / cat("flowscribe-", getpid());
+      std::filesystem::create_directories(link_dir);
+      std::filesystem::path link = link_dir / "capture";
+      std::error_code ec;
+      std::filesystem::create_symlink(std::filesystem::absolute(path), link, ec);
+      if (ec) return fail(kExitUsage, cat("cannot link '", path, "': ", ec.message()));
+      path = link.string();
+    }
+    port_specs.push_back(cat("net_pcap0,rx_pcap=", path));
+    eal.vdevs.push_back(port_specs.back());
+  } else {
+    for (const std::string& p : o.ports) {
+      if (is_pci_address(p)) {
+        eal.pci_allow.push_back(p);
+      } else if (p.rfind("net_", 0) == 0) {
+        eal.vdevs.push_back(p);
+      } else {
+        return fail(kExitUsage, cat("--port: expected a PCI address (0000:3b:00.0) or "
+                                             "vdev arguments starting with net_, got '", p, "'"));
+      }
+      port_specs.push_back(p);
+    }
+  }
+  if (absl::Status s = fs::sensor::dpdk::eal_init(eal); !s.ok()) {
+    if (!link_dir.empty()) std::filesystem::remove_all(link_dir);
+    return fail(kExitUsage, s);
+  }
+  // After start-up DPDK may only warn us about real trouble.
+  if (!o.verbose) {
+    rte_openlog_stream(stderr);
+    rte_log_set_global_level(RTE_LOG_WARNING);
+  }
+  int exit_code = kExitOk;
+  auto cleanup = [&]() {
+    fs::sensor::dpdk::eal_cleanup();
+    if (!link_dir.empty()) std::filesystem::remove_all(link_dir);
+  };
+
+  fs::sensor::Shared shared;
+  shared.offline = offline;
+  shared.burst = o.burst;
+  shared.home_net = o.home_net;
+  shared.worker_count = workers;
+  shared.expected_packets = probe.packets;
+  shared.link = offline ? static_cast<fs::decode::LinkType>(probe.linktype)
+                        : fs::decode::LinkType::kEthernet;
+  g_stop = &shared.stop;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_signal);
+
+  // mbufs: every RX descriptor, every burst in flight, the dispatcher rings, and slack.
+  const uint32_t ports_n = static_cast<uint32_t>(port_specs.size());
+  const uint32_t rxq_want = offline ? 1 : (o.rxq ? o.rxq : workers);
+  const uint32_t in_ring_size = 4096;
+  uint32_t nb_mbufs = ports_n * rxq_want * o.rx_desc + workers * (512 + in_ring_size) + 4096;
+  int socket = static_cast<int>(rte_socket_id());
+  rte_mempool* mbufs = rte_pktmbuf_pool_create("fs_mbufs", nb_mbufs, 256, 0,
+                                               RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+  if (mbufs == nullptr) {
+    cleanup();
+    return fail(kExitUsage, cat("cannot allocate ", nb_mbufs,
+                                         " packet buffers: raise --mem (now ", eal.mem_mb, " MB)"));
+  }
+
+  std::vector<fs::sensor::dpdk::PortInfo> ports;
+  for (const std::string& spec : port_specs) {
+    fs::sensor::dpdk::PortRequest req;
+    req.name = spec;
+    req.rxq = static_cast<uint16_t>(rxq_want);
+    req.rx_desc = static_cast<uint16_t>(o.rx_desc);
+    req.pool = mbufs;
+    req.want_timestamps = offline;
+    absl::StatusOr<fs::sensor::dpdk::PortInfo> p = fs::sensor::dpdk::setup_port(req);
+    if (!p.ok()) {
+      for (auto& q : ports) fs::sensor::dpdk::stop_port(q.port_id);
+      cleanup();
+      return fail(kExitUsage, p.status());
+    }
+    ports.push_back(*p);
+  }
+  if (offline) {
+    // net_pcap stamps every mbuf with the record's time, in microseconds, in the standard
+    // RX timestamp dynfield (it does not advertise the offload, so look the field up).
+    shared.ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
+    int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
+    if (shared.ts_offset < 0 || bit < 0) {
+      shared.ts_offset = -1;
+      std::fprintf(stderr, "flowscribe: warning: the capture's timestamps are not available, "
+                           "using the wall clock\n");
+    } else {
+      shared.ts_flag = 1ULL << bit;
+      shared.ts_scale = 1000;
+    }
+  }
+
+  // Queues to workers: straight from the port when every worker can own RSS queues,
+  // otherwise through the software dispatcher.
+  std::vector<fs::sensor::RxQueue> queues;
+  bool all_rss = true;
+  for (const auto& p : ports) {
+    for (uint16_t q = 0; q < p.rxq; ++q) queues.push_back({p.port_id, q});
+    if (p.rxq > 1 && !p.rss) all_rss = false;
+  }
+  bool use_dispatcher = workers > 1 && (o.dispatcher || !all_rss || queues.size() < workers);
+  shared.shared_cpu = [&]() {
+    fs::sensor::dpdk::LcorePlan used = plan;
+    used.dispatcher = use_dispatcher;
+    return used.shares_cpus();
+  }();
+
+  fs::flow::FlowTableConfig tcfg;
+  tcfg.capacity = o.flows_per_worker ? o.flows_per_worker : (offline ? 262144 : 1u << 20);
+  tcfg.tcp_syn_timeout_s = o.tcp_syn_s;
+  tcfg.tcp_idle_timeout_s = o.tcp_idle_s;
+  tcfg.tcp_closed_timeout_s = o.tcp_closed_s;
+  tcfg.udp_idle_timeout_s = o.udp_idle_s;
+  tcfg.other_idle_timeout_s = o.other_idle_s;
+  tcfg.active_timeout_s = o.active_timeout_s;
+
+  std::vector<std::unique_ptr<fs::sensor::Worker>> ws;
+  std::vector<fs::emit::EmitterInput> inputs;
+  std::vector<rte_ring*> in_rings;
+  const uint32_t rec_ring_size = rte_align32pow2(o.record_ring);
+  for (uint32_t i = 0; i < workers; ++i) {
+    tcfg.worker_id = i;
+    absl::StatusOr<std::unique_ptr<fs::flow::FlowTable>> table = fs::flow::FlowTable::create(tcfg);
+    rte_ring* ring = rte_ring_create(cat("fs_rec", i).c_str(), rec_ring_size, socket,
+                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
+    rte_mempool* pool = rte_mempool_create(cat("fs_recpool", i).c_str(),
+                                           rec_ring_size + 1023, sizeof(fs::emit::Record), 128,
+                                           0, nullptr, nullptr, nullptr, nullptr, socket, 0);
+    if (!table.ok() || ring == nullptr || pool == nullptr) {
+      cleanup();
+      return fail(kExitUsage,
+                  !table.ok() ? std::string(table.status().message())
+                              : cat("cannot allocate the record ring of worker ", i,
+                                             ": raise --mem or lower --record-ring"));
+    }
+    auto w = std::make_unique<fs::sensor::Worker>(i, shared, *std::move(table), ring, pool);
+    if (use_dispatcher) {
+      rte_ring* in = rte_ring_create(cat("fs_in", i).c_str(), in_ring_size, socket,
+                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
+      if (in == nullptr) {
+        cleanup();
+        return fail(kExitUsage, "cannot allocate dispatcher rings: raise --mem");
+      }
+      w->set_input_ring(in);
+      in_rings.push_back(in);
+    }
+    inputs.push_back({ring, pool});
+    ws.push_back(std::move(w));
+  }
+  if (!use_dispatcher) {
+    for (size_t q = 0; q < queues.size(); ++q) ws[q % workers]->add_rx_queue(queues[q]);
+  }
+  std::unique_ptr<fs::sensor::Dispatcher> dispatcher;
+  if (use_dispatcher) {
+    dispatcher = std::make_unique<fs::sensor::Dispatcher>(shared, queues, in_rings);
+  }
+  fs::emit::Emitter emitter(fcfg, std::move(sinks), inputs, shared.shared_cpu);
+
+  fs::sensor::Sources sources;
+  for (auto& w : ws) sources.workers.push_back(w.get());
+  sources.dispatcher = dispatcher.get();
+  sources.emitter = &emitter;
+  for (const auto& p : ports) sources.ports.push_back(p.port_id);
+  fs::sensor::register_telemetry(&sources);
+
+  // --- Banner (stderr: stdout carries only records)
+  std::fprintf(stderr, "flowscribe %s: %s, %u worker%s%s, emitter on CPU %u%s\n", kVersion,
+               offline ? cat("reading ", o.pcap, " (", fs::decode::link_type_name(probe.linktype),
+                                      ", ", probe.packets, " packets)").c_str()
+                       : cat(ports.size(), " port(s)").c_str(),
+               workers, workers == 1 ? "" : "s", use_dispatcher ? " behind a software dispatcher" : "",
+               plan.emitter_cpu, shared.shared_cpu ? " (CPUs shared: polling yields)" : "");
+  if (!offline) {
+    for (const auto& p : ports) std::fprintf(stderr, "flowscribe: %s\n", p.summary.c_str());
+  }
+
+  // --- Launch
+  auto t0 = std::chrono::steady_clock::now();
+  EmitterArgs eargs{&emitter, &shared.all_workers_done};
+  rte_eal_remote_launch(emitter_main, &eargs, plan.emitter_lcore());
+  for (uint32_t i = 0; i < workers; ++i) {
+    rte_eal_remote_launch(worker_main, ws[i].get(), plan.worker_lcore(i));
+  }
+  if (dispatcher) rte_eal_remote_launch(dispatcher_main, dispatcher.get(), plan.dispatcher_lcore());
+
+  // --- Main core: stats line until the workers are done.
+  double interval = o.stats_interval_s >= 0 ? o.stats_interval_s : (offline ? 0 : 10);
+  auto next_stats = t0 + std::chrono::duration<double>(interval);
+  std::vector<fs::sensor::CounterValue> prev = fs::sensor::collect_counters(sources);
+  fs::sensor::PortTotals prev_port = fs::sensor::port_totals(sources.ports);
+  auto prev_t = t0;
+  while (!shared.all_workers_done.load(std::memory_order_acquire)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (g_hup.exchange(false)) emitter.request_reopen();
+    auto now = std::chrono::steady_clock::now();
+    if (interval > 0 && now >= next_stats) {
+      next_stats += std::chrono::duration<double>(interval);
+      auto cur = fs::sensor::collect_counters(sources);
+      fs::sensor::PortTotals port = fs::sensor::port_totals(sources.ports);
+      double dt = std::chrono::duration<double>(now - prev_t).count();
+      auto rate = [&](std::string_view n) {
+        return (fs::sensor::find_counter(cur, n) - fs::sensor::find_counter(prev, n)) / dt;
+      };
+      uint64_t drops = 0;
+      for (const auto& c : cur) {
+        if (fs::sensor::is_drop_counter(c.name)) drops += c.value;
+      }
+      std::fprintf(stderr,
+                   "flowscribe: %spps %sbit/s | flows %s active, %s/s new | records %s/s | "
+                   "drops %s | imissed %s\n",
+                   human(rate("worker_packets")).c_str(), human(rate("worker_bytes") * 8).c_str(),
+                   human(static_cast<double>(fs::sensor::find_counter(cur, "worker_flows_active"))).c_str(),
+                   human(rate("flow_created")).c_str(), human(rate("emitter_records")).c_str(),
+                   human(static_cast<double>(drops)).c_str(),
+                   human(static_cast<double>(port.imissed)).c_str());
+      prev = std::move(cur);
+      prev_port = port;
+      prev_t = now;
+    }
+    if (g_signals.load() >= 2) {
+      // The user insists: leave now. Records still in rings are lost, and we say so.
+      std::fprintf(stderr, "flowscribe: second signal: exiting without flushing; records in "
+                           "flight are lost\n");
+      std::fflush(stderr);
+      std::_Exit(kExitRuntime);
+    }
+  }
+  rte_eal_mp_wait_lcore();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  // --- Summary
+  auto all = fs::sensor::collect_counters(sources);
+  fs::sensor::PortTotals port = fs::sensor::port_totals(sources.ports);
+  uint64_t pkts = fs::sensor::find_counter(all, "worker_packets");
+  uint64_t bytes = fs::sensor::find_counter(all, "worker_bytes");
+  std::fprintf(stderr,
+               "flowscribe: summary: %lu packets, %lu bytes in %.2f s (%spps); %lu flows, %lu "
+               "records written%s\n",
+               pkts, bytes, secs, human(pkts / std::max(secs, 1e-9)).c_str(),
+               fs::sensor::find_counter(all, "flow_created"),
+               fs::sensor::find_counter(all, "emitter_records"),
+               g_signals.load() ? " (stopped by signal)" : "");
+  uint64_t drops = 0;
+  for (const auto& c : all) {
+    if (c.value == 0) continue;
+    if (fs::sensor::is_drop_counter(c.name)) drops += c.value;
+    std::fprintf(stderr, "flowscribe:   %-28s %12lu  %s\n", c.name, c.value, c.help);
+  }
+  if (port.imissed) {
+    std::fprintf(stderr, "flowscribe:   %-28s %12lu  %s\n", "port_imissed", port.imissed,
+                 "packets the NIC dropped because the workers were behind");
+  }
+  if (port.rx_nombuf) {
+    std::fprintf(stderr, "flowscribe:   %-28s %12lu  %s\n", "port_rx_nombuf", port.rx_nombuf,
+                 "packets dropped for lack of mbufs");
+  }
+  std::fprintf(stderr, "flowscribe: drops: %lu records/packets lost%s\n", drops + port.imissed,
+               drops + port.imissed ? " (see the counters above)" : "");
+  if (offline) {
+    uint64_t rx = fs::sensor::find_counter(all, "rx_packets");
+    if (probe.damaged) {
+      std::fprintf(stderr,
+                   "flowscribe: capture %s is damaged: read %lu packets, then stopped at byte "
+                   "offset %ld: %s\n",
+                   o.pcap.c_str(), probe.packets, static_cast<long>(probe.damage_offset),
+                   probe.damage.c_str());
+      exit_code = kExitRuntime;
+    }
+    if (rx < probe.packets && g_signals.load() == 0) {
+      std::fprintf(stderr, "flowscribe: only %lu of the capture's %lu packets were delivered by "
+                           "DPDK's net_pcap\n", rx, probe.packets);
+      exit_code = kExitRuntime;
+    }
+  }
+  if (emitter.output_failed()) exit_code = kExitRuntime;
+  for (const auto& p : ports) fs::sensor::dpdk::stop_port(p.port_id);
+  cleanup();
+  return exit_code;
+}

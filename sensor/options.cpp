@@ -1,0 +1,393 @@
+#include "sensor/options.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <functional>
+#include <string_view>
+
+
+#include "common/strings.h"
+
+namespace flowscribe::sensor {
+namespace {
+
+using Setter = std::function<absl::Status(Options&, std::string_view)>;
+
+struct Flag {
+  const char* name;   // without the leading "--"
+  const char* arg;    // nullptr for a switch
+  const char* group;
+  const char* help;
+  Setter set;
+};
+
+absl::Status bad(std::string_view flag, std::string_view what, std::string_view got) {
+  return absl::InvalidArgumentError(cat("--", flag, ": ", what, ", got '", got, "'"));
+}
+
+template <typename T>
+Setter uint_flag(T Options::*field, uint64_t lo, uint64_t hi, const char* name) {
+  return [=](Options& o, std::string_view v) -> absl::Status {
+    uint64_t x = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (v.empty() || ec != std::errc() || p != v.data() + v.size() || x < lo || x > hi) {
+      return bad(name, cat("expected a whole number from ", lo, " to ", hi), v);
+    }
+    o.*field = static_cast<T>(x);
+    return absl::OkStatus();
+  };
+}
+
+Setter int_flag(int Options::*field, int lo, int hi, const char* name) {
+  return [=](Options& o, std::string_view v) -> absl::Status {
+    int x = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (v.empty() || ec != std::errc() || p != v.data() + v.size() || x < lo || x > hi) {
+      return bad(name, cat("expected a whole number from ", lo, " to ", hi), v);
+    }
+    o.*field = x;
+    return absl::OkStatus();
+  };
+}
+
+Setter string_flag(std::string Options::*field, const char* name) {
+  return [=](Options& o, std::string_view v) -> absl::Status {
+    if (v.empty()) return bad(name, "expected a value", v);
+    o.*field = std::string(v);
+    return absl::OkStatus();
+  };
+}
+
+const std::vector<Flag>& flags() {
+  static const std::vector<Flag> kFlags = {
+      // Input
+      {"pcap", "FILE", "Input",
+       "Offline mode: read a pcap or pcapng capture (Ethernet, Linux cooked v1/v2, raw IP, "
+       "null/loopback link types) through DPDK's net_pcap device, flush every flow at the end "
+       "and exit. Implies --no-huge unless --hugepages is given.",
+       [](Options& o, std::string_view v) -> absl::Status {
+         if (v.empty()) return bad("pcap", "expected a file name", v);
+         o.pcap = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"port", "PCI_ADDR|VDEV", "Input",
+       "Live mode: capture from a DPDK port, either a PCI address bound to vfio-pci/igb_uio "
+       "(0000:3b:00.0) or virtual-device arguments (net_memif0,role=client,socket=/run/x.sock; "
+       "net_pcap0,rx_iface=eth1; net_af_packet0,iface=eth1). Repeatable.",
+       [](Options& o, std::string_view v) -> absl::Status {
+         if (v.empty()) return bad("port", "expected a PCI address or vdev arguments", v);
+         o.ports.emplace_back(v);
+         return absl::OkStatus();
+       }},
+      {"rxq", "N", "Input",
+       "RX queues per port, spread over the workers by symmetric RSS (default: one per worker; "
+       "capped by what the port supports; ports without RSS use the software dispatcher).",
+       uint_flag(&Options::rxq, 1, 128, "rxq")},
+      {"rx-desc", "N", "Input", "RX descriptors per queue (default 1024).",
+       uint_flag(&Options::rx_desc, 64, 16384, "rx-desc")},
+      {"burst", "N", "Input", "Packets per rx burst (default 32).",
+       uint_flag(&Options::burst, 1, 512, "burst")},
+      // Cores
+      {"workers", "N", "Cores",
+       "Worker cores (default: one per CPU left after the main and emitter cores, at least 1; "
+       "1 in offline mode).",
+       uint_flag(&Options::workers, 1, 128, "workers")},
+      {"lcores", "LIST", "Cores",
+       "CPUs for the workers, e.g. 2-9,12 (sets --workers to the count).",
+       [](Options& o, std::string_view v) { return parse_cpu_list(v, o.lcores); }},
+      {"emitter-core", "N", "Cores",
+       "CPU of the emitter core that formats and sends records (default: the first CPU not "
+       "used by the main core).",
+       int_flag(&Options::emitter_core, 0, 4095, "emitter-core")},
+      {"main-core", "N", "Cores",
+       "CPU of the main core (stats, signals; mostly asleep). Default: the first allowed CPU.",
+       int_flag(&Options::main_core, 0, 4095, "main-core")},
+      {"dispatcher", nullptr, "Cores",
+       "Force the software dispatcher (one extra core spreads packets to workers by a "
+       "symmetric flow hash) even when the ports have enough RSS queues.",
+       [](Options& o, std::string_view) {
+         o.dispatcher = true;
+         return absl::OkStatus();
+       }},
+      // Memory
+      {"hugepages", nullptr, "Memory",
+       "Require hugepages (default for live mode); fail with a clear message if none are free.",
+       [](Options& o, std::string_view) {
+         o.huge = HugeMode::kHuge;
+         return absl::OkStatus();
+       }},
+      {"no-huge", nullptr, "Memory",
+       "Run DPDK on ordinary pages (default for --pcap; fine for offline use and tests, slow "
+       "for line rate).",
+       [](Options& o, std::string_view) {
+         o.huge = HugeMode::kNoHuge;
+         return absl::OkStatus();
+       }},
+      {"mem", "MB", "Memory",
+       "DPDK memory in MB (default 512 offline, 2048 live).",
+       uint_flag(&Options::mem_mb, 64, 1024 * 1024, "mem")},
+      {"flows-per-worker", "N", "Memory",
+       "Flow table capacity per worker (default 1048576 live, 262144 offline); when full, "
+       "the oldest idle flow is recycled and counted.",
+       uint_flag(&Options::flows_per_worker, 1024, 1u << 26, "flows-per-worker")},
+      {"record-ring", "N", "Memory",
+       "Records in flight from each worker to the emitter (default 16384, a power of two is "
+       "used).",
+       uint_flag(&Options::record_ring, 64, 1u << 22, "record-ring")},
+      // Flows
+      {"tcp-idle", "S", "Flows", "Idle timeout of established TCP sessions (default 300 s).",
+       uint_flag(&Options::tcp_idle_s, 1, 86400, "tcp-idle")},
+      {"tcp-handshake", "S", "Flows",
+       "Idle timeout of TCP sessions whose handshake did not complete (default 30 s).",
+       uint_flag(&Options::tcp_syn_s, 1, 86400, "tcp-handshake")},
+      {"tcp-linger", "S", "Flows",
+       "How long a TCP session closed by FIN or RST waits for stragglers (default 5 s).",
+       uint_flag(&Options::tcp_closed_s, 0, 3600, "tcp-linger")},
+      {"udp-idle", "S", "Flows", "Idle timeout of UDP sessions (default 60 s).",
+       uint_flag(&Options::udp_idle_s, 1, 86400, "udp-idle")},
+      {"other-idle", "S", "Flows", "Idle timeout of ICMP and other sessions (default 60 s).",
+       uint_flag(&Options::other_idle_s, 1, 86400, "other-idle")},
+      {"active-timeout", "S", "Flows",
+       "Emit a session-update record for sessions open longer than this, and again every S "
+       "seconds (default 1800; 0 = never).",
+       uint_flag(&Options::active_timeout_s, 0, 7 * 86400, "active-timeout")},
+      {"home-net", "CIDR,...", "Flows",
+       "Your networks (e.g. 10.0.0.0/8,192.168.0.0/16,fd00::/8); sessions get "
+       "locality=internal|inbound|outbound|external.",
+       [](Options& o, std::string_view v) { return parse_cidr_list(v, o.home_net); }},
+      // Output
+      {"out", "DEST", "Output",
+       "Where records go: stdout or file:PATH (repeatable; default stdout).",
+       [](Options& o, std::string_view v) -> absl::Status {
+         if (v.empty()) return bad("out", "expected stdout or file:PATH", v);
+         o.outs.emplace_back(v);
+         return absl::OkStatus();
+       }},
+      {"sensor-name", "NAME", "Output",
+       "HOSTNAME field of every record (default: this machine's host name).",
+       string_flag(&Options::sensor_name, "sensor-name")},
+      {"pen", "N", "Output",
+       "IANA Private Enterprise Number in the structured-data ids, as in flow@32473 (default "
+       "32473, the documentation example number).",
+       uint_flag(&Options::pen, 1, 4294967295u, "pen")},
+      {"facility", "N", "Output", "Syslog facility 0..23 (default 16, local0).",
+       int_flag(&Options::facility, 0, 23, "facility")},
+      {"severity", "N", "Output", "Syslog severity 0..7 of every record (default 6, informational).",
+       int_flag(&Options::severity, 0, 7, "severity")},
+      {"stats-interval", "S", "Output",
+       "Print a stats line on stderr every S seconds (default 10 live, 0 = off; off offline "
+       "unless given).",
+       [](Options& o, std::string_view v) -> absl::Status {
+         double x = 0;
+         if (!parse_double(v, x) || x < 0 || x > 86400) {
+           return bad("stats-interval", "expected seconds from 0 to 86400", v);
+         }
+         o.stats_interval_s = x;
+         return absl::OkStatus();
+       }},
+      // DPDK
+      {"eal", "\"ARGS\"", "DPDK",
+       "Extra DPDK EAL arguments, passed through as-is (e.g. \"--log-level=pmd.net.ice:debug\").",
+       [](Options& o, std::string_view v) -> absl::Status {
+         if (!o.eal_extra.empty()) o.eal_extra += ' ';
+         o.eal_extra += std::string(v);
+         return absl::OkStatus();
+       }},
+      {"file-prefix", "NAME", "DPDK",
+       "DPDK runtime file prefix; give each concurrent instance its own (default "
+       "flowscribe-<pid>).",
+       string_flag(&Options::file_prefix, "file-prefix")},
+      {"verbose", nullptr, "DPDK", "Show DPDK's own log lines on stderr.",
+       [](Options& o, std::string_view) {
+         o.verbose = true;
+         return absl::OkStatus();
+       }},
+      {"version", nullptr, "Other", "Print the version and exit.",
+       [](Options& o, std::string_view) {
+         o.version = true;
+         return absl::OkStatus();
+       }},
+      {"help", nullptr, "Other", "Print this help and exit.",
+       [](Options& o, std::string_view) {
+         o.help = true;
+         return absl::OkStatus();
+       }},
+  };
+  return kFlags;
+}
+
+const Flag* find_flag(std::string_view name) {
+  for (const Flag& f : flags()) {
+    if (name == f.name) return &f;
+  }
+  return nullptr;
+}
+
+bool parse_ip(std::string_view text, uint8_t& version, IpAddr& out) {
+  std::string s(text);
+  out = IpAddr{};
+  if (inet_pton(AF_INET, s.c_str(), out.b) == 1) {
+    version = 4;
+    return true;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), out.b) == 1) {
+    version = 6;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool Cidr::contains(uint8_t version, const IpAddr& a) const noexcept {
+  if (version != ip_version) return false;
+  uint32_t full = prefix / 8;
+  for (uint32_t i = 0; i < full; ++i) {
+    if (a.b[i] != addr.b[i]) return false;
+  }
+  uint32_t rest = prefix % 8;
+  if (rest == 0) return true;
+  uint8_t mask = static_cast<uint8_t>(0xff00 >> rest);
+  return (a.b[full] & mask) == addr.b[full];
+}
+
+absl::Status parse_cidr_list(std::string_view text, std::vector<Cidr>& out) {
+  for (std::string_view item : split(text, ',')) {
+    item = strip(item);
+    Cidr c{};
+    std::string_view ip = item;
+    std::string_view len;
+    if (size_t slash = item.find('/'); slash != std::string_view::npos) {
+      ip = item.substr(0, slash);
+      len = item.substr(slash + 1);
+    }
+    if (!parse_ip(ip, c.ip_version, c.addr)) {
+      return bad("home-net", "expected CIDR blocks like 10.0.0.0/8,fd00::/8", item);
+    }
+    uint32_t max = c.ip_version == 4 ? 32 : 128;
+    uint32_t p = max;
+    if (!len.empty() && (!parse_uint(len, p) || p > max)) {
+      return bad("home-net", cat("prefix length must be 0..", max), item);
+    }
+    c.prefix = static_cast<uint8_t>(p);
+    // Mask host bits so contains() compares whole bytes.
+    for (uint32_t bit = p; bit < 128; ++bit) c.addr.b[bit / 8] &= ~(0x80 >> (bit % 8));
+    out.push_back(c);
+  }
+  if (out.empty()) return bad("home-net", "expected at least one CIDR block", text);
+  return absl::OkStatus();
+}
+
+absl::Status parse_cpu_list(std::string_view text, std::vector<uint32_t>& out) {
+  for (std::string_view item : split(text, ',')) {
+    uint32_t lo = 0, hi = 0;
+    std::vector<std::string_view> ends = split(item, '-');
+    bool ok = ends.size() <= 2 && parse_uint(ends[0], lo);
+    hi = lo;
+    if (ok && ends.size() == 2) ok = parse_uint(ends[1], hi);
+    if (!ok || hi < lo || hi > 4095) {
+      return bad("lcores", "expected a CPU list like 2-9,12", item);
+    }
+    for (uint32_t c = lo; c <= hi; ++c) out.push_back(c);
+  }
+  if (out.empty()) return bad("lcores", "expected a CPU list like 2-9,12", text);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Options> parse_options(int argc, const char* const* argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "-h") a = "--help";
+    if (!consume_prefix(a, "--")) {
+      return absl::InvalidArgumentError(
+          cat("unexpected argument '", argv[i], "' (flags start with --; see --help)"));
+    }
+    std::string_view name = a;
+    std::string_view value;
+    bool has_value = false;
+    if (size_t eq = a.find('='); eq != std::string_view::npos) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      has_value = true;
+    }
+    const Flag* f = find_flag(name);
+    if (f == nullptr) {
+      return absl::InvalidArgumentError(cat("unknown flag --", name, " (see --help)"));
+    }
+    if (f->arg != nullptr && !has_value) {
+      if (i + 1 >= argc) {
+        return absl::InvalidArgumentError(cat("--", name, " needs a value (", f->arg, ")"));
+      }
+      value = argv[++i];
+    } else if (f->arg == nullptr && has_value) {
+      return absl::InvalidArgumentError(cat("--", name, " takes no value"));
+    }
+    if (absl::Status s = f->set(o, value); !s.ok()) return s;
+  }
+  if (o.help || o.version) return o;
+
+  if (o.pcap.empty() && o.ports.empty()) {
+    return absl::InvalidArgumentError("nothing to capture: give --pcap FILE or --port PORT (see --help)");
+  }
+  if (!o.pcap.empty() && !o.ports.empty()) {
+    return absl::InvalidArgumentError("--pcap and --port cannot be combined");
+  }
+  if (!o.lcores.empty()) {
+    if (o.workers != 0 && o.workers != o.lcores.size()) {
+      return absl::InvalidArgumentError(cat("--workers ", o.workers, " disagrees with --lcores (",
+                                                     o.lcores.size(), " CPUs)"));
+    }
+    o.workers = static_cast<uint32_t>(o.lcores.size());
+  }
+  if (o.outs.empty()) o.outs.emplace_back("stdout");
+  for (const std::string& out : o.outs) {
+    if (out != "stdout" && out.rfind("file:", 0) != 0) {
+      if (out.find("://") != std::string::npos) {
+        return absl::InvalidArgumentError(cat(
+            "--out: network collectors are not supported by this build yet, got '", out,
+            "' (use stdout or file:PATH)"));
+      }
+      return bad("out", "expected stdout or file:PATH", out);
+    }
+    if (out == "file:") return bad("out", "file: needs a path", out);
+  }
+  return o;
+}
+
+std::string usage_text() {
+  std::string s =
+      "Usage: flowscribe --pcap FILE [flags]          (offline: read a capture, then exit)\n"
+      "       flowscribe --port PORT [--port PORT...] [flags]   (live: DPDK ports)\n"
+      "\n"
+      "flowscribe watches network traffic and writes one RFC 5424 syslog record per session\n"
+      "(see docs/records.md). Flags take a value as --flag VALUE or --flag=VALUE.\n";
+  const char* group = "";
+  for (const Flag& f : flags()) {
+    if (std::string_view(group) != f.group) {
+      group = f.group;
+      append(s, "\n", group, ":\n");
+    }
+    std::string head = cat("  --", f.name, f.arg ? cat(" ", f.arg) : "");
+    append(s, head, "\n");
+    // Wrap help at ~76 columns, indented.
+    std::string_view help = f.help;
+    std::string line = "      ";
+    for (std::string_view word : split(help, ' ')) {
+      if (line.size() + word.size() + 1 > 80 && line.size() > 6) {
+        append(s, line, "\n");
+        line = "      ";
+      }
+      if (line.size() > 6) line += ' ';
+      append(line, word);
+    }
+    append(s, line, "\n");
+  }
+  absl::StrAppend(&s,
+                  "\nExit status: 0 on success; 1 when the capture was damaged or an output failed;\n"
+                  "2 for bad flags, unreadable files or an environment DPDK cannot start in.\n");
+  return s;
+}
+
+}  // namespace flowscribe::sensor

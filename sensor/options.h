@@ -1,0 +1,77 @@
+#pragma once
+// Command-line flags. Every flag has a default that works; a bad value is one clear line on
+// stderr and exit code 2 (EX_USAGE-like), never a crash. `--help` text lives next to the
+// parser so the two cannot drift apart.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/net.h"
+
+namespace flowscribe::sensor {
+
+struct Cidr {
+  uint8_t ip_version;  // 4 or 6
+  IpAddr addr;         // masked network address
+  uint8_t prefix;
+  bool contains(uint8_t version, const IpAddr& a) const noexcept;
+};
+
+enum class HugeMode { kAuto, kHuge, kNoHuge };
+
+struct Options {
+  // Input
+  std::string pcap;                 // --pcap FILE (offline mode)
+  std::vector<std::string> ports;   // --port PCI_ADDR | VDEV_ARGS (repeatable)
+  uint32_t rxq = 0;                 // --rxq N, 0 = one per worker
+  uint32_t rx_desc = 1024;          // --rx-desc N
+  uint32_t burst = 32;              // --burst N
+  // Cores
+  uint32_t workers = 0;             // --workers N, 0 = auto
+  std::vector<uint32_t> lcores;     // --lcores LIST: CPUs for workers
+  int emitter_core = -1;            // --emitter-core N
+  int main_core = -1;               // --main-core N
+  bool dispatcher = false;          // --dispatcher: force the software dispatcher
+  // Memory
+  HugeMode huge = HugeMode::kAuto;  // --hugepages / --no-huge
+  uint32_t mem_mb = 0;              // --mem MB, 0 = auto
+  uint32_t flows_per_worker = 0;    // --flows-per-worker N, 0 = auto
+  uint32_t record_ring = 16384;     // --record-ring N (records in flight per worker)
+  // Flow timeouts (seconds)
+  uint32_t tcp_idle_s = 300;        // --tcp-idle
+  uint32_t udp_idle_s = 60;         // --udp-idle
+  uint32_t other_idle_s = 60;       // --other-idle
+  uint32_t tcp_syn_s = 30;          // --tcp-handshake
+  uint32_t tcp_closed_s = 5;        // --tcp-linger
+  uint32_t active_timeout_s = 1800; // --active-timeout, 0 = off
+  // Output
+  std::vector<std::string> outs;    // --out stdout|file:PATH (repeatable), default stdout
+  std::string sensor_name;          // --sensor-name, default the host name
+  uint32_t pen = 32473;             // --pen
+  int facility = 16;                // --facility 0..23 (local0)
+  int severity = 6;                 // --severity 0..7 (informational)
+  double stats_interval_s = -1;     // --stats-interval S, 0 = off; default 10 live, off offline
+  std::vector<Cidr> home_net;       // --home-net CIDR,...
+  // DPDK
+  std::string eal_extra;            // --eal "..."
+  std::string file_prefix;          // --file-prefix, default flowscribe-<pid>
+  bool verbose = false;             // --verbose: show DPDK's own log lines
+  bool help = false;
+  bool version = false;
+};
+
+// Parses argv. Errors name the flag and what was wrong, e.g.
+//   "--workers: expected a whole number from 1 to 128, got 'abc'".
+absl::StatusOr<Options> parse_options(int argc, const char* const* argv);
+
+// The --help text.
+std::string usage_text();
+
+// Parses "10.0.0.0/8,fd00::/8" into `out`.
+absl::Status parse_cidr_list(std::string_view text, std::vector<Cidr>& out);
+
+// Parses "2-5,8,10-11" into CPU ids.
+absl::Status parse_cpu_list(std::string_view text, std::vector<uint32_t>& out);
+
+}  // namespace flowscribe::sensor

@@ -1,0 +1,100 @@
+#include "sensor/stats.h"
+
+#include <rte_ethdev.h>
+#include <rte_telemetry.h>
+
+namespace flowscribe::sensor {
+namespace {
+
+template <typename Counters>
+void add_all(std::vector<CounterValue>& out, size_t& at, const Counters& c, bool first) {
+  c.for_each([&](const CounterInfo& info, uint64_t v) {
+    if (first) {
+      out.push_back({info.name, info.help, v});
+    } else {
+      out[at].value += v;
+    }
+    ++at;
+  });
+}
+
+const Sources* g_telemetry_src = nullptr;
+
+int telemetry_stats(const char*, const char*, rte_tel_data* d) {
+  rte_tel_data_start_dict(d);
+  if (g_telemetry_src == nullptr) return 0;
+  for (const CounterValue& c : collect_counters(*g_telemetry_src)) {
+    rte_tel_data_add_dict_u64(d, c.name, c.value);
+  }
+  PortTotals p = port_totals(g_telemetry_src->ports);
+  rte_tel_data_add_dict_u64(d, "port_imissed", p.imissed);
+  rte_tel_data_add_dict_u64(d, "port_ierrors", p.ierrors);
+  rte_tel_data_add_dict_u64(d, "port_rx_nombuf", p.rx_nombuf);
+  return 0;
+}
+
+}  // namespace
+
+std::vector<CounterValue> collect_counters(const Sources& src) {
+  std::vector<CounterValue> out;
+  size_t base = 0;
+  bool first = true;
+  for (const Worker* w : src.workers) {
+    size_t at = base;
+    add_all(out, at, w->counters(), first);
+    add_all(out, at, w->decode_counters(), first);
+    add_all(out, at, w->table().counters(), first);
+    add_all(out, at, w->rx_counters(), first);
+    first = false;
+  }
+  if (src.dispatcher != nullptr) {
+    // The dispatcher's rx/dispatch counters add to the workers' (it polls, they do not).
+    size_t at = 0;
+    for (; at < out.size(); ++at) {
+      if (std::string_view(out[at].name) == "rx_packets") break;
+    }
+    src.dispatcher->counters().for_each([&](const CounterInfo&, uint64_t v) {
+      if (at < out.size()) out[at++].value += v;
+    });
+  }
+  if (src.emitter != nullptr) {
+    auto push = [&](const CounterInfo& info, uint64_t v) { out.push_back({info.name, info.help, v}); };
+    src.emitter->counters().for_each(push);
+    src.emitter->format_counters().for_each(push);
+  }
+  return out;
+}
+
+PortTotals port_totals(const std::vector<uint16_t>& ports) {
+  PortTotals t;
+  for (uint16_t p : ports) {
+    rte_eth_stats s{};
+    if (rte_eth_stats_get(p, &s) != 0) continue;
+    t.ipackets += s.ipackets;
+    t.ibytes += s.ibytes;
+    t.imissed += s.imissed;
+    t.ierrors += s.ierrors;
+    t.rx_nombuf += s.rx_nombuf;
+  }
+  return t;
+}
+
+uint64_t find_counter(const std::vector<CounterValue>& all, std::string_view name) {
+  for (const CounterValue& c : all) {
+    if (name == c.name) return c.value;
+  }
+  return 0;
+}
+
+bool is_drop_counter(std::string_view name) {
+  return name == "worker_record_pool_empty" || name == "worker_record_ring_full" ||
+         name == "dispatch_ring_full" || name == "emitter_records_lost_output";
+}
+
+void register_telemetry(const Sources* src) {
+  g_telemetry_src = src;
+  rte_telemetry_register_cmd("/flowscribe/stats", telemetry_stats,
+                             "Returns every flowscribe counter, summed over workers.");
+}
+
+}  // namespace flowscribe::sensor

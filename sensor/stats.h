@@ -1,0 +1,46 @@
+#pragma once
+// Counter aggregation for the stats line, the end-of-run summary and DPDK telemetry. Runs on
+// the main core; it only reads the workers' single-writer counters.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "emit/emitter.h"
+#include "sensor/worker.h"
+
+namespace flowscribe::sensor {
+
+struct CounterValue {
+  const char* name;
+  const char* help;
+  uint64_t value;
+};
+
+struct Sources {
+  std::vector<const Worker*> workers;
+  const Dispatcher* dispatcher = nullptr;
+  const emit::Emitter* emitter = nullptr;
+  std::vector<uint16_t> ports;
+};
+
+// Every counter of every layer, summed over workers, in a stable order.
+std::vector<CounterValue> collect_counters(const Sources& src);
+
+struct PortTotals {
+  uint64_t ipackets = 0;
+  uint64_t ibytes = 0;
+  uint64_t imissed = 0;  // dropped by the NIC: the workers were too slow
+  uint64_t ierrors = 0;
+  uint64_t rx_nombuf = 0;
+};
+PortTotals port_totals(const std::vector<uint16_t>& ports);
+
+uint64_t find_counter(const std::vector<CounterValue>& all, std::string_view name);
+
+// Names of counters that mean lost data (records or packets), for the "drops" figure.
+bool is_drop_counter(std::string_view name);
+
+// Registers /flowscribe/stats with DPDK telemetry (dpdk-telemetry.py can read it live).
+void register_telemetry(const Sources* src);
+
+}  // namespace flowscribe::sensor

@@ -1,0 +1,374 @@
+#include "sensor/worker.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_pause.h>
+#include <rte_prefetch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+namespace flowscribe::sensor {
+namespace {
+
+constexpr uint32_t kMaxBurst = 512;
+constexpr uint32_t kScratchBytes = 64 * 1024;
+constexpr uint32_t kFragSlots = 4096;         // per worker; power of two
+constexpr Nanos kFragTtl = 30 * kNsPerSec;    // RFC 791 reassembly timeout order of magnitude
+constexpr uint64_t kOfflineEofQuietUs = 2'000'000;  // pcap PMD gave nothing for this long
+
+// Spin politely: on a CPU shared with another polling lcore, give it the CPU.
+inline void idle_pause(bool shared_cpu, unsigned& turns) {
+  if (shared_cpu) {
+    usleep(turns++ > 16 ? 100 : 0);
+  } else if (turns++ > 1024) {
+    usleep(20);
+  } else {
+    rte_pause();
+  }
+}
+
+Nanos wall_clock_ns() {
+  return static_cast<Nanos>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+}
+
+bool in_home(const std::vector<Cidr>& nets, uint8_t version, const uint8_t* addr) {
+  IpAddr a;
+  std::memcpy(a.b, addr, 16);
+  for (const Cidr& c : nets) {
+    if (c.contains(version, a)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+struct Worker::FragEntry {
+  uint8_t src[16];
+  uint8_t dst[16];
+  uint32_t id;
+  uint8_t proto;
+  uint8_t version;
+  uint16_t sport;
+  uint16_t dport;
+  Nanos seen;
+};
+
+uint32_t dispatch_hash(const decode::PacketMeta& pm) noexcept {
+  flow::FlowKey key;
+  bool frag = pm.frag != decode::Frag::kNone;
+  flow::make_flow_key(pm.ip_version, pm.l4_proto, pm.src, pm.dst, frag ? 0 : pm.sport,
+                      frag ? 0 : pm.dport, pm.vlan_outer, key);
+  return flow::flow_hash(key);
+}
+
+Worker::Worker(uint32_t id, Shared& shared, std::unique_ptr<flow::FlowTable> table,
+               rte_ring* rec_ring, rte_mempool* rec_pool)
+    : id_(id),
+      shared_(shared),
+      table_(std::move(table)),
+      rec_ring_(rec_ring),
+      rec_pool_(rec_pool),
+      pending_(new Pending[kMaxBurst]),
+      frags_(new FragEntry[kFragSlots]()),
+      scratch_(new uint8_t[kScratchBytes]) {
+  tsc_base_ = rte_rdtsc();
+  wall_base_ = wall_clock_ns();
+  ns_per_tsc_ = 1e9 / static_cast<double>(rte_get_tsc_hz());
+}
+
+Worker::~Worker() = default;
+
+Nanos Worker::clock_now() {
+  return wall_base_ + static_cast<Nanos>(static_cast<double>(rte_rdtsc() - tsc_base_) * ns_per_tsc_);
+}
+
+Nanos Worker::packet_time(const rte_mbuf* m) const {
+  if (shared_.ts_offset >= 0 && (m->ol_flags & shared_.ts_flag)) {
+    return *RTE_MBUF_DYNFIELD(m, shared_.ts_offset, const uint64_t*) * shared_.ts_scale;
+  }
+  return now_;
+}
+
+uint8_t Worker::locality(const flow::Flow& f) const {
+  if (shared_.home_net.empty()) return static_cast<uint8_t>(emit::Locality::kNone);
+  bool c = in_home(shared_.home_net, f.key.ip_version, f.key.addr[f.client_side]);
+  bool s = in_home(shared_.home_net, f.key.ip_version, f.key.addr[1 - f.client_side]);
+  emit::Locality l = c && s   ? emit::Locality::kInternal
+                     : s      ? emit::Locality::kInbound
+                     : c      ? emit::Locality::kOutbound
+                              : emit::Locality::kExternal;
+  return static_cast<uint8_t>(l);
+}
+
+void Worker::on_flow_end(flow::Flow& f, flow::EndReason reason) {
+  void* obj = nullptr;
+  unsigned turns = 0;
+  // Offline there is no wire to fall behind, and at shutdown no more traffic is coming: in
+  // both cases wait for the emitter rather than lose a record. Live, a full ring is a drop.
+  const bool wait = shared_.offline || draining_;
+  while (rte_mempool_get(rec_pool_, &obj) != 0) {
+    if (!wait) {
+      counters_.worker_record_pool_empty.inc();
+      return;
+    }
+    counters_.worker_record_waits.inc();
+    idle_pause(shared_.shared_cpu, turns);
+  }
+  auto* rec = static_cast<emit::Record*>(obj);
+  std::memset(rec, 0, offsetof(emit::Record, ext));
+  const uint8_t c = f.client_side & 1;
+  const uint8_t s = 1 - c;
+  rec->type = reason == flow::EndReason::kNone ? emit::RecordType::kSessionUpdate
+                                               : emit::RecordType::kSession;
+  rec->transport = f.key.proto;
+  rec->ip_version = f.key.ip_version;
+  rec->end_reason = static_cast<uint8_t>(reason);
+  rec->worker = static_cast<uint8_t>(id_);
+  rec->direction_basis = f.direction_basis;
+  rec->app_proto = f.app_proto;
+  rec->vlan = f.key.vlan;
+  rec->tcp_flags[0] = f.tcp_flags_seen[c];
+  rec->tcp_flags[1] = f.tcp_flags_seen[s];
+  rec->client_port = f.key.port[c];
+  rec->server_port = f.key.port[s];
+  rec->sid = f.sid;
+  rec->start_ns = f.first_ns;
+  rec->end_ns = f.last_ns;
+  rec->ts_ns = reason == flow::EndReason::kNone ? now_ : f.last_ns;
+  rec->pkts[0] = f.pkts[c];
+  rec->pkts[1] = f.pkts[s];
+  rec->bytes[0] = f.bytes[c];
+  rec->bytes[1] = f.bytes[s];
+  std::memcpy(rec->client.b, f.key.addr[c], 16);
+  std::memcpy(rec->server.b, f.key.addr[s], 16);
+  rec->locality = locality(f);
+  turns = 0;
+  while (rte_ring_sp_enqueue(rec_ring_, rec) != 0) {
+    if (!wait) {
+      counters_.worker_record_ring_full.inc();
+      rte_mempool_put(rec_pool_, rec);
+      return;
+    }
+    counters_.worker_record_waits.inc();
+    idle_pause(shared_.shared_cpu, turns);
+  }
+  counters_.worker_records.inc();
+}
+
+bool Worker::prepare_packet(rte_mbuf* m, uint32_t i) {
+  const uint32_t len = rte_pktmbuf_pkt_len(m);
+  uint32_t caplen = len;
+  if (caplen > kScratchBytes) {
+    caplen = kScratchBytes;
+    counters_.worker_oversize.inc();
+  }
+  // Single-segment frames (nearly all) are read in place; chains are linearised. The one
+  // scratch buffer means only the last chained frame of a burst keeps its payload pointer:
+  // chains are rare (jumbo frames) and dissectors see a gap for the others.
+  const auto* data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, caplen, scratch_.get()));
+  counters_.worker_packets.inc();
+  counters_.worker_bytes.inc(len);
+  if (data == nullptr) return false;
+  const Nanos t = packet_time(m);
+  if (t > now_) now_ = t;
+
+  decode::PacketMeta pm;
+  if (decode::decode_packet(shared_.link, data, caplen, pm, decode_) != decode::DecodeStatus::kOk) {
+    return false;
+  }
+  uint16_t sport = pm.sport, dport = pm.dport;
+  if (pm.frag != decode::Frag::kNone) {
+    // Non-first fragments carry no ports: remember them from the first fragment of the same
+    // datagram (src, dst, proto, id). Fragments that arrive before their first are counted.
+    uint32_t h = dispatch_hash(pm) ^ (pm.frag_id * 0x9e3779b1u);
+    FragEntry& e = frags_[h & (kFragSlots - 1)];
+    if (pm.frag == decode::Frag::kFirst) {
+      std::memcpy(e.src, pm.src.b, 16);
+      std::memcpy(e.dst, pm.dst.b, 16);
+      e.id = pm.frag_id;
+      e.proto = pm.l4_proto;
+      e.version = pm.ip_version;
+      e.sport = pm.sport;
+      e.dport = pm.dport;
+      e.seen = t;
+    } else if (e.id == pm.frag_id && e.proto == pm.l4_proto && e.version == pm.ip_version &&
+               std::memcmp(e.src, pm.src.b, 16) == 0 && std::memcmp(e.dst, pm.dst.b, 16) == 0 &&
+               t - e.seen < kFragTtl) {
+      sport = e.sport;
+      dport = e.dport;
+      counters_.worker_frag_attributed.inc();
+    } else {
+      counters_.worker_frag_unattributed.inc();
+      return false;
+    }
+  }
+  Pending& p = pending_[i];
+  p.side0 = flow::make_flow_key(pm.ip_version, pm.l4_proto, pm.src, pm.dst, sport, dport,
+                                pm.vlan_outer, p.key);
+  p.hash = flow::flow_hash(p.key);
+  p.ip_len = pm.ip_len;
+  p.t = t;
+  p.payload = pm.payload;
+  p.payload_len = pm.payload_len;
+  p.tcp_flags = pm.tcp_flags;
+  table_->prefetch(p.hash);
+  return true;
+}
+
+void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
+  if (shared_.ts_offset < 0) now_ = clock_now();  // live: one clock read per burst
+  constexpr uint16_t kAhead = 3;
+  for (uint16_t i = 0; i < n && i < kAhead; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+  // Stage 1: decode, key, hash; prefetch each flow's index bucket.
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kAhead], void*));
+    pending_[i].valid = prepare_packet(pkts[i], i);
+  }
+  // Stage 2: with the buckets in cache, prefetch flow records a few packets ahead and account.
+  constexpr uint16_t kFlowAhead = 4;
+  for (uint16_t i = 0; i < n && i < kFlowAhead; ++i) {
+    if (pending_[i].valid) table_->prefetch_flow(pending_[i].hash);
+  }
+  auto on_end = [this](flow::Flow& f, flow::EndReason r) { on_flow_end(f, r); };
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + kFlowAhead < n && pending_[i + kFlowAhead].valid) {
+      table_->prefetch_flow(pending_[i + kFlowAhead].hash);
+    }
+    const Pending& p = pending_[i];
+    if (!p.valid) continue;
+    table_->on_packet(p.key, p.hash, p.side0, p.t, p.ip_len, p.tcp_flags, p.payload_len, on_end);
+  }
+  rte_pktmbuf_free_bulk(pkts, n);
+  table_->advance(now_, on_end);
+  counters_.worker_flows_active.set(table_->size());
+}
+
+int Worker::run() {
+  rte_mbuf* pkts[kMaxBurst];
+  const uint16_t burst = static_cast<uint16_t>(std::min<uint32_t>(shared_.burst, kMaxBurst));
+  unsigned idle = 0;
+  uint64_t last_rx_tsc = rte_rdtsc();
+  const uint64_t quiet_cycles = rte_get_tsc_hz() / 1'000'000 * kOfflineEofQuietUs;
+  while (!shared_.stop.load(std::memory_order_relaxed)) {
+    uint32_t got = 0;
+    for (const RxQueue& q : rxqs_) {
+      uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, burst);
+      if (n == 0) continue;
+      rx_.rx_packets.inc(n);
+      process_burst(pkts, n);
+      got += n;
+    }
+    if (in_ring_ != nullptr) {
+      unsigned n = rte_ring_sc_dequeue_burst(in_ring_, reinterpret_cast<void**>(pkts), burst,
+                                             nullptr);
+      if (n) process_burst(pkts, static_cast<uint16_t>(n));
+      got += n;
+    }
+    if (got != 0) {
+      idle = 0;
+      if (shared_.offline) last_rx_tsc = rte_rdtsc();
+      continue;
+    }
+    if (shared_.offline) {
+      if (polls_ports()) {
+        // net_pcap returns nothing once the file is read: done when the probe's count is in,
+        // or (a PMD that dropped a record) when it has been quiet for a long while.
+        if (rx_.rx_packets.get() >= shared_.expected_packets ||
+            rte_rdtsc() - last_rx_tsc > quiet_cycles) {
+          shared_.input_done.store(true, std::memory_order_release);
+          break;
+        }
+      } else if (shared_.input_done.load(std::memory_order_acquire) &&
+                 rte_ring_empty(in_ring_)) {
+        break;
+      }
+    } else {
+      // Quiet link: keep timers moving on wall time.
+      now_ = clock_now();
+      table_->advance(now_, [this](flow::Flow& f, flow::EndReason r) { on_flow_end(f, r); });
+      counters_.worker_flows_active.set(table_->size());
+    }
+    idle_pause(shared_.shared_cpu, idle);
+  }
+  draining_ = true;
+  table_->flush_all([this](flow::Flow& f, flow::EndReason r) { on_flow_end(f, r); });
+  counters_.worker_flows_active.set(0);
+  if (shared_.workers_done.fetch_add(1, std::memory_order_acq_rel) + 1 == shared_.worker_count) {
+    shared_.all_workers_done.store(true, std::memory_order_release);
+  }
+  return 0;
+}
+
+Dispatcher::Dispatcher(Shared& shared, std::vector<RxQueue> rxqs, std::vector<rte_ring*> rings)
+    : shared_(shared), rxqs_(std::move(rxqs)), rings_(std::move(rings)) {}
+
+int Dispatcher::run() {
+  rte_mbuf* pkts[kMaxBurst];
+  const uint32_t nw = static_cast<uint32_t>(rings_.size());
+  std::vector<std::vector<rte_mbuf*>> per(nw);
+  for (auto& v : per) v.reserve(kMaxBurst);
+  std::unique_ptr<uint8_t[]> scratch(new uint8_t[kScratchBytes]);
+  const uint16_t burst = static_cast<uint16_t>(std::min<uint32_t>(shared_.burst, kMaxBurst));
+  unsigned idle = 0;
+  uint64_t last_rx_tsc = rte_rdtsc();
+  const uint64_t quiet_cycles = rte_get_tsc_hz() / 1'000'000 * kOfflineEofQuietUs;
+  while (!shared_.stop.load(std::memory_order_relaxed)) {
+    uint32_t got = 0;
+    for (const RxQueue& q : rxqs_) {
+      uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, burst);
+      if (n == 0) continue;
+      got += n;
+      rx_.rx_packets.inc(n);
+      for (uint16_t i = 0; i < n; ++i) {
+        uint32_t caplen = std::min<uint32_t>(rte_pktmbuf_pkt_len(pkts[i]), kScratchBytes);
+        const auto* data =
+            static_cast<const uint8_t*>(rte_pktmbuf_read(pkts[i], 0, caplen, scratch.get()));
+        decode::PacketMeta pm;
+        uint32_t h = 0;  // undecodable frames all go to one worker, which counts them
+        if (data && decode::decode_packet(shared_.link, data, caplen, pm, decode_) ==
+                        decode::DecodeStatus::kOk) {
+          h = dispatch_hash(pm);
+        }
+        per[(static_cast<uint64_t>(h) * nw) >> 32].push_back(pkts[i]);
+      }
+      for (uint32_t w = 0; w < nw; ++w) {
+        auto& v = per[w];
+        size_t sent = 0;
+        unsigned turns = 0;
+        while (sent < v.size()) {
+          sent += rte_ring_sp_enqueue_burst(rings_[w], reinterpret_cast<void**>(v.data() + sent),
+                                            static_cast<unsigned>(v.size() - sent), nullptr);
+          if (sent == v.size()) break;
+          if (!shared_.offline) {
+            rx_.dispatch_ring_full.inc(v.size() - sent);
+            rte_pktmbuf_free_bulk(v.data() + sent, static_cast<unsigned>(v.size() - sent));
+            break;
+          }
+          rx_.dispatch_waits.inc();
+          idle_pause(shared_.shared_cpu, turns);
+        }
+        rx_.dispatch_packets.inc(std::min(sent, v.size()));
+        v.clear();
+      }
+    }
+    if (got != 0) {
+      idle = 0;
+      last_rx_tsc = rte_rdtsc();
+      continue;
+    }
+    if (shared_.offline && (rx_.rx_packets.get() >= shared_.expected_packets ||
+                            rte_rdtsc() - last_rx_tsc > quiet_cycles)) {
+      break;
+    }
+    idle_pause(shared_.shared_cpu, idle);
+  }
+  shared_.input_done.store(true, std::memory_order_release);
+  return 0;
+}
+
+}  // namespace flowscribe::sensor

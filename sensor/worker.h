@@ -1,0 +1,158 @@
+#pragma once
+// Worker and dispatcher lcores. A worker owns everything it touches: its RX queues (or its
+// ring from the dispatcher), flow table, counters, record pool and record ring. Nothing is
+// shared with another worker; the main core only reads counters.
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "common/counters.h"
+#include "emit/record.h"
+#include "flowtable/flow_table.h"
+#include "sensor/decode/decode.h"
+#include "sensor/options.h"
+
+namespace flowscribe::sensor {
+
+#define FS_WORKER_COUNTERS(X)                                                               \
+  X(worker_packets, "packets processed")                                                     \
+  X(worker_bytes, "captured bytes processed")                                                \
+  X(worker_records, "records handed to the emitter")                                         \
+  X(worker_record_pool_empty, "records dropped: no free record buffer (emitter too slow)")   \
+  X(worker_record_ring_full, "records dropped: ring to the emitter full (emitter too slow)") \
+  X(worker_record_waits, "times a worker waited for the emitter (offline, or flushing at shutdown)")             \
+  X(worker_frag_attributed, "non-first fragments attributed to their flow")                  \
+  X(worker_frag_unattributed, "non-first fragments whose first fragment was not seen")       \
+  X(worker_flows_active, "flows in the table now (gauge)")                                  \
+  X(worker_oversize, "frames longer than the 64 KiB decode buffer (decoded up to it)")
+
+FS_DEFINE_COUNTERS(WorkerCounters, FS_WORKER_COUNTERS);
+
+#define FS_RX_COUNTERS(X)                                                                \
+  X(rx_packets, "packets received from the ports by this poller")                        \
+  X(dispatch_packets, "packets the software dispatcher handed to a worker")              \
+  X(dispatch_ring_full, "packets dropped: a worker's input ring was full (worker slow)") \
+  X(dispatch_waits, "offline mode: times the dispatcher waited for a worker")
+
+FS_DEFINE_COUNTERS(RxCounters, FS_RX_COUNTERS);
+
+struct RxQueue {
+  uint16_t port = 0;
+  uint16_t queue = 0;
+};
+
+// Process-wide state the lcores read (written before launch, or atomics).
+struct Shared {
+  std::atomic<bool> stop{false};          // SIGINT/SIGTERM
+  std::atomic<bool> input_done{false};    // offline: every packet of the capture was received
+  std::atomic<uint32_t> workers_done{0};
+  std::atomic<bool> all_workers_done{false};
+  bool offline = false;                   // pcap: packet time, back-pressure instead of drops
+  bool shared_cpu = false;                // lcores share CPUs: yield when idle
+  uint64_t expected_packets = 0;          // offline: from the pcap probe
+  decode::LinkType link = decode::LinkType::kEthernet;
+  int ts_offset = -1;                     // mbuf timestamp dynfield, -1 if none
+  uint64_t ts_flag = 0;
+  uint64_t ts_scale = 1;                  // timestamp units -> ns
+  uint32_t burst = 32;
+  std::vector<sensor::Cidr> home_net;
+  uint32_t worker_count = 1;
+};
+
+class Worker {
+ public:
+  Worker(uint32_t id, Shared& shared, std::unique_ptr<flow::FlowTable> table, rte_ring* rec_ring,
+         rte_mempool* rec_pool);
+  ~Worker();
+
+  void add_rx_queue(RxQueue q) { rxqs_.push_back(q); }
+  void set_input_ring(rte_ring* r) { in_ring_ = r; }
+  bool polls_ports() const { return !rxqs_.empty(); }
+
+  int run();  // lcore entry
+
+  // Decodes, tracks and frees one burst (the loop body of run()); public for tools/ benchmarks
+  // that feed preloaded mbufs through the real worker code.
+  void process_burst(rte_mbuf** pkts, uint16_t n);
+
+  uint32_t id() const { return id_; }
+  rte_ring* record_ring() const { return rec_ring_; }
+  rte_mempool* record_pool() const { return rec_pool_; }
+  const decode::DecodeCounters& decode_counters() const { return decode_; }
+  const WorkerCounters& counters() const { return counters_; }
+  const RxCounters& rx_counters() const { return rx_; }
+  const flow::FlowTable& table() const { return *table_; }
+
+ private:
+  // Stage 1 of a burst: decode one frame into pending_[i]; false when there is nothing to track.
+  bool prepare_packet(rte_mbuf* m, uint32_t i);
+  void on_flow_end(flow::Flow& f, flow::EndReason reason);
+  Nanos packet_time(const rte_mbuf* m) const;
+  Nanos clock_now();
+  uint8_t locality(const flow::Flow& f) const;
+
+  uint32_t id_;
+  Shared& shared_;
+  std::unique_ptr<flow::FlowTable> table_;
+  rte_ring* rec_ring_;
+  rte_mempool* rec_pool_;
+  std::vector<RxQueue> rxqs_;
+  rte_ring* in_ring_ = nullptr;
+  Nanos now_ = 0;
+  bool draining_ = false;  // flushing at shutdown: wait for the emitter instead of dropping
+  // Live clock: TSC read once per burst, scaled to wall time at start.
+  uint64_t tsc_base_ = 0;
+  Nanos wall_base_ = 0;
+  double ns_per_tsc_ = 0;
+
+  // One decoded packet waiting for its flow lookup. The burst is processed in stages (decode
+  // all, prefetch index buckets, prefetch flow records, then account) so that the two cache
+  // misses of a lookup overlap across packets instead of stalling one after another.
+  struct Pending {
+    flow::FlowKey key;
+    uint32_t hash;
+    uint32_t ip_len;
+    Nanos t;
+    const uint8_t* payload;
+    uint32_t payload_len;
+    uint8_t tcp_flags;
+    bool side0;
+    bool valid;
+  };
+  std::unique_ptr<Pending[]> pending_;
+
+  struct FragEntry;
+  std::unique_ptr<FragEntry[]> frags_;  // small direct-mapped cache, preallocated
+  std::unique_ptr<uint8_t[]> scratch_;  // linearised multi-segment frames
+
+  alignas(64) decode::DecodeCounters decode_;
+  WorkerCounters counters_;
+  RxCounters rx_;
+};
+
+// Software dispatcher: polls every port queue and spreads packets over the workers' input
+// rings by the symmetric flow hash, for ports with no RSS or fewer queues than workers.
+class Dispatcher {
+ public:
+  Dispatcher(Shared& shared, std::vector<RxQueue> rxqs, std::vector<rte_ring*> worker_rings);
+  int run();
+  const RxCounters& counters() const { return rx_; }
+  const decode::DecodeCounters& decode_counters() const { return decode_; }
+
+ private:
+  Shared& shared_;
+  std::vector<RxQueue> rxqs_;
+  std::vector<rte_ring*> rings_;
+  decode::DecodeCounters decode_;  // its own decode pass; not added to the workers' figures
+  RxCounters rx_;
+};
+
+// Hash used to pick a worker: the flow hash, or for IP fragments an address-only hash so
+// every fragment of a datagram (ports or not) reaches the same worker.
+uint32_t dispatch_hash(const decode::PacketMeta& pm) noexcept;
+
+}  // namespace flowscribe::sensor
