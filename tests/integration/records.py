@@ -1,0 +1,66 @@
+"""Parses flowscribe's RFC 5424 records (the subset of the grammar flowscribe writes, strictly)
+for the integration tests. Validation of the full grammar is rfc5424_check's job."""
+import re
+
+HEADER = re.compile(
+    r"^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ")
+
+
+def _parse_sd(s, i):
+    """Parses SD-ELEMENTs starting at s[i]; returns (dict of element -> params, index)."""
+    elements = {}
+    while i < len(s) and s[i] == "[":
+        j = i + 1
+        while s[j] not in " ]":
+            j += 1
+        sd_id = s[i + 1:j]
+        params = {}
+        i = j
+        while s[i] == " ":
+            i += 1
+            eq = s.index("=", i)
+            name = s[i:eq]
+            assert s[eq + 1] == '"', f"no quote after {name}="
+            k = eq + 2
+            val = []
+            while True:
+                c = s[k]
+                if c == "\\" and k + 1 < len(s) and s[k + 1] in '"\\]':
+                    val.append(s[k + 1])
+                    k += 2
+                    continue
+                if c == '"':
+                    break
+                val.append(c)
+                k += 1
+            params[name] = "".join(val)
+            i = k + 1
+        assert s[i] == "]", f"element {sd_id} not closed at {i}"
+        elements[sd_id] = params
+        i += 1
+    return elements, i
+
+
+def parse(line):
+    m = HEADER.match(line)
+    if not m:
+        raise ValueError(f"not an RFC 5424 record: {line!r}")
+    rec = {
+        "pri": int(m.group(1)), "timestamp": m.group(2), "hostname": m.group(3),
+        "app": m.group(4), "procid": m.group(5), "msgid": m.group(6),
+    }
+    rest = line[m.end():]
+    if rest.startswith("-"):
+        rec["sd"], i = {}, 1
+    else:
+        rec["sd"], i = _parse_sd(rest, 0)
+    rec["msg"] = rest[i + 1:] if i < len(rest) else ""
+    return rec
+
+
+def flow(rec):
+    """The flow@PEN element of a record."""
+    for k, v in rec["sd"].items():
+        if k.startswith("flow@"):
+            return v
+    raise KeyError("no flow@ element")

@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""Integration tests: the real flowscribe binary on captures of real traffic.
+
+usage: test_offline.py --bin FLOWSCRIBE --check RFC5424_CHECK --captures DIR CASE
+Each CASE is one meson test. Every record any case produces is checked against the RFC 5424
+grammar with rfc5424_check.
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import records  # noqa: E402
+
+ARGS = None
+TRANSPORT = {"icmp6": "ipv6-icmp"}
+
+
+def run(args, timeout=120, check_rc=None):
+    p = subprocess.run([ARGS.bin] + args, capture_output=True, text=True, timeout=timeout,
+                       errors="surrogateescape")
+    if check_rc is not None and p.returncode != check_rc:
+        raise AssertionError(f"flowscribe {' '.join(args)}: exit {p.returncode}, expected "
+                             f"{check_rc}\nstderr:\n{p.stderr}")
+    return p
+
+
+def check_grammar(text):
+    with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False, errors="surrogateescape") as f:
+        f.write(text)
+        name = f.name
+    try:
+        p = subprocess.run([ARGS.check, name], capture_output=True, text=True)
+        assert p.returncode == 0, f"records break RFC 5424:\n{p.stdout}{p.stderr}"
+    finally:
+        os.unlink(name)
+
+
+def sessions(stdout):
+    out = []
+    for line in stdout.splitlines():
+        r = records.parse(line)
+        if r["msgid"] == "session":
+            out.append(r)
+    return out
+
+
+def expected_flows(name):
+    rows = []
+    with open(os.path.join(ARGS.captures, "expected", name + ".flows")) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            t, cip, cp, sip, sp, pc, bc, ps, bs, vlan = line.split()
+            rows.append((TRANSPORT.get(t, t), cip, int(cp), sip, int(sp), int(pc), int(bc),
+                         int(ps), int(bs), vlan))
+    return rows
+
+
+def got_flows(recs):
+    rows = []
+    for r in recs:
+        f = records.flow(r)
+        vlan = f.get("vlan", "-")
+        rows.append((f["transport"], f["src"], int(f["sport"]), f["dst"], int(f["dport"]),
+                     int(f["pkts_c2s"]), int(f["bytes_c2s"]), int(f["pkts_s2c"]),
+                     int(f["bytes_s2c"]), vlan))
+    return rows
+
+
+def assert_same_flows(name, got, vlan_outer_only=True):
+    exp = expected_flows(name)
+    if vlan_outer_only:
+        exp = [e[:9] + (e[9].split(".")[0],) for e in exp]
+    missing = sorted(set(exp) - set(got))
+    extra = sorted(set(got) - set(exp))
+    assert not missing and not extra and len(got) == len(exp), (
+        f"{name}: flows differ from the ground truth\n missing: {missing}\n unexpected: {extra}")
+
+
+def offline(capture, *extra, rc=0):
+    p = run(["--pcap", os.path.join(ARGS.captures, capture), "--sensor-name", "test-sensor",
+             *extra], check_rc=rc)
+    check_grammar(p.stdout)
+    return p
+
+
+# ---------------------------------------------------------------- cases
+
+def case_basic():
+    p = offline("basic.pcap")
+    recs = sessions(p.stdout)
+    assert_same_flows("basic.pcap", got_flows(recs))
+    sids = [records.flow(r)["sid"] for r in recs]
+    assert len(set(sids)) == len(sids), "sids are not unique"
+    for r in recs:
+        f = records.flow(r)
+        assert r["hostname"] == "test-sensor"
+        assert r["app"] == "flowscribe"
+        assert r["pri"] == 16 * 8 + 6
+        assert f["proto"] == "unknown"
+        assert f["end_reason"] == "shutdown" or f["transport"] == "tcp"
+        assert r["timestamp"].endswith("Z") and len(r["timestamp"]) == 27, r["timestamp"]
+    reasons = {records.flow(r)["end_reason"] for r in recs if records.flow(r)["transport"] == "tcp"}
+    assert "fin" in reasons and "rst" in reasons, reasons
+    assert "summary:" in p.stderr and "drops: 0" in p.stderr, p.stderr
+
+
+def _same_as_basic(capture, expect_name):
+    p = offline(capture)
+    assert_same_flows(expect_name, got_flows(sessions(p.stdout)))
+
+
+def case_pcapng():
+    _same_as_basic("basic.pcapng", "basic.pcapng")
+
+
+def case_nanosecond():
+    _same_as_basic("basic-ns.pcap", "basic-ns.pcap")
+
+
+def case_null():
+    _same_as_basic("null.pcap", "null.pcap")
+
+
+def case_loop():
+    _same_as_basic("loop.pcap", "loop.pcap")
+
+
+def case_raw():
+    _same_as_basic("raw.pcap", "raw.pcap")
+    _same_as_basic("basic-raw.pcap", "basic-raw.pcap")
+
+
+def case_sll():
+    _same_as_basic("sll.pcap", "sll.pcap")
+    _same_as_basic("sll2.pcap", "sll2.pcap")
+
+
+def case_vlan():
+    p = offline("vlan.pcap")
+    got = got_flows(sessions(p.stdout))
+    assert_same_flows("vlan.pcap", got)
+    assert all(g[9] != "-" for g in got if g[0] in ("tcp", "udp")), got
+
+
+def case_qinq():
+    p = offline("qinq.pcap")
+    assert_same_flows("qinq.pcap", got_flows(sessions(p.stdout)))
+
+
+def case_fragments():
+    p = offline("fragments.pcap")
+    assert_same_flows("fragments.pcap", got_flows(sessions(p.stdout)))
+    assert "decode_ipv4_frag_later" in p.stderr, p.stderr
+
+
+def _pcap_times(path):
+    """First and last packet times of a classic little-endian µs pcap, as RFC 3339 strings."""
+    import struct
+    with open(path, "rb") as f:
+        buf = f.read()
+    assert struct.unpack_from("<I", buf)[0] == 0xA1B2C3D4
+    off, times = 24, []
+    while off + 16 <= len(buf):
+        sec, usec, caplen, _ = struct.unpack_from("<IIII", buf, off)
+        times.append(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{usec:06d}Z")
+        off += 16 + caplen
+    return times
+
+
+def case_timestamps():
+    """Record times are the capture's packet times (to the microsecond), not the wall clock."""
+    p = offline("basic.pcap")
+    times = set(_pcap_times(os.path.join(ARGS.captures, "basic.pcap")))
+    for r in sessions(p.stdout):
+        f = records.flow(r)
+        assert f["start"] <= f["end"], f
+        assert r["timestamp"] == f["end"], (r["timestamp"], f["end"])
+        assert f["start"] in times and f["end"] in times, (f["start"], f["end"])
+
+
+def case_workers_dispatcher():
+    """Two workers behind the software dispatcher see the same sessions as one."""
+    p = offline("basic.pcap", "--workers", "2")
+    assert "dispatcher" in p.stderr, p.stderr
+    assert_same_flows("basic.pcap", got_flows(sessions(p.stdout)))
+
+
+def case_file_output():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "records.log")
+        p = offline("basic.pcap", "--out", f"file:{path}", "--out", "stdout")
+        with open(path) as f:
+            text = f.read()
+        assert text == p.stdout and text, "file and stdout outputs differ"
+
+
+def case_truncated():
+    p = offline("truncated.pcap", rc=1)
+    assert "damaged" in p.stderr and "offset" in p.stderr, p.stderr
+    assert_same_flows("truncated.pcap", got_flows(sessions(p.stdout)))
+
+
+def case_corrupt():
+    p = offline("corrupt.pcap", rc=1)
+    assert "damaged" in p.stderr, p.stderr
+
+
+def _one_line_error(p, *words):
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{p.stderr}"
+    assert lines[0].startswith("flowscribe: "), lines
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    assert p.stdout == "", p.stdout
+    assert "EAL" not in p.stderr, p.stderr
+
+
+def case_bad_inputs():
+    _one_line_error(run(["--pcap", os.path.join(ARGS.captures, "notapcap.pcap")], check_rc=2),
+                    "not a pcap")
+    _one_line_error(run(["--pcap", "/nonexistent/x.pcap"], check_rc=2), "cannot open")
+    _one_line_error(run(["--pcap", "/"], check_rc=2))
+    _one_line_error(run(["--workers", "abc", "--pcap", "x"], check_rc=2), "--workers")
+    _one_line_error(run(["--bogus"], check_rc=2), "unknown flag --bogus")
+    _one_line_error(run([], check_rc=2), "nothing to capture")
+    _one_line_error(run(["--pcap"], check_rc=2), "needs a value")
+    _one_line_error(run(["--tcp-idle", "-5", "--pcap", "x"], check_rc=2), "--tcp-idle")
+    _one_line_error(run(["--home-net", "10.0.0.0/33", "--pcap", "x"], check_rc=2), "--home-net")
+    _one_line_error(run(["--pcap", os.path.join(ARGS.captures, "basic.pcap"), "--out",
+                         "file:/nonexistent/dir/x.log"], check_rc=2), "--out")
+    _one_line_error(run(["--pcap", os.path.join(ARGS.captures, "basic.pcap"), "--out",
+                         "udp://127.0.0.1:514"], check_rc=2), "--out")
+    _one_line_error(run(["--port", "0000:99:00.0", "--no-huge", "--mem", "256"], check_rc=2),
+                    "not found")
+
+
+def case_hugepages():
+    """Asking for hugepages on a machine without them is one clear line, not an EAL dump."""
+    free = 0
+    base = "/sys/kernel/mm/hugepages"
+    if os.path.isdir(base):
+        for d in os.listdir(base):
+            try:
+                with open(os.path.join(base, d, "free_hugepages")) as f:
+                    free += int(f.read())
+            except OSError:
+                pass
+    if free:
+        print("SKIP: this machine has free hugepages")
+        sys.exit(77)
+    _one_line_error(run(["--pcap", os.path.join(ARGS.captures, "basic.pcap"), "--hugepages"],
+                        check_rc=2), "hugepages")
+
+
+def case_help():
+    p = run(["--help"], check_rc=0)
+    docs = os.path.join(os.path.dirname(ARGS.captures), "..", "docs", "usage.md")
+    flags = []
+    for line in open(docs):
+        if line.startswith("| `--"):
+            flags.append(line.split("`")[1].split()[0])
+    assert len(flags) > 20, flags
+    for fl in flags:
+        assert fl in p.stdout, f"{fl} is documented in docs/usage.md but not in --help"
+    for line in p.stdout.splitlines():
+        if line.startswith("  --"):
+            assert line.split()[0] in flags, f"{line.split()[0]} is in --help but not docs/usage.md"
+
+
+def case_home_net():
+    p = offline("basic.pcap", "--home-net", "10.77.0.2/32,fd77::2/128")
+    seen = {records.flow(r).get("locality") for r in sessions(p.stdout)}
+    assert "inbound" in seen, seen
+
+
+def case_signal_live():
+    """Live mode on a replaying vdev: SIGINT stops it cleanly with every flow flushed."""
+    cap = os.path.join(ARGS.captures, "basic.pcap")
+    proc = subprocess.Popen([ARGS.bin, "--port", f"net_pcap0,rx_pcap={cap},infinite_rx=1",
+                             "--no-huge", "--mem", "512", "--workers", "1",
+                             "--stats-interval", "0.5", "--flows-per-worker", "4096"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, (proc.returncode, err)
+    assert "pps" in err and "imissed" in err, "no stats line:\n" + err
+    assert "summary:" in err and "stopped by signal" in err, err
+    recs = sessions(out)
+    assert recs, "no records flushed at shutdown"
+    assert any(records.flow(r)["end_reason"] == "shutdown" for r in recs)
+    check_grammar(out)
+
+
+def case_active_timeout():
+    """Long sessions produce session-update records at the active timeout."""
+    p = offline("basic.pcap", "--active-timeout", "1")
+    updates = [records.parse(l) for l in p.stdout.splitlines()
+               if records.parse(l)["msgid"] == "session-update"]
+    first = sessions(p.stdout)
+    span = {}
+    for r in first:
+        f = records.flow(r)
+        span[f["sid"]] = float(f["duration"])
+    long_sids = {s for s, d in span.items() if d > 1.0}
+    got = {records.flow(u)["sid"] for u in updates}
+    assert long_sids <= got, (long_sids, got)
+
+
+CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--check", required=True)
+    ap.add_argument("--captures", required=True)
+    ap.add_argument("case", choices=sorted(CASES))
+    ARGS = ap.parse_args()
+    CASES[ARGS.case]()
+    print(f"{ARGS.case}: ok")
+
+
+if __name__ == "__main__":
+    main()
