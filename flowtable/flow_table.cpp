@@ -554,6 +554,7 @@ uint32_t FlowTable::create_flow(const FlowKey& key, uint32_t hash, bool src_is_s
   f.tcp_flags_seen[0] = f.tcp_flags_seen[1] = 0;
   f.fin_seen = 0;
   f.hash = hash;
+  f.app_flags = 0;
   std::memset(f.pad_, 0, sizeof(f.pad_));
 
   // SYN / SYN+ACK are applied by tcp_update (the same code refines midstream flows later).

@@ -84,11 +84,19 @@ struct alignas(64) Flow {
   uint8_t direction_basis; // how client_side was decided (DirectionBasis)
   uint32_t timer_tick;     // wheel tick (seconds) the flow is filed under, owned by the table
   uint32_t hash;           // flow_hash(key), owned by the table (index deletes, no rehash)
-  uint8_t pad_[4];
+  uint8_t app_flags;       // AppFlag bits, owned by the worker's app layer (0 when created)
+  uint8_t pad_[3];
 };
 static_assert(sizeof(Flow) == 128, "Flow must stay two cache lines");
 
 constexpr uint32_t kNoAppState = 0xffffffffu;
+
+// Worker-side application-layer state of a flow (Flow::app_flags).
+enum AppFlag : uint8_t {
+  kAppBypass = 0x01,      // classification and dissection finished: count packets only
+  kAppViolation = 0x02,   // a confirmed protocol broke its grammar and was dropped to unknown
+  kAppNoState = 0x04,     // no app state could be allocated (pool full): left unknown
+};
 
 // How the client was decided; documented in docs/flows.md.
 enum class DirectionBasis : uint8_t { kSyn = 0, kSynAck = 1, kPort = 2, kFirstPacket = 3 };
