@@ -282,7 +282,8 @@ absl::Status parse_cidr_list(std::string_view text, std::vector<Cidr>& out) {
 absl::Status parse_cpu_list(std::string_view text, std::vector<uint32_t>& out) {
   for (std::string_view item : split(text, ',')) {
     uint32_t lo = 0, hi = 0;
-    std::vector<std::string_view> ends = split(item, '-');
+    item = strip(item);
+    std::vector<std::string_view> ends = split(item, '-', false);
     bool ok = ends.size() <= 2 && parse_uint(ends[0], lo);
     hi = lo;
     if (ok && ends.size() == 2) ok = parse_uint(ends[1], hi);

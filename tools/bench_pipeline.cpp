@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   a.frame = std::clamp<uint32_t>(a.frame, 60, 1514);
   std::string prefix = cat("fsbench-", getpid());
   uint64_t npkts = static_cast<uint64_t>(a.flows) * a.ppf;
-  uint64_t mem_mb = 256 + npkts * (a.frame + 256) / (1 << 20);
+  uint64_t mem_mb = 512 + npkts * (a.frame + 640) / (1 << 20);
   std::string mem = cat(mem_mb);
   const char* eal_argv[] = {"bench", "--no-huge", "-m", mem.c_str(), "--no-pci", "--lcores", "0",
                             "--file-prefix", prefix.c_str(), "--log-level=*:error", nullptr};
