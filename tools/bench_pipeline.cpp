@@ -28,13 +28,23 @@
 #include "emit/record.h"
 #include "flowtable/flow_table.h"
 #include "sensor/decode/decode.h"
+#include "dissectors/classify/classifier.h"
+#include "sensor/app_layer.h"
 #include "sensor/worker.h"
 
 using namespace flowscribe;
 
 namespace {
 
-void build_frame(uint8_t* f, uint32_t size, uint32_t flow, bool reverse) {
+// 64-byte frames carry no payload (Ethernet pads them): pure flow tracking. With --payload N,
+// N bytes of payload follow the TCP header, and every packet goes through the app layer.
+// With --http the first client packet of each flow carries an HTTP request (the classifier
+// decides on it and bypasses the flow), so later packets measure the bypassed path.
+constexpr char kHttpRequest[] = "GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n";
+bool g_http = false;
+
+void build_frame(uint8_t* f, uint32_t size, uint32_t payload, uint32_t flow, bool reverse,
+                 bool first) {
   std::memset(f, 0, size);
   static const uint8_t mac_a[6] = {0x02, 0, 0, 0, 0, 1}, mac_b[6] = {0x02, 0, 0, 0, 0, 2};
   std::memcpy(f, reverse ? mac_a : mac_b, 6);
@@ -42,7 +52,7 @@ void build_frame(uint8_t* f, uint32_t size, uint32_t flow, bool reverse) {
   f[12] = 0x08;
   f[13] = 0x00;
   uint8_t* ip = f + 14;
-  uint16_t ip_len = static_cast<uint16_t>(size - 14);
+  uint16_t ip_len = static_cast<uint16_t>(40 + payload);
   ip[0] = 0x45;
   ip[2] = static_cast<uint8_t>(ip_len >> 8);
   ip[3] = static_cast<uint8_t>(ip_len);
@@ -62,10 +72,17 @@ void build_frame(uint8_t* f, uint32_t size, uint32_t flow, bool reverse) {
   tcp[3] = static_cast<uint8_t>(b);
   tcp[12] = 0x50;
   tcp[13] = kTcpAck | kTcpPsh;
+  if (g_http && first && !reverse) {
+    const uint32_t n = sizeof kHttpRequest - 1;
+    std::memcpy(tcp + 20, kHttpRequest, n);
+    ip[2] = static_cast<uint8_t>((40 + n) >> 8);
+    ip[3] = static_cast<uint8_t>(40 + n);
+  }
 }
 
 struct Args {
   std::string pcap;
+  uint32_t payload = 0;
   uint32_t flows = 1000;
   uint32_t ppf = 4;
   double seconds = 3;
@@ -83,14 +100,19 @@ int main(int argc, char** argv) {
               (k == "--packets-per-flow" && parse_uint(v, a.ppf)) ||
               (k == "--seconds" && parse_double(v, a.seconds)) ||
               (k == "--frame-size" && parse_uint(v, a.frame)) ||
+              (k == "--payload" && parse_uint(v, a.payload)) ||
+              (k == "--http" && (g_http = v == "1", true)) ||
               (k == "--pcap" && !(a.pcap = std::string(v)).empty());
     if (!ok) {
       std::fprintf(stderr, "usage: bench_pipeline [--flows N] [--packets-per-flow P] "
-                           "[--seconds S] [--frame-size 60..1514] | --pcap FILE [--seconds S]\n");
+                           "[--seconds S] [--frame-size 60..1514] [--payload N] [--http 1] | --pcap FILE "
+                           "[--seconds S]\n");
       return 2;
     }
   }
-  a.frame = std::clamp<uint32_t>(a.frame, 60, 1514);
+  a.payload = std::min<uint32_t>(a.payload, 1460);
+  a.frame = std::clamp<uint32_t>(std::max(a.frame, 54 + a.payload), 60, 1514);
+  if (g_http) a.frame = std::max<uint32_t>(a.frame, 54 + sizeof kHttpRequest);
   // A capture: its frames are loaded once, then replayed from memory.
   std::vector<std::vector<uint8_t>> frames;
   decode::LinkType link = decode::LinkType::kEthernet;
@@ -138,6 +160,15 @@ int main(int argc, char** argv) {
   for (uint64_t i = 0; i < npkts; ++i) order[i] = static_cast<uint32_t>(i);
   std::mt19937_64 rng(42);
   std::shuffle(order.begin(), order.end(), rng);
+  if (g_http) {
+    // Shuffle flows, not packets: each flow's packets keep their order (request first).
+    std::vector<uint32_t> flows(a.flows);
+    std::iota(flows.begin(), flows.end(), 0);
+    std::shuffle(flows.begin(), flows.end(), rng);
+    for (uint32_t k = 0; k < a.ppf; ++k) {
+      for (uint32_t f = 0; f < a.flows; ++f) order[uint64_t{k} * a.flows + f] = flows[f] * a.ppf + k;
+    }
+  }
   if (!frames.empty()) std::iota(order.begin(), order.end(), 0);  // a capture keeps its order
   uint64_t wire_bytes = 0;
   for (uint64_t i = 0; i < npkts; ++i) {
@@ -145,7 +176,7 @@ int main(int argc, char** argv) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
     if (frames.empty()) {
       auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(a.frame)));
-      build_frame(d, a.frame, id / a.ppf, (id % a.ppf) & 1);
+      build_frame(d, a.frame, a.payload, id / a.ppf, (id % a.ppf) & 1, id % a.ppf == 0);
     } else {
       const auto& f = frames[id];
       auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(f.size())));
@@ -170,7 +201,15 @@ int main(int argc, char** argv) {
   rte_ring* ring = rte_ring_create("bench_rec", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
   rte_mempool* recs = rte_mempool_create("bench_recs", 2047, sizeof(emit::Record), 0, 0, nullptr,
                                          nullptr, nullptr, nullptr, 0, 0);
-  sensor::Worker worker(0, shared, *std::move(table), ring, recs);
+  auto db = dissect::compile_classifier("");
+  if (!db.ok()) {
+    std::fprintf(stderr, "bench_pipeline: %s\n", std::string(db.status().message()).c_str());
+    return 1;
+  }
+  sensor::AppConfig acfg;
+  auto app = sensor::AppLayer::create(acfg, *db);
+  if (!app.ok()) return 1;
+  sensor::Worker worker(0, shared, *std::move(table), *std::move(app), ring, recs);
 
   // Decode alone.
   decode::DecodeCounters dc;
@@ -187,7 +226,7 @@ int main(int argc, char** argv) {
   // Whole worker step. Each pass takes a reference on every mbuf so the worker's free
   // only drops it (the cost of freeing stays in the figure).
   const uint64_t hz = rte_get_tsc_hz();
-  uint64_t processed = 0, cycles = 0;
+  uint64_t processed = 0, cycles = 0, warm_cycles = 0;
   int passes = 0;
   // Warm-up pass creates the flows; measured passes then run at N concurrent flows.
   for (bool warm = true;; warm = false) {
@@ -201,6 +240,7 @@ int main(int argc, char** argv) {
     // Drain records (a flow that ended would leave one here); none expected at steady state.
     void* r = nullptr;
     while (rte_ring_sc_dequeue(ring, &r) == 0) rte_mempool_put(recs, r);
+    if (warm) warm_cycles = e - s;
     if (!warm) {
       cycles += e - s;
       processed += npkts;
@@ -212,16 +252,22 @@ int main(int argc, char** argv) {
   double pps = static_cast<double>(hz) / cpp;
   const double avg_wire = static_cast<double>(wire_bytes) / npkts;
   if (frames.empty()) {
-    std::printf("bench_pipeline: flows=%u packets/flow=%u frame=%uB passes=%d tsc=%.2fGHz\n",
-                a.flows, a.ppf, a.frame, passes, hz / 1e9);
+    std::printf("bench_pipeline: flows=%u packets/flow=%u frame=%uB payload=%uB passes=%d "
+                "tsc=%.2fGHz\n", a.flows, a.ppf, a.frame, a.payload, passes, hz / 1e9);
   } else {
     std::printf("bench_pipeline: %s: %lu packets, %.0f B average on the wire, passes=%d "
                 "tsc=%.2fGHz\n", a.pcap.c_str(), npkts, avg_wire, passes, hz / 1e9);
   }
   std::printf("  decode only        : %7.1f cycles/packet\n", decode_cpp);
+  std::printf("  first pass (creates every flow, classifies): %.1f cycles/packet, %.0f cycles/flow\n",
+              static_cast<double>(warm_cycles) / npkts,
+              frames.empty() ? static_cast<double>(warm_cycles) / a.flows : 0.0);
   std::printf("  decode+flow+handoff: %7.1f cycles/packet  %.2f Mpps/core  %.2f Gbit/s\n", cpp,
               pps / 1e6, pps * avg_wire * 8 / 1e9);
   const auto& wc = worker.counters();
+  const auto& ac = worker.app().counters();
+  std::printf("  app layer: classified %lu, unknown %lu, bypassed packets are the rest\n",
+              ac.app_classified.get(), ac.app_unknown.get());
   std::printf("  records %lu, dropped for want of an emitter %lu (the benchmark has none)\n",
               wc.worker_records.get(),
               wc.worker_record_ring_full.get() + wc.worker_record_pool_empty.get());
