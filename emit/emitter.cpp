@@ -1,85 +1,70 @@
 #include "emit/emitter.h"
 
-#include <rte_cycles.h>
 #include <rte_pause.h>
+#include <time.h>
 #include <unistd.h>
-
-#include <cstdio>
 
 #include "emit/record.h"
 
 namespace flowscribe::emit {
 namespace {
 
-constexpr size_t kBatchBytes = 256 * 1024;  // one write() per ~1000 session records
 constexpr unsigned kDequeueBurst = 64;
-constexpr uint64_t kFlushDeadlineUs = 100'000;  // a quiet network still sees records promptly
+
+// CLOCK_MONOTONIC through the vDSO (~20 ns), read once per loop turn for every output's
+// deadlines, backoff and acknowledgements.
+Nanos mono_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<Nanos>(ts.tv_sec) * kNsPerSec + static_cast<Nanos>(ts.tv_nsec);
+}
 
 }  // namespace
 
-Emitter::Emitter(const FormatConfig& format, std::vector<std::unique_ptr<Sink>> sinks,
+Emitter::Emitter(const FormatConfig& format, std::vector<std::unique_ptr<Output>> outputs,
                  std::vector<EmitterInput> inputs, bool shared_cpu)
     : formatter_(format),
-      sinks_(std::move(sinks)),
-      sink_broken_(sinks_.size(), false),
+      outputs_(std::move(outputs)),
       inputs_(std::move(inputs)),
-      shared_cpu_(shared_cpu) {
-  buf_.reserve(kBatchBytes + 64 * 1024);
+      shared_cpu_(shared_cpu),
+      line_(new char[kFormatBufferBytes]) {
+  for (auto& o : outputs_) o->set_format(format);
 }
 
-void Emitter::write_batch(uint64_t records) {
-  if (buf_.empty()) return;
-  for (size_t i = 0; i < sinks_.size(); ++i) {
-    if (sink_broken_[i]) {
-      counters_.emitter_records_lost_output.inc(records);
-      continue;
-    }
-    absl::Status s = sinks_[i]->write(buf_);
-    if (!s.ok()) {
-      counters_.emitter_write_errors.inc();
-      counters_.emitter_records_lost_output.inc(records);
-      sink_broken_[i] = true;
-      output_failed_.store(true, std::memory_order_relaxed);
-      std::fprintf(stderr, "flowscribe: output %s failed, its records are counted as lost: %s\n",
-                   sinks_[i]->name(), std::string(s.message()).c_str());
-    }
+bool Emitter::output_failed() const noexcept {
+  for (const auto& o : outputs_) {
+    if (o->failed()) return true;
   }
-  counters_.emitter_batches.inc();
-  buf_.clear();
-  buf_records_ = 0;
+  return false;
 }
 
 void Emitter::run(const std::atomic<bool>& producers_done) {
   Record* recs[kDequeueBurst];
-  const uint64_t hz = rte_get_tsc_hz();
-  const uint64_t deadline_cycles = hz / 1'000'000 * kFlushDeadlineUs;
-  uint64_t last_flush = rte_rdtsc();
   unsigned idle_turns = 0;
   for (;;) {
     // Read the flag before draining: producers set it after their last enqueue, so a full
     // pass that finds every ring empty after seeing it means nothing is left.
-    bool done = producers_done.load(std::memory_order_acquire);
+    const bool done = producers_done.load(std::memory_order_acquire);
+    const Nanos now = mono_now();
     unsigned got = 0;
     for (EmitterInput& in : inputs_) {
-      unsigned n = rte_ring_sc_dequeue_burst(in.ring, reinterpret_cast<void**>(recs),
-                                             kDequeueBurst, nullptr);
+      const unsigned n = rte_ring_sc_dequeue_burst(in.ring, reinterpret_cast<void**>(recs),
+                                                   kDequeueBurst, nullptr);
       for (unsigned i = 0; i < n; ++i) {
-        size_t before = buf_.size();
-        formatter_.format(*recs[i], buf_);
-        counters_.emitter_bytes.inc(buf_.size() - before);
+        // Formatted once; each output copies the line into its own queue.
+        const size_t len = formatter_.format_to(*recs[i], line_.get());
+        if (len == 0) continue;
+        counters_.emitter_bytes.inc(len);
+        const std::string_view line(line_.get(), len);
+        for (auto& o : outputs_) o->push(line, now);
       }
       if (n) rte_mempool_put_bulk(in.pool, reinterpret_cast<void**>(recs), n);
       counters_.emitter_records.inc(n);
-      buf_records_ += n;
       got += n;
     }
-    if (buf_.size() >= kBatchBytes) {
-      write_batch(buf_records_);
-      last_flush = rte_rdtsc();
-    }
+    for (auto& o : outputs_) o->poll(now);
     if (reopen_.exchange(false, std::memory_order_relaxed)) {
-      write_batch(buf_records_);
-      for (auto& s : sinks_) (void)s->reopen();
+      for (auto& o : outputs_) o->reopen();
       counters_.emitter_reopens.inc();
     }
     if (got != 0) {
@@ -87,12 +72,6 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
       continue;
     }
     if (done) break;
-    uint64_t now = rte_rdtsc();
-    if (!buf_.empty() && now - last_flush > deadline_cycles) {
-      write_batch(buf_records_);
-      for (auto& s : sinks_) (void)s->flush();
-      last_flush = now;
-    }
     // Idle: back off so that a quiet sensor (or one sharing a CPU) does not burn a core.
     if (++idle_turns > 64 || shared_cpu_) {
       usleep(shared_cpu_ ? 200 : 50);
@@ -100,8 +79,26 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
       rte_pause();
     }
   }
-  write_batch(buf_records_);
-  for (auto& s : sinks_) (void)s->flush();
+  drain_outputs();
+}
+
+void Emitter::drain_outputs() {
+  const Nanos start = mono_now();
+  for (auto& o : outputs_) o->start_drain();
+  std::vector<bool> finished(outputs_.size(), false);
+  size_t left = outputs_.size();
+  while (left != 0) {
+    const Nanos now = mono_now();
+    for (size_t i = 0; i < outputs_.size(); ++i) {
+      if (finished[i]) continue;
+      if (outputs_[i]->drained(now) || now - start >= kDrainTimeout) {
+        outputs_[i]->finish(now);
+        finished[i] = true;
+        --left;
+      }
+    }
+    if (left != 0) usleep(1000);
+  }
 }
 
 }  // namespace flowscribe::emit

@@ -11,16 +11,13 @@
 
 #include "common/counters.h"
 #include "emit/format.h"
-#include "emit/sink.h"
+#include "emit/output.h"
 
 namespace flowscribe::emit {
 
 #define FS_EMITTER_COUNTERS(X)                                                          \
   X(emitter_records, "records formatted")                                                \
   X(emitter_bytes, "bytes of formatted records")                                         \
-  X(emitter_batches, "batches written to the outputs")                                   \
-  X(emitter_write_errors, "failed writes to an output (each reported once on stderr)")   \
-  X(emitter_records_lost_output, "records that could not be written to an output")      \
   X(emitter_reopens, "outputs reopened on SIGHUP")
 
 FS_DEFINE_COUNTERS(EmitterCounters, FS_EMITTER_COUNTERS);
@@ -32,30 +29,43 @@ struct EmitterInput {
 
 class Emitter {
  public:
-  Emitter(const FormatConfig& format, std::vector<std::unique_ptr<Sink>> sinks,
+  Emitter(const FormatConfig& format, std::vector<std::unique_ptr<Output>> outputs,
           std::vector<EmitterInput> inputs, bool shared_cpu);
 
-  // Runs on the emitter lcore until `producers_done` is set and every ring is empty.
+  // Runs on the emitter lcore until `producers_done` is set and every ring is empty; then
+  // delivers what the outputs still hold (up to kDrainTimeout) and spools or counts the rest.
   void run(const std::atomic<bool>& producers_done);
+
+  // How long the exit waits for collectors to take what is queued.
+  static constexpr Nanos kDrainTimeout = 10 * kNsPerSec;
 
   void request_reopen() noexcept { reopen_.store(true, std::memory_order_relaxed); }
   const EmitterCounters& counters() const noexcept { return counters_; }
   const FormatCounters& format_counters() const noexcept { return formatter_.counters(); }
-  // Non-zero when an output failed (the process then exits non-zero).
-  bool output_failed() const noexcept { return output_failed_.load(std::memory_order_relaxed); }
+  size_t output_count() const noexcept { return outputs_.size(); }
+  const Output& output(size_t i) const noexcept { return *outputs_[i]; }
+  // Every FS_OUTPUT_COUNTERS counter summed over the outputs: f(info, value).
+  template <typename F>
+  void for_each_output_total(F&& f) const {
+    uint64_t sum[OutputCounters::kCount] = {};
+    for (const auto& o : outputs_) {
+      size_t i = 0;
+      o->counters().for_each([&](const CounterInfo&, uint64_t v) { sum[i++] += v; });
+    }
+    for (size_t i = 0; i < OutputCounters::kCount; ++i) f(OutputCounters::kInfo[i], sum[i]);
+  }
+  // True when an output lost records or failed (the process then exits non-zero).
+  bool output_failed() const noexcept;
 
  private:
-  void write_batch(uint64_t records);
+  void drain_outputs();
 
   Rfc5424Formatter formatter_;
-  std::vector<std::unique_ptr<Sink>> sinks_;
-  std::vector<bool> sink_broken_;
+  std::vector<std::unique_ptr<Output>> outputs_;
   std::vector<EmitterInput> inputs_;
   bool shared_cpu_;
-  std::string buf_;
-  uint64_t buf_records_ = 0;
+  std::unique_ptr<char[]> line_;  // one formatted record, handed to every output
   std::atomic<bool> reopen_{false};
-  std::atomic<bool> output_failed_{false};
   EmitterCounters counters_;
 };
 

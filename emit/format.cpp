@@ -798,4 +798,22 @@ char* Rfc5424Formatter::write_ext(const Record& r, char* p, char* const limit) {
   return p;
 }
 
+std::string format_drops_record(const FormatConfig& cfg, std::string_view output,
+                                uint64_t dropped, Nanos first_ns, Nanos last_ns, Nanos now_ns) {
+  char now[kTimestampLen], first[kTimestampLen], last[kTimestampLen];
+  write_timestamp(now, now_ns);
+  write_timestamp(first, first_ns);
+  write_timestamp(last, last_ns);
+  std::string out_value;
+  append_param_value(output, out_value);
+  // A drop is a warning (severity 4) whatever --severity says for session records.
+  return fmt::format(
+      "<{}>1 {} {} {} {} drops [drops@{} output=\"{}\" dropped=\"{}\" first=\"{}\" "
+      "last=\"{}\"] {} records for this output were dropped between {} and {}\n",
+      cfg.facility * 8 + 4, std::string_view(now, kTimestampLen), cfg.hostname, cfg.app_name,
+      cfg.procid, cfg.pen, out_value, dropped, std::string_view(first, kTimestampLen),
+      std::string_view(last, kTimestampLen), dropped, std::string_view(first, kTimestampLen),
+      std::string_view(last, kTimestampLen));
+}
+
 }  // namespace flowscribe::emit

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "common/counters.h"
@@ -74,6 +75,12 @@ FieldValueResult write_field_value(FieldKind kind, const uint8_t* val, size_t le
 // Room format_to() needs: a line is at most kMaxLineBytes, and an extension field that
 // would cross that limit is written (then rolled back) before the check, hence the slack.
 inline constexpr size_t kFormatBufferBytes = kMaxLineBytes + 2048;
+
+// The `drops` record (MSGID "drops", docs/records.md): output `output` lost `dropped` records
+// between `first_ns` and `last_ns`; written when the output takes records again. Times are
+// wall-clock (these are the sensor's own events, not packets). One line ending in '\n'.
+std::string format_drops_record(const FormatConfig& cfg, std::string_view output,
+                                uint64_t dropped, Nanos first_ns, Nanos last_ns, Nanos now_ns);
 
 class Rfc5424Formatter {
  public:

@@ -98,9 +98,9 @@ absl::StatusOr<std::unique_ptr<Sink>> make_sink(std::string_view spec) {
     return std::unique_ptr<Sink>(std::move(*f));
   }
   if (const size_t colon = spec.find(':'); colon != std::string_view::npos && colon > 0) {
-    return absl::UnimplementedError(fmt::format(
-        "output '{}': scheme '{}' is not supported yet: network transports come with the "
-        "emitter issue",
+    return absl::InvalidArgumentError(fmt::format(
+        "output '{}': scheme '{}' is not a byte sink: network outputs are made by "
+        "make_transport() (emit/transport.h)",
         spec, spec.substr(0, colon)));
   }
   return absl::InvalidArgumentError(
@@ -157,7 +157,7 @@ absl::Status BatchWriter::write_batch() {
     counters_.emit_batches_written.inc();
   } else {
     // Dropped, not retried: a sink that keeps failing must not grow the buffer without
-    // bound. Spooling to disk comes with the emitter issue.
+    // bound. (The emitter core queues and spools per output instead: emit/output.h.)
     counters_.emit_write_errors.inc();
     counters_.emit_records_dropped.inc(records_);
   }

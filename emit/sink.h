@@ -67,7 +67,7 @@ class FileSink : public Sink {
   bool cut_line_ = false;
 };
 
-// "stdout" or "file:PATH" (the --output flag). Network transports are not there yet.
+// "stdout" or "file:PATH". Network outputs are transports (emit/transport.h, net_sink.h).
 absl::StatusOr<std::unique_ptr<Sink>> make_sink(std::string_view spec);
 
 #define FS_SINK_COUNTERS(X)                                                        \

@@ -11,7 +11,11 @@ runtime=(dpdk librte-ethdev23 librte-mempool-ring23 librte-net-pcap23 librte-net
          librte-net-mlx5-23 libhyperscan5 libabsl20220623 libfmt9 libpcap0.8 libssl3 procps)
 build=(build-essential g++ meson ninja-build pkg-config libdpdk-dev dpdk libhyperscan-dev
        libabsl-dev libfmt-dev catch2 libpcap-dev libssl-dev python3)
-test_extra=(tcpdump iproute2 ethtool procps psmisc)
+test_extra=(tcpdump iproute2 ethtool procps psmisc openssl rsyslog rsyslog-openssl rsyslog-gnutls
+            libivykis0 libjson-c5 libnet1 libpcre3 libwrap0 libglib2.0-0 libcap2)
+# syslog-ng-core conflicts with rsyslog (both are "the" system log daemon), so the tests get
+# it unpacked under /opt instead of installed; it is started only by the tests, on loopback.
+syslog_ng_root=/opt/flowscribe-test/syslog-ng
 
 case "$mode" in
   --runtime) want=("${runtime[@]}") ;;
@@ -30,10 +34,28 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+updated=0
+if [ ${#missing[@]} -ne 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  apt-get update -qq
+  updated=1
+  # Packages that ship a daemon (rsyslog) must not start it here: the tests start their own.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ "$own_policy" = 1 ] && rm -f "$policy"
+fi
+if [ "$mode" = "--test" ] && [ ! -x "$syslog_ng_root/usr/sbin/syslog-ng" ]; then
+  echo "install-deps: unpacking syslog-ng-core into $syslog_ng_root" >&2
+  [ "$updated" = 1 ] || apt-get update -qq
+  tmp="$(mktemp -d)"
+  chmod 755 "$tmp"
+  (cd "$tmp" && apt-get download -qq syslog-ng-core >/dev/null 2>&1) &&
+    mkdir -p "$syslog_ng_root" && dpkg -x "$tmp"/syslog-ng-core_*.deb "$syslog_ng_root" ||
+    echo "install-deps: could not unpack syslog-ng-core: its test will skip" >&2
+  rm -rf "$tmp"
+fi

@@ -21,9 +21,10 @@
 #include <fmt/format.h>
 
 #include "common/strings.h"
+#include "dissectors/classify/classifier.h"
 #include "emit/emitter.h"
 #include "emit/format.h"
-#include "emit/sink.h"
+#include "emit/output.h"
 #include "sensor/dpdk/eal.h"
 #include "sensor/dpdk/port.h"
 #include "sensor/options.h"
@@ -164,12 +165,23 @@ int main(int argc, char** argv) {
   bool want_dispatcher = o.dispatcher || (offline && workers > 1) || workers > 1;
   fs::sensor::dpdk::LcorePlan plan = plan_lcores(o, workers, want_dispatcher);
 
-  // Outputs open before DPDK so a bad path is a clean error.
-  std::vector<std::unique_ptr<fs::emit::Sink>> sinks;
+  // Outputs open before DPDK so a bad path, host name, certificate or spool is a clean error.
+  fs::emit::NetConfig net;
+  net.udp_max = o.udp_max;
+  net.framing = o.tcp_framing_lf ? fs::emit::TcpFraming::kLf : fs::emit::TcpFraming::kOctetCounting;
+  net.tls_ca = o.tls_ca;
+  net.tls_cert = o.tls_cert;
+  net.tls_key = o.tls_key;
+  net.pen = o.pen;
+  fs::emit::OutputConfig ocfg;
+  ocfg.queue_bytes = size_t{o.out_queue_mb} << 20;
+  ocfg.spool_dir = o.spool_dir;
+  ocfg.spool_max_bytes = uint64_t{o.spool_max_mb} << 20;
+  std::vector<std::unique_ptr<fs::emit::Output>> outputs;
   for (const std::string& spec : o.outs) {
-    absl::StatusOr<std::unique_ptr<fs::emit::Sink>> s = fs::emit::make_sink(spec);
-    if (!s.ok()) return fail(kExitUsage, cat("--out ", spec, ": ", std::string(s.status().message())));
-    sinks.push_back(*std::move(s));
+    absl::StatusOr<std::unique_ptr<fs::emit::Output>> out = fs::emit::Output::open(spec, net, ocfg);
+    if (!out.ok()) return fail(kExitUsage, cat("--out ", spec, ": ", std::string(out.status().message())));
+    outputs.push_back(*std::move(out));
   }
   fs::emit::FormatConfig fcfg;
   if (!o.sensor_name.empty()) {
@@ -185,6 +197,11 @@ int main(int argc, char** argv) {
   fcfg.severity = o.severity;
   fcfg.run_id = fs::emit::random_run_id();
   if (absl::Status s = fs::emit::validate(fcfg); !s.ok()) return fail(kExitUsage, s);
+
+  // Protocol signatures compile once, before DPDK, so a bad user pattern is a clean error.
+  absl::StatusOr<std::shared_ptr<const fs::dissect::ClassifierDb>> classifier_db =
+      fs::dissect::compile_classifier(o.signatures);
+  if (!classifier_db.ok()) return fail(kExitUsage, classifier_db.status());
 
   // --- DPDK
   fs::sensor::dpdk::EalConfig eal;
@@ -320,6 +337,10 @@ int main(int argc, char** argv) {
   tcfg.other_idle_timeout_s = o.other_idle_s;
   tcfg.active_timeout_s = o.active_timeout_s;
 
+  fs::sensor::AppConfig acfg;
+  acfg.states = o.app_states ? o.app_states : (offline ? 8192 : 32768);
+  acfg.stream.pool_chunks = o.stream_chunks ? o.stream_chunks : (offline ? 4096 : 16384);
+
   std::vector<std::unique_ptr<fs::sensor::Worker>> ws;
   std::vector<fs::emit::EmitterInput> inputs;
   std::vector<rte_ring*> in_rings;
@@ -339,7 +360,14 @@ int main(int argc, char** argv) {
                               : cat("cannot allocate the record ring of worker ", i,
                                              ": raise --mem or lower --record-ring"));
     }
-    auto w = std::make_unique<fs::sensor::Worker>(i, shared, *std::move(table), ring, pool);
+    absl::StatusOr<std::unique_ptr<fs::sensor::AppLayer>> app =
+        fs::sensor::AppLayer::create(acfg, *classifier_db);
+    if (!app.ok()) {
+      cleanup();
+      return fail(kExitUsage, app.status());
+    }
+    auto w = std::make_unique<fs::sensor::Worker>(i, shared, *std::move(table), *std::move(app),
+                                                  ring, pool);
     if (use_dispatcher) {
       rte_ring* in = rte_ring_create(cat("fs_in", i).c_str(), in_ring_size, socket,
                                      RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -360,7 +388,7 @@ int main(int argc, char** argv) {
   if (use_dispatcher) {
     dispatcher = std::make_unique<fs::sensor::Dispatcher>(shared, queues, in_rings);
   }
-  fs::emit::Emitter emitter(fcfg, std::move(sinks), inputs, shared.shared_cpu);
+  fs::emit::Emitter emitter(fcfg, std::move(outputs), inputs, shared.shared_cpu);
 
   fs::sensor::Sources sources;
   for (auto& w : ws) sources.workers.push_back(w.get());
@@ -459,6 +487,15 @@ int main(int argc, char** argv) {
   if (port.rx_nombuf) {
     std::fprintf(stderr, "flowscribe:   %-28s %12lu  %s\n", "port_rx_nombuf", port.rx_nombuf,
                  "packets dropped for lack of mbufs");
+  }
+  for (size_t i = 0; i < emitter.output_count(); ++i) {
+    const fs::emit::Output& out = emitter.output(i);
+    const fs::emit::OutputCounters& oc = out.counters();
+    std::fprintf(stderr, "flowscribe: output %s: %lu records, %lu delivered, %lu dropped, %lu "
+                 "waiting in the spool%s%s\n",
+                 out.name().c_str(), oc.output_records.get(), oc.output_sent.get(),
+                 oc.output_dropped.get(), out.spooled_waiting(), out.spool() ? " " : "",
+                 out.spool() ? out.spool()->dir().c_str() : "");
   }
   std::fprintf(stderr, "flowscribe: drops: %lu records/packets lost%s\n", drops + port.imissed,
                drops + port.imissed ? " (see the counters above)" : "");

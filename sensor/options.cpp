@@ -8,6 +8,7 @@
 
 
 #include "common/strings.h"
+#include "emit/transport.h"
 
 namespace flowscribe::sensor {
 namespace {
@@ -135,6 +136,18 @@ const std::vector<Flag>& flags() {
        "Records in flight from each worker to the emitter (default 16384, a power of two is "
        "used).",
        uint_flag(&Options::record_ring, 64, 1u << 22, "record-ring")},
+      {"app-states", "N", "Memory",
+       "Flows being classified at once per worker (default 32768 live, 8192 offline; ~1.3 KiB "
+       "each); a flow arriving when all are taken stays proto=unknown and is counted.",
+       uint_flag(&Options::app_states, 64, 1u << 24, "app-states")},
+      {"stream-chunks", "N", "Memory",
+       "2 KiB buffers per worker for out-of-order TCP data (default 16384 live, 4096 offline).",
+       uint_flag(&Options::stream_chunks, 16, 1u << 24, "stream-chunks")},
+      // Protocols
+      {"signatures", "FILE", "Protocols",
+       "Add your own protocol signatures from FILE (format: docs/signatures.md); a bad line is "
+       "reported with its line number.",
+       string_flag(&Options::signatures, "signatures")},
       // Flows
       {"tcp-idle", "S", "Flows", "Idle timeout of established TCP sessions (default 300 s).",
        uint_flag(&Options::tcp_idle_s, 1, 86400, "tcp-idle")},
@@ -158,12 +171,52 @@ const std::vector<Flag>& flags() {
        [](Options& o, std::string_view v) { return parse_cidr_list(v, o.home_net); }},
       // Output
       {"out", "DEST", "Output",
-       "Where records go: stdout or file:PATH (repeatable; default stdout).",
+       "Where records go (repeatable, each output gets every record; default stdout): stdout, "
+       "file:PATH, udp://HOST[:514], tcp://HOST[:601] or tls://HOST[:6514]. Host names are "
+       "resolved at start; see docs/siem.md.",
        [](Options& o, std::string_view v) -> absl::Status {
-         if (v.empty()) return bad("out", "expected stdout or file:PATH", v);
+         if (v.empty()) return bad("out", "expected stdout, file:PATH or udp|tcp|tls://HOST:PORT", v);
          o.outs.emplace_back(v);
          return absl::OkStatus();
        }},
+      {"udp-max", "BYTES", "Output",
+       "Largest UDP datagram (default 2048, RFC 5426; 480 to 65507). Longer records are cut at "
+       "a field boundary and marked [trunc@PEN len=\"N\"].",
+       uint_flag(&Options::udp_max, 480, 65507, "udp-max")},
+      {"tcp-framing", "MODE", "Output",
+       "TCP/TLS framing (RFC 6587): octet-counting (default) or lf for old collectors.",
+       [](Options& o, std::string_view v) -> absl::Status {
+         if (v == "octet-counting") {
+           o.tcp_framing_lf = false;
+         } else if (v == "lf") {
+           o.tcp_framing_lf = true;
+         } else {
+           return bad("tcp-framing", "expected octet-counting or lf", v);
+         }
+         return absl::OkStatus();
+       }},
+      {"tls-ca", "FILE", "Output",
+       "CA certificates (PEM) that tls:// collectors' certificates must chain to (default: the "
+       "system store). The certificate must also name the host given in --out.",
+       string_flag(&Options::tls_ca, "tls-ca")},
+      {"tls-cert", "FILE", "Output",
+       "Client certificate chain (PEM) for tls:// collectors that ask for one (with --tls-key).",
+       string_flag(&Options::tls_cert, "tls-cert")},
+      {"tls-key", "FILE", "Output", "Private key (PEM) of --tls-cert.",
+       string_flag(&Options::tls_key, "tls-key")},
+      {"out-queue-mb", "MB", "Output",
+       "Memory queue of each output (default 64): records wait here while a collector is slow "
+       "or away, then go to the spool.",
+       uint_flag(&Options::out_queue_mb, 1, 65536, "out-queue-mb")},
+      {"spool-dir", "DIR", "Output",
+       "Spool tcp:// and tls:// records to disk here when their queue is full; kept across "
+       "restarts and sent in order when the collector is back (default: no spool, such "
+       "records are dropped and counted).",
+       string_flag(&Options::spool_dir, "spool-dir")},
+      {"spool-max-mb", "MB", "Output",
+       "Disk cap of each output's spool (default 1024); past it records are dropped, counted, "
+       "and reported in a 'drops' record.",
+       uint_flag(&Options::spool_max_mb, 1, 1u << 24, "spool-max-mb")},
       {"sensor-name", "NAME", "Output",
        "HOSTNAME field of every record (default: this machine's host name).",
        string_flag(&Options::sensor_name, "sensor-name")},
@@ -343,16 +396,17 @@ absl::StatusOr<Options> parse_options(int argc, const char* const* argv) {
     o.workers = static_cast<uint32_t>(o.lcores.size());
   }
   if (o.outs.empty()) o.outs.emplace_back("stdout");
+  bool any_tls = false;
   for (const std::string& out : o.outs) {
-    if (out != "stdout" && out.rfind("file:", 0) != 0) {
-      if (out.find("://") != std::string::npos) {
-        return absl::InvalidArgumentError(cat(
-            "--out: network collectors are not supported by this build yet, got '", out,
-            "' (use stdout or file:PATH)"));
-      }
-      return bad("out", "expected stdout or file:PATH", out);
-    }
-    if (out == "file:") return bad("out", "file: needs a path", out);
+    absl::StatusOr<emit::OutputSpec> spec = emit::parse_output_spec(out);
+    if (!spec.ok()) return absl::InvalidArgumentError(cat("--out: ", std::string(spec.status().message())));
+    any_tls = any_tls || spec->scheme == emit::Scheme::kTls;
+  }
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (!any_tls && (!o.tls_ca.empty() || !o.tls_cert.empty())) {
+    return absl::InvalidArgumentError("--tls-ca/--tls-cert/--tls-key need a tls:// output");
   }
   return o;
 }

@@ -38,6 +38,10 @@ struct Options {
   uint32_t mem_mb = 0;              // --mem MB, 0 = auto
   uint32_t flows_per_worker = 0;    // --flows-per-worker N, 0 = auto
   uint32_t record_ring = 16384;     // --record-ring N (records in flight per worker)
+  uint32_t app_states = 0;          // --app-states N, 0 = auto
+  uint32_t stream_chunks = 0;       // --stream-chunks N, 0 = auto
+  // Protocols
+  std::string signatures;           // --signatures FILE
   // Flow timeouts (seconds)
   uint32_t tcp_idle_s = 300;        // --tcp-idle
   uint32_t udp_idle_s = 60;         // --udp-idle
@@ -46,7 +50,15 @@ struct Options {
   uint32_t tcp_closed_s = 5;        // --tcp-linger
   uint32_t active_timeout_s = 1800; // --active-timeout, 0 = off
   // Output
-  std::vector<std::string> outs;    // --out stdout|file:PATH (repeatable), default stdout
+  std::vector<std::string> outs;    // --out stdout|file:PATH|udp://|tcp://|tls:// (repeatable)
+  uint32_t udp_max = 2048;          // --udp-max BYTES (RFC 5426 section 3.2)
+  bool tcp_framing_lf = false;      // --tcp-framing lf|octet-counting (RFC 6587 section 3.4)
+  std::string tls_ca;               // --tls-ca FILE, default the system store
+  std::string tls_cert;             // --tls-cert FILE
+  std::string tls_key;              // --tls-key FILE
+  uint32_t out_queue_mb = 64;       // --out-queue-mb MB, per output
+  std::string spool_dir;            // --spool-dir DIR, empty = no spool
+  uint32_t spool_max_mb = 1024;     // --spool-max-mb MB, per output
   std::string sensor_name;          // --sensor-name, default the host name
   uint32_t pen = 32473;             // --pen
   int facility = 16;                // --facility 0..23 (local0)

@@ -45,6 +45,9 @@ std::vector<CounterValue> collect_counters(const Sources& src) {
     add_all(out, at, w->decode_counters(), first);
     add_all(out, at, w->table().counters(), first);
     add_all(out, at, w->rx_counters(), first);
+    add_all(out, at, w->app().counters(), first);
+    add_all(out, at, w->app().stream_counters(), first);
+    add_all(out, at, w->app().classify_counters(), first);
     first = false;
   }
   if (src.dispatcher != nullptr) {
@@ -61,6 +64,7 @@ std::vector<CounterValue> collect_counters(const Sources& src) {
     auto push = [&](const CounterInfo& info, uint64_t v) { out.push_back({info.name, info.help, v}); };
     src.emitter->counters().for_each(push);
     src.emitter->format_counters().for_each(push);
+    src.emitter->for_each_output_total(push);
   }
   return out;
 }
@@ -88,7 +92,7 @@ uint64_t find_counter(const std::vector<CounterValue>& all, std::string_view nam
 
 bool is_drop_counter(std::string_view name) {
   return name == "worker_record_pool_empty" || name == "worker_record_ring_full" ||
-         name == "dispatch_ring_full" || name == "emitter_records_lost_output";
+         name == "dispatch_ring_full" || name == "output_dropped";
 }
 
 void register_telemetry(const Sources* src) {

@@ -67,10 +67,11 @@ uint32_t dispatch_hash(const decode::PacketMeta& pm) noexcept {
 }
 
 Worker::Worker(uint32_t id, Shared& shared, std::unique_ptr<flow::FlowTable> table,
-               rte_ring* rec_ring, rte_mempool* rec_pool)
+               std::unique_ptr<AppLayer> app, rte_ring* rec_ring, rte_mempool* rec_pool)
     : id_(id),
       shared_(shared),
       table_(std::move(table)),
+      app_(std::move(app)),
       rec_ring_(rec_ring),
       rec_pool_(rec_pool),
       pending_(new Pending[kMaxBurst]),
@@ -106,6 +107,8 @@ uint8_t Worker::locality(const flow::Flow& f) const {
 }
 
 void Worker::on_flow_end(flow::Flow& f, flow::EndReason reason) {
+  // A session that ends is named with whatever its payload showed (interim reports keep going).
+  if (reason != flow::EndReason::kNone) app_->on_flow_end(f);
   void* obj = nullptr;
   unsigned turns = 0;
   // Offline there is no wire to fall behind, and at shutdown no more traffic is coming: in
@@ -213,8 +216,13 @@ bool Worker::prepare_packet(rte_mbuf* m, uint32_t i) {
   p.hash = flow::flow_hash(p.key);
   p.ip_len = pm.ip_len;
   p.t = t;
-  p.payload = pm.payload;
-  p.payload_len = pm.payload_len;
+  // A chained frame was linearised into the shared scratch buffer, which the next chained
+  // frame of the burst reuses: hand the app layer its length only (a gap), not stale bytes.
+  p.payload = m->nb_segs == 1 ? pm.payload : nullptr;
+  p.payload_len = m->nb_segs == 1 ? pm.payload_len : 0;
+  p.payload_wire_len = pm.payload_wire_len;
+  p.seq = pm.tcp_seq;
+  p.ack = pm.tcp_ack;
   p.tcp_flags = pm.tcp_flags;
   table_->prefetch(p.hash);
   return true;
@@ -241,7 +249,12 @@ void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
     }
     const Pending& p = pending_[i];
     if (!p.valid) continue;
-    table_->on_packet(p.key, p.hash, p.side0, p.t, p.ip_len, p.tcp_flags, p.payload_len, on_end);
+    flow::Flow* f =
+        table_->on_packet(p.key, p.hash, p.side0, p.t, p.ip_len, p.tcp_flags, p.payload_len, on_end);
+    // Bypassed flows (protocol decided) stop here: a lookup and a few adds per packet.
+    if (f == nullptr || (f->app_flags & flow::kAppBypass)) continue;
+    app_->on_packet(*f, flow::is_from_client(*f, p.side0),
+                    AppPacket{p.payload, p.payload_len, p.payload_wire_len, p.seq, p.ack, p.tcp_flags});
   }
   rte_pktmbuf_free_bulk(pkts, n);
   table_->advance(now_, on_end);

@@ -13,6 +13,7 @@
 #include "common/counters.h"
 #include "emit/record.h"
 #include "flowtable/flow_table.h"
+#include "sensor/app_layer.h"
 #include "sensor/decode/decode.h"
 #include "sensor/options.h"
 
@@ -65,8 +66,8 @@ struct Shared {
 
 class Worker {
  public:
-  Worker(uint32_t id, Shared& shared, std::unique_ptr<flow::FlowTable> table, rte_ring* rec_ring,
-         rte_mempool* rec_pool);
+  Worker(uint32_t id, Shared& shared, std::unique_ptr<flow::FlowTable> table,
+         std::unique_ptr<AppLayer> app, rte_ring* rec_ring, rte_mempool* rec_pool);
   ~Worker();
 
   void add_rx_queue(RxQueue q) { rxqs_.push_back(q); }
@@ -86,6 +87,7 @@ class Worker {
   const WorkerCounters& counters() const { return counters_; }
   const RxCounters& rx_counters() const { return rx_; }
   const flow::FlowTable& table() const { return *table_; }
+  const AppLayer& app() const { return *app_; }
 
  private:
   // Stage 1 of a burst: decode one frame into pending_[i]; false when there is nothing to track.
@@ -98,6 +100,7 @@ class Worker {
   uint32_t id_;
   Shared& shared_;
   std::unique_ptr<flow::FlowTable> table_;
+  std::unique_ptr<AppLayer> app_;
   rte_ring* rec_ring_;
   rte_mempool* rec_pool_;
   std::vector<RxQueue> rxqs_;
@@ -119,6 +122,9 @@ class Worker {
     Nanos t;
     const uint8_t* payload;
     uint32_t payload_len;
+    uint32_t payload_wire_len;
+    uint32_t seq;
+    uint32_t ack;
     uint8_t tcp_flags;
     bool side0;
     bool valid;

@@ -63,6 +63,21 @@ TEST_CASE("both --flag value and --flag=value", "[options]") {
   CHECK(o->stats_interval_s == 0.5);
 }
 
+TEST_CASE("network outputs and their flags", "[options]") {
+  auto o = parse({"--pcap", "a.pcap", "--out", "udp://127.0.0.1", "--out", "tcp://[::1]:1601",
+                  "--out", "tls://collector.example:6514", "--udp-max", "1180", "--tcp-framing",
+                  "lf", "--tls-ca", "ca.pem", "--tls-cert", "c.pem", "--tls-key", "k.pem",
+                  "--out-queue-mb", "8", "--spool-dir", "/var/spool/fs", "--spool-max-mb", "10"});
+  REQUIRE(o.ok());
+  CHECK(o->outs.size() == 3);
+  CHECK(o->udp_max == 1180);
+  CHECK(o->tcp_framing_lf);
+  CHECK(o->tls_ca == "ca.pem");
+  CHECK(o->out_queue_mb == 8);
+  CHECK(o->spool_dir == "/var/spool/fs");
+  CHECK(o->spool_max_mb == 10);
+}
+
 TEST_CASE("bad flags name the flag", "[options]") {
   CHECK(error_of({"--pcap", "x", "--workers", "abc"}).find("--workers") != std::string::npos);
   CHECK(error_of({"--pcap", "x", "--workers", "0"}).find("--workers") != std::string::npos);
@@ -80,7 +95,16 @@ TEST_CASE("bad flags name the flag", "[options]") {
   CHECK(error_of({}).find("nothing to capture") != std::string::npos);
   CHECK(error_of({"--pcap", "x", "--port", "0000:01:00.0"}).find("cannot be combined") !=
         std::string::npos);
-  CHECK(error_of({"--pcap", "x", "--out", "udp://1.2.3.4:514"}).find("--out") != std::string::npos);
+  CHECK(error_of({"--pcap", "x", "--out", "udp://"}).find("no host") != std::string::npos);
+  CHECK(error_of({"--pcap", "x", "--out", "ftp://h"}).find("--out") != std::string::npos);
+  CHECK(error_of({"--pcap", "x", "--out", "tcp://h:0"}).find("port") != std::string::npos);
+  CHECK(error_of({"--pcap", "x", "--out", "tcp://::1:601"}).find("brackets") != std::string::npos);
+  CHECK(error_of({"--pcap", "x", "--tcp-framing", "crlf"}).find("--tcp-framing") !=
+        std::string::npos);
+  CHECK(error_of({"--pcap", "x", "--udp-max", "100"}).find("--udp-max") != std::string::npos);
+  CHECK(error_of({"--pcap", "x", "--out", "tls://h", "--tls-cert", "c.pem"}).find("go together") !=
+        std::string::npos);
+  CHECK(error_of({"--pcap", "x", "--tls-ca", "ca.pem"}).find("tls://") != std::string::npos);
   CHECK(error_of({"--pcap", "x", "--out", "file:"}).find("needs a path") != std::string::npos);
   CHECK(error_of({"--pcap", "x", "--lcores", "4-2"}).find("--lcores") != std::string::npos);
   CHECK(error_of({"--pcap", "x", "--lcores", "1-3", "--workers", "2"}).find("disagrees") !=

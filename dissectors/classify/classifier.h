@@ -1,0 +1,136 @@
+#pragma once
+// Port-independent protocol identification (docs/protocols.md).
+//
+// Start-up:  auto db = compile_classifier(signature_file);   // once, shared read-only
+//            Classifier cls(*db);                               // one per worker (owns scratch)
+// Per flow:  cls.init(state, transport, client_port, server_port);
+//            d = cls.feed(state, from_client, payload, len);   // in-order bytes / one datagram
+//            ... until d.kind != kPending; at flow end or budget: d = cls.finish(state).
+// feed() and finish() never allocate, never throw, and read every byte as hostile.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/app_proto.h"
+#include "common/counters.h"
+#include "sensor/match/hs_match.h"
+
+namespace flowscribe::dissect {
+
+// Bytes kept per direction, payload packets per direction that may add to them, and payload
+// packets per flow after which the classifier decides with what it has.
+constexpr uint32_t kClassifyPrefixBytes = 512;
+constexpr uint8_t kClassifyMaxPackets = 4;
+constexpr uint8_t kClassifyMaxTotalPackets = 8;
+
+struct Decision {
+  enum Kind : uint8_t { kPending, kDecided, kGaveUp };
+  Kind kind = kPending;
+  uint16_t app_proto = 0;  // AppProto id or a user protocol id (app_proto_name() knows both)
+  bool certain = false;    // a probe (or a user signature) was Certain; false = Unsure won
+};
+
+// Per-flow state: plain bytes for a pool slot. init() readies it; it needs no destructor.
+struct ClassifyState {
+  uint8_t prefix[2][kClassifyPrefixBytes];  // [0] client→server, [1] server→client
+  uint64_t hs_hits[2][2];  // per direction, rule bits: [0] built-in ids, [1] user slots
+  uint32_t wire[2];        // UDP: buffered datagram's length; TCP: bytes seen (saturating)
+  uint16_t len[2];         // bytes in prefix[d]
+  uint16_t client_port;
+  uint16_t server_port;
+  uint8_t pkts[2];         // payload packets seen per direction (saturating)
+  uint8_t transport;       // IP protocol number
+  uint8_t flags;           // kStateFlag* (classifier.cpp)
+  Decision decision;
+};
+static_assert(sizeof(ClassifyState) <= 1152, "ClassifyState must fit a 1.2 KiB pool slot");
+
+#define FS_CLASSIFY_COUNTERS(X)                                                                 \
+  X(classify_flows, "flows handed to the classifier (init)")                                    \
+  X(classify_decided, "flows given a protocol (certain or not)")                                \
+  X(classify_decided_unsure, "of those, decided on an Unsure probe result")                     \
+  X(classify_gave_up, "flows left unknown: budget spent or flow ended without a candidate")     \
+  X(classify_ambiguous, "of those, Unsure candidates tied and the server port did not break it") \
+  X(classify_hs_scans, "Hyperscan block scans of a direction's prefix")                          \
+  X(classify_hs_matches, "new signature matches (rule bits set by a scan)")                      \
+  X(classify_hs_scan_errors, "Hyperscan scan errors or no scratch: probes ran without signatures") \
+  X(classify_probe_certain, "probe runs that returned Certain")                                  \
+  X(classify_probe_unsure, "probe runs that returned Unsure")                                    \
+  X(classify_tie_broken_by_port, "Unsure ties broken by the server port")                        \
+  X(classify_conflicts, "more than one probe said Certain (port, then table order, decided)")    \
+  X(classify_user_signature_matches, "flows decided by a user signature")                        \
+  X(classify_prefix_full, "TCP payload packets whose bytes did not fit the prefix (cut or dropped)") \
+  X(classify_udp_prefix_replaced, "UDP datagrams that replaced a prefix with no candidate")       \
+  X(classify_feed_after_decision, "feed() calls after the decision (the worker may skip them)")  \
+  X(classify_bad_transport, "flows neither TCP nor UDP: given up at init")
+
+FS_DEFINE_COUNTERS(ClassifyCounters, FS_CLASSIFY_COUNTERS);
+
+// Compiled signature databases, one per (transport, direction), plus the user protocols'
+// rule slots. Immutable once built; shared by all workers.
+class ClassifierDb {
+ public:
+  static constexpr size_t kMaxUserRules = 64;
+
+  size_t builtin_signature_count() const noexcept { return builtin_count_; }
+  size_t user_signature_count() const noexcept { return user_count_; }
+  size_t database_bytes() const noexcept;
+  // User rule slot -> app proto id (a user id, or a built-in id the user file named).
+  uint16_t user_rule_proto(size_t slot) const noexcept { return slot < user_rules_ ? user_proto_[slot] : 0; }
+
+ private:
+  friend class Classifier;
+  friend absl::StatusOr<std::shared_ptr<const ClassifierDb>> compile_classifier(const std::string&);
+  match::Database db_[2][2];  // [0 tcp, 1 udp][0 from client, 1 from server]
+  uint16_t user_proto_[kMaxUserRules] = {};
+  size_t user_rules_ = 0;
+  size_t builtin_count_ = 0;
+  size_t user_count_ = 0;
+  uint64_t structural_[2] = {};  // built-in ids probed without a signature, per transport
+  uint16_t scan_len_[2][2] = {};  // deepest match end of each database: bytes worth scanning
+};
+
+// Compiles the built-in signatures and, when `user_signature_file` is not empty, the user's
+// (docs/signatures.md), registering user protocol names for app_proto_name(). Call before
+// workers start. Errors: InvalidArgument naming the file, line and Hyperscan's message;
+// NotFound when the file cannot be opened.
+absl::StatusOr<std::shared_ptr<const ClassifierDb>> compile_classifier(const std::string& user_signature_file);
+
+class Classifier {
+ public:
+  explicit Classifier(std::shared_ptr<const ClassifierDb> db);
+  Classifier(const Classifier&) = delete;
+  Classifier& operator=(const Classifier&) = delete;
+
+  // False if Hyperscan scratch could not be allocated (probes still run, signatures do not).
+  bool ready() const noexcept { return ready_; }
+
+  void init(ClassifyState& st, uint8_t transport, uint16_t client_port, uint16_t server_port) noexcept;
+  // The next in-order payload bytes of one direction (TCP: from the stream engine; UDP: one
+  // datagram). Returns the decision so far; once it is not kPending it never changes.
+  Decision feed(ClassifyState& st, bool from_client, const uint8_t* data, uint32_t len) noexcept {
+    return feed(st, from_client, data, len, len);
+  }
+  // Same, for a UDP datagram the capture cut: `wire_len` is its length on the wire (several
+  // probes check exact message lengths). Ignored for TCP.
+  Decision feed(ClassifyState& st, bool from_client, const uint8_t* data, uint32_t len,
+                uint32_t wire_len) noexcept;
+  // No more data will come (flow ended, or the worker's budget is spent): decide now.
+  Decision finish(ClassifyState& st) noexcept;
+
+  const ClassifyCounters& counters() const noexcept { return counters_; }
+
+ private:
+  void scan(ClassifyState& st, int dir) noexcept;
+  Decision evaluate(ClassifyState& st, bool final) noexcept;
+  Decision decide(ClassifyState& st, Decision::Kind kind, uint16_t proto, bool certain) noexcept;
+
+  std::shared_ptr<const ClassifierDb> db_;
+  match::Scratch scratch_;
+  bool ready_ = false;
+  ClassifyCounters counters_;
+};
+
+}  // namespace flowscribe::dissect

@@ -1,0 +1,50 @@
+#pragma once
+// Protocol probes: plain functions over the first bytes of each direction. A probe confirms a
+// Hyperscan candidate by checking structure (not just the literal), or recognises a binary
+// protocol that has no good literal. The set is closed: one table row per built-in protocol,
+// dispatched through a function pointer (no virtuals). Probes never use the ports to say
+// Certain: the classifier uses ports only to break ties between Unsure results.
+#include <cstdint>
+
+#include "common/app_proto.h"
+#include "dissectors/classify/reader.h"
+
+namespace flowscribe::dissect {
+
+enum class Verdict : uint8_t { kNotMine, kUnsure, kCertain };
+
+constexpr uint8_t kTransportTcp = 6;
+constexpr uint8_t kTransportUdp = 17;
+
+struct ProbeInput {
+  Bytes cli;                 // client prefix (TCP: first bytes in order; UDP: one datagram)
+  Bytes srv;                 // server prefix, same rules
+  uint32_t cli_wire = 0;     // UDP: length of the buffered datagram on the wire (may exceed
+  uint32_t srv_wire = 0;     //   the prefix); TCP: payload bytes seen so far (saturating)
+  uint8_t transport = 0;     // kTransportTcp / kTransportUdp
+  bool server_spoke_first = false;
+  uint16_t client_port = 0;  // for information only (see above)
+  uint16_t server_port = 0;
+
+  bool tcp() const noexcept { return transport == kTransportTcp; }
+  bool udp() const noexcept { return transport == kTransportUdp; }
+  // UDP: the whole datagram is in the prefix.
+  bool cli_whole() const noexcept { return cli.n == cli_wire; }
+  bool srv_whole() const noexcept { return srv.n == srv_wire; }
+};
+
+using ProbeFn = Verdict (*)(const ProbeInput&, AppProto self);
+
+enum TransportMask : uint8_t { kTcp = 1, kUdp = 2, kBoth = 3 };
+
+struct ProtoInfo {
+  ProbeFn probe = nullptr;
+  uint8_t transports = 0;   // TransportMask
+  bool structural = false;  // probed even without a signature match
+  uint16_t ports[4] = {};   // usual server ports: tie-breaker between Unsure results only
+};
+
+// Indexed by AppProto id; row 0 (unknown) has no probe.
+const ProtoInfo& proto_info(uint16_t id) noexcept;
+
+}  // namespace flowscribe::dissect

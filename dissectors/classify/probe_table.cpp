@@ -1,0 +1,106 @@
+// The closed set: one row per built-in protocol (probe, transports, structural flag, usual
+// server ports). Ports only break ties between Unsure results (docs/protocols.md).
+#include <array>
+
+#include "dissectors/classify/probe.h"
+#include "dissectors/classify/probes.h"
+
+namespace flowscribe::dissect {
+namespace {
+
+using P = AppProto;
+
+struct Row {
+  P proto;
+  ProbeFn probe;
+  uint8_t transports;
+  bool structural;
+  std::array<uint16_t, 4> ports;
+};
+
+// Structural rows are probed on every evaluation that has no Certain answer yet; the others
+// only after one of their Hyperscan signatures matched (dissectors/classify/signatures.cpp).
+constexpr Row kRows[] = {
+    {P::kHttp, probes::http, kTcp, false, {80, 8080, 8000, 3128}},
+    {P::kTls, probes::tls, kTcp, false, {443, 8443, 993, 995}},
+    {P::kDns, probes::dns_family, kBoth, true, {53, 0, 0, 0}},
+    {P::kDtls, probes::dtls, kUdp, false, {443, 4433, 5684, 3391}},
+    {P::kSsh, probes::ssh, kTcp, false, {22, 2222, 0, 0}},
+    {P::kRdp, probes::rdp, kTcp, false, {3389, 0, 0, 0}},
+    {P::kVnc, probes::vnc, kTcp, false, {5900, 5901, 5902, 0}},
+    {P::kTelnet, probes::telnet, kTcp, false, {23, 2323, 0, 0}},
+    {P::kFtp, probes::mail, kTcp, false, {21, 2121, 0, 0}},
+    {P::kSmb, probes::smb, kTcp, false, {445, 139, 0, 0}},
+    {P::kNfs, probes::rpc, kBoth, true, {2049, 0, 0, 0}},
+    {P::kRpc, probes::rpc, kBoth, true, {111, 0, 0, 0}},
+    {P::kMdns, probes::dns_family, kUdp, true, {5353, 0, 0, 0}},
+    {P::kLlmnr, probes::dns_family, kUdp, true, {5355, 0, 0, 0}},
+    {P::kNbns, probes::dns_family, kUdp, true, {137, 0, 0, 0}},
+    {P::kSmtp, probes::mail, kTcp, false, {25, 587, 2525, 0}},
+    {P::kPop3, probes::mail, kTcp, false, {110, 0, 0, 0}},
+    {P::kImap, probes::mail, kTcp, false, {143, 0, 0, 0}},
+    {P::kMysql, probes::mysql, kTcp, false, {3306, 0, 0, 0}},
+    {P::kPostgresql, probes::postgresql, kTcp, false, {5432, 0, 0, 0}},
+    {P::kTds, probes::tds, kTcp, true, {1433, 0, 0, 0}},
+    {P::kLdap, probes::ldap, kBoth, true, {389, 3268, 0, 0}},
+    {P::kKerberos, probes::kerberos, kBoth, true, {88, 464, 0, 0}},
+    {P::kDhcp, probes::dhcp, kUdp, false, {67, 68, 0, 0}},
+    {P::kDhcpv6, probes::dhcpv6, kUdp, true, {547, 546, 0, 0}},
+    {P::kNtp, probes::ntp, kUdp, true, {123, 0, 0, 0}},
+    {P::kSnmp, probes::snmp, kBoth, true, {161, 162, 0, 0}},
+    {P::kSip, probes::sip, kBoth, false, {5060, 0, 0, 0}},
+    {P::kQuic, probes::quic, kUdp, true, {443, 80, 8443, 0}},
+    {P::kIrc, probes::irc, kTcp, false, {6667, 6697, 0, 0}},
+    {P::kXmpp, probes::xmpp, kTcp, false, {5222, 5269, 0, 0}},
+    {P::kBittorrent, probes::bittorrent, kBoth, false, {6881, 6889, 51413, 0}},
+    {P::kSocks, probes::socks, kTcp, true, {1080, 0, 0, 0}},
+    {P::kRedis, probes::redis, kTcp, false, {6379, 0, 0, 0}},
+    {P::kMongodb, probes::mongodb, kTcp, true, {27017, 0, 0, 0}},
+    {P::kRtsp, probes::rtsp, kTcp, false, {554, 8554, 0, 0}},
+    {P::kSyslog, probes::syslog, kBoth, false, {514, 601, 6514, 0}},
+    {P::kTftp, probes::tftp, kUdp, true, {69, 0, 0, 0}},
+    {P::kMqtt, probes::mqtt, kTcp, false, {1883, 0, 0, 0}},
+    {P::kMemcached, probes::memcached, kBoth, false, {11211, 0, 0, 0}},
+    {P::kSsdp, probes::ssdp, kUdp, false, {1900, 0, 0, 0}},
+    {P::kStun, probes::stun, kBoth, false, {3478, 19302, 0, 0}},
+    {P::kOpenvpn, probes::openvpn, kBoth, true, {1194, 0, 0, 0}},
+    {P::kWireguard, probes::wireguard, kUdp, false, {51820, 0, 0, 0}},
+    {P::kModbus, probes::modbus, kTcp, true, {502, 0, 0, 0}},
+    {P::kDnp3, probes::dnp3, kBoth, false, {20000, 0, 0, 0}},
+    {P::kBgp, probes::bgp, kTcp, false, {179, 0, 0, 0}},
+    {P::kAmqp, probes::amqp, kTcp, false, {5672, 0, 0, 0}},
+    {P::kRsync, probes::rsync, kTcp, false, {873, 0, 0, 0}},
+    {P::kHttp2, probes::http2, kTcp, false, {80, 8080, 0, 0}},
+    {P::kGit, probes::git, kTcp, false, {9418, 0, 0, 0}},
+};
+
+constexpr std::array<ProtoInfo, kAppProtoBuiltinEnd> make_table() {
+  std::array<ProtoInfo, kAppProtoBuiltinEnd> t{};
+  for (const Row& r : kRows) {
+    ProtoInfo& i = t[static_cast<uint16_t>(r.proto)];
+    i.probe = r.probe;
+    i.transports = r.transports;
+    i.structural = r.structural;
+    for (size_t k = 0; k < 4; ++k) i.ports[k] = r.ports[k];
+  }
+  return t;
+}
+
+constexpr std::array<ProtoInfo, kAppProtoBuiltinEnd> kTable = make_table();
+
+constexpr bool every_protocol_has_a_probe() {
+  for (uint16_t id = 1; id < kAppProtoBuiltinEnd; ++id) {
+    if (kTable[id].transports == 0) return false;  // (probe pointers: checked by the unit test)
+  }
+  return true;
+}
+static_assert(every_protocol_has_a_probe(), "each AppProto needs a row in kRows");
+static_assert(sizeof(kRows) / sizeof(kRows[0]) == kAppProtoBuiltinEnd - 1, "one row per protocol");
+
+const ProtoInfo kNone{};
+
+}  // namespace
+
+const ProtoInfo& proto_info(uint16_t id) noexcept { return id < kAppProtoBuiltinEnd ? kTable[id] : kNone; }
+
+}  // namespace flowscribe::dissect

@@ -1,0 +1,23 @@
+#pragma once
+// The probe functions of the closed set (internal to dissectors/classify). Each returns
+// Certain / Unsure / NotMine for the protocol it is named after; the DNS, RPC and mail
+// families share one function that tells their members apart (`self`).
+#include "dissectors/classify/probe.h"
+
+namespace flowscribe::dissect::probes {
+
+#define FS_CLASSIFY_PROBES(X) \
+  X(http) X(http2) X(rtsp) X(sip) X(ssdp) X(ssh) X(vnc) X(telnet) X(mail) X(irc) X(xmpp) \
+  X(syslog) X(redis) X(memcached) X(rsync) X(git) X(mqtt) X(amqp) X(bittorrent)         \
+  X(tls) X(dtls) X(rdp) X(smb) X(rpc) X(dns_family) X(mysql) X(postgresql) X(tds)        \
+  X(ldap) X(kerberos) X(snmp) X(dhcp) X(dhcpv6) X(ntp) X(quic) X(socks) X(mongodb)       \
+  X(tftp) X(stun) X(openvpn) X(wireguard) X(modbus) X(dnp3) X(bgp)
+
+#define FS_CLASSIFY_PROBE_DECL_(name) Verdict name(const ProbeInput& in, AppProto self) noexcept;
+FS_CLASSIFY_PROBES(FS_CLASSIFY_PROBE_DECL_)
+#undef FS_CLASSIFY_PROBE_DECL_
+
+// CRC of a DNP3 link-layer block (IEEE 1815 §9.2.1.2.3); exposed for tests.
+uint16_t dnp3_crc(const uint8_t* p, uint32_t n) noexcept;
+
+}  // namespace flowscribe::dissect::probes

@@ -1,0 +1,1062 @@
+// Probes for binary protocols. Every length field is checked against what is really there
+// before it is used; a message cut by the prefix is at most Unsure, and a short fixed header
+// is NotMine (the classifier keeps waiting for more bytes either way).
+#include <cstring>
+#include <string_view>
+
+#include "dissectors/classify/probe_util.h"
+#include "dissectors/classify/probes.h"
+
+namespace flowscribe::dissect::probes {
+namespace {
+
+using namespace probe_util;
+constexpr Verdict kNo = Verdict::kNotMine;
+constexpr Verdict kMaybe = Verdict::kUnsure;
+constexpr Verdict kYes = Verdict::kCertain;
+
+bool same_bytes(Bytes a, uint32_t ao, Bytes b, uint32_t bo, uint32_t n) {
+  return ao + n <= a.n && bo + n <= b.n && std::memcmp(a.p + ao, b.p + bo, n) == 0;
+}
+
+// ---- TLS / DTLS ----------------------------------------------------------------------------
+
+// RFC 8446 §5.1 record header, §4.1.2 ClientHello (type 1) / §4.1.3 ServerHello (type 2);
+// TLS 1.0-1.2 share the shape (legacy_version 3.x).
+Verdict tls_hello(Bytes b, uint8_t want) {
+  if (b.n < 6) return kNo;
+  Reader r(b);
+  const uint8_t type = r.u8(), major = r.u8(), minor = r.u8();
+  const uint16_t rec_len = r.be16();
+  const uint8_t hs_type = r.u8();
+  if (type != 0x16 || major != 3 || minor > 4 || hs_type != want) return kNo;
+  if (rec_len < 4 || rec_len > 16384 + 2048) return kNo;
+  const uint32_t hs_len = r.be24();
+  const uint8_t vmajor = r.u8(), vminor = r.u8();
+  if (!r.ok()) return kMaybe;
+  if (hs_len < 38 || hs_len > (1u << 18) || vmajor != 3 || vminor > 4) return kNo;
+  r.skip(32);  // random
+  const uint8_t sid_len = r.u8();
+  if (r.ok() && sid_len > 32) return kNo;
+  r.skip(sid_len);
+  if (want == 1) {
+    const uint16_t suites = r.be16();
+    if (r.ok() && (suites < 2 || suites % 2 != 0 || suites > hs_len)) return kNo;
+    r.skip(suites);
+    const uint8_t comp = r.u8();
+    if (!r.ok()) return kMaybe;
+    if (comp < 1 || r.pos() - 9 > hs_len) return kNo;
+    return kYes;
+  }
+  r.skip(2);  // cipher suite
+  const uint8_t comp = r.u8();
+  if (!r.ok()) return kMaybe;
+  return comp == 0 && r.pos() - 9 <= hs_len ? kYes : kNo;
+}
+
+// RFC 6347 §4.1 record (13 bytes) and §4.2.2 handshake header (12 bytes); RFC 9147 keeps the
+// plaintext record for the first flight.
+Verdict dtls_record(Bytes b, bool client) {
+  if (b.n < 25) return kNo;
+  Reader r(b);
+  const uint8_t type = r.u8();
+  const uint16_t version = r.be16(), epoch = r.be16();
+  r.skip(6);
+  const uint16_t len = r.be16();
+  const uint8_t hs_type = r.u8();
+  const uint32_t hs_len = r.be24();
+  r.be16();  // message_seq
+  const uint32_t frag_off = r.be24(), frag_len = r.be24();
+  if (type != 22 || (version != 0xfeff && version != 0xfefd) || epoch != 0) return kNo;
+  if (len < 12 || len > 16384 + 2048) return kNo;
+  if (client ? hs_type != 1 : (hs_type != 2 && hs_type != 3)) return kNo;
+  if (frag_len > hs_len || frag_off + frag_len > hs_len || frag_len + 12 > len) return kNo;
+  const uint16_t body_version = r.be16();
+  if (!r.ok()) return kMaybe;
+  return body_version == 0xfeff || body_version == 0xfefd ? kYes : kNo;
+}
+
+}  // namespace
+
+Verdict tls(const ProbeInput& in, AppProto) noexcept {
+  const Verdict c = tls_hello(in.cli, 1);
+  if (c == kNo) return kNo;
+  return best(c, tls_hello(in.srv, 2));
+}
+
+Verdict dtls(const ProbeInput& in, AppProto) noexcept {
+  const Verdict c = dtls_record(in.cli, true);
+  if (c == kNo) return kNo;
+  return best(c, dtls_record(in.srv, false));
+}
+
+// ---- RDP: TPKT (RFC 1006 §6) + X.224 CR/CC (X.224 §13.3/13.4) + MS-RDPBCGR 2.2.1.1/2.2.1.2 --
+
+namespace {
+Verdict rdp_side(Bytes b, bool client) {
+  if (b.n < 11) return kNo;
+  const uint16_t len = be16_at(b, 2);
+  const uint8_t li = b[4], code = b[5];
+  if (b[0] != 3 || b[1] != 0 || len < 11 || len > 4096 || li != len - 5) return kNo;
+  if ((code & 0xf0) != (client ? 0xe0 : 0xd0) || (client && be16_at(b, 6) != 0)) return kNo;
+  if ((b[10] & 0xf0) != 0) return kNo;  // class 0
+  if (len == 11) return kMaybe;         // no cookie, no negotiation: legacy but possible
+  Bytes var = b.from(11);
+  if (client) {
+    std::string_view s = var.str();
+    if (compatible(s, "Cookie: ")) return s.size() >= 8 ? kYes : kMaybe;
+  }
+  // RDP_NEG_REQ (type 1) / RDP_NEG_RSP (2) / RDP_NEG_FAILURE (3): the last 8 bytes, LE length 8.
+  const uint32_t neg = len - 8u;
+  if (len >= 19 && b.n >= len) {
+    const uint8_t t = b[neg];
+    const bool type_ok = client ? t == 1 : (t == 2 || t == 3);
+    return type_ok && b[neg + 2] == 8 && b[neg + 3] == 0 ? kYes : kNo;
+  }
+  return b.n < len ? kMaybe : kNo;
+}
+}  // namespace
+
+Verdict rdp(const ProbeInput& in, AppProto) noexcept {
+  const Verdict c = rdp_side(in.cli, true);
+  if (c == kNo) return kNo;
+  return best(c, rdp_side(in.srv, false));
+}
+
+// ---- SMB over NetBIOS session service (RFC 1002 §4.3) or direct TCP (MS-SMB2 2.1) --------
+
+namespace {
+// RFC 1001 §14.1 first-level encoding: 32 letters 'A'..'P'.
+bool netbios_encoded(Bytes b, uint32_t off) {
+  if (off + 33 > b.n || b[off] != 0x20) return false;
+  for (uint32_t i = 1; i <= 32; ++i) {
+    if (b[off + i] < 'A' || b[off + i] > 'P') return false;
+  }
+  return true;
+}
+
+Verdict smb_side(Bytes b, bool client) {
+  if (b.n < 4) return kNo;
+  const uint8_t type = b[0], flags = b[1];
+  const uint32_t len = uint32_t{flags & 1u} << 16 | be16_at(b, 2);
+  if ((flags & 0xfe) != 0) return kNo;
+  if (type == 0x00) {
+    if (len < 32 || b.n < 8) return kNo;
+    if (b[5] != 'S' || b[6] != 'M' || b[7] != 'B') return kNo;
+    switch (b[4]) {
+      case 0xff:  // SMB1 header, 32 bytes (MS-CIFS 2.2.3.1)
+        return kYes;
+      case 0xfe:  // SMB2 header: StructureSize 64 (MS-SMB2 2.2.1)
+        if (len < 64) return kNo;
+        if (b.n < 10) return kMaybe;
+        return b[8] == 64 && b[9] == 0 ? kYes : kNo;
+      case 0xfd:  // SMB3 transform header (MS-SMB2 2.2.41), 52 bytes
+        return len >= 52 ? kYes : kNo;
+      case 0xfc:  // compression transform header (MS-SMB2 2.2.42)
+        return len >= 16 ? kYes : kNo;
+      default:
+        return kNo;
+    }
+  }
+  if (client && type == 0x81) {  // SESSION REQUEST: called and calling names
+    if (len < 68 || len > 600) return kNo;
+    if (b.n < 4 + 34 + 34) return b.n >= 5 && b[4] == 0x20 ? kMaybe : kNo;
+    if (!netbios_encoded(b, 4)) return kNo;
+    // Skip the scope labels of the called name (usually none).
+    uint32_t off = 4 + 33;
+    for (int i = 0; i < 8 && off < b.n && b[off] != 0; ++i) off += 1u + b[off];
+    return off < b.n && netbios_encoded(b, off + 1) ? kYes : kNo;
+  }
+  if (!client && type == 0x82) return len == 0 ? kMaybe : kNo;  // POSITIVE SESSION RESPONSE
+  if (!client && type == 0x83) return len == 1 && b.n >= 5 && b[4] >= 0x80 && b[4] <= 0x8f ? kMaybe : kNo;
+  return kNo;
+}
+}  // namespace
+
+Verdict smb(const ProbeInput& in, AppProto) noexcept {
+  const Verdict c = smb_side(in.cli, true);
+  if (c == kNo) return kNo;
+  const Verdict s = smb_side(in.srv, false);
+  return best(c, s);
+}
+
+// ---- ONC RPC (RFC 5531 §9), TCP record marking (§11) -------------------------------------
+
+namespace {
+struct RpcCall {
+  uint32_t xid = 0, prog = 0;
+};
+
+Verdict rpc_call(Bytes b, bool tcp, RpcCall& call) {
+  Reader r(b);
+  uint32_t frag_len = 0;
+  if (tcp) {
+    frag_len = r.be32() & 0x7fffffffu;
+    if (!r.ok() || frag_len < 40 || frag_len > (1u << 24)) return kNo;
+  }
+  call.xid = r.be32();
+  const uint32_t mtype = r.be32(), rpcvers = r.be32();
+  call.prog = r.be32();
+  const uint32_t vers = r.be32(), proc = r.be32();
+  if (!r.ok() || mtype != 0 || rpcvers != 2 || call.prog == 0 || vers > 16 || proc > 1024) return kNo;
+  for (int i = 0; i < 2; ++i) {  // credential, verifier: flavor + opaque<400>
+    const uint32_t flavor = r.be32(), len = r.be32();
+    if (!r.ok()) return kMaybe;
+    if (flavor > 7 || len > 400) return kNo;
+    if (!r.skip((len + 3) & ~3u)) return kMaybe;
+  }
+  if (tcp && r.pos() - 4 > frag_len) return kNo;
+  return kYes;
+}
+
+bool rpc_reply(Bytes b, bool tcp, uint32_t xid) {
+  Reader r(b);
+  if (tcp) r.be32();
+  const uint32_t rxid = r.be32(), mtype = r.be32(), stat = r.be32();
+  return r.ok() && rxid == xid && mtype == 1 && stat <= 1;
+}
+}  // namespace
+
+Verdict rpc(const ProbeInput& in, AppProto self) noexcept {
+  RpcCall call;
+  const Verdict v = rpc_call(in.cli, in.tcp(), call);
+  if (v == kNo) return kNo;
+  const bool nfs = call.prog == 100003;  // RFC 7530 / 1813 program number
+  if ((self == AppProto::kNfs) != nfs) return kNo;
+  if (v == kMaybe && rpc_reply(in.srv, in.tcp(), call.xid)) return kYes;
+  return v;
+}
+
+// ---- DNS (RFC 1035 §4.1) and its relatives: mDNS (RFC 6762), LLMNR (RFC 4795), NetBIOS-NS
+// (RFC 1002 §4.2). One parser; markers in the bytes tell the members apart. ----------------
+
+namespace {
+enum class Parse : uint8_t { kBad, kCut, kWhole };
+
+struct DnsMsg {
+  Parse parse = Parse::kBad;
+  uint16_t id = 0, flags = 0, qd = 0, an = 0, ns = 0, ar = 0, qtype = 0;
+  uint32_t parsed = 0;          // bytes parsed before the cut or the end
+  bool single_label = true;     // every question name has one label
+  bool local = false;           // some name ends in "local" (RFC 6762 §3)
+  bool class_top = false;       // QU / cache-flush bit in some class (RFC 6762 §5.4, §10.2)
+  bool nb_name = false;         // first question name is a NetBIOS first-level encoding
+  bool qr() const { return flags & 0x8000; }
+};
+
+// 0 bad, 1 cut, 2 ok. Compression pointers must point backward (no loops), 16 jumps at most.
+int dns_name(Bytes m, uint32_t& pos, DnsMsg& d, bool question, bool first) {
+  uint32_t p = pos, total = 0, labels = 0, jumps = 0;
+  bool jumped = false;
+  std::string_view last;
+  for (;;) {
+    if (p >= m.n) return 1;
+    const uint8_t l = m[p];
+    if (l == 0) {
+      if (!jumped) pos = p + 1;
+      break;
+    }
+    if ((l & 0xc0) == 0xc0) {
+      if (p + 1 >= m.n) return 1;
+      const uint32_t target = (l & 0x3fu) << 8 | m[p + 1];
+      if (target < 12 || target >= p || ++jumps > 16) return 0;
+      if (!jumped) pos = p + 2;
+      jumped = true;
+      p = target;
+      continue;
+    }
+    if (l & 0xc0) return 0;
+    if (p + 1 + l > m.n) return 1;
+    total += l + 1u;
+    if (total > 255) return 0;
+    last = {reinterpret_cast<const char*>(m.p + p + 1), l};
+    if (first && labels == 0 && l == 32) {
+      bool nb = true;
+      for (uint32_t i = 0; i < 32; ++i) nb = nb && m[p + 1 + i] >= 'A' && m[p + 1 + i] <= 'P';
+      d.nb_name = nb;
+    }
+    ++labels;
+    p += 1u + l;
+  }
+  if (iequals(last, "local")) d.local = true;
+  if (question && labels > 1) d.single_label = false;
+  return 2;
+}
+
+bool class_ok(uint16_t c) {
+  c &= 0x7fff;
+  return c == 1 || c == 3 || c == 4 || c == 254 || c == 255;
+}
+
+// `complete`: the buffer holds the whole message (a whole UDP datagram, or a TCP message whose
+// length prefix is satisfied). Then every byte must be accounted for.
+DnsMsg parse_dns(Bytes m, bool complete) {
+  DnsMsg d;
+  if (m.n < 12) {
+    d.parse = complete ? Parse::kBad : Parse::kCut;
+    return d;
+  }
+  d.id = be16_at(m, 0);
+  d.flags = be16_at(m, 2);
+  d.qd = be16_at(m, 4);
+  d.an = be16_at(m, 6);
+  d.ns = be16_at(m, 8);
+  d.ar = be16_at(m, 10);
+  const uint8_t opcode = (d.flags >> 11) & 0xf;
+  if (opcode == 3 || opcode > 8 || (d.flags & 0x0040) != 0) return d;
+  if (d.qd > 32 || d.an > 512 || d.ns > 512 || d.ar > 512) return d;
+  if (!d.qr() && d.qd == 0) return d;
+  if (d.qd + d.an + d.ns + d.ar == 0) return d;
+  uint32_t pos = 12;
+  auto cut = [&]() {
+    d.parsed = pos;
+    d.parse = complete ? Parse::kBad : Parse::kCut;
+    return d;
+  };
+  for (uint32_t i = 0; i < d.qd; ++i) {
+    int r = dns_name(m, pos, d, true, i == 0);
+    if (r == 0) return d;
+    if (r == 1 || pos + 4 > m.n) return cut();
+    const uint16_t type = be16_at(m, pos), cls = be16_at(m, pos + 2);
+    if (type == 0 || !class_ok(cls)) return d;
+    if (cls & 0x8000) d.class_top = true;
+    if (i == 0) d.qtype = type;
+    pos += 4;
+  }
+  const uint32_t rrs = uint32_t{d.an} + d.ns + d.ar;
+  for (uint32_t i = 0; i < rrs; ++i) {
+    int r = dns_name(m, pos, d, false, false);
+    if (r == 0) return d;
+    if (r == 1 || pos + 10 > m.n) return cut();
+    const uint16_t type = be16_at(m, pos), cls = be16_at(m, pos + 2);
+    const uint16_t rdlen = be16_at(m, pos + 8);
+    if (type == 0) return d;
+    if (type != 41) {  // OPT (RFC 6891) carries the UDP size in its class
+      if (!class_ok(cls)) return d;
+      if (cls & 0x8000) d.class_top = true;
+    }
+    pos += 10;
+    if (pos + rdlen > m.n) return cut();
+    pos += rdlen;
+  }
+  d.parsed = pos;
+  d.parse = pos == m.n || !complete ? Parse::kWhole : Parse::kBad;
+  return d;
+}
+
+// One direction's message: UDP datagram, or TCP with the 2-byte length prefix (RFC 1035 §4.2.2).
+DnsMsg dns_side(Bytes b, uint32_t wire, bool tcp) {
+  if (!tcp) return parse_dns(b, b.n == wire);
+  if (b.n < 2) return DnsMsg{Parse::kCut};
+  const uint16_t len = be16_at(b, 0);
+  if (len < 12) return DnsMsg{};
+  Bytes m = b.from(2);
+  const bool complete = m.n >= len;
+  return parse_dns(m.first(len), complete);
+}
+}  // namespace
+
+Verdict dns_family(const ProbeInput& in, AppProto self) noexcept {
+  const bool tcp = in.tcp();
+  const DnsMsg c = dns_side(in.cli, in.cli_wire, tcp);
+  if (c.parse == Parse::kBad || (c.parse == Parse::kCut && c.parsed < 12)) return kNo;
+  // Strong: the whole message parsed, or a long prefix of one (a big answer cut by the prefix).
+  const bool strong = c.parse == Parse::kWhole || c.parsed >= 256;
+  DnsMsg s;
+  if (!in.srv.empty()) s = dns_side(in.srv, in.srv_wire, tcp);
+  const bool answered = s.parse != Parse::kBad && in.srv.n >= 12 && s.id == c.id && s.qr() &&
+                        !c.qr() && s.qd == c.qd;
+
+  const bool nb = c.nb_name && (c.qtype == 0x20 || c.qtype == 0x21);
+  const bool mdns = !tcp && c.id == 0 &&
+                    (c.local || c.class_top || (c.qr() && (c.flags & 0x0400) && c.qd == 0 && c.an > 0));
+  const bool llmnr = !tcp && !c.qr() && (c.flags & 0x7fff) == 0 && c.qd == 1 && c.an == 0 &&
+                     c.ns == 0 && c.single_label && !c.local && !nb;
+  const bool llmnr_answer = llmnr && answered && (s.flags & 0x7cf0) == 0 && s.an >= 1;
+  const bool id0 = !tcp && c.id == 0 && !mdns && !nb;  // mDNS without its other markers?
+  switch (self) {
+    case AppProto::kNbns:
+      return nb ? (strong || answered ? kYes : kMaybe) : kNo;
+    case AppProto::kMdns:
+      if (mdns) return strong ? kYes : kMaybe;
+      return id0 ? kMaybe : kNo;
+    case AppProto::kLlmnr:
+      return llmnr_answer ? kYes : llmnr ? kMaybe : kNo;
+    case AppProto::kDns:
+      if (nb || mdns) return kNo;
+      if (llmnr || id0) return kMaybe;
+      return strong || answered ? kYes : kMaybe;
+    default:
+      return kNo;
+  }
+}
+
+// ---- Databases -------------------------------------------------------------------------------
+
+// MySQL Protocol::HandshakeV10 (server greeting): 3-byte length, sequence 0, protocol 10,
+// NUL-terminated server version, thread id, 8 bytes of salt, a zero filler byte.
+Verdict mysql(const ProbeInput& in, AppProto) noexcept {
+  if (!in.server_spoke_first) return kNo;
+  Bytes b = in.srv;
+  if (b.n < 6) return kNo;
+  const uint32_t len = b[0] | uint32_t{b[1]} << 8 | uint32_t{b[2]} << 16;
+  if (b[3] != 0 || len < 8 || len > 1024) return kNo;
+  Reader r(b.from(4).first(len));
+  const uint8_t proto = r.u8();
+  if (proto == 0xff) {  // ERR packet instead of a greeting ("Host ... is not allowed")
+    const uint16_t code = r.le16();
+    std::string_view msg = r.rest().str();
+    return r.ok() && code >= 1000 && code < 5000 && !msg.empty() && all_print(msg.substr(0, 32)) ? kMaybe : kNo;
+  }
+  if (proto != 10) return kNo;
+  const bool cut = b.n < 4 + len;
+  std::string_view version;
+  if (!r.cstring(64, version)) {
+    std::string_view have = r.rest().str();
+    return cut && have.size() < 64 && !have.empty() && is_digit(have[0]) && all_print(have) ? kMaybe : kNo;
+  }
+  if (version.size() < 3 || !is_digit(version[0]) || !all_print(version)) return kNo;
+  r.skip(4 + 8);
+  const uint8_t filler = r.u8();
+  if (!r.ok()) return cut ? kMaybe : kNo;
+  return filler == 0 ? kYes : kNo;
+}
+
+// PostgreSQL protocol 3.0 (§55.7): StartupMessage (3.0 / 3.2), SSLRequest, GSSENCRequest and
+// CancelRequest all open with Int32 length + Int32 code.
+Verdict postgresql(const ProbeInput& in, AppProto) noexcept {
+  Bytes b = in.cli;
+  if (b.n < 8) return kNo;
+  const uint32_t len = be32_at(b, 0), code = be32_at(b, 4);
+  if (code == 80877103 || code == 80877104) {  // SSLRequest, GSSENCRequest
+    if (len != 8) return kNo;
+    if (in.srv.empty() || in.srv[0] == 'S' || in.srv[0] == 'N' || in.srv[0] == 'G') return kYes;
+    return kNo;
+  }
+  if (code == 80877102) return len == 16 ? kYes : kNo;  // CancelRequest
+  if (code != 0x00030000 && code != 0x00030002) return kNo;
+  if (len < 9 || len > 10000) return kNo;
+  Reader r(b.first(len).from(8));
+  bool user = false;
+  for (int i = 0; i < 64; ++i) {
+    std::string_view key, value;
+    if (!r.cstring(64, key)) break;
+    if (key.empty()) {
+      // The terminating NUL must be the last byte of the message.
+      return r.pos() + 8 == len && user ? kYes : kNo;
+    }
+    if (!all_print(key)) return kNo;
+    if (key == "user") user = true;
+    if (!r.cstring(1024, value)) break;
+  }
+  return b.n < len ? kMaybe : kNo;
+}
+
+// MS-TDS 2.2.3.1 packet header (type, status, length, SPID, packet id, window 0) with a
+// PRELOGIN (2.2.6.5: option tokens, VERSION first, 0xFF terminator) or LOGIN7 (2.2.6.4) body.
+Verdict tds(const ProbeInput& in, AppProto) noexcept {
+  Bytes b = in.cli;
+  if (b.n < 8) return kNo;
+  const uint8_t type = b[0], status = b[1], window = b[7];
+  const uint16_t len = be16_at(b, 2);
+  if ((status & ~0x19u) != 0 || window != 0 || len < 8 || len > 32768) return kNo;
+  if (type == 0x12) {
+    Reader r(b.first(len).from(8));
+    const uint32_t body = len - 8u;
+    int count = 0, last = -1;
+    for (int i = 0; i < 16; ++i) {
+      const uint8_t token = r.u8();
+      if (!r.ok()) return b.n < len ? kMaybe : kNo;
+      if (token == 0xff) return count >= 1 ? kYes : kNo;
+      const uint16_t off = r.be16(), olen = r.be16();
+      if (!r.ok()) return b.n < len ? kMaybe : kNo;
+      if (static_cast<int>(token) <= last || token > 0x10) return kNo;
+      if (count == 0 && (token != 0 || olen != 6)) return kNo;
+      if (uint32_t{off} + olen > body) return kNo;
+      last = token;
+      ++count;
+    }
+    return kNo;
+  }
+  if (type == 0x10) {  // LOGIN7: its own length field equals the body length
+    if (len < 8 + 94 || b.n < 12) return kNo;
+    return le32_at(b, 8) == len - 8u && (status & 1) ? kYes : kNo;
+  }
+  return kNo;
+}
+
+// MongoDB wire protocol: MsgHeader (messageLength, requestID, responseTo, opCode, all LE
+// int32) then OP_MSG (2013), OP_QUERY (2004) or OP_COMPRESSED (2012).
+namespace {
+bool bson_start(Reader& r, uint32_t max) {
+  const uint32_t len = r.le32();
+  const uint8_t type = r.u8();
+  if (!r.ok() || len < 5 || len > max) return r.fail();
+  if (type == 0) return len == 5 ? true : r.fail();
+  if (!((type >= 1 && type <= 19) || type == 0x7f || type == 0xff)) return r.fail();
+  std::string_view key;
+  if (!r.cstring(128, key) || key.empty() || !all_print(key)) return r.fail();
+  return true;
+}
+}  // namespace
+
+Verdict mongodb(const ProbeInput& in, AppProto) noexcept {
+  Bytes b = in.cli;
+  if (b.n < 16) return kNo;
+  Reader r(b);
+  const uint32_t len = r.le32(), req_id = r.le32(), resp_to = r.le32(), op = r.le32();
+  if (len < 21 || len > 48u * 1024 * 1024 || resp_to != 0) return kNo;
+  const uint32_t max_doc = len - 16;
+  if (op == 2013) {
+    const uint32_t flags = r.le32();
+    const uint8_t kind = r.u8();
+    if (r.ok() && ((flags & ~0x00010003u) != 0 || kind > 1)) return kNo;
+    if (kind == 0) {
+      bson_start(r, max_doc);
+    } else {
+      const uint32_t size = r.le32();
+      std::string_view ident;
+      if (r.ok() && (size < 5 || size > max_doc)) return kNo;
+      if (r.ok() && r.cstring(64, ident) && !all_print(ident)) return kNo;
+    }
+  } else if (op == 2004) {
+    const uint32_t flags = r.le32();
+    std::string_view name;
+    if (r.ok() && (flags & ~0xfeu) != 0) return kNo;
+    if (r.cstring(128, name) && (!contains(name, ".") || !all_print(name))) return kNo;
+    r.skip(8);
+    bson_start(r, max_doc);
+  } else if (op == 2012) {
+    const uint32_t orig = r.le32(), size = r.le32();
+    const uint8_t compressor = r.u8();
+    if (r.ok() && ((orig != 2013 && orig != 2004) || size > 48u * 1024 * 1024 || compressor > 3)) return kNo;
+  } else {
+    return kNo;
+  }
+  if (!r.ok()) return b.n < len ? kMaybe : kNo;
+  Reader s(in.srv);
+  s.le32();
+  s.le32();
+  const uint32_t s_resp = s.le32(), s_op = s.le32();
+  if (s.ok() && s_resp == req_id && (s_op == 1 || s_op == 2013 || s_op == 2012)) return kYes;
+  return op == 2012 ? kMaybe : kYes;
+}
+
+// ---- BER/ASN.1 protocols ---------------------------------------------------------------------
+
+// RFC 4511 §4.1.1 LDAPMessage ::= SEQUENCE { messageID INTEGER, protocolOp CHOICE [APPLICATION n] }.
+namespace {
+Verdict ldap_side(Bytes b, bool client) {
+  if (b.n < 7) return kNo;
+  Reader r(b);
+  Tlv seq, op;
+  uint32_t id = 0;
+  if (!ber_header(r, seq) || seq.tag != 0x30 || seq.len < 5) return kNo;
+  if (!ber_int(r, id) || !ber_header(r, op)) return kNo;
+  const bool cut = seq.value_off + seq.len > b.n;
+  if (op.value_off + op.len > seq.value_off + seq.len) return kNo;
+  if ((op.tag & 0xc0) != 0x40) return kNo;
+  const uint8_t num = op.tag & 0x1f;
+  const bool constructed = op.tag & 0x20;
+  static constexpr uint32_t kClientOps = 1u << 0 | 1u << 3 | 1u << 6 | 1u << 8 | 1u << 12 | 1u << 14 | 1u << 23;
+  static constexpr uint32_t kClientPrimitive = 1u << 2 | 1u << 10 | 1u << 16;  // unbind, del, abandon
+  static constexpr uint32_t kServerOps = 1u << 1 | 1u << 4 | 1u << 5 | 1u << 7 | 1u << 9 | 1u << 11 |
+                                         1u << 13 | 1u << 15 | 1u << 19 | 1u << 24 | 1u << 25;
+  const uint32_t bit = 1u << num;
+  if (client ? !((constructed && (kClientOps & bit)) || (!constructed && (kClientPrimitive & bit)))
+             : !(constructed && (kServerOps & bit))) {
+    return kNo;
+  }
+  auto done = [&](bool ok) { return ok ? kYes : (cut && !r.ok() ? kMaybe : kNo); };
+  if (!constructed) return num == 2 ? (op.len == 0 ? kMaybe : kNo) : kMaybe;
+  Tlv t;
+  uint32_t v = 0;
+  switch (num) {
+    case 0: {  // BindRequest: version INTEGER (1..127), name LDAPDN, authentication CHOICE
+      const bool ok = ber_int(r, v) && v >= 1 && v <= 3 && ber_header(r, t) && t.tag == 0x04 &&
+                      r.skip(t.len) && ber_header(r, t) && (t.tag == 0x80 || t.tag == 0xa3);
+      return done(ok);
+    }
+    case 3: {  // SearchRequest: baseObject, scope ENUMERATED, derefAliases ENUMERATED
+      const bool ok = ber_header(r, t) && t.tag == 0x04 && r.skip(t.len) && ber_int(r, v, 0x0a) &&
+                      v <= 3 && ber_int(r, v, 0x0a) && v <= 3;
+      return done(ok);
+    }
+    case 23:  // ExtendedRequest: requestName [0] LDAPOID
+      return done(ber_header(r, t) && t.tag == 0x80 && t.len > 0 && t.len < 128);
+    case 4:  // SearchResultEntry: objectName LDAPDN
+      return done(ber_header(r, t) && t.tag == 0x04);
+    case 19:
+      return kMaybe;
+    case 1: case 5: case 7: case 9: case 11: case 13: case 15: case 24: case 25: {
+      // LDAPResult: resultCode ENUMERATED, matchedDN, diagnosticMessage
+      const bool ok = ber_int(r, v, 0x0a) && ber_header(r, t) && t.tag == 0x04 && r.skip(t.len) &&
+                      ber_header(r, t) && t.tag == 0x04;
+      return done(ok);
+    }
+    default:  // modify, add, modDN, compare: the entry name comes first
+      return ber_header(r, t) && t.tag == 0x04 ? kMaybe : kNo;
+  }
+}
+}  // namespace
+
+Verdict ldap(const ProbeInput& in, AppProto) noexcept {
+  const Verdict c = ldap_side(in.cli, true);
+  if (c == kNo) return kNo;
+  return best(c, ldap_side(in.srv, false));
+}
+
+// RFC 4120 §5: [APPLICATION n] SEQUENCE with pvno 5 and msg-type n; over TCP a 4-byte length
+// comes first (§7.2.2).
+namespace {
+Verdict krb_side(Bytes b, bool tcp) {
+  if (tcp) {
+    if (b.n < 4) return kNo;
+    const uint32_t len = be32_at(b, 0);
+    if (len < 16 || len > (1u << 20)) return kNo;
+    b = b.from(4);
+  }
+  if (b.n < 16) return kNo;
+  Reader r(b);
+  Tlv app, seq, f;
+  uint32_t pvno = 0, type = 0;
+  if (!ber_header(r, app) || (app.tag & 0xe0) != 0x60) return kNo;
+  const uint8_t num = app.tag & 0x1f;
+  if (!((num >= 10 && num <= 15) || (num >= 20 && num <= 22) || num == 30)) return kNo;
+  const bool req = num == 10 || num == 12;  // KDC-REQ numbers its fields from [1]
+  if (!ber_header(r, seq) || seq.tag != 0x30) return kNo;
+  if (!ber_header(r, f) || f.tag != (req ? 0xa1 : 0xa0) || !ber_int(r, pvno) || pvno != 5) return kNo;
+  if (!ber_header(r, f) || f.tag != (req ? 0xa2 : 0xa1) || !ber_int(r, type) || type != num) return kNo;
+  return kYes;
+}
+}  // namespace
+
+Verdict kerberos(const ProbeInput& in, AppProto) noexcept {
+  const Verdict c = krb_side(in.cli, in.tcp());
+  if (c == kNo) return kNo;
+  return c;
+}
+
+// RFC 3416 / RFC 1157 Message ::= SEQUENCE { version, community, PDU } and RFC 3412 §6 for
+// v3 (msgGlobalData: msgID, msgMaxSize >= 484, msgFlags OCTET STRING (1), msgSecurityModel).
+Verdict snmp(const ProbeInput& in, AppProto) noexcept {
+  Bytes b = in.cli;
+  if (b.n < 12) return kNo;
+  Reader r(b);
+  Tlv seq, t;
+  uint32_t version = 0, v = 0;
+  if (!ber_header(r, seq) || seq.tag != 0x30 || seq.len < 10) return kNo;
+  const bool cut = seq.value_off + seq.len > b.n;
+  if (!ber_int(r, version)) return kNo;
+  bool ok = false;
+  if (version == 0 || version == 1) {
+    if (!ber_header(r, t) || t.tag != 0x04 || t.len > 255) return kNo;
+    Bytes community = r.bytes(t.len);
+    if (r.ok() && !all_print(community.str())) return kNo;
+    if (!ber_header(r, t) || t.tag < 0xa0 || t.tag > 0xa8) return cut && !r.ok() ? kMaybe : kNo;
+    if (t.tag == 0xa4) {  // v1 Trap-PDU: enterprise OBJECT IDENTIFIER first
+      ok = ber_header(r, t) && t.tag == 0x06;
+    } else {
+      // request-id, error-status (<= 18; GetBulk: non-repeaters), error-index, varbinds
+      const bool bulk = t.tag == 0xa5;
+      ok = ber_int(r, v) && ber_int(r, v) && (bulk || v <= 18) && ber_int(r, v) &&
+           ber_header(r, t) && t.tag == 0x30;
+    }
+  } else if (version == 3) {
+    ok = ber_header(r, t) && t.tag == 0x30 && ber_int(r, v) && ber_int(r, v) && v >= 484 &&
+         ber_header(r, t) && t.tag == 0x04 && t.len == 1 && r.skip(1) && ber_int(r, v) && v >= 1 && v <= 3;
+  } else {
+    return kNo;
+  }
+  if (ok) return kYes;
+  return cut && !r.ok() ? kMaybe : kNo;
+}
+
+// ---- DHCP --------------------------------------------------------------------------------------
+
+// RFC 2131 §2: 236-byte fixed part, magic cookie 99.130.83.99 (RFC 2132 §2), then options
+// with DHCP Message Type (53) present.
+Verdict dhcp(const ProbeInput& in, AppProto) noexcept {
+  Bytes b = in.cli;
+  if (b.n < 240) return kNo;
+  const uint8_t op = b[0], htype = b[1], hlen = b[2], hops = b[3];
+  if ((op != 1 && op != 2) || htype == 0 || htype > 40 || hlen > 16 || hops > 16) return kNo;
+  if (be32_at(b, 236) != 0x63825363) return kNo;
+  uint32_t off = 240;
+  for (int i = 0; i < 96; ++i) {
+    if (off >= b.n) break;
+    const uint8_t code = b[off];
+    if (code == 0) {
+      ++off;
+      continue;
+    }
+    if (code == 255) return kNo;  // ended without a message type
+    if (off + 1 >= b.n) break;
+    const uint8_t len = b[off + 1];
+    if (code == 53) return len == 1 && off + 2 < b.n && b[off + 2] >= 1 && b[off + 2] <= 18 ? kYes : kNo;
+    off += 2u + len;
+  }
+  return in.cli_whole() ? kNo : kMaybe;
+}
+
+// RFC 8415 §8 (client/server: msg-type, 3-byte transaction id), §9 (relay: hop-count,
+// link-address, peer-address), §21 options (code, length) filling the datagram exactly.
+Verdict dhcpv6(const ProbeInput& in, AppProto) noexcept {
+  Bytes b = in.cli;
+  if (b.n < 8) return kNo;
+  const uint8_t type = b[0];
+  uint32_t off = 4;
+  const bool relay = type == 12 || type == 13;
+  if (relay) {
+    if (b.n < 38 || b[1] > 32) return kNo;
+    off = 34;
+  } else if (type < 1 || type > 11) {
+    return kNo;
+  }
+  bool client_id = false, relay_msg = false;
+  int count = 0;
+  for (int i = 0; i < 64 && off < b.n; ++i) {
+    if (off + 4 > b.n) return in.cli_whole() ? kNo : kMaybe;
+    const uint16_t code = be16_at(b, off), len = be16_at(b, off + 2);
+    if (code == 0 || code > 200) return kNo;
+    if (off + 4 + len > b.n) return in.cli_whole() ? kNo : (count >= 1 ? kMaybe : kNo);
+    if (code == 1 && len >= 4) {  // CLIENTID: a DUID of type 1-4 (RFC 8415 §11)
+      const uint16_t duid = be16_at(b, off + 4);
+      client_id = duid >= 1 && duid <= 4;
+    }
+    if (code == 9) relay_msg = true;
+    off += 4u + len;
+    ++count;
+  }
+  if (off != b.n || count == 0) return kNo;
+  if (relay) return relay_msg ? kYes : kNo;
+  return client_id ? kYes : kMaybe;
+}
+
+// ---- Time, VPN, NAT traversal ------------------------------------------------------------------
+
+// RFC 5905 §7.3: 48-byte header (LI, VN, Mode; stratum; poll; ...), optionally followed by
+// extension fields or a MAC; a server answer echoes the client's transmit timestamp as its
+// origin timestamp.
+namespace {
+bool ntp_length(uint32_t n) { return n == 48 || (n > 48 && n <= 1024 && n % 4 == 0); }
+}  // namespace
+
+Verdict ntp(const ProbeInput& in, AppProto) noexcept {
+  Bytes c = in.cli, s = in.srv;
+  if (c.n < 48 || !ntp_length(in.cli_wire)) return kNo;
+  const uint8_t vn = (c[0] >> 3) & 7, mode = c[0] & 7;
+  const auto poll = static_cast<int8_t>(c[2]);
+  if (vn < 1 || vn > 4 || (mode != 3 && mode != 1) || c[1] > 16 || poll < -8 || poll > 17) return kNo;
+  // Root delay and root dispersion (NTP short format, 16.16 s) are at most a few seconds.
+  if ((be32_at(c, 4) >> 16) > 16 || (be32_at(c, 8) >> 16) > 16) return kNo;
+  if (s.n >= 48 && ntp_length(in.srv_wire)) {
+    const uint8_t smode = s[0] & 7;
+    const bool xmit_set = be32_at(c, 40) != 0 || be32_at(c, 44) != 0;
+    if ((smode == 4 || smode == 2) && xmit_set && same_bytes(s, 24, c, 40, 8)) return kYes;
+  }
+  return kMaybe;
+}
+
+// RFC 9000 §17.2 long header (RFC 9369 for v2); §7.2: a client's first Destination
+// Connection ID is at least 8 bytes; §14.1: its Initial datagram is at least 1200 bytes.
+namespace {
+bool quic_version(uint32_t v) {
+  return v == 1 || v == 0x6b3343cf || (v >= 0xff00001d && v <= 0xff000022) ||
+         (v & 0xffffff00u) == 0x51303400u || v == 0x51303530u || v == 0x54303530u ||
+         v == 0x54303531u || (v & 0xfffffff0u) == 0xfaceb000u;
+}
+
+struct QuicLong {
+  uint32_t version = 0;
+  uint32_t dcid_off = 0, scid_off = 0;
+  uint8_t dcid_len = 0, scid_len = 0;
+};
+
+bool quic_long(Bytes b, QuicLong& q) {
+  if (b.n < 7 || (b[0] & 0x80) == 0) return false;
+  q.version = be32_at(b, 1);
+  q.dcid_len = b[5];
+  q.dcid_off = 6;
+  if (q.dcid_len > 20 || q.dcid_off + q.dcid_len + 1 > b.n) return false;
+  q.scid_off = q.dcid_off + q.dcid_len + 1;
+  q.scid_len = b[q.scid_off - 1];
+  return q.scid_len <= 20 && q.scid_off + q.scid_len <= b.n;
+}
+}  // namespace
+
+Verdict quic(const ProbeInput& in, AppProto) noexcept {
+  QuicLong c;
+  if (!quic_long(in.cli, c) || !quic_version(c.version) || (in.cli[0] & 0x40) == 0) return kNo;
+  const uint8_t type = (in.cli[0] >> 4) & 3;
+  if ((c.version == 1 || c.version >= 0xff000000u) && type != 0) return kNo;  // Initial
+  if (c.version == 0x6b3343cf && type != 1) return kNo;                        // v2 Initial
+  if (c.dcid_len < 8) return kNo;
+  QuicLong s;
+  if (quic_long(in.srv, s) && (s.version == c.version || s.version == 0) && s.dcid_len == c.scid_len &&
+      same_bytes(in.srv, s.dcid_off, in.cli, c.scid_off, c.scid_len)) {
+    return kYes;
+  }
+  return in.cli_wire >= 1200 ? kYes : kMaybe;
+}
+
+// RFC 8489 §5/§6: type with the top two bits zero, length a multiple of 4, magic cookie
+// 0x2112A442, 96-bit transaction id, then TLV attributes padded to 4 bytes.
+namespace {
+Verdict stun_side(Bytes b, uint32_t wire, bool udp) {
+  if (b.n < 20) return kNo;
+  const uint16_t type = be16_at(b, 0), len = be16_at(b, 2);
+  if ((type & 0xc000) != 0 || len % 4 != 0 || be32_at(b, 4) != 0x2112a442) return kNo;
+  if (udp && wire != 20u + len) return kNo;
+  const uint32_t end = 20u + len;
+  uint32_t off = 20;
+  while (off + 4 <= end && off + 4 <= b.n) {
+    const uint16_t alen = be16_at(b, off + 2);
+    off += 4u + ((alen + 3u) & ~3u);
+  }
+  return off <= end ? kYes : kNo;  // an attribute may not overrun the message
+}
+}  // namespace
+
+Verdict stun(const ProbeInput& in, AppProto) noexcept {
+  const Verdict c = stun_side(in.cli, in.cli_wire, in.udp());
+  if (c == kNo) return kNo;
+  return c;
+}
+
+// OpenVPN control channel: opcode<<3|key_id, session id (8), optional tls-auth HMAC (16, 20,
+// 32 or 64 bytes) + packet id + time, ack array length 0, message packet id 0. The server's
+// HARD_RESET_SERVER_V2 (opcode 8) acknowledges the client's session id. TCP adds a 2-byte
+// length.
+Verdict openvpn(const ProbeInput& in, AppProto) noexcept {
+  Bytes c = in.cli, s = in.srv;
+  if (in.tcp()) {
+    if (c.n < 2) return kNo;
+    const uint16_t plen = be16_at(c, 0);
+    if (plen < 14 || plen > 2048) return kNo;
+    c = c.from(2);
+    s = s.from(2);
+  }
+  if (c.n < 14 || (c[0] != 0x38 && c[0] != 0x50)) return kNo;  // HARD_RESET_CLIENT_V2 / V3
+  bool shape = c[9] == 0 && be32_at(c, 10) == 0;
+  for (uint32_t h : {16u, 20u, 32u, 64u}) {
+    const uint32_t k = 9 + h + 8;
+    if (c.n >= k + 5 && c[k] == 0 && be32_at(c, k + 1) == 0) shape = true;
+  }
+  if (!shape) return kNo;
+  if (s.n >= 9 && s[0] == 0x40) {
+    const uint32_t end = s.n < 120 ? s.n : 120;
+    for (uint32_t off = 9; off + 8 <= end; ++off) {
+      if (same_bytes(s, off, c, 1, 8)) return kYes;
+    }
+  }
+  return kMaybe;
+}
+
+// WireGuard (whitepaper §5.4): message type, three zero bytes; initiation is exactly 148 bytes,
+// the response 92 bytes with its receiver index equal to the initiator's sender index.
+Verdict wireguard(const ProbeInput& in, AppProto) noexcept {
+  Bytes c = in.cli, s = in.srv;
+  if (c.n < 4 || c[1] != 0 || c[2] != 0 || c[3] != 0) return kNo;
+  if (c[0] == 1 && in.cli_wire == 148) return kYes;
+  if (c[0] == 4 && in.cli_wire >= 32 && (in.cli_wire - 16) % 16 == 0) {
+    return s.n >= 4 && s[0] == 4 && s[1] == 0 && s[2] == 0 && s[3] == 0 ? kMaybe : kNo;
+  }
+  return kNo;
+}
+
+// ---- Industrial, routing, misc -----------------------------------------------------------------
+
+// Modbus/TCP MBAP header (Modbus Messaging on TCP/IP §3.1.3): transaction id, protocol id 0,
+// length (unit id + PDU), unit id; then the function code. Confirmed by an answer with the
+// same transaction id and function code (or its exception, code | 0x80).
+namespace {
+bool modbus_adu(Bytes b, uint16_t& tid, uint8_t& fc) {
+  if (b.n < 8 || be16_at(b, 2) != 0) return false;
+  const uint16_t len = be16_at(b, 4);
+  if (len < 2 || len > 254) return false;
+  tid = be16_at(b, 0);
+  fc = b[7];
+  return true;
+}
+bool modbus_function(uint8_t fc) {
+  switch (fc) {
+    case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 8: case 11: case 12: case 15:
+    case 16: case 17: case 20: case 21: case 22: case 23: case 24: case 43:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+Verdict modbus(const ProbeInput& in, AppProto) noexcept {
+  uint16_t tid = 0, stid = 0;
+  uint8_t fc = 0, sfc = 0;
+  if (!modbus_adu(in.cli, tid, fc) || !modbus_function(fc)) return kNo;
+  if (modbus_adu(in.srv, stid, sfc) && stid == tid && (sfc == fc || sfc == (fc | 0x80))) return kYes;
+  return kMaybe;
+}
+
+uint16_t dnp3_crc(const uint8_t* p, uint32_t n) noexcept {
+  uint16_t crc = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    crc ^= p[i];
+    for (int b = 0; b < 8; ++b) crc = (crc & 1) ? static_cast<uint16_t>((crc >> 1) ^ 0xa6bc) : static_cast<uint16_t>(crc >> 1);
+  }
+  return static_cast<uint16_t>(~crc);
+}
+
+// IEEE 1815 §9.2: link header 0x05 0x64, length >= 5, control, destination, source, then a
+// CRC over those 8 bytes (LSB first).
+Verdict dnp3(const ProbeInput& in, AppProto) noexcept {
+  auto side = [](Bytes b) {
+    if (b.n < 2 || b[0] != 0x05 || b[1] != 0x64) return kNo;
+    if (b.n < 10) return kMaybe;
+    if (b[2] < 5) return kNo;
+    const uint16_t crc = static_cast<uint16_t>(b[8] | b[9] << 8);
+    return crc == dnp3_crc(b.p, 8) ? kYes : kNo;
+  };
+  return best(side(in.cli), side(in.srv));
+}
+
+// RFC 4271 §4.1: 16-byte all-ones marker, length 19..4096, type 1..5 (RFC 2918 adds 5);
+// an OPEN carries version 4.
+Verdict bgp(const ProbeInput& in, AppProto) noexcept {
+  auto side = [](Bytes b) {
+    if (b.n < 16) return kNo;
+    for (uint32_t i = 0; i < 16; ++i) {
+      if (b[i] != 0xff) return kNo;
+    }
+    if (b.n < 19) return kMaybe;
+    const uint16_t len = be16_at(b, 16);
+    const uint8_t type = b[18];
+    if (len < 19 || len > 4096 || type < 1 || type > 5) return kNo;
+    if (type == 1) return b.n < 20 ? kMaybe : (b[19] == 4 && len >= 29 ? kYes : kNo);
+    if (type == 4) return len == 19 ? kYes : kNo;
+    return kMaybe;
+  };
+  return best(side(in.cli), side(in.srv));
+}
+
+// AMQP 0-9-1 §4.2.2 / AMQP 1.0 §2.2: the 8-byte protocol header "AMQP" id major minor rev.
+Verdict amqp(const ProbeInput& in, AppProto) noexcept {
+  std::string_view s = in.cli.str();
+  if (!compatible(s, "AMQP") || s.size() < 4) return kNo;
+  if (s.size() < 8) return kMaybe;
+  static constexpr std::string_view kIds[] = {
+      {"\x00\x00\x09\x01", 4}, {"\x00\x01\x00\x00", 4}, {"\x02\x01\x00\x00", 4},
+      {"\x03\x01\x00\x00", 4}, {"\x01\x01\x00\x0a", 4}, {"\x01\x01\x00\x09", 4}};
+  for (std::string_view id : kIds) {
+    if (s.substr(4, 4) == id) return kYes;
+  }
+  return kNo;
+}
+
+// MQTT 3.1.1 §3.1 / 5.0 §3.1 CONNECT: 0x10, remaining length (1-4 byte varint), protocol
+// name "MQTT" (level 4 or 5) or "MQIsdp" (level 3), connect flags with bit 0 reserved.
+Verdict mqtt(const ProbeInput& in, AppProto) noexcept {
+  Bytes b = in.cli;
+  if (b.n < 2 || b[0] != 0x10) return kNo;
+  Reader r(b);
+  r.u8();
+  uint32_t rem = 0;
+  int i = 0;
+  for (; i < 4; ++i) {
+    const uint8_t d = r.u8();
+    rem |= uint32_t{d & 0x7fu} << (7 * i);
+    if (!(d & 0x80)) break;
+  }
+  if (i == 4 || !r.ok()) return kNo;
+  if (rem < 10 || rem > (1u << 20)) return kNo;
+  const uint16_t name_len = r.be16();
+  Bytes name = r.bytes(name_len);
+  const uint8_t level = r.u8(), flags = r.u8();
+  if (!r.ok()) return b.n < 14 ? kMaybe : kNo;
+  const bool v311 = name.str() == "MQTT" && (level == 4 || level == 5);
+  const bool v31 = name.str() == "MQIsdp" && level == 3;
+  if (!(v311 || v31) || (flags & 1) || ((flags >> 3) & 3) == 3) return kNo;
+  return kYes;
+}
+
+// BEP 3 handshake "\x13BitTorrent protocol"; BEP 5 DHT over UDP: bencoded dictionaries whose
+// "y" key is q, r or e.
+Verdict bittorrent(const ProbeInput& in, AppProto) noexcept {
+  if (in.tcp()) {
+    constexpr std::string_view kHandshake{"\x13" "BitTorrent protocol", 20};
+    auto side = [&](Bytes b) {
+      if (b.empty() || !compatible(b.str(), kHandshake)) return kNo;
+      return b.n >= 20 ? kYes : (b.n >= 4 ? kMaybe : kNo);
+    };
+    return best(side(in.cli), side(in.srv));
+  }
+  std::string_view s = in.cli.str();
+  if (!s.starts_with("d1:") && !s.starts_with("d2:ip")) return kNo;
+  const bool y = contains(s, "1:y1:q") || contains(s, "1:y1:r") || contains(s, "1:y1:e");
+  if (y && (contains(s, "2:id20:") || contains(s, "1:y1:e"))) return kYes;
+  return in.cli_whole() ? kNo : kMaybe;
+}
+
+// SOCKS 5 (RFC 1928 §3: VER 5, NMETHODS, METHODS; the server picks one) and SOCKS 4/4a
+// (VN 4, CD 1|2, DSTPORT, DSTIP, USERID NUL [, host NUL]; reply VN 0, CD 90-93).
+Verdict socks(const ProbeInput& in, AppProto) noexcept {
+  Bytes c = in.cli, s = in.srv;
+  if (c.n < 3) return kNo;
+  if (c[0] == 5) {
+    const uint8_t n = c[1];
+    if (n == 0 || n > 16 || c.n < 2u + n) return kNo;
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint8_t m = c[2 + i];
+      if (!(m <= 0x09 || (m >= 0x80 && m <= 0xfe))) return kNo;
+    }
+    if (c.n > 2u + n && c[2 + n] != 5) return kNo;  // next comes a v5 request
+    if (s.empty()) return kMaybe;
+    if (s.n < 2 || s[0] != 5) return kNo;
+    if (s[1] == 0xff) return kYes;
+    for (uint32_t i = 0; i < n; ++i) {
+      if (c[2 + i] == s[1]) return kYes;
+    }
+    return kNo;
+  }
+  if (c[0] == 4 && (c[1] == 1 || c[1] == 2) && c.n >= 9) {
+    Reader r(c.from(8));
+    std::string_view user, host;
+    if (!r.cstring(255, user) || !all_print(user)) return kNo;
+    const bool v4a = c[4] == 0 && c[5] == 0 && c[6] == 0 && c[7] != 0;
+    if (v4a && (!r.cstring(255, host) || host.empty() || !all_print(host))) return kNo;
+    if (s.empty()) return r.at_end() ? kMaybe : kNo;
+    return s.n >= 8 && s[0] == 0 && s[1] >= 90 && s[1] <= 93 ? kYes : kNo;
+  }
+  return kNo;
+}
+
+// RFC 1350 §5 (RRQ/WRQ: filename NUL mode NUL) with RFC 2347 options; a transfer flow (the
+// server's new port) opens with DATA block 1 answered by ACK 1, or ACK 0 for a write.
+Verdict tftp(const ProbeInput& in, AppProto) noexcept {
+  Bytes c = in.cli, s = in.srv;
+  if (c.n < 4) return kNo;
+  const uint16_t op = be16_at(c, 0);
+  if (op == 1 || op == 2) {
+    if (!in.cli_whole()) return kNo;
+    Reader r(c.from(2));
+    std::string_view file, mode;
+    if (!r.cstring(255, file) || file.empty() || !all_print(file)) return kNo;
+    if (!r.cstring(16, mode) || !in_list(mode, {"netascii", "octet", "mail"})) return kNo;
+    for (int i = 0; i < 16 && !r.at_end(); ++i) {
+      std::string_view k, v;
+      if (!r.cstring(64, k) || !r.cstring(64, v) || k.empty() || !all_print(k) || !all_print(v)) return kNo;
+    }
+    return r.at_end() ? kYes : kNo;
+  }
+  auto s_is = [&](uint16_t sop, uint16_t block) {
+    return s.n >= 4 && be16_at(s, 0) == sop && be16_at(s, 2) == block;
+  };
+  if (op == 3 && be16_at(c, 2) == 1 && in.cli_wire <= 4 + 65464) {
+    if (s.empty()) return kMaybe;
+    return s_is(4, 1) && s.n == 4 ? kYes : kNo;
+  }
+  if (op == 4 && be16_at(c, 2) == 0 && c.n == 4) return s_is(3, 1) ? kYes : kNo;
+  return kNo;
+}
+
+}  // namespace flowscribe::dissect::probes

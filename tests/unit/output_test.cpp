@@ -1,0 +1,289 @@
+// emit/ outputs: --out parsing, UDP truncation, the per-output line queue, the on-disk spool,
+// and an Output end to end over a local TCP listener (no collector needed).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "emit/format.h"
+#include "emit/net_sink.h"
+#include "emit/output.h"
+#include "emit/spool.h"
+#include "emit/transport.h"
+#include "tests/tools/rfc5424_validate.h"
+
+using namespace flowscribe;
+using namespace flowscribe::emit;
+
+namespace {
+
+std::string line_n(int i, size_t pad = 0) {
+  return "<134>1 2026-01-01T00:00:00.000000Z h flowscribe 1 session [flow@32473 sid=\"" +
+         std::to_string(i) + "\" pad=\"" + std::string(pad, 'x') + "\"] msg " +
+         std::to_string(i) + "\n";
+}
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/fs-output-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t nl = s.find('\n', start);
+    out.push_back(s.substr(start, nl + 1 - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("parse_output_spec", "[output]") {
+  auto u = parse_output_spec("udp://collector");
+  REQUIRE(u.ok());
+  CHECK(u->scheme == Scheme::kUdp);
+  CHECK(u->host == "collector");
+  CHECK(u->port == 514);
+  auto t = parse_output_spec("tcp://[2001:db8::1]:1601");
+  REQUIRE(t.ok());
+  CHECK(t->host == "2001:db8::1");
+  CHECK(t->port == 1601);
+  CHECK(parse_output_spec("tls://c.example")->port == 6514);
+  CHECK(parse_output_spec("tcp://c")->port == 601);
+  CHECK(parse_output_spec("file:/x")->path == "/x");
+  CHECK(parse_output_spec("stdout")->scheme == Scheme::kStdout);
+  for (const char* bad : {"", "udp://", "tcp://:601", "tcp://h:", "tcp://h:65536", "tcp://h:x",
+                          "tcp://::1", "tcp://[::1", "tcp://[::1]x", "http://h", "file:",
+                          "tcp://u@h:1", "tcp://h/path"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_output_spec(bad).ok());
+  }
+}
+
+TEST_CASE("truncate_record keeps whole fields and stays valid RFC 5424", "[output][udp]") {
+  FormatConfig cfg;
+  cfg.hostname = "sensor";
+  cfg.procid = "1";
+  std::string rec =
+      "<134>1 2026-01-01T00:00:00.000000Z sensor flowscribe 1 session [flow@32473 sid=\"ab\" "
+      "a=\"1\" b=\"has \\\" and \\] inside\"][http@32473 uri=\"" +
+      std::string(600, 'u') + "\" status=\"200\"] tcp a -> b";
+  char out[70000];
+  for (size_t max = 480; max <= rec.size() + 10; max += 7) {
+    const size_t n = truncate_record(rec, max, 32473, out);
+    REQUIRE(n > 0);
+    REQUIRE(n <= max);
+    std::string t(out, n);
+    std::string why;
+    INFO(max << ": " << t);
+    CHECK(rfc5424::validate_line(t, &why));
+    CHECK(why == "");
+    CHECK(t.find("[trunc@32473 len=\"" + std::to_string(rec.size()) + "\"]") != std::string::npos);
+    CHECK(t.rfind(rec.substr(0, 60), 0) == 0);
+  }
+  // Exactly the flow element and the marker when the http element does not fit.
+  const size_t n = truncate_record(rec, 480, 32473, out);
+  CHECK(std::string(out, n).find("[flow@32473 sid=\"ab\" a=\"1\" b=\"has \\\" and \\] inside\"]") !=
+        std::string::npos);
+  // Not even a header: nothing.
+  CHECK(truncate_record(rec, 20, 32473, out) == 0);
+}
+
+TEST_CASE("LineQueue: cursor, rewind, pop across chunks", "[output][queue]") {
+  LineQueue q;
+  std::vector<std::string> lines;
+  for (int i = 0; i < 5000; ++i) {
+    lines.push_back(line_n(i, static_cast<size_t>(i % 700)));
+    q.push(lines.back());
+  }
+  REQUIRE(q.records() == 5000);
+  std::vector<std::string_view> v;
+  size_t seen = 0;
+  while (q.unsent() != 0) {
+    v.clear();
+    q.peek_unsent(v, 333, 1 << 20);
+    for (size_t k = 0; k < v.size(); ++k) REQUIRE(v[k] == lines[seen + k]);
+    q.mark_sent(v.size() / 2 + 1 > v.size() ? v.size() : v.size() / 2 + 1);
+    seen = q.sent();
+  }
+  q.pop(1000, [](uint32_t) {});
+  q.rewind();
+  CHECK(q.sent() == 0);
+  v.clear();
+  q.peek_unsent(v, 10, 1 << 20);
+  CHECK(v[0] == lines[1000]);
+  q.mark_sent(4000);
+  size_t bytes = 0;
+  q.pop(4000, [&](uint32_t len) { bytes += len; });
+  CHECK(q.records() == 0);
+  CHECK(q.bytes() == 0);
+  q.push(lines[7]);
+  v.clear();
+  q.peek_unsent(v, 10, 1 << 20);
+  REQUIRE(v.size() == 1);
+  CHECK(v[0] == lines[7]);
+  std::string all;
+  q.copy_all(all);
+  CHECK(all == lines[7]);
+}
+
+TEST_CASE("Spool: order, cap, consume, restart, torn line, rewrite_front", "[output][spool]") {
+  TempDir dir;
+  const std::string sp = (dir.path / "s").string();
+  std::vector<std::string> lines;
+  for (int i = 0; i < 100; ++i) lines.push_back(line_n(i, 100));
+  {
+    auto s = Spool::open(sp, 1 << 20);
+    REQUIRE(s.ok());
+    CHECK_FALSE(Spool::open(sp, 1 << 20).ok());  // locked
+    for (auto& l : lines) REQUIRE((*s)->append(l));
+    CHECK((*s)->unread_records() == 100);
+    std::string got;
+    CHECK((*s)->read(got, 10 * lines[0].size()) == 10);
+    CHECK(got == lines[0] + lines[1] + lines[2] + lines[3] + lines[4] + lines[5] + lines[6] +
+                     lines[7] + lines[8] + lines[9]);
+    (*s)->consume(5 * lines[0].size());  // 0-4 delivered; 5-9 read, not delivered
+    (*s)->sync(0, true);
+  }
+  {
+    // A restart replays from the first record not delivered.
+    auto s = Spool::open(sp, 1 << 20);
+    REQUIRE(s.ok());
+    CHECK((*s)->unread_records() == 95);
+    std::string got;
+    CHECK((*s)->read(got, 1 << 20) == 95);
+    CHECK(split_lines(got).front() == lines[5]);
+    CHECK(split_lines(got).back() == lines[99]);
+    // Exit with records 5..19 still queued (read, not delivered), collector away.
+    std::string queued;
+    for (int i = 5; i < 20; ++i) queued += lines[i];
+    REQUIRE((*s)->rewrite_front(queued).ok());
+  }
+  {
+    auto s = Spool::open(sp, 1 << 20);
+    REQUIRE(s.ok());
+    std::string got;
+    (*s)->read(got, 1 << 20);
+    auto v = split_lines(got);
+    REQUIRE(v.size() == 15);  // 20..99 were read before the rewrite: not in the queue given
+    CHECK(v.front() == lines[5]);
+    // Cap: a 1 KiB spool takes a few lines, then refuses.
+  }
+  {
+    TempDir d2;
+    auto s = Spool::open((d2.path / "c").string(), 1024);
+    REQUIRE(s.ok());
+    int taken = 0;
+    for (auto& l : lines) taken += (*s)->append(l) ? 1 : 0;
+    CHECK(taken == static_cast<int>(1024 / lines[0].size()));
+  }
+  {
+    // A torn last line (crash mid-write) is cut at start-up.
+    TempDir d3;
+    const std::string p = (d3.path / "t").string();
+    {
+      auto s = Spool::open(p, 1 << 20);
+      REQUIRE(s.ok());
+      (*s)->append(lines[0]);
+      (*s)->append(lines[1]);
+    }
+    for (auto& e : std::filesystem::directory_iterator(p)) {
+      if (e.path().extension() == ".log") {
+        FILE* f = std::fopen(e.path().c_str(), "a");
+        std::fputs("<134>1 torn", f);
+        std::fclose(f);
+      }
+    }
+    auto s = Spool::open(p, 1 << 20);
+    REQUIRE(s.ok());
+    std::string got;
+    CHECK((*s)->read(got, 1 << 20) == 2);
+    CHECK(got == lines[0] + lines[1]);
+    (*s)->consume(got.size());
+    std::string more;
+    CHECK((*s)->read(more, 1 << 20) == 0);
+  }
+}
+
+TEST_CASE("Output over TCP: framing, delivery confirmed by the peer's close", "[output][tcp]") {
+  const int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len);
+  REQUIRE(listen(ls, 4) == 0);
+  const std::string spec = "tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+
+  NetConfig net;
+  OutputConfig cfg;
+  auto o = Output::open(spec, net, cfg);
+  REQUIRE(o.ok());
+  FormatConfig f;
+  f.hostname = "h";
+  f.procid = "1";
+  (*o)->set_format(f);
+  std::string expect;
+  for (int i = 0; i < 50; ++i) {
+    std::string l = line_n(i);
+    (*o)->push(l, 1);
+    expect += std::to_string(l.size() - 1) + " " + l.substr(0, l.size() - 1);
+  }
+  // The collector: read everything until our FIN, then close (as rsyslog does).
+  std::string got;
+  int c = -1;
+  Nanos now = 1;
+  (*o)->start_drain();
+  bool done = false;
+  for (int i = 0; i < 20000 && !done; ++i) {
+    now += 1'000'000;
+    done = (*o)->drained(now);
+    if (c == -1) c = accept4(ls, nullptr, nullptr, SOCK_NONBLOCK);
+    if (c >= 0) {
+      char buf[65536];
+      const ssize_t n = recv(c, buf, sizeof buf, 0);
+      if (n > 0) got.append(buf, static_cast<size_t>(n));
+      if (n == 0) {
+        close(c);
+        c = -2;  // closed; accept nothing more
+      }
+    }
+    usleep(100);
+  }
+  (*o)->finish(now);
+  CHECK(done);
+  CHECK(got == expect);
+  CHECK((*o)->counters().output_sent.get() == 50);
+  CHECK((*o)->counters().output_dropped.get() == 0);
+  close(ls);
+}
+
+TEST_CASE("format_drops_record is valid RFC 5424", "[output]") {
+  FormatConfig f;
+  f.hostname = "sensor-1";
+  f.procid = "42";
+  const std::string l =
+      format_drops_record(f, "tcp://c\"x]:601", 17, 1'700'000'000'000'000'000ULL,
+                          1'700'000'001'000'000'000ULL, 1'700'000'002'000'000'000ULL);
+  std::string why;
+  INFO(l);
+  CHECK(rfc5424::validate_line(l.substr(0, l.size() - 1), &why));
+  CHECK(why == "");
+  CHECK(l.find(" drops [drops@32473 output=\"tcp://c\\\"x\\]:601\" dropped=\"17\"") !=
+        std::string::npos);
+  CHECK(l.rfind("<132>1 2023-11-14T22:13:22.000000Z sensor-1 flowscribe 42 drops ", 0) == 0);
+}
