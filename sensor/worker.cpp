@@ -30,6 +30,26 @@ inline void idle_pause(bool shared_cpu, unsigned& turns) {
   }
 }
 
+uint16_t burst_size(const Shared& s) {
+  return static_cast<uint16_t>(std::min<uint32_t>(s.burst, kMaxBurst));
+}
+
+// Offline end of input for a core that polls ports: net_pcap returns nothing once the file
+// is read, so the input is done when the probe's packet count is in, or (a PMD that dropped
+// a record) when the port has been quiet for a long while.
+class EofWatch {
+ public:
+  EofWatch() : last_(rte_rdtsc()), quiet_(rte_get_tsc_hz() / 1'000'000 * kOfflineEofQuietUs) {}
+  void saw_packets() { last_ = rte_rdtsc(); }
+  bool done(const Shared& s, uint64_t received) const {
+    return received >= s.expected_packets || rte_rdtsc() - last_ > quiet_;
+  }
+
+ private:
+  uint64_t last_;
+  uint64_t quiet_;
+};
+
 Nanos wall_clock_ns() {
   return static_cast<Nanos>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
@@ -263,10 +283,9 @@ void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
 
 int Worker::run() {
   rte_mbuf* pkts[kMaxBurst];
-  const uint16_t burst = static_cast<uint16_t>(std::min<uint32_t>(shared_.burst, kMaxBurst));
+  const uint16_t burst = burst_size(shared_);
   unsigned idle = 0;
-  uint64_t last_rx_tsc = rte_rdtsc();
-  const uint64_t quiet_cycles = rte_get_tsc_hz() / 1'000'000 * kOfflineEofQuietUs;
+  EofWatch eof;
   while (!shared_.stop.load(std::memory_order_relaxed)) {
     uint32_t got = 0;
     for (const RxQueue& q : rxqs_) {
@@ -284,15 +303,12 @@ int Worker::run() {
     }
     if (got != 0) {
       idle = 0;
-      if (shared_.offline) last_rx_tsc = rte_rdtsc();
+      if (shared_.offline) eof.saw_packets();
       continue;
     }
     if (shared_.offline) {
       if (polls_ports()) {
-        // net_pcap returns nothing once the file is read: done when the probe's count is in,
-        // or (a PMD that dropped a record) when it has been quiet for a long while.
-        if (rx_.rx_packets.get() >= shared_.expected_packets ||
-            rte_rdtsc() - last_rx_tsc > quiet_cycles) {
+        if (eof.done(shared_, rx_.rx_packets.get())) {
           shared_.input_done.store(true, std::memory_order_release);
           break;
         }
@@ -326,10 +342,9 @@ int Dispatcher::run() {
   std::vector<std::vector<rte_mbuf*>> per(nw);
   for (auto& v : per) v.reserve(kMaxBurst);
   std::unique_ptr<uint8_t[]> scratch(new uint8_t[kScratchBytes]);
-  const uint16_t burst = static_cast<uint16_t>(std::min<uint32_t>(shared_.burst, kMaxBurst));
+  const uint16_t burst = burst_size(shared_);
   unsigned idle = 0;
-  uint64_t last_rx_tsc = rte_rdtsc();
-  const uint64_t quiet_cycles = rte_get_tsc_hz() / 1'000'000 * kOfflineEofQuietUs;
+  EofWatch eof;
   while (!shared_.stop.load(std::memory_order_relaxed)) {
     uint32_t got = 0;
     for (const RxQueue& q : rxqs_) {
@@ -371,13 +386,10 @@ int Dispatcher::run() {
     }
     if (got != 0) {
       idle = 0;
-      last_rx_tsc = rte_rdtsc();
+      eof.saw_packets();
       continue;
     }
-    if (shared_.offline && (rx_.rx_packets.get() >= shared_.expected_packets ||
-                            rte_rdtsc() - last_rx_tsc > quiet_cycles)) {
-      break;
-    }
+    if (shared_.offline && eof.done(shared_, rx_.rx_packets.get())) break;
     idle_pause(shared_.shared_cpu, idle);
   }
   shared_.input_done.store(true, std::memory_order_release);
