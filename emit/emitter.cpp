@@ -1,6 +1,8 @@
 #include "emit/emitter.h"
 
 #include <rte_pause.h>
+
+#include <cstdio>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,11 +24,12 @@ Nanos mono_now() {
 }  // namespace
 
 Emitter::Emitter(const FormatConfig& format, std::vector<std::unique_ptr<Output>> outputs,
-                 std::vector<EmitterInput> inputs, bool shared_cpu)
-    : formatter_(format),
+                 std::vector<EmitterInput> inputs, bool shared_cpu, bool backpressure)
+    : formatter_(make_formatter(format)),
       outputs_(std::move(outputs)),
       inputs_(std::move(inputs)),
       shared_cpu_(shared_cpu),
+      backpressure_(backpressure),
       line_(new char[kFormatBufferBytes]) {
   for (auto& o : outputs_) o->set_format(format);
 }
@@ -46,13 +49,27 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
     // pass that finds every ring empty after seeing it means nothing is left.
     const bool done = producers_done.load(std::memory_order_acquire);
     const Nanos now = mono_now();
+    if (backpressure_) {
+      bool full = false;
+      for (auto& o : outputs_) full |= o->saturated(kDequeueBurst * kFormatBufferBytes);
+      if (full) {
+        if (!said_waiting_) {
+          std::fprintf(stderr, "flowscribe: an output's queue is full: waiting for it (offline "
+                               "mode loses nothing; --spool-dir would let reading go on)\n");
+          said_waiting_ = true;
+        }
+        for (auto& o : outputs_) o->poll(now);
+        usleep(200);
+        continue;
+      }
+    }
     unsigned got = 0;
     for (EmitterInput& in : inputs_) {
       const unsigned n = rte_ring_sc_dequeue_burst(in.ring, reinterpret_cast<void**>(recs),
                                                    kDequeueBurst, nullptr);
       for (unsigned i = 0; i < n; ++i) {
         // Formatted once; each output copies the line into its own queue.
-        const size_t len = formatter_.format_to(*recs[i], line_.get());
+        const size_t len = formatter_->format_to(*recs[i], line_.get());
         if (len == 0) continue;
         counters_.emitter_bytes.inc(len);
         const std::string_view line(line_.get(), len);

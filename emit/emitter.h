@@ -29,8 +29,10 @@ struct EmitterInput {
 
 class Emitter {
  public:
+  // `backpressure` (offline): when an output's queue is full and it has no spool, stop reading
+  // records until it drains, so the workers wait; live, such records are counted drops.
   Emitter(const FormatConfig& format, std::vector<std::unique_ptr<Output>> outputs,
-          std::vector<EmitterInput> inputs, bool shared_cpu);
+          std::vector<EmitterInput> inputs, bool shared_cpu, bool backpressure = false);
 
   // Runs on the emitter lcore until `producers_done` is set and every ring is empty; then
   // delivers what the outputs still hold (up to kDrainTimeout) and spools or counts the rest.
@@ -41,7 +43,7 @@ class Emitter {
 
   void request_reopen() noexcept { reopen_.store(true, std::memory_order_relaxed); }
   const EmitterCounters& counters() const noexcept { return counters_; }
-  const FormatCounters& format_counters() const noexcept { return formatter_.counters(); }
+  const FormatCounters& format_counters() const noexcept { return formatter_->counters(); }
   size_t output_count() const noexcept { return outputs_.size(); }
   const Output& output(size_t i) const noexcept { return *outputs_[i]; }
   // Every FS_OUTPUT_COUNTERS counter summed over the outputs: f(info, value).
@@ -60,10 +62,12 @@ class Emitter {
  private:
   void drain_outputs();
 
-  Rfc5424Formatter formatter_;
+  std::unique_ptr<Formatter> formatter_;
   std::vector<std::unique_ptr<Output>> outputs_;
   std::vector<EmitterInput> inputs_;
   bool shared_cpu_;
+  bool backpressure_;
+  bool said_waiting_ = false;
   std::unique_ptr<char[]> line_;  // one formatted record, handed to every output
   std::atomic<bool> reopen_{false};
   EmitterCounters counters_;

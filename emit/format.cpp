@@ -589,17 +589,12 @@ char* Rfc5424Formatter::PaddedText::put(char* p) const noexcept {
 Rfc5424Formatter::Rfc5424Formatter(const FormatConfig& cfg)
     : pri_version_(fmt::format("<{}>1 ", cfg.facility * 8 + cfg.severity)),
       pen_suffix_(fmt::format("@{}", cfg.pen)),
-      run_id_(cfg.run_id),
-      scratch_(new char[kFormatBufferBytes]) {
+      run_id_(cfg.run_id) {
   for (RecordType t : {RecordType::kSession, RecordType::kSessionUpdate}) {
     after_ts_[static_cast<int>(t)] =
         PaddedText(fmt::format(" {} {} {} {} [flow@{} sid=\"", cfg.hostname, cfg.app_name,
                                cfg.procid, record_msgid(t), cfg.pen));
   }
-}
-
-void Rfc5424Formatter::format(const Record& r, std::string& out) {
-  out.append(scratch_.get(), format_to(r, scratch_.get()));
 }
 
 char* Rfc5424Formatter::write_ts(char* p, Nanos ns) {
@@ -814,6 +809,37 @@ std::string format_drops_record(const FormatConfig& cfg, std::string_view output
       cfg.procid, cfg.pen, out_value, dropped, std::string_view(first, kTimestampLen),
       std::string_view(last, kTimestampLen), dropped, std::string_view(first, kTimestampLen),
       std::string_view(last, kTimestampLen));
+}
+
+
+// ---- formats ----
+
+absl::StatusOr<LineFormat> parse_line_format(std::string_view name) {
+  if (name == "rfc5424") return LineFormat::kRfc5424;
+  return absl::InvalidArgumentError(fmt::format("expected rfc5424, got '{}'", name));
+}
+
+std::string_view line_format_name(LineFormat f) noexcept {
+  switch (f) {
+    case LineFormat::kRfc5424:
+      return "rfc5424";
+    case LineFormat::kJson:
+      return "json";
+    case LineFormat::kCef:
+      return "cef";
+    case LineFormat::kLeef:
+      return "leef";
+  }
+  return "unknown";
+}
+
+std::unique_ptr<Formatter> make_formatter(const FormatConfig& cfg) {
+  return std::make_unique<Rfc5424Formatter>(cfg);
+}
+
+std::string format_drops_line(const FormatConfig& cfg, std::string_view output, uint64_t dropped,
+                              Nanos first_ns, Nanos last_ns, Nanos now_ns) {
+  return format_drops_record(cfg, output, dropped, first_ns, last_ns, now_ns);
 }
 
 }  // namespace flowscribe::emit

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/counters.h"
 #include "common/net.h"
 #include "emit/escape.h"
@@ -15,6 +16,12 @@
 #include "emit/schema.h"
 
 namespace flowscribe::emit {
+
+// --format: the text a record becomes (docs/records.md). One per process: the emitter
+// formats each record once and hands the same line to every output.
+enum class LineFormat : uint8_t { kRfc5424, kJson, kCef, kLeef };
+absl::StatusOr<LineFormat> parse_line_format(std::string_view name);
+std::string_view line_format_name(LineFormat f) noexcept;
 
 struct FormatConfig {
   std::string hostname;               // --sensor-name; validate() fills in gethostname()
@@ -24,6 +31,7 @@ struct FormatConfig {
   int facility = 16;                  // --facility: local0
   int severity = 6;                   // --severity: informational
   uint32_t run_id = 0;                // random per run (random_run_id()), first 8 hex of sid
+  LineFormat line_format = LineFormat::kRfc5424;  // --format
 };
 
 // Fills defaults and checks the header fields against RFC 5424 section 6.2 (PRINTUSASCII,
@@ -82,19 +90,46 @@ inline constexpr size_t kFormatBufferBytes = kMaxLineBytes + 2048;
 std::string format_drops_record(const FormatConfig& cfg, std::string_view output,
                                 uint64_t dropped, Nanos first_ns, Nanos last_ns, Nanos now_ns);
 
-class Rfc5424Formatter {
+// One record -> one line. A closed set of four formats behind one virtual call per record
+// (~1 ns, against ~100 ns of formatting); make_formatter() picks by FormatConfig::line_format.
+class Formatter {
+ public:
+  Formatter() : scratch_(new char[kFormatBufferBytes]) {}
+  virtual ~Formatter() = default;
+  Formatter(Formatter&&) = default;
+  Formatter& operator=(Formatter&&) = default;
+
+  // Writes one line ending in '\n' to dst, which has kFormatBufferBytes of room; returns its
+  // length (0 for a record of unknown type). The zero-copy path for BatchWriter.
+  virtual size_t format_to(const Record& r, char* dst) = 0;
+
+  // Appends one line ending in '\n' (nothing for a record of unknown type, counted).
+  void format(const Record& r, std::string& out) {
+    out.append(scratch_.get(), format_to(r, scratch_.get()));
+  }
+
+  const FormatCounters& counters() const noexcept { return counters_; }
+
+ protected:
+  FormatCounters counters_;
+
+ private:
+  std::unique_ptr<char[]> scratch_;  // format()'s buffer
+};
+
+// `cfg` must have passed validate().
+std::unique_ptr<Formatter> make_formatter(const FormatConfig& cfg);
+
+// The `drops` record in cfg.line_format (RFC 5424: format_drops_record()).
+std::string format_drops_line(const FormatConfig& cfg, std::string_view output, uint64_t dropped,
+                              Nanos first_ns, Nanos last_ns, Nanos now_ns);
+
+class Rfc5424Formatter final : public Formatter {
  public:
   // `cfg` must have passed validate().
   explicit Rfc5424Formatter(const FormatConfig& cfg);
 
-  // Appends one line ending in '\n' (nothing for a record of unknown type, counted).
-  void format(const Record& r, std::string& out);
-
-  // Writes one line ending in '\n' to dst, which has kFormatBufferBytes of room; returns its
-  // length (0 for a record of unknown type). The zero-copy path for BatchWriter.
-  size_t format_to(const Record& r, char* dst);
-
-  const FormatCounters& counters() const noexcept { return counters_; }
+  size_t format_to(const Record& r, char* dst) override;
 
  private:
   // Header text copied in 16-byte chunks (inlined moves instead of a memcpy call); the
@@ -121,8 +156,6 @@ class Rfc5424Formatter {
   // almost always, so the calendar arithmetic runs once a day.
   uint64_t ts_cache_day_ = ~0ULL;
   char ts_cache_date_[11];
-  std::unique_ptr<char[]> scratch_;  // format()'s buffer
-  FormatCounters counters_;
 };
 
 }  // namespace flowscribe::emit

@@ -711,8 +711,14 @@ absl::StatusOr<std::unique_ptr<Transport>> make_transport(const OutputSpec& spec
                                                           const NetConfig& net,
                                                           OutputCounters& counters) {
   switch (spec.scheme) {
-    case Scheme::kStdout:
     case Scheme::kFile: {
+      absl::StatusOr<std::unique_ptr<FileSink>> f = FileSink::open(spec.path, net.file);
+      if (!f.ok()) return f.status();
+      const FileSinkStats* stats = &(*f)->stats();
+      return std::unique_ptr<Transport>(
+          new SinkTransport(*std::move(f), spec.text, counters, stats));
+    }
+    case Scheme::kStdout: {
       absl::StatusOr<std::unique_ptr<Sink>> s = make_sink(spec.text);
       if (!s.ok()) return s.status();
       return std::unique_ptr<Transport>(new SinkTransport(*std::move(s), spec.text, counters));

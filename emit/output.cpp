@@ -188,7 +188,7 @@ void Output::report_drops(Nanos now, bool at_exit) {
   // Only once records reach the collector again, so a drops record is not itself lost (and
   // reported, and lost...) while the collector is away.
   if (!at_exit && !delivered_since_drop_) return;
-  const std::string line = format_drops_record(format_, spec_.text, unreported_drops_,
+  const std::string line = format_drops_line(format_, spec_.text, unreported_drops_,
                                                drops_first_, drops_last_, wall_now());
   if (!accept(line, now)) {
     if (!at_exit) return;

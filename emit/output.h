@@ -84,6 +84,12 @@ class Output {
   void push(std::string_view line, Nanos now);
   // Connects, flushes due batches, collects acknowledgements, refills from the spool.
   void poll(Nanos now);
+  // The memory queue cannot take another burst and there is no spool to take it: offline,
+  // the emitter then stops reading records (the workers wait) instead of dropping them.
+  bool saturated(size_t burst_bytes) const noexcept {
+    return !spool_ && !transport_->broken() && queue_.records() != 0 &&
+           queue_.bytes() + burst_bytes > cfg_.queue_bytes;
+  }
   // At exit: one more connection attempt now, whatever the backoff says.
   void start_drain();
   // At exit: true once everything was delivered (or nothing more can be done for now).

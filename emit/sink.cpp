@@ -1,12 +1,16 @@
 #include "emit/sink.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <fmt/format.h>
+#include "common/strings.h"
 #include "emit/format.h"
 #include "emit/record.h"
 
@@ -51,13 +55,52 @@ int open_append(const std::string& path) {
   return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 
+absl::Status stdout_write(int fd, std::string_view batch, bool& cut_line) {
+  return write_lines(fd, batch, cut_line, "stdout");
+}
+
+Nanos mono_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<Nanos>(ts.tv_sec) * kNsPerSec + static_cast<Nanos>(ts.tv_nsec);
+}
+
 }  // namespace
 
 absl::Status StdoutSink::write(std::string_view batch) {
-  return write_lines(fd_, batch, cut_line_, "stdout");
+  return stdout_write(fd_, batch, cut_line_);
 }
 
-absl::StatusOr<std::unique_ptr<FileSink>> FileSink::open(std::string path) {
+absl::StatusOr<FileConfig> parse_fsync_policy(std::string_view text, FileConfig cfg) {
+  if (text == "never") {
+    cfg.fsync = FsyncPolicy::kNever;
+  } else if (text == "batch") {
+    cfg.fsync = FsyncPolicy::kBatch;
+  } else {
+    uint32_t s = 0;
+    if (!parse_uint(text, s) || s == 0 || s > 86400) {
+      return absl::InvalidArgumentError(
+          fmt::format("expected never, batch or seconds from 1 to 86400, got '{}'", text));
+    }
+    cfg.fsync = FsyncPolicy::kInterval;
+    cfg.fsync_s = s;
+  }
+  return cfg;
+}
+
+FileSink::FileSink(std::string path, int fd, const FileConfig& cfg)
+    : path_(std::move(path)), fd_(fd), cfg_(cfg) {
+  reset_file_state();
+  synced_ns_ = opened_ns_;
+}
+
+void FileSink::reset_file_state() {
+  struct stat st{};
+  size_ = ::fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;  // appending to it
+  opened_ns_ = mono_ns();
+}
+
+absl::StatusOr<std::unique_ptr<FileSink>> FileSink::open(std::string path, const FileConfig& cfg) {
   if (path.empty()) {
     return absl::InvalidArgumentError("output file:PATH needs a path after 'file:'");
   }
@@ -66,15 +109,100 @@ absl::StatusOr<std::unique_ptr<FileSink>> FileSink::open(std::string path) {
     return absl::FailedPreconditionError(
         fmt::format("cannot open output file '{}': {}", path, std::strerror(errno)));
   }
-  return std::unique_ptr<FileSink>(new FileSink(std::move(path), fd));
+  return std::unique_ptr<FileSink>(new FileSink(std::move(path), fd, cfg));
 }
 
 FileSink::~FileSink() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ < 0) return;
+  if (cfg_.fsync != FsyncPolicy::kNever) sync();
+  ::close(fd_);
+}
+
+void FileSink::sync() {
+  if (!dirty_) return;
+  // An fdatasync error is not a lost record (the data is in the page cache); it is counted
+  // with the rotation errors' stderr line left to the next write's own error, if any.
+  if (::fdatasync(fd_) == 0) ++stats_.fsyncs;
+  dirty_ = false;
+  synced_ns_ = mono_ns();
+}
+
+absl::Status FileSink::rotate() {
+  if (cfg_.fsync != FsyncPolicy::kNever) sync();
+  auto numbered = [&](uint32_t i) { return fmt::format("{}.{}", path_, i); };
+  int err = 0;
+  if (cfg_.keep == 0) {
+    if (::unlink(path_.c_str()) != 0 && errno != ENOENT) err = errno;
+  } else {
+    for (uint32_t i = cfg_.keep - 1; i >= 1 && err == 0; --i) {
+      if (::rename(numbered(i).c_str(), numbered(i + 1).c_str()) != 0 && errno != ENOENT) {
+        err = errno;
+      }
+    }
+    if (err == 0 && ::rename(path_.c_str(), numbered(1).c_str()) != 0) err = errno;
+  }
+  int fd = -1;
+  if (err == 0) {
+    fd = open_append(path_);
+    if (fd < 0) err = errno;
+  }
+  if (err != 0) {
+    // Keep writing to the file we have; try again after another max_bytes or rotate_s.
+    ++stats_.rotate_errors;
+    size_ = 0;
+    opened_ns_ = mono_ns();
+    return absl::UnavailableError(fmt::format(
+        "cannot rotate output file '{}' (still writing to the current file): {}", path_,
+        std::strerror(err)));
+  }
+  ::close(fd_);
+  fd_ = fd;
+  size_ = 0;
+  opened_ns_ = mono_ns();
+  cut_line_ = false;
+  ++stats_.rotations;
+  return absl::OkStatus();
 }
 
 absl::Status FileSink::write(std::string_view batch) {
-  return write_lines(fd_, batch, cut_line_, path_.c_str());
+  if (cfg_.rotate_s != 0 && size_ != 0 &&
+      mono_ns() - opened_ns_ >= Nanos{cfg_.rotate_s} * kNsPerSec) {
+    if (absl::Status s = rotate(); !s.ok()) {
+      std::fprintf(stderr, "flowscribe: %s\n", std::string(s.message()).c_str());
+    }
+  }
+  std::string_view rest = batch;
+  absl::Status status = absl::OkStatus();
+  while (!rest.empty()) {
+    std::string_view part = rest;
+    if (cfg_.max_bytes != 0 && size_ + rest.size() > cfg_.max_bytes) {
+      const uint64_t room = cfg_.max_bytes > size_ ? cfg_.max_bytes - size_ : 0;
+      size_t cut = room != 0 ? rest.rfind('\n', static_cast<size_t>(room) - 1)
+                             : std::string_view::npos;
+      if (cut == std::string_view::npos) {
+        if (size_ != 0) {
+          if (absl::Status s = rotate(); !s.ok()) {
+            std::fprintf(stderr, "flowscribe: %s\n", std::string(s.message()).c_str());
+          }
+          continue;  // size_ is 0 now, rotated or not: no loop
+        }
+        cut = rest.find('\n');  // one line longer than the limit: a file of its own
+        if (cut == std::string_view::npos) cut = rest.size() - 1;
+      }
+      part = rest.substr(0, cut + 1);
+    }
+    status = write_lines(fd_, part, cut_line_, path_.c_str());
+    if (!status.ok()) return status;
+    size_ += part.size();
+    dirty_ = true;
+    rest.remove_prefix(part.size());
+  }
+  if (cfg_.fsync == FsyncPolicy::kBatch ||
+      (cfg_.fsync == FsyncPolicy::kInterval &&
+       mono_ns() - synced_ns_ >= Nanos{cfg_.fsync_s} * kNsPerSec)) {
+    sync();
+  }
+  return status;
 }
 
 absl::Status FileSink::reopen() {
@@ -84,9 +212,11 @@ absl::Status FileSink::reopen() {
         fmt::format("cannot reopen output file '{}' (still writing to the old one): {}", path_,
                     std::strerror(errno)));
   }
+  if (cfg_.fsync != FsyncPolicy::kNever) sync();
   ::close(fd_);
   fd_ = fd;
   cut_line_ = false;  // a fresh file starts on a line boundary
+  reset_file_state();
   return absl::OkStatus();
 }
 
@@ -114,7 +244,7 @@ BatchWriter::BatchWriter(Sink& sink, size_t max_bytes, Nanos max_delay_ns)
       cap_(max_bytes + kFormatBufferBytes),
       buf_(new char[cap_]) {}
 
-absl::Status BatchWriter::add(Rfc5424Formatter& f, const Record& r, Nanos now) {
+absl::Status BatchWriter::add(Formatter& f, const Record& r, Nanos now) {
   // len_ < max_bytes_ here, so a whole formatted line always fits.
   const size_t n = f.format_to(r, buf_.get() + len_);
   if (n == 0) return absl::OkStatus();

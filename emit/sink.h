@@ -19,7 +19,7 @@
 namespace flowscribe::emit {
 
 struct Record;
-class Rfc5424Formatter;
+class Formatter;
 
 class Sink {
  public:
@@ -46,11 +46,42 @@ class StdoutSink : public Sink {
   bool cut_line_ = false;  // the last write stopped mid-line
 };
 
+// --file-fsync: when file: outputs call fdatasync(2). kNever leaves it to the kernel's
+// writeback (a crash of flowscribe loses nothing, a power loss up to ~30 s); kBatch syncs
+// after every batch write (durable, costs a disk flush per batch); kInterval at the first
+// batch write `fsync_s` or more after the last sync. Every policy but kNever also syncs
+// before a rotation and at exit.
+enum class FsyncPolicy : uint8_t { kNever, kBatch, kInterval };
+
+// Rotation and durability of file: outputs (docs/siem.md "Files").
+struct FileConfig {
+  uint64_t max_bytes = 0;   // --file-max-mb: rotate before a file would pass this; 0 = never
+  uint32_t rotate_s = 0;    // --file-rotate: rotate a non-empty file this old; 0 = never
+  uint32_t keep = 10;       // --file-keep: PATH.1 (newest) .. PATH.keep; 0 = delete at rotation
+  FsyncPolicy fsync = FsyncPolicy::kNever;  // --file-fsync
+  uint32_t fsync_s = 0;     // kInterval's period
+};
+
+// Parses --file-fsync: "never", "batch" or a number of seconds (1-86400).
+absl::StatusOr<FileConfig> parse_fsync_policy(std::string_view text, FileConfig cfg);
+
+// Counts kept by a FileSink (summed into the output's counters by SinkTransport).
+struct FileSinkStats {
+  uint64_t rotations = 0;
+  uint64_t rotate_errors = 0;
+  uint64_t fsyncs = 0;
+};
+
 // Appends to a file (O_APPEND, created 0640). reopen() opens the path again, so logrotate's
-// move-then-SIGHUP works; if the new open fails the old file stays in use.
+// move-then-SIGHUP works; if the new open fails the old file stays in use. With max_bytes or
+// rotate_s it rotates itself: PATH.(keep-1) -> PATH.keep, ..., PATH -> PATH.1, new PATH. A
+// size rotation splits a batch at a line boundary, so no file passes max_bytes (a single line
+// longer than it gets a file of its own). Time is checked at writes: an idle file is rotated
+// by the first record after its time is up.
 class FileSink : public Sink {
  public:
-  static absl::StatusOr<std::unique_ptr<FileSink>> open(std::string path);
+  static absl::StatusOr<std::unique_ptr<FileSink>> open(std::string path,
+                                                        const FileConfig& cfg = {});
   ~FileSink() override;
   FileSink(const FileSink&) = delete;
   FileSink& operator=(const FileSink&) = delete;
@@ -59,12 +90,26 @@ class FileSink : public Sink {
   absl::Status reopen() override;
   const char* name() const override { return "file"; }
   const std::string& path() const { return path_; }
+  const FileSinkStats& stats() const noexcept { return stats_; }
+  uint64_t size() const noexcept { return size_; }
 
  private:
-  FileSink(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  FileSink(std::string path, int fd, const FileConfig& cfg);
+  // Renames the chain and opens a fresh PATH; on failure keeps writing to the old file.
+  absl::Status rotate();
+  void sync();
+  void reset_file_state();
+
   std::string path_;
   int fd_;
+  FileConfig cfg_;
+  uint64_t size_ = 0;       // bytes in the current file
+  Nanos opened_ns_ = 0;     // CLOCK_MONOTONIC when the current file was opened
+  Nanos synced_ns_ = 0;
+  bool dirty_ = false;      // written since the last fdatasync
+  bool rotate_failed_ = false;  // the error was printed; retried at the next rotation point
   bool cut_line_ = false;
+  FileSinkStats stats_;
 };
 
 // "stdout" or "file:PATH". Network outputs are transports (emit/transport.h, net_sink.h).
@@ -91,7 +136,7 @@ class BatchWriter {
                        Nanos max_delay_ns = kDefaultBatchDelayNs);
 
   // Formats `r` into the batch; writes the batch if it is full. An error is the sink's.
-  absl::Status add(Rfc5424Formatter& f, const Record& r, Nanos now);
+  absl::Status add(Formatter& f, const Record& r, Nanos now);
   // Adds one complete line (must end in '\n').
   absl::Status add_line(std::string_view line, Nanos now);
 

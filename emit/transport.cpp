@@ -80,10 +80,18 @@ absl::StatusOr<OutputSpec> parse_output_spec(std::string_view text) {
 }
 
 SinkTransport::SinkTransport(std::unique_ptr<Sink> sink, std::string name,
-                             OutputCounters& counters)
-    : sink_(std::move(sink)), name_(std::move(name)), counters_(counters) {}
+                             OutputCounters& counters, const FileSinkStats* file_stats)
+    : sink_(std::move(sink)), name_(std::move(name)), counters_(counters),
+      file_stats_(file_stats) {}
 
 SinkTransport::~SinkTransport() = default;
+
+void SinkTransport::copy_file_stats() {
+  if (!file_stats_) return;
+  counters_.output_file_rotations.set(file_stats_->rotations);
+  counters_.output_file_rotate_errors.set(file_stats_->rotate_errors);
+  counters_.output_file_fsyncs.set(file_stats_->fsyncs);
+}
 
 size_t SinkTransport::send(std::span<const std::string_view> lines) {
   if (broken_) {
@@ -113,6 +121,7 @@ size_t SinkTransport::send(std::span<const std::string_view> lines) {
     done_ += j - i;
     i = j;
   }
+  copy_file_stats();
   return lines.size();
 }
 
@@ -125,6 +134,7 @@ Acked SinkTransport::take_acked(Nanos) {
 
 void SinkTransport::reopen() {
   absl::Status s = sink_->reopen();
+  copy_file_stats();
   if (!s.ok()) std::fprintf(stderr, "flowscribe: %s\n", std::string(s.message()).c_str());
 }
 

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "common/counters.h"
 #include "common/net.h"
+#include "emit/sink.h"
 
 namespace flowscribe::emit {
 
@@ -62,6 +63,7 @@ struct NetConfig {
   std::string tls_cert;                 // --tls-cert: client certificate chain (PEM)
   std::string tls_key;                  // --tls-key: its private key (PEM)
   uint32_t pen = 32473;                 // SD-ID of UDP's truncation marker (trunc@PEN)
+  FileConfig file;                      // file: outputs: rotation and fsync (emit/sink.h)
 };
 
 // Per-output counters (summed over outputs in the stats line; one summary line per output).
@@ -81,7 +83,10 @@ struct NetConfig {
   X(output_write_errors, "failed writes or sends (file, stdout, UDP)")                     \
   X(output_drop_reports, "'drops' records written to tell a collector what it missed")     \
   X(output_queue_bytes, "bytes waiting in outputs' memory queues (gauge)")                 \
-  X(output_spool_bytes, "bytes waiting in outputs' spools (gauge)")
+  X(output_spool_bytes, "bytes waiting in outputs' spools (gauge)")                       \
+  X(output_file_rotations, "file: outputs rotated (--file-max-mb, --file-rotate)")         \
+  X(output_file_rotate_errors, "file: rotations that failed (the current file is kept)")   \
+  X(output_file_fsyncs, "fdatasync calls made by file: outputs (--file-fsync)")
 
 FS_DEFINE_COUNTERS(OutputCounters, FS_OUTPUT_COUNTERS);
 
@@ -141,7 +146,9 @@ class Transport {
 // and marks the output broken: later records are counted as lost and the exit status is 1.
 class SinkTransport : public Transport {
  public:
-  SinkTransport(std::unique_ptr<Sink> sink, std::string name, OutputCounters& counters);
+  // `file_stats`: the FileSink's own counts (rotations, fsyncs), copied into `counters`.
+  SinkTransport(std::unique_ptr<Sink> sink, std::string name, OutputCounters& counters,
+                const FileSinkStats* file_stats = nullptr);
   ~SinkTransport() override;
 
   bool up(Nanos) override { return true; }
@@ -151,9 +158,12 @@ class SinkTransport : public Transport {
   bool broken() const override { return broken_; }
 
  private:
+  void copy_file_stats();
+
   std::unique_ptr<Sink> sink_;
   std::string name_;
   OutputCounters& counters_;
+  const FileSinkStats* file_stats_;
   size_t done_ = 0;   // taken since the last take_acked()
   size_t lost_ = 0;
   bool broken_ = false;

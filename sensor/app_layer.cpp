@@ -60,7 +60,11 @@ uint32_t AppLayer::alloc(flow::Flow& f, bool from_client, const AppPacket& p) no
   free_head_ = s.next_free;
   counters_.app_states_in_use.inc();
   const uint8_t c = f.client_side & 1;
-  classifier_.init(s.cls, f.key.proto, f.key.port[c], f.key.port[c ^ 1]);
+  // Without a handshake (UDP, or TCP picked up midstream) the client is a guess from the
+  // ports or the first packet: the classifier may then find the roles the other way round.
+  const bool guessed = f.direction_basis != static_cast<uint8_t>(flow::DirectionBasis::kSyn) &&
+                       f.direction_basis != static_cast<uint8_t>(flow::DirectionBasis::kSynAck);
+  classifier_.init(s.cls, f.key.proto, f.key.port[c], f.key.port[c ^ 1], guessed);
   if (f.key.proto == kIpProtoTcp) {
     flow::TcpReassembler::init(s.stream);
     // State is taken at the first payload packet, after the handshake went by: start each
@@ -95,6 +99,12 @@ void AppLayer::release(flow::Flow& f) noexcept {
 void AppLayer::conclude(flow::Flow& f, const dissect::Decision& d) noexcept {
   if (d.kind == dissect::Decision::kDecided && d.app_proto != 0) {
     f.app_proto = d.app_proto;
+    // The payload proved the guessed roles wrong (docs/flows.md: dissectors may flip a
+    // midstream flow's client); an Unsure verdict is not proof enough.
+    if (d.reversed && d.certain) {
+      f.client_side ^= 1;
+      counters_.app_reversed.inc();
+    }
     counters_.app_classified.inc();
   } else {
     counters_.app_unknown.inc();
@@ -129,7 +139,7 @@ void AppLayer::on_packet(flow::Flow& f, bool from_client, const AppPacket& p) no
     return;
   }
   if (p.payload_len == 0) return;
-  dissect::Decision d = classifier_.feed(s.cls, from_client, p.payload, p.payload_len);
+  dissect::Decision d = classifier_.feed(s.cls, from_client, p.payload, p.payload_len, p.payload_wire_len);
   if (d.kind != dissect::Decision::kPending) conclude(f, d);
 }
 

@@ -21,7 +21,8 @@ namespace flowscribe::sensor {
   X(app_classified, "flows whose protocol was named")                                       \
   X(app_unknown, "flows whose payload matched no protocol (proto=unknown)")                 \
   X(app_no_payload, "flows that ended without payload (never classified)")                  \
-  X(app_other_transport, "flows neither TCP nor UDP: not classified")
+  X(app_other_transport, "flows neither TCP nor UDP: not classified")                       \
+  X(app_reversed, "flows whose guessed client was the server (payload proved it): flipped")
 
 FS_DEFINE_COUNTERS(AppCounters, FS_APP_COUNTERS);
 

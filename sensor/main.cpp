@@ -173,6 +173,14 @@ int main(int argc, char** argv) {
   net.tls_cert = o.tls_cert;
   net.tls_key = o.tls_key;
   net.pen = o.pen;
+  net.file.max_bytes = uint64_t{o.file_max_mb} << 20;
+  net.file.rotate_s = o.file_rotate_s;
+  net.file.keep = o.file_keep;
+  if (auto f = fs::emit::parse_fsync_policy(o.file_fsync, net.file); f.ok()) {
+    net.file = *f;
+  } else {
+    return fail(kExitUsage, cat("--file-fsync: ", std::string(f.status().message())));
+  }
   fs::emit::OutputConfig ocfg;
   ocfg.queue_bytes = size_t{o.out_queue_mb} << 20;
   ocfg.spool_dir = o.spool_dir;
@@ -196,6 +204,11 @@ int main(int argc, char** argv) {
   fcfg.facility = o.facility;
   fcfg.severity = o.severity;
   fcfg.run_id = fs::emit::random_run_id();
+  if (auto f = fs::emit::parse_line_format(o.format); f.ok()) {
+    fcfg.line_format = *f;
+  } else {
+    return fail(kExitUsage, cat("--format: ", std::string(f.status().message())));
+  }
   if (absl::Status s = fs::emit::validate(fcfg); !s.ok()) return fail(kExitUsage, s);
 
   // Protocol signatures compile once, before DPDK, so a bad user pattern is a clean error.
@@ -388,7 +401,7 @@ int main(int argc, char** argv) {
   if (use_dispatcher) {
     dispatcher = std::make_unique<fs::sensor::Dispatcher>(shared, queues, in_rings);
   }
-  fs::emit::Emitter emitter(fcfg, std::move(outputs), inputs, shared.shared_cpu);
+  fs::emit::Emitter emitter(fcfg, std::move(outputs), inputs, shared.shared_cpu, offline);
 
   fs::sensor::Sources sources;
   for (auto& w : ws) sources.workers.push_back(w.get());

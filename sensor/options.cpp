@@ -8,6 +8,8 @@
 
 
 #include "common/strings.h"
+#include "emit/format.h"
+#include "emit/sink.h"
 #include "emit/transport.h"
 
 namespace flowscribe::sensor {
@@ -217,6 +219,38 @@ const std::vector<Flag>& flags() {
        "Disk cap of each output's spool (default 1024); past it records are dropped, counted, "
        "and reported in a 'drops' record.",
        uint_flag(&Options::spool_max_mb, 1, 1u << 24, "spool-max-mb")},
+      {"format", "FMT", "Output",
+       "Record format of every output: rfc5424 (default; the only one in this build), see "
+       "docs/records.md.",
+       [](Options& o, std::string_view v) -> absl::Status {
+         if (!emit::parse_line_format(v).ok()) {
+           return bad("format", "expected rfc5424", v);
+         }
+         o.format = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"file-max-mb", "MB", "Output",
+       "Rotate file: outputs before they pass MB (PATH -> PATH.1 -> PATH.2 ...; default 0 = "
+       "never, e.g. for logrotate with SIGHUP).",
+       uint_flag(&Options::file_max_mb, 0, 1u << 20, "file-max-mb")},
+      {"file-rotate", "S", "Output",
+       "Rotate a non-empty file: output every S seconds (checked when records arrive; default "
+       "0 = never).",
+       uint_flag(&Options::file_rotate_s, 0, 366 * 86400, "file-rotate")},
+      {"file-keep", "N", "Output",
+       "Rotated files kept per file: output, PATH.1 (newest) to PATH.N (default 10; 0 deletes "
+       "the old file at rotation).",
+       uint_flag(&Options::file_keep, 0, 100000, "file-keep")},
+      {"file-fsync", "POLICY", "Output",
+       "When file: outputs are fdatasync'ed: never (default: the kernel writes back within "
+       "~30 s), batch (after every batch write) or a number of seconds.",
+       [](Options& o, std::string_view v) -> absl::Status {
+         if (!emit::parse_fsync_policy(v, emit::FileConfig{}).ok()) {
+           return bad("file-fsync", "expected never, batch or seconds from 1 to 86400", v);
+         }
+         o.file_fsync = std::string(v);
+         return absl::OkStatus();
+       }},
       {"sensor-name", "NAME", "Output",
        "HOSTNAME field of every record (default: this machine's host name).",
        string_flag(&Options::sensor_name, "sensor-name")},

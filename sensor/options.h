@@ -58,6 +58,11 @@ struct Options {
   std::string tls_key;              // --tls-key FILE
   uint32_t out_queue_mb = 64;       // --out-queue-mb MB, per output
   std::string spool_dir;            // --spool-dir DIR, empty = no spool
+  uint32_t file_max_mb = 0;         // --file-max-mb MB, 0 = no size rotation
+  uint32_t file_rotate_s = 0;       // --file-rotate S, 0 = no time rotation
+  uint32_t file_keep = 10;          // --file-keep N
+  std::string file_fsync = "never"; // --file-fsync never|batch|SECONDS
+  std::string format = "rfc5424";   // --format rfc5424|json|cef|leef
   uint32_t spool_max_mb = 1024;     // --spool-max-mb MB, per output
   std::string sensor_name;          // --sensor-name, default the host name
   uint32_t pen = 32473;             // --pen

@@ -17,6 +17,7 @@ static_assert(kAppProtoBuiltinEnd <= 64, "built-in rule bits live in one uint64_
 enum StateFlag : uint8_t {
   kStateServerFirst = 0x01,   // the server sent the first payload
   kStateHadCandidate = 0x02,  // some evaluation had an Unsure probe (UDP: keep the datagram)
+  kStateGuessed = 0x04,       // init() was told the orientation is a guess: try it swapped too
 };
 
 constexpr unsigned kUserRuleBase = 64;  // Hyperscan ids 64.. are user rule slots
@@ -133,15 +134,17 @@ Classifier::Classifier(std::shared_ptr<const ClassifierDb> db) : db_(std::move(d
 }
 
 void Classifier::init(ClassifyState& st, uint8_t transport, uint16_t client_port,
-                      uint16_t server_port) noexcept {
+                      uint16_t server_port, bool orientation_guessed) noexcept {
   std::memset(st.hs_hits, 0, sizeof st.hs_hits);
+  st.swap_hits[0] = st.swap_hits[1] = 0;
   st.wire[0] = st.wire[1] = 0;
   st.len[0] = st.len[1] = 0;
+  st.swap_len[0] = st.swap_len[1] = 0;
   st.pkts[0] = st.pkts[1] = 0;
   st.client_port = client_port;
   st.server_port = server_port;
   st.transport = transport;
-  st.flags = 0;
+  st.flags = orientation_guessed ? kStateGuessed : 0;
   st.decision = Decision{};
   counters_.classify_flows.inc();
   if (transport != kTransportTcp && transport != kTransportUdp) {
@@ -179,6 +182,32 @@ void Classifier::scan(ClassifyState& st, int dir) noexcept {
   st.hs_hits[dir][1] = bits[1];
 }
 
+// The swapped view: each prefix scanned with the other direction's database, lazily (only
+// flows whose bytes fit nothing as given get here) and only while new bytes are within reach.
+void Classifier::scan_swapped(ClassifyState& st) noexcept {
+  if (!ready_) return;
+  const int t = transport_index(st.transport);
+  for (int d = 0; d < 2; ++d) {
+    const match::Database& db = db_->db_[t][d ^ 1];
+    const uint16_t reach = db_->scan_len_[t][d ^ 1];
+    if (!db || st.len[d] == st.swap_len[d] || (st.transport != kTransportUdp && st.swap_len[d] >= reach)) continue;
+    const uint32_t len = st.len[d] < reach ? st.len[d] : reach;
+    uint64_t bits = 0;
+    auto on_match = [&bits](unsigned id) {
+      if (id < 64) bits |= uint64_t{1} << id;  // built-in rules only: user rules are directional
+      return false;
+    };
+    counters_.classify_hs_scans.inc();
+    const hs_error_t e = match::scan_block(db, scratch_, st.prefix[d], len, on_match);
+    if (e != HS_SUCCESS && e != HS_SCAN_TERMINATED) {
+      counters_.classify_hs_scan_errors.inc();
+      continue;
+    }
+    st.swap_hits[d] = bits;
+    st.swap_len[d] = st.len[d];
+  }
+}
+
 Decision Classifier::feed(ClassifyState& st, bool from_client, const uint8_t* data, uint32_t len,
                           uint32_t wire_len) noexcept {
   if (st.decision.kind != Decision::kPending) {
@@ -199,6 +228,7 @@ Decision Classifier::feed(ClassifyState& st, bool from_client, const uint8_t* da
       const uint32_t n = len < kClassifyPrefixBytes ? len : kClassifyPrefixBytes;
       std::memcpy(st.prefix[d], data, n);
       st.len[d] = static_cast<uint16_t>(n);
+      st.swap_len[d] = 0;
       st.wire[d] = wire_len > len ? wire_len : len;
       grew = true;
     }
@@ -229,6 +259,7 @@ Decision Classifier::decide(ClassifyState& st, Decision::Kind kind, uint16_t pro
   st.decision.kind = kind;
   st.decision.app_proto = kind == Decision::kDecided ? proto : 0;
   st.decision.certain = kind == Decision::kDecided && certain;
+  st.decision.reversed = false;
   if (kind == Decision::kDecided) {
     counters_.classify_decided.inc();
     if (!certain) counters_.classify_decided_unsure.inc();
@@ -246,18 +277,12 @@ Decision Classifier::evaluate(ClassifyState& st, bool final) noexcept {
     return decide(st, Decision::kDecided, db_->user_rule_proto(static_cast<size_t>(std::countr_zero(user))), true);
   }
 
-  ProbeInput in;
-  in.cli = Bytes{st.prefix[0], st.len[0]};
-  in.srv = Bytes{st.prefix[1], st.len[1]};
-  in.cli_wire = st.wire[0];
-  in.srv_wire = st.wire[1];
-  in.transport = st.transport;
-  in.server_spoke_first = st.flags & kStateServerFirst;
-  in.client_port = st.client_port;
-  in.server_port = st.server_port;
   const int t = transport_index(st.transport);
   const uint8_t tmask = t == 1 ? kUdp : kTcp;
+  const bool server_first = st.flags & kStateServerFirst;
 
+  ProbeInput in;
+  in.transport = st.transport;
   uint64_t certain = 0, unsure = 0;
   auto run = [&](uint64_t ids) {
     for (; ids != 0; ids &= ids - 1) {
@@ -274,17 +299,48 @@ Decision Classifier::evaluate(ClassifyState& st, bool final) noexcept {
       }
     }
   };
-  const uint64_t hits = (st.hs_hits[0][0] | st.hs_hits[1][0]) & ~uint64_t{1};
-  run(hits);
-  if (certain == 0) run(db_->structural_[t] & ~hits);
+  // One pass over the probes with side `c` as the client: candidates first, then the
+  // structural probes unless a candidate was Certain.
+  auto pass = [&](int c, uint64_t hits) {
+    in.cli = Bytes{st.prefix[c], st.len[c]};
+    in.srv = Bytes{st.prefix[c ^ 1], st.len[c ^ 1]};
+    in.cli_wire = st.wire[c];
+    in.srv_wire = st.wire[c ^ 1];
+    in.server_spoke_first = c == 0 ? server_first : (!server_first && st.pkts[0] != 0);
+    in.client_port = c == 0 ? st.client_port : st.server_port;
+    in.server_port = c == 0 ? st.server_port : st.client_port;
+    hits &= ~uint64_t{1};
+    run(hits);
+    if (certain == 0) run(db_->structural_[t] & ~hits);
+  };
+
+  const auto done = [&](int dir) {
+    return st.pkts[dir] >= kClassifyMaxPackets || st.len[dir] >= kClassifyPrefixBytes;
+  };
+  const bool exhausted = (done(0) && done(1)) || st.pkts[0] + st.pkts[1] >= kClassifyMaxTotalPackets;
+  const bool both_spoke = st.pkts[0] > 0 && st.pkts[1] > 0;
+  const bool last_chance = final || exhausted;
+
+  pass(0, st.hs_hits[0][0] | st.hs_hits[1][0]);
+  bool reversed = false;
+  // Orientation guessed (no handshake) and nothing fits: the roles may be the other way
+  // round (a midstream pickup, a port-based guess, an answer whose question was not seen).
+  // Tried once the other side had its say, or when only the "server" has spoken.
+  if (certain == 0 && unsure == 0 && (st.flags & kStateGuessed) &&
+      (last_chance || both_spoke || st.pkts[0] == 0)) {
+    scan_swapped(st);
+    pass(1, st.swap_hits[0] | st.swap_hits[1]);
+    reversed = certain != 0 || unsure != 0;
+  }
   if (unsure != 0) st.flags |= kStateHadCandidate;
+  const uint16_t server_port = reversed ? st.client_port : st.server_port;
 
   auto port_pick = [&](uint64_t set) -> int {
     int found = -1;
     for (uint64_t ids = set; ids != 0; ids &= ids - 1) {
       const int id = std::countr_zero(ids);
       for (uint16_t p : proto_info(static_cast<uint16_t>(id)).ports) {
-        if (p != 0 && p == st.server_port) {
+        if (p != 0 && p == server_port) {
           if (found >= 0) return -1;  // two candidates on this port: no help
           found = id;
           break;
@@ -292,6 +348,14 @@ Decision Classifier::evaluate(ClassifyState& st, bool final) noexcept {
       }
     }
     return found;
+  };
+  auto decided = [&](int id, bool is_certain) {
+    decide(st, Decision::kDecided, static_cast<uint16_t>(id), is_certain);
+    if (reversed) {
+      st.decision.reversed = true;
+      counters_.classify_reversed.inc();
+    }
+    return st.decision;
   };
 
   if (certain != 0) {
@@ -301,25 +365,16 @@ Decision Classifier::evaluate(ClassifyState& st, bool final) noexcept {
       const int by_port = port_pick(certain);
       if (by_port >= 0) id = by_port;
     }
-    return decide(st, Decision::kDecided, static_cast<uint16_t>(id), true);
+    return decided(id, true);
   }
 
-  const auto done = [&](int dir) {
-    return st.pkts[dir] >= kClassifyMaxPackets || st.len[dir] >= kClassifyPrefixBytes;
-  };
-  const bool exhausted = (done(0) && done(1)) || st.pkts[0] + st.pkts[1] >= kClassifyMaxTotalPackets;
-  const bool both_spoke = st.pkts[0] > 0 && st.pkts[1] > 0;
-  const bool last_chance = final || exhausted;
-
   if (unsure != 0 && (last_chance || both_spoke)) {
-    if (std::popcount(unsure) == 1) {
-      return decide(st, Decision::kDecided, static_cast<uint16_t>(std::countr_zero(unsure)), false);
-    }
+    if (std::popcount(unsure) == 1) return decided(std::countr_zero(unsure), false);
     // The server port breaks a tie between Unsure candidates, and only that.
     const int by_port = port_pick(unsure);
     if (by_port >= 0) {
       counters_.classify_tie_broken_by_port.inc();
-      return decide(st, Decision::kDecided, static_cast<uint16_t>(by_port), false);
+      return decided(by_port, false);
     }
     if (last_chance) {
       counters_.classify_ambiguous.inc();

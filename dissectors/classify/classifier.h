@@ -30,14 +30,20 @@ struct Decision {
   Kind kind = kPending;
   uint16_t app_proto = 0;  // AppProto id or a user protocol id (app_proto_name() knows both)
   bool certain = false;    // a probe (or a user signature) was Certain; false = Unsure won
+  // The bytes fit only with the roles swapped: the side init() called the client is the
+  // server (only when init() was told the orientation was guessed).
+  bool reversed = false;
 };
 
 // Per-flow state: plain bytes for a pool slot. init() readies it; it needs no destructor.
 struct ClassifyState {
   uint8_t prefix[2][kClassifyPrefixBytes];  // [0] client→server, [1] server→client
   uint64_t hs_hits[2][2];  // per direction, rule bits: [0] built-in ids, [1] user slots
+  uint64_t swap_hits[2];   // orientation guessed: built-in bits of prefix[d] scanned as the
+                           //   other direction (client bytes as server bytes and vice versa)
   uint32_t wire[2];        // UDP: buffered datagram's length; TCP: bytes seen (saturating)
   uint16_t len[2];         // bytes in prefix[d]
+  uint16_t swap_len[2];    // bytes of prefix[d] covered by swap_hits[d]
   uint16_t client_port;
   uint16_t server_port;
   uint8_t pkts[2];         // payload packets seen per direction (saturating)
@@ -60,6 +66,7 @@ static_assert(sizeof(ClassifyState) <= 1152, "ClassifyState must fit a 1.2 KiB p
   X(classify_probe_unsure, "probe runs that returned Unsure")                                    \
   X(classify_tie_broken_by_port, "Unsure ties broken by the server port")                        \
   X(classify_conflicts, "more than one probe said Certain (port, then table order, decided)")    \
+  X(classify_reversed, "flows decided with the guessed client and server swapped")             \
   X(classify_user_signature_matches, "flows decided by a user signature")                        \
   X(classify_prefix_full, "TCP payload packets whose bytes did not fit the prefix (cut or dropped)") \
   X(classify_udp_prefix_replaced, "UDP datagrams that replaced a prefix with no candidate")       \
@@ -107,7 +114,11 @@ class Classifier {
   // False if Hyperscan scratch could not be allocated (probes still run, signatures do not).
   bool ready() const noexcept { return ready_; }
 
-  void init(ClassifyState& st, uint8_t transport, uint16_t client_port, uint16_t server_port) noexcept;
+  // `orientation_guessed`: no handshake told who the client is (UDP, or TCP picked up
+  // midstream): when the bytes fit no protocol as given, the probes also try them with the
+  // roles swapped (Decision::reversed).
+  void init(ClassifyState& st, uint8_t transport, uint16_t client_port, uint16_t server_port,
+            bool orientation_guessed = false) noexcept;
   // The next in-order payload bytes of one direction (TCP: from the stream engine; UDP: one
   // datagram). Returns the decision so far; once it is not kPending it never changes.
   Decision feed(ClassifyState& st, bool from_client, const uint8_t* data, uint32_t len) noexcept {
@@ -124,6 +135,7 @@ class Classifier {
 
  private:
   void scan(ClassifyState& st, int dir) noexcept;
+  void scan_swapped(ClassifyState& st) noexcept;
   Decision evaluate(ClassifyState& st, bool final) noexcept;
   Decision decide(ClassifyState& st, Decision::Kind kind, uint16_t proto, bool certain) noexcept;
 

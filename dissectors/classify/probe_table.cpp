@@ -30,7 +30,7 @@ constexpr Row kRows[] = {
     {P::kVnc, probes::vnc, kTcp, false, {5900, 5901, 5902, 0}},
     {P::kTelnet, probes::telnet, kTcp, false, {23, 2323, 0, 0}},
     {P::kFtp, probes::mail, kTcp, false, {21, 2121, 0, 0}},
-    {P::kSmb, probes::smb, kTcp, false, {445, 139, 0, 0}},
+    {P::kSmb, probes::smb, kBoth, false, {445, 139, 138, 0}},
     {P::kNfs, probes::rpc, kBoth, true, {2049, 0, 0, 0}},
     {P::kRpc, probes::rpc, kBoth, true, {111, 0, 0, 0}},
     {P::kMdns, probes::dns_family, kUdp, true, {5353, 0, 0, 0}},

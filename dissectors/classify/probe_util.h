@@ -90,10 +90,12 @@ struct RequestLine {
   bool complete = false;  // the whole line is here and has exactly three tokens
   bool plausible = false; // what is here is consistent with such a line (maybe truncated)
 };
+// RFC 9110 §9.1 allows any token; real methods are upper case letters, digits, '-' and '_'
+// (WebDAV, CalDAV, CCM_POST, BASELINE-CONTROL, ...), starting with a letter.
 inline bool method_token(std::string_view m) noexcept {
   if (m.empty() || m.size() > 24 || !is_upper(m[0])) return false;
   for (char c : m) {
-    if (!is_upper(c) && c != '-' && c != '_') return false;
+    if (!is_upper(c) && !is_digit(c) && c != '-' && c != '_') return false;
   }
   return true;
 }

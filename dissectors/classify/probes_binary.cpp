@@ -67,19 +67,37 @@ Verdict dtls_record(Bytes b, bool client) {
   const uint32_t hs_len = r.be24();
   r.be16();  // message_seq
   const uint32_t frag_off = r.be24(), frag_len = r.be24();
-  if (type != 22 || (version != 0xfeff && version != 0xfefd) || epoch != 0) return kNo;
+  // DTLS 1.0 (0xfeff), 1.2 (0xfefd), and OpenSSL's pre-RFC 4347 DTLS1_BAD_VER (0x0100), still
+  // spoken by Cisco AnyConnect.
+  const auto dtls_version = [](uint16_t v) { return v == 0xfeff || v == 0xfefd || v == 0x0100; };
+  if (type != 22 || !dtls_version(version) || epoch != 0) return kNo;
   if (len < 12 || len > 16384 + 2048) return kNo;
   if (client ? hs_type != 1 : (hs_type != 2 && hs_type != 3)) return kNo;
   if (frag_len > hs_len || frag_off + frag_len > hs_len || frag_len + 12 > len) return kNo;
   const uint16_t body_version = r.be16();
   if (!r.ok()) return kMaybe;
-  return body_version == 0xfeff || body_version == 0xfefd ? kYes : kNo;
+  return dtls_version(body_version) ? kYes : kNo;
 }
 
 }  // namespace
 
+// SSL 2.0-compatible ClientHello (RFC 5246 Appendix E.2, RFC 6101 Appendix E.1), still sent by
+// old clients that offer SSL 3.0/TLS: a 2-byte header with the high bit set, msg_type 1,
+// version, three lengths (cipher specs of 3 bytes each, session id 0 or 16, challenge 16-32)
+// that add up to the message length exactly.
+Verdict sslv2_client_hello(Bytes b) {
+  if (b.n < 5 || (b[0] & 0x80) == 0 || b[2] != 1) return kNo;
+  const uint32_t len = (b[0] & 0x7fu) << 8 | b[1];
+  const uint16_t version = be16_at(b, 3);
+  if (version != 0x0002 && (version < 0x0300 || version > 0x0304)) return kNo;
+  if (b.n < 11) return kMaybe;
+  const uint32_t specs = be16_at(b, 5), sid = be16_at(b, 7), challenge = be16_at(b, 9);
+  if (specs == 0 || specs % 3 != 0 || (sid != 0 && sid != 16) || challenge < 16 || challenge > 32) return kNo;
+  return len == 9 + specs + sid + challenge ? kYes : kNo;
+}
+
 Verdict tls(const ProbeInput& in, AppProto) noexcept {
-  const Verdict c = tls_hello(in.cli, 1);
+  const Verdict c = best(tls_hello(in.cli, 1), sslv2_client_hello(in.cli));
   if (c == kNo) return kNo;
   return best(c, tls_hello(in.srv, 2));
 }
@@ -173,7 +191,28 @@ Verdict smb_side(Bytes b, bool client) {
 }
 }  // namespace
 
+namespace {
+// NetBIOS datagram service (RFC 1002 §4.4.1): DIRECT_UNIQUE / DIRECT_GROUP / BROADCAST with a
+// 10-byte header, DGM_LENGTH = the bytes after the 14-byte header, two encoded names, then
+// the user data: an SMB1 header (the browser and NETLOGON mailslots ride SMB transactions).
+Verdict smb_datagram(Bytes b, uint32_t wire) {
+  if (b.n < 14 || b[0] < 0x10 || b[0] > 0x12 || (b[1] & 0xf0) != 0) return kNo;
+  if (be16_at(b, 10) + 14u != wire) return kNo;
+  uint32_t off = 14;
+  for (int name = 0; name < 2; ++name) {
+    if (!netbios_encoded(b, off)) return kNo;
+    off += 33;
+    for (int i = 0; i < 8 && off < b.n && b[off] != 0; ++i) off += 1u + b[off];  // scope labels
+    if (off >= b.n) return kNo;
+    ++off;
+  }
+  if (off + 4 > b.n) return kNo;
+  return b[off] == 0xff && b[off + 1] == 'S' && b[off + 2] == 'M' && b[off + 3] == 'B' ? kYes : kNo;
+}
+}  // namespace
+
 Verdict smb(const ProbeInput& in, AppProto) noexcept {
+  if (in.udp()) return smb_datagram(in.cli, in.cli_wire);
   const Verdict c = smb_side(in.cli, true);
   if (c == kNo) return kNo;
   const Verdict s = smb_side(in.srv, false);
@@ -223,8 +262,11 @@ Verdict rpc(const ProbeInput& in, AppProto self) noexcept {
   if (v == kNo) return kNo;
   const bool nfs = call.prog == 100003;  // RFC 7530 / 1813 program number
   if ((self == AppProto::kNfs) != nfs) return kNo;
-  if (v == kMaybe && rpc_reply(in.srv, in.tcp(), call.xid)) return kYes;
-  return v;
+  if (rpc_reply(in.srv, in.tcp(), call.xid)) return kYes;
+  // Over UDP a call alone is 40 bytes of mostly small numbers, which other datagrams match too
+  // (an NTP client packet: xid = flags, then zeros, rpcvers = root dispersion 2): the reply
+  // with its xid is what proves it. TCP has the record mark as well.
+  return in.udp() ? kMaybe : v;
 }
 
 // ---- DNS (RFC 1035 §4.1) and its relatives: mDNS (RFC 6762), LLMNR (RFC 4795), NetBIOS-NS
@@ -240,7 +282,8 @@ struct DnsMsg {
   bool single_label = true;     // every question name has one label
   bool local = false;           // some name ends in "local" (RFC 6762 §3)
   bool class_top = false;       // QU / cache-flush bit in some class (RFC 6762 §5.4, §10.2)
-  bool nb_name = false;         // first question name is a NetBIOS first-level encoding
+  bool nb_name = false;         // first name (question, else answer) is a NetBIOS encoding
+  uint8_t first_labels = 0;     // labels in the first question name
   bool qr() const { return flags & 0x8000; }
 };
 
@@ -280,6 +323,7 @@ int dns_name(Bytes m, uint32_t& pos, DnsMsg& d, bool question, bool first) {
   }
   if (iequals(last, "local")) d.local = true;
   if (question && labels > 1) d.single_label = false;
+  if (question && first) d.first_labels = static_cast<uint8_t>(labels);
   return 2;
 }
 
@@ -325,12 +369,15 @@ DnsMsg parse_dns(Bytes m, bool complete) {
   }
   const uint32_t rrs = uint32_t{d.an} + d.ns + d.ar;
   for (uint32_t i = 0; i < rrs; ++i) {
-    int r = dns_name(m, pos, d, false, false);
+    // An answer without its question (NetBIOS-NS answers carry none): the first RR names it.
+    const bool first = d.qd == 0 && i == 0;
+    int r = dns_name(m, pos, d, false, first);
     if (r == 0) return d;
     if (r == 1 || pos + 10 > m.n) return cut();
     const uint16_t type = be16_at(m, pos), cls = be16_at(m, pos + 2);
     const uint16_t rdlen = be16_at(m, pos + 8);
     if (type == 0) return d;
+    if (first) d.qtype = type;
     if (type != 41) {  // OPT (RFC 6891) carries the UDP size in its class
       if (!class_ok(cls)) return d;
       if (cls & 0x8000) d.class_top = true;
@@ -370,9 +417,14 @@ Verdict dns_family(const ProbeInput& in, AppProto self) noexcept {
   const bool nb = c.nb_name && (c.qtype == 0x20 || c.qtype == 0x21);
   const bool mdns = !tcp && c.id == 0 &&
                     (c.local || c.class_top || (c.qr() && (c.flags & 0x0400) && c.qd == 0 && c.an > 0));
-  const bool llmnr = !tcp && !c.qr() && (c.flags & 0x7fff) == 0 && c.qd == 1 && c.an == 0 &&
-                     c.ns == 0 && c.single_label && !c.local && !nb;
-  const bool llmnr_answer = llmnr && answered && (s.flags & 0x7cf0) == 0 && s.an >= 1;
+  // RFC 4795 §2.1.1: a query has every flag bit clear; an answer (seen without its query) has
+  // opcode 0 and the Z bits clear, where a recursive DNS answer has RA (one of LLMNR's Z bits)
+  // set. One single-label name either way.
+  const bool llmnr_name = c.qd == 1 && c.first_labels == 1 && !c.local && !nb;
+  const bool llmnr_query = !c.qr() && (c.flags & 0x7fff) == 0 && c.an == 0 && c.ns == 0;
+  const bool llmnr_reply = c.qr() && (c.flags & 0x78f0) == 0 && c.an >= 1;
+  const bool llmnr = !tcp && llmnr_name && (llmnr_query || llmnr_reply);
+  const bool llmnr_answer = llmnr && llmnr_query && answered && (s.flags & 0x7cf0) == 0 && s.an >= 1;
   const bool id0 = !tcp && c.id == 0 && !mdns && !nb;  // mDNS without its other markers?
   switch (self) {
     case AppProto::kNbns:
@@ -436,6 +488,12 @@ Verdict postgresql(const ProbeInput& in, AppProto) noexcept {
   if (code == 80877102) return len == 16 ? kYes : kNo;  // CancelRequest
   if (code != 0x00030000 && code != 0x00030002) return kNo;
   if (len < 9 || len > 10000) return kNo;
+  // The server's first answer to a StartupMessage (§55.2.2): AuthenticationXXX ('R', length
+  // 8-2048, auth code 0-12) or ErrorResponse ('E', its length, then a field type letter).
+  const Bytes s = in.srv;
+  const bool answered =
+      s.n >= 9 && ((s[0] == 'R' && be32_at(s, 1) >= 8 && be32_at(s, 1) <= 2048 && be32_at(s, 5) <= 12) ||
+                   (s[0] == 'E' && be32_at(s, 1) >= 8 && be32_at(s, 1) <= 4096 && is_upper(static_cast<char>(s[5]))));
   Reader r(b.first(len).from(8));
   bool user = false;
   for (int i = 0; i < 64; ++i) {
@@ -443,13 +501,19 @@ Verdict postgresql(const ProbeInput& in, AppProto) noexcept {
     if (!r.cstring(64, key)) break;
     if (key.empty()) {
       // The terminating NUL must be the last byte of the message.
-      return r.pos() + 8 == len && user ? kYes : kNo;
+      if (r.pos() + 8 == len && user) return kYes;
+      break;
     }
     if (!all_print(key)) return kNo;
     if (key == "user") user = true;
     if (!r.cstring(1024, value)) break;
   }
-  return b.n < len ? kMaybe : kNo;
+  if (b.n < len) return kMaybe;
+  // The parameters disagree with the length field; a server that answered it as a startup
+  // message says what it was.
+  Reader p(b.from(8));
+  std::string_view key;
+  return answered && p.cstring(64, key) && !key.empty() && all_print(key) ? kYes : kNo;
 }
 
 // MS-TDS 2.2.3.1 packet header (type, status, length, SPID, packet id, window 0) with a
@@ -739,18 +803,24 @@ Verdict dhcpv6(const ProbeInput& in, AppProto) noexcept {
 // extension fields or a MAC; a server answer echoes the client's transmit timestamp as its
 // origin timestamp.
 namespace {
-bool ntp_length(uint32_t n) { return n == 48 || (n > 48 && n <= 1024 && n % 4 == 0); }
+// 48 bytes, then for NTPv4 extension fields (RFC 7822: 16+ bytes each) and/or a MAC (key id +
+// 16 or 20 bytes of digest); NTPv1-v3 (RFC 1059, 1119, 1305) have no extension fields, only
+// the optional authenticator (key id + 8-byte DES or 16/20-byte digest).
+bool ntp_length(uint32_t n, uint8_t vn) {
+  if (n == 48 || n == 60 || n == 68 || n == 72) return true;
+  return vn == 4 && n >= 64 && n <= 1024 && n % 4 == 0;
+}
 }  // namespace
 
 Verdict ntp(const ProbeInput& in, AppProto) noexcept {
   Bytes c = in.cli, s = in.srv;
-  if (c.n < 48 || !ntp_length(in.cli_wire)) return kNo;
   const uint8_t vn = (c[0] >> 3) & 7, mode = c[0] & 7;
+  if (c.n < 48 || !ntp_length(in.cli_wire, vn)) return kNo;
   const auto poll = static_cast<int8_t>(c[2]);
   if (vn < 1 || vn > 4 || (mode != 3 && mode != 1) || c[1] > 16 || poll < -8 || poll > 17) return kNo;
   // Root delay and root dispersion (NTP short format, 16.16 s) are at most a few seconds.
   if ((be32_at(c, 4) >> 16) > 16 || (be32_at(c, 8) >> 16) > 16) return kNo;
-  if (s.n >= 48 && ntp_length(in.srv_wire)) {
+  if (s.n >= 48 && ntp_length(in.srv_wire, (s[0] >> 3) & 7)) {
     const uint8_t smode = s[0] & 7;
     const bool xmit_set = be32_at(c, 40) != 0 || be32_at(c, 44) != 0;
     if ((smode == 4 || smode == 2) && xmit_set && same_bytes(s, 24, c, 40, 8)) return kYes;
@@ -785,7 +855,29 @@ bool quic_long(Bytes b, QuicLong& q) {
 }
 }  // namespace
 
+namespace {
+// Google QUIC before Q046 (the "public header" of the gQUIC wire layout): public flags with
+// VERSION (0x01) and an 8-byte connection id (0x08; versions before Q033 encode that length
+// as 0x0c), no RESET (0x02) and no reserved bits (0xc0); the connection id; the version
+// "Q0dd"; a packet number; then the client's handshake message, whose tag "CHLO" shows within
+// its first bytes. The server answers on the same connection id.
+Verdict gquic_public(const ProbeInput& in) {
+  const Bytes b = in.cli;
+  if (b.n < 13 || (b[0] & 0xcb) != 0x09) return kNo;
+  if (b[9] != 'Q' || !is_digit(static_cast<char>(b[10])) || !is_digit(static_cast<char>(b[11])) ||
+      !is_digit(static_cast<char>(b[12]))) {
+    return kNo;
+  }
+  std::string_view head = b.first(96).str().substr(13);
+  if (contains(head, "CHLO")) return kYes;
+  const Bytes s = in.srv;
+  if (s.n >= 9 && (s[0] & 0x08) && (s[0] & 0xc2) == 0 && same_bytes(s, 1, b, 1, 8)) return kYes;
+  return kMaybe;
+}
+}  // namespace
+
 Verdict quic(const ProbeInput& in, AppProto) noexcept {
+  if (!in.cli.empty() && (in.cli[0] & 0x80) == 0) return gquic_public(in);
   QuicLong c;
   if (!quic_long(in.cli, c) || !quic_version(c.version) || (in.cli[0] & 0x40) == 0) return kNo;
   const uint8_t type = (in.cli[0] >> 4) & 3;
@@ -818,9 +910,33 @@ Verdict stun_side(Bytes b, uint32_t wire, bool udp) {
 }
 }  // namespace
 
+namespace {
+// Classic STUN (RFC 3489 §11.1), still sent by old NAT-type probes: no magic cookie, a
+// 128-bit transaction id, message types Binding / Shared Secret request, response or error,
+// attributes filling the datagram exactly. Without the cookie a request is only Unsure; a
+// response carrying its transaction id makes it Certain.
+bool stun_classic_type(uint16_t t) {
+  return t == 0x0001 || t == 0x0101 || t == 0x0111 || t == 0x0002 || t == 0x0102 || t == 0x0112;
+}
+Verdict stun_classic(const ProbeInput& in) {
+  const Bytes b = in.cli;
+  if (!in.udp() || b.n < 20 || !in.cli_whole()) return kNo;
+  const uint16_t type = be16_at(b, 0), len = be16_at(b, 2);
+  if ((type != 0x0001 && type != 0x0002) || len % 4 != 0 || len > 492 || in.cli_wire != 20u + len) return kNo;
+  uint32_t off = 20;
+  for (int i = 0; i < 32 && off + 4 <= b.n; ++i) off += 4u + ((be16_at(b, off + 2) + 3u) & ~3u);
+  if (off != b.n) return kNo;
+  const Bytes s = in.srv;
+  if (s.n >= 20 && stun_classic_type(be16_at(s, 0)) && (be16_at(s, 0) & 0x0100) && same_bytes(s, 4, b, 4, 16)) {
+    return kYes;
+  }
+  return kMaybe;
+}
+}  // namespace
+
 Verdict stun(const ProbeInput& in, AppProto) noexcept {
   const Verdict c = stun_side(in.cli, in.cli_wire, in.udp());
-  if (c == kNo) return kNo;
+  if (c == kNo) return stun_classic(in);
   return c;
 }
 
@@ -893,9 +1009,14 @@ bool modbus_function(uint8_t fc) {
 Verdict modbus(const ProbeInput& in, AppProto) noexcept {
   uint16_t tid = 0, stid = 0;
   uint8_t fc = 0, sfc = 0;
-  if (!modbus_adu(in.cli, tid, fc) || !modbus_function(fc)) return kNo;
-  if (modbus_adu(in.srv, stid, sfc) && stid == tid && (sfc == fc || sfc == (fc | 0x80))) return kYes;
-  return kMaybe;
+  if (!modbus_adu(in.cli, tid, fc) || fc >= 0x80) return kNo;
+  // The answer with the same transaction id and the function code, or its exception (code |
+  // 0x80, exception code 1-11; §7), confirms any code; alone only public codes are plausible.
+  if (modbus_adu(in.srv, stid, sfc) && stid == tid &&
+      (sfc == fc || (sfc == (fc | 0x80) && in.srv.n >= 9 && in.srv[8] >= 1 && in.srv[8] <= 11))) {
+    return kYes;
+  }
+  return modbus_function(fc) ? kMaybe : kNo;
 }
 
 uint16_t dnp3_crc(const uint8_t* p, uint32_t n) noexcept {

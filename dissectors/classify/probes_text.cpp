@@ -56,15 +56,55 @@ Verdict request_response(const ProbeInput& in, std::initializer_list<std::string
 }  // namespace
 
 // RFC 9112 §3 request line / §4 status line, HTTP/1.0 and 1.1.
+namespace {
+bool common_method(std::string_view m) {
+  return in_list(m, {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+                     "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT",
+                     "SEARCH", "PURGE"});
+}
+
+// The client's first line, as far as it goes, could be something a server answers with an
+// HTTP status line: text (a malformed request, a request cut mid-stream) or at least a line
+// ending in an HTTP version. Binary handshakes of other protocols are not.
+bool http_client_compatible(Bytes cli) {
+  if (cli.empty()) return true;
+  Line l = line_at(cli, 0);
+  if (contains(l.text, " HTTP/1.")) return true;
+  for (char ch : l.text) {
+    const auto u = static_cast<uint8_t>(ch);
+    if (u < 0x20 && ch != '\t') return false;
+  }
+  return true;
+}
+}  // namespace
+
 Verdict http(const ProbeInput& in, AppProto) noexcept {
-  const Verdict v = request_response(in, {"HTTP/1.1", "HTTP/1.0"}, {});
-  if (v != kMaybe) return v;
-  // A cut line with a method outside the common set is only HTTP once "HTTP/1" shows.
+  // The server's status line (RFC 9112 §4) names HTTP whatever the client sent: servers answer
+  // malformed, version-less and unknown-method requests with "HTTP/1.x 400/405/501".
+  const Verdict s = in.srv.empty() ? kNo : status_any(in.srv, {"HTTP/1.1", "HTTP/1.0"});
+  if (s == kYes && http_client_compatible(in.cli)) return kYes;
+  if (in.cli.empty()) return kNo;
+  const Verdict c = request_with_version(in.cli, {"HTTP/1.1", "HTTP/1.0"}, {});
+  if (c == kYes) return kYes;
   RequestLine r = request_line(in.cli);
-  const bool common = in_list(r.method, {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH",
-                                         "CONNECT", "TRACE", "PROPFIND", "PROPPATCH", "MKCOL", "COPY",
-                                         "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH", "PURGE"});
-  return common || r.version.size() >= 2 ? kMaybe : kNo;
+  const bool common = common_method(r.method);
+  if (c == kMaybe) {
+    // A cut line with a method outside the common set is only HTTP once "HTTP/1" shows.
+    return common || r.version.size() >= 2 ? kMaybe : kNo;
+  }
+  // HTTP/0.9 Simple-Request "GET SP Request-URI CRLF" (RFC 1945 §4.1), and the same shape with
+  // another common method: a complete line of two tokens whose target is a path or an
+  // absolute http URI. Unsure: no version says so.
+  Line l = line_at(in.cli, 0);
+  if (l.complete && all_print(l.text) && common) {
+    std::string_view rest = l.text.substr(r.method.size());
+    if (rest.size() >= 2 && rest[0] == ' ') {
+      std::string_view target = rest.substr(1);
+      const bool path = target[0] == '/' || target.starts_with("http://") || target.starts_with("https://");
+      if (path && target.find(' ') == std::string_view::npos) return kMaybe;
+    }
+  }
+  return kNo;
 }
 
 // RFC 9113 §3.4: the prior-knowledge connection preface.
@@ -229,31 +269,26 @@ Verdict telnet(const ProbeInput& in, AppProto) noexcept {
 
 // The server-first text protocols that open with a greeting: FTP (RFC 959 §4.2), SMTP (RFC
 // 5321 §4.2 / §3.1), POP3 (RFC 1939 §4) and IMAP (RFC 9051 §7.1). The greeting alone is
-// Unsure (FTP and SMTP share "220"); the client's first command makes it Certain.
+// Unsure (FTP and SMTP share "220"); the client's first command makes it Certain. The
+// greeting is the server's first line even when the client spoke first (SMTP pipelining, a
+// slow server); a flow picked up midstream has a command answered by a numbered reply; and a
+// flow whose server side was not captured is named by a run of commands only one protocol has.
 namespace {
 enum class Cmd : uint8_t { kNone, kFtp, kSmtp, kPop3, kImap, kFtpOrPop3, kCommon, kOther };
 
-std::string_view first_verb(Bytes b, bool& complete) {
-  Line l = line_at(b, 0);
-  complete = l.complete;
-  std::string_view s = l.text;
-  return take_word(s);
-}
-
-Cmd client_command(Bytes b) {
-  bool complete = false;
-  Line l = line_at(b, 0);
-  std::string_view verb = first_verb(b, complete);
-  if (!complete) return Cmd::kNone;
-  if (!all_print(l.text)) return Cmd::kOther;
+// Commands are case-insensitive (RFC 959 §5.3, RFC 5321 §2.4, RFC 1939 §3).
+Cmd command_of(std::string_view line) {
+  if (!all_print(line)) return Cmd::kOther;
+  std::string_view s = line;
+  std::string_view verb = take_word(s);
   // USER, PASS, AUTH, LIST, RETR, STAT are FTP or POP3 (SMTP clients say EHLO before AUTH),
   // QUIT and NOOP anything: the greeting decides.
   if (in_list(verb, {"USER", "PASS", "AUTH", "LIST", "RETR", "STAT"})) return Cmd::kFtpOrPop3;
   if (in_list(verb, {"QUIT", "NOOP"})) return Cmd::kCommon;
   if (in_list(verb, {"FEAT", "SYST", "OPTS", "ACCT", "PWD", "XPWD", "TYPE", "PORT",
-                     "PASV", "EPSV", "EPRT", "NLST", "STOR", "CWD", "SITE",
+                     "PASV", "EPSV", "EPRT", "NLST", "STOR", "CWD", "CDUP", "SITE",
                      "HOST", "CLNT", "MODE", "STRU", "PBSZ", "PROT", "MLSD", "MLST", "SIZE",
-                     "MDTM"})) {
+                     "MDTM", "REST", "APPE", "MKD", "RMD", "RNFR", "RNTO", "ABOR"})) {
     return Cmd::kFtp;
   }
   if (in_list(verb, {"EHLO", "HELO", "LHLO", "MAIL", "RCPT", "DATA", "STARTTLS", "BDAT", "VRFY",
@@ -262,7 +297,7 @@ Cmd client_command(Bytes b) {
   }
   if (in_list(verb, {"CAPA", "STLS", "APOP", "UIDL", "TOP", "DELE", "RSET"})) return Cmd::kPop3;
   // IMAP: tag SP command.
-  std::string_view s = l.text;
+  s = line;
   std::string_view tag = take_word(s);
   std::string_view cmd = take_word(s);
   bool tag_ok = !tag.empty() && tag.size() <= 20;
@@ -274,9 +309,42 @@ Cmd client_command(Bytes b) {
   return Cmd::kOther;
 }
 
-// The greeting line the server sent first, by protocol.
+Cmd client_command(Bytes b) {
+  Line l = line_at(b, 0);
+  return l.complete ? command_of(l.text) : Cmd::kNone;
+}
+
+// The client's complete lines (at most 8): how many, how many only `want` has, and whether
+// every one is a command `want` may send.
+struct Run {
+  int lines = 0, own = 0;
+  bool all_fit = true;
+};
+Run command_run(Bytes b, Cmd want) {
+  Run run;
+  uint32_t off = 0;
+  for (int i = 0; i < 8 && off < b.n; ++i) {
+    Line l = line_at(b, off);
+    if (!l.complete) break;
+    const Cmd c = command_of(l.text);
+    ++run.lines;
+    if (c == want) {
+      ++run.own;
+    } else if (!(c == Cmd::kCommon || (want == Cmd::kFtp && c == Cmd::kFtpOrPop3))) {
+      // SMTP: after DATA the message itself follows; stop at the first non-command.
+      if (want == Cmd::kSmtp && run.own >= 2) break;
+      run.all_fit = false;
+      break;
+    }
+    off = l.next;
+  }
+  return run;
+}
+
+// The server's first line, by protocol.
 struct Greeting {
   bool reply220 = false;  // "220 " / "220-" (FTP, SMTP)
+  bool reply = false;     // any other numbered reply "[1-5]dd " / "[1-5]dd-" (FTP, SMTP)
   bool pop3 = false;      // "+OK"
   bool imap = false;      // "* OK" / "* PREAUTH" / "* BYE"
   bool says_smtp = false, says_ftp = false, says_imap4 = false;
@@ -284,11 +352,13 @@ struct Greeting {
 
 Greeting greeting(const ProbeInput& in) {
   Greeting g;
-  if (!in.server_spoke_first) return g;
   Line l = line_at(in.srv, 0);
   if (!l.complete || !all_print(l.text)) return g;
   std::string_view s = l.text;
-  g.reply220 = s.size() >= 4 && s.substr(0, 3) == "220" && (s[3] == ' ' || s[3] == '-');
+  const bool numbered = s.size() >= 4 && s[0] >= '1' && s[0] <= '5' && is_digit(s[1]) && is_digit(s[2]) &&
+                        (s[3] == ' ' || s[3] == '-');
+  g.reply220 = numbered && s.substr(0, 3) == "220";
+  g.reply = numbered && !g.reply220;
   g.pop3 = s.substr(0, 3) == "+OK" && (s.size() == 3 || s[3] == ' ');
   g.imap = s.starts_with("* OK") || s.starts_with("* PREAUTH") || s.starts_with("* BYE");
   if (g.imap && s.size() > 4 && s.starts_with("* OK") && s[4] != ' ') g.imap = false;
@@ -304,17 +374,36 @@ Verdict mail(const ProbeInput& in, AppProto self) noexcept {
   const Cmd c = client_command(in.cli);
   switch (self) {
     case AppProto::kFtp:
-      if (!g.reply220) return c == Cmd::kFtp && in.srv.empty() ? kMaybe : kNo;
-      if (c == Cmd::kFtp || c == Cmd::kFtpOrPop3) return kYes;
-      if (c == Cmd::kSmtp || c == Cmd::kPop3 || c == Cmd::kImap) return kNo;
-      if (g.says_smtp && !g.says_ftp) return kNo;
-      return kMaybe;
+      if (g.reply220) {
+        if (c == Cmd::kFtp || c == Cmd::kFtpOrPop3) return kYes;
+        if (c == Cmd::kSmtp || c == Cmd::kPop3 || c == Cmd::kImap) return kNo;
+        if (g.says_smtp && !g.says_ftp) return kNo;
+        return kMaybe;
+      }
+      // Midstream: a command only FTP has, answered by a numbered reply (RFC 959 §4.2).
+      if (g.reply && !in.server_spoke_first) return c == Cmd::kFtp ? kYes : c == Cmd::kFtpOrPop3 ? kMaybe : kNo;
+      if (!in.srv.empty()) return kNo;
+      if (c == Cmd::kFtp || c == Cmd::kFtpOrPop3) {
+        // No server bytes: a run of FTP commands, one of them FTP's own (USER, PASS, SYST).
+        const Run r = command_run(in.cli, Cmd::kFtp);
+        if (r.all_fit && r.lines >= 2 && r.own >= 1) return kYes;
+        return c == Cmd::kFtp ? kMaybe : kNo;
+      }
+      return kNo;
     case AppProto::kSmtp:
-      if (!g.reply220) return c == Cmd::kSmtp && in.srv.empty() ? kMaybe : kNo;
-      if (c == Cmd::kSmtp) return kYes;
-      if (c == Cmd::kFtp || c == Cmd::kPop3 || c == Cmd::kImap || c == Cmd::kFtpOrPop3) return kNo;
-      if (g.says_ftp && !g.says_smtp) return kNo;
-      return kMaybe;
+      if (g.reply220) {
+        if (c == Cmd::kSmtp) return kYes;
+        if (c == Cmd::kFtp || c == Cmd::kPop3 || c == Cmd::kImap || c == Cmd::kFtpOrPop3) return kNo;
+        if (g.says_ftp && !g.says_smtp) return kNo;
+        return kMaybe;
+      }
+      if (g.reply && !in.server_spoke_first) return c == Cmd::kSmtp ? kYes : kNo;
+      if (!in.srv.empty() || c != Cmd::kSmtp) return kNo;
+      {
+        // No server bytes: EHLO then MAIL FROM (RFC 5321 §3.3), or more SMTP commands.
+        const Run r = command_run(in.cli, Cmd::kSmtp);
+        return r.own >= 2 && r.all_fit ? kYes : kMaybe;
+      }
     case AppProto::kPop3:
       if (!g.pop3) return kNo;
       if (c == Cmd::kPop3 || c == Cmd::kFtpOrPop3 || c == Cmd::kCommon) return kYes;

@@ -20,7 +20,7 @@ constexpr BuiltinSignature kSignatures[] = {
     // status line (RFC 9112). Patterns stay short: the probe parses the line.
     {"^(GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE|PROPFIND|PROPPATCH|MKCOL|COPY|"
      "MOVE|LOCK|UNLOCK|REPORT|SEARCH|PURGE|MKCALENDAR) ", P::kHttp, C, kTcp, 16},
-    {"^[A-Z][A-Z_-]{1,23} [!-~]", P::kHttp, C, kTcp, 26},
+    {"^[A-Z][A-Z0-9_-]{1,23} [!-~]", P::kHttp, C, kTcp, 26},
     {"^HTTP/1\\.[01] [1-5][0-9][0-9]", P::kHttp, S, kTcp, 12},
     {"^PRI \\* HTTP/2\\.0", P::kHttp2, C, kTcp, 14},
     {"^(OPTIONS|DESCRIBE|SETUP|PLAY|PAUSE|TEARDOWN|ANNOUNCE|RECORD|GET_PARAMETER|"
@@ -36,10 +36,13 @@ constexpr BuiltinSignature kSignatures[] = {
     {"\\nSSH-[12]\\.", P::kSsh, S, kTcp, 512},
     {"^RFB [0-9]{3}\\.[0-9]{3}\\n", P::kVnc, E, kTcp, 12},
     {"^\\xff[\\xf1-\\xfe]", P::kTelnet, E, kTcp, 2},
-    {"^(220|120|421)[ -]", P::kFtp, S, kTcp, 4},
-    {"^(USER|AUTH|FEAT|SYST|OPTS) ", P::kFtp, C, kTcp, 5},
-    {"^(220|421)[ -]", P::kSmtp, S, kTcp, 4},
-    {"^(EHLO|HELO) ", P::kSmtp, C, kTcp, 5},
+    // FTP and SMTP: the greeting, any numbered reply (a flow picked up midstream), and the
+    // client's commands, which are case-insensitive (RFC 959 §5.3, RFC 5321 §2.4).
+    {"^[1-5][0-9][0-9][ -]", P::kFtp, S, kTcp, 4},
+    {"^(?i)(USER|PASS|AUTH|FEAT|SYST|OPTS|PASV|EPSV|PORT|EPRT|TYPE|CWD|PWD|LIST|NLST|RETR|STOR|"
+     "SIZE|MDTM|MLSD|MLST|REST|CDUP|MKD|PBSZ|PROT)[ \\r]", P::kFtp, C, kTcp, 5},
+    {"^[1-5][0-9][0-9][ -]", P::kSmtp, S, kTcp, 4},
+    {"^(?i)(EHLO|HELO|LHLO|MAIL FROM:|RCPT TO:)", P::kSmtp, C, kTcp, 10},
     {"^\\+OK", P::kPop3, S, kTcp, 3},
     {"^\\* (OK|PREAUTH|BYE)", P::kImap, S, kTcp, 9},
     {"^(NICK|USER|CAP|PASS) ", P::kIrc, C, kTcp, 5},
@@ -63,16 +66,19 @@ constexpr BuiltinSignature kSignatures[] = {
     // Binary protocols with a usable fixed header.
     {"^\\x16\\x03[\\x00-\\x04]..\\x01", P::kTls, C, kTcp, 6},
     {"^\\x16\\x03[\\x00-\\x04]..\\x02", P::kTls, S, kTcp, 6},
-    {"^\\x16\\xfe[\\xfd\\xff]\\x00\\x00", P::kDtls, E, kUdp, 5},
+    {"^[\\x80-\\xff].\\x01(\\x00\\x02|\\x03[\\x00-\\x04])", P::kTls, C, kTcp, 5},
+    {"^\\x16(\\xfe[\\xfd\\xff]|\\x01\\x00)\\x00\\x00", P::kDtls, E, kUdp, 5},
     {"^\\x03\\x00...\\xe0", P::kRdp, C, kTcp, 6},
     {"^\\x03\\x00...\\xd0", P::kRdp, S, kTcp, 6},
     {"^\\x00[\\x00\\x01]..[\\xfc-\\xff]SMB", P::kSmb, E, kTcp, 8},
     {"^\\x81\\x00..\\x20[A-P]", P::kSmb, C, kTcp, 6},
+    {"^[\\x10-\\x12][\\x00-\\x0f].{12}\\x20[A-P]{32}", P::kSmb, C, kUdp, 47},
     {"^\\x13BitTorrent protocol", P::kBittorrent, E, kTcp, 20},
     {"^d(1:[aeqrtvy]|2:ip)", P::kBittorrent, C, kUdp, 5},
     {"^(<[0-9]{1,3}>|[1-9][0-9]{0,5} <[0-9]{1,3}>)", P::kSyslog, C, kBoth, 12},
     {"^\\x10[\\x00-\\xff]{1,4}\\x00(\\x04MQTT|\\x06MQIsdp)", P::kMqtt, C, kTcp, 13},
     {"^[\\x00\\x01].{3}\\x21\\x12\\xa4\\x42", P::kStun, E, kBoth, 8},
+    {"^\\x00[\\x01\\x02]\\x00", P::kStun, C, kUdp, 3},  // classic STUN (RFC 3489): no cookie
     {"^\\xff{16}", P::kBgp, E, kTcp, 16},
     {"^AMQP[\\x00-\\x03]", P::kAmqp, C, kTcp, 5},
     {"^[\\x01\\x02].{235}\\x63\\x82\\x53\\x63", P::kDhcp, C, kUdp, 240},

@@ -642,14 +642,17 @@ def case_spool_full_drops():
             assert rc == 1, (rc, err)  # records were lost
             recs, sent, dropped, waiting = summary_line(err, out)
             assert dropped > 0 and recs == sent + dropped + waiting, (recs, sent, dropped, waiting)
-            assert recs == s.sent + 1, (recs, s.sent, err)  # every session and one drops record
             col.wait_lines(sent, timeout=30)
             time.sleep(0.5)
             got = col.parsed()
-            drops = [sd for m, sd in got if m == "drops"]
-            assert len(drops) == 1, (len(drops), err)
-            rep = drops[0]["drops@32473"]
-            assert int(rep["dropped"]) == dropped and rep["output"] == out, (rep, dropped)
+            # Usually one drops record; on a loaded machine the catch-up after the reconnect
+            # can overflow again and report a second batch. Either way every dropped record
+            # is reported exactly once, and every session or drops record is accounted for.
+            drops = [sd["drops@32473"] for m, sd in got if m == "drops"]
+            assert drops, err
+            assert recs == s.sent + len(drops), (recs, s.sent, len(drops), err)
+            assert all(rep["output"] == out for rep in drops), drops
+            assert sum(int(rep["dropped"]) for rep in drops) == dropped, (drops, dropped)
             assert len(got) == sent, (len(got), sent)
         finally:
             if s.proc.poll() is None:

@@ -287,3 +287,115 @@ TEST_CASE("format_drops_record is valid RFC 5424", "[output]") {
         std::string::npos);
   CHECK(l.rfind("<132>1 2023-11-14T22:13:22.000000Z sensor-1 flowscribe 42 drops ", 0) == 0);
 }
+
+// ---- file: outputs: rotation by size and time, --file-keep, --file-fsync ----
+
+namespace {
+
+std::string read_file(const std::filesystem::path& p) {
+  std::string s;
+  if (FILE* f = std::fopen(p.c_str(), "rb")) {
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+    std::fclose(f);
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("FileSink rotates by size at line boundaries and keeps N files", "[output][file]") {
+  TempDir d;
+  const std::string path = (d.path / "records.log").string();
+  FileConfig cfg;
+  cfg.max_bytes = 1000;
+  cfg.keep = 3;
+  auto f = FileSink::open(path, cfg);
+  REQUIRE(f.ok());
+  std::string all;
+  for (int i = 0; i < 200; ++i) {
+    std::string batch;
+    for (int k = 0; k < 3; ++k) batch += line_n(i * 3 + k, 10);
+    all += batch;
+    REQUIRE((*f)->write(batch).ok());
+  }
+  // 600 lines of ~100 bytes in 1000-byte files: many rotations, only .1 .. .3 kept.
+  CHECK((*f)->stats().rotations > 50);
+  CHECK(std::filesystem::exists(path + ".3"));
+  CHECK_FALSE(std::filesystem::exists(path + ".4"));
+  // Every file is whole lines and within the cap; together, newest last, they are the tail.
+  std::string tail;
+  for (const std::string& p : {path + ".3", path + ".2", path + ".1", path}) {
+    const std::string s = read_file(p);
+    CHECK(s.size() <= cfg.max_bytes);
+    REQUIRE(!s.empty());
+    CHECK(s.back() == '\n');
+    tail += s;
+  }
+  CHECK(all.ends_with(tail));
+}
+
+TEST_CASE("FileSink: a line longer than --file-max-mb gets a file of its own", "[output][file]") {
+  TempDir d;
+  const std::string path = (d.path / "r.log").string();
+  FileConfig cfg;
+  cfg.max_bytes = 200;
+  cfg.keep = 5;
+  auto f = FileSink::open(path, cfg);
+  REQUIRE(f.ok());
+  const std::string small = line_n(1), big = line_n(2, 500), small2 = line_n(3);
+  REQUIRE((*f)->write(small + big + small2).ok());
+  CHECK(read_file(path + ".2") == small);
+  CHECK(read_file(path + ".1") == big);
+  CHECK(read_file(path) == small2);
+}
+
+TEST_CASE("FileSink rotates by time, keep 0 deletes, fsync policies", "[output][file]") {
+  TempDir d;
+  const std::string path = (d.path / "t.log").string();
+  FileConfig cfg;
+  cfg.rotate_s = 1;
+  cfg.keep = 0;
+  auto p = parse_fsync_policy("batch", cfg);
+  REQUIRE(p.ok());
+  auto f = FileSink::open(path, *p);
+  REQUIRE(f.ok());
+  REQUIRE((*f)->write(line_n(1)).ok());
+  CHECK((*f)->stats().fsyncs == 1);
+  usleep(1'100'000);
+  REQUIRE((*f)->write(line_n(2)).ok());
+  CHECK((*f)->stats().rotations == 1);
+  CHECK(read_file(path) == line_n(2));
+  CHECK_FALSE(std::filesystem::exists(path + ".1"));  // keep 0
+
+  CHECK(parse_fsync_policy("never", {})->fsync == FsyncPolicy::kNever);
+  auto sec = parse_fsync_policy("5", {});
+  REQUIRE(sec.ok());
+  CHECK(sec->fsync == FsyncPolicy::kInterval);
+  CHECK(sec->fsync_s == 5);
+  CHECK_FALSE(parse_fsync_policy("0", {}).ok());
+  CHECK_FALSE(parse_fsync_policy("always", {}).ok());
+}
+
+TEST_CASE("file: output counts rotations; SIGHUP reopen still works", "[output][file]") {
+  TempDir d;
+  const std::string path = (d.path / "o.log").string();
+  NetConfig net;
+  net.file.max_bytes = 500;
+  net.file.keep = 2;
+  auto o = Output::open("file:" + path, net, OutputConfig{});
+  REQUIRE(o.ok());
+  Nanos now = 1;
+  for (int i = 0; i < 50; ++i) (*o)->push(line_n(i, 20), now);
+  (*o)->poll(now + kNsPerSec);  // sends
+  (*o)->poll(now + kNsPerSec);  // collects what was written
+  CHECK((*o)->counters().output_sent.get() == 50);
+  CHECK((*o)->counters().output_file_rotations.get() > 3);
+  // logrotate: move the file away, reopen: the new file starts empty and below the cap.
+  std::filesystem::rename(path, path + ".moved");
+  (*o)->reopen();
+  (*o)->push(line_n(99), now);
+  (*o)->poll(now + 2 * kNsPerSec);
+  CHECK(read_file(path) == line_n(99));
+}
