@@ -100,8 +100,11 @@ void AppLayer::conclude(flow::Flow& f, const dissect::Decision& d) noexcept {
   if (d.kind == dissect::Decision::kDecided && d.app_proto != 0) {
     f.app_proto = d.app_proto;
     // The payload proved the guessed roles wrong (docs/flows.md: dissectors may flip a
-    // midstream flow's client); an Unsure verdict is not proof enough.
-    if (d.reversed && d.certain) {
+    // midstream flow's client); an Unsure verdict is not proof enough, and a handshake-proven
+    // client stays the client even when it speaks as the application's server.
+    const bool guessed = f.direction_basis != static_cast<uint8_t>(flow::DirectionBasis::kSyn) &&
+                         f.direction_basis != static_cast<uint8_t>(flow::DirectionBasis::kSynAck);
+    if (d.reversed && d.certain && guessed) {
       f.client_side ^= 1;
       counters_.app_reversed.inc();
     }

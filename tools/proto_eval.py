@@ -50,8 +50,22 @@ import sys
 import tempfile
 
 # The names the classifier is expected to use (docs: the brief's wire names).
-COVERED_DEFAULT = ("http tls ssh mysql postgresql smtp ftp redis dns telnet imap pop3 smb vnc "
-                   "ntp snmp tftp syslog").split()
+def _claimed_protocols():
+    """Every protocol flowscribe claims to name: the wire names in common/app_proto.h."""
+    import os
+    import re
+    header = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common", "app_proto.h")
+    try:
+        with open(header, encoding="utf-8") as f:
+            names = re.findall(r'X\(k\w+, \d+, "([a-z0-9.-]+)"\)', f.read())
+    except OSError:
+        names = []
+    return [n for n in names if n != "unknown"] or ["http", "tls", "ssh", "dns"]
+
+
+# The covered protocols are all the protocols flowscribe claims, so the overall figure counts
+# every labelled flow it should have named (not only the ones it names well).
+COVERED_DEFAULT = _claimed_protocols()
 
 TRANSPORTS = {"6": "tcp", "17": "udp", "tcp": "tcp", "udp": "udp"}
 

@@ -323,11 +323,13 @@ Decision Classifier::evaluate(ClassifyState& st, bool final) noexcept {
 
   pass(0, st.hs_hits[0][0] | st.hs_hits[1][0]);
   bool reversed = false;
-  // Orientation guessed (no handshake) and nothing fits: the roles may be the other way
-  // round (a midstream pickup, a port-based guess, an answer whose question was not seen).
-  // Tried once the other side had its say, or when only the "server" has spoken.
-  if (certain == 0 && unsure == 0 && (st.flags & kStateGuessed) &&
-      (last_chance || both_spoke || st.pkts[0] == 0)) {
+  // Nothing fits: the roles may be the other way round. With the orientation guessed (no
+  // handshake) that is a midstream pickup, a port-based guess, an answer whose question was
+  // not seen: tried once the other side had its say, or when only the "server" has spoken.
+  // After a handshake the application's roles can still be reversed (a device that dials
+  // out and then answers, a reverse proxy): tried once, at the end.
+  const bool guessed = st.flags & kStateGuessed;
+  if (certain == 0 && unsure == 0 && (last_chance || (guessed && (both_spoke || st.pkts[0] == 0)))) {
     scan_swapped(st);
     pass(1, st.swap_hits[0] | st.swap_hits[1]);
     reversed = certain != 0 || unsure != 0;

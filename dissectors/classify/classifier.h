@@ -30,8 +30,9 @@ struct Decision {
   Kind kind = kPending;
   uint16_t app_proto = 0;  // AppProto id or a user protocol id (app_proto_name() knows both)
   bool certain = false;    // a probe (or a user signature) was Certain; false = Unsure won
-  // The bytes fit only with the roles swapped: the side init() called the client is the
-  // server (only when init() was told the orientation was guessed).
+  // The bytes fit only with the roles swapped: the side init() called the client speaks as
+  // the server. With a guessed orientation the guess was wrong; after a handshake the
+  // application's roles are reversed (the TCP client is the application's server).
   bool reversed = false;
 };
 
@@ -66,7 +67,7 @@ static_assert(sizeof(ClassifyState) <= 1152, "ClassifyState must fit a 1.2 KiB p
   X(classify_probe_unsure, "probe runs that returned Unsure")                                    \
   X(classify_tie_broken_by_port, "Unsure ties broken by the server port")                        \
   X(classify_conflicts, "more than one probe said Certain (port, then table order, decided)")    \
-  X(classify_reversed, "flows decided with the guessed client and server swapped")             \
+  X(classify_reversed, "flows decided with the client and server bytes swapped (Decision::reversed)") \
   X(classify_user_signature_matches, "flows decided by a user signature")                        \
   X(classify_prefix_full, "TCP payload packets whose bytes did not fit the prefix (cut or dropped)") \
   X(classify_udp_prefix_replaced, "UDP datagrams that replaced a prefix with no candidate")       \
@@ -116,7 +117,8 @@ class Classifier {
 
   // `orientation_guessed`: no handshake told who the client is (UDP, or TCP picked up
   // midstream): when the bytes fit no protocol as given, the probes also try them with the
-  // roles swapped (Decision::reversed).
+  // roles swapped (Decision::reversed) as soon as both sides spoke; with a known orientation
+  // only as the last try before giving up.
   void init(ClassifyState& st, uint8_t transport, uint16_t client_port, uint16_t server_port,
             bool orientation_guessed = false) noexcept;
   // The next in-order payload bytes of one direction (TCP: from the stream engine; UDP: one

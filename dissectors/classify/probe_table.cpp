@@ -26,7 +26,7 @@ constexpr Row kRows[] = {
     {P::kDns, probes::dns_family, kBoth, true, {53, 0, 0, 0}},
     {P::kDtls, probes::dtls, kUdp, false, {443, 4433, 5684, 3391}},
     {P::kSsh, probes::ssh, kTcp, false, {22, 2222, 0, 0}},
-    {P::kRdp, probes::rdp, kTcp, false, {3389, 0, 0, 0}},
+    {P::kRdp, probes::rdp, kBoth, false, {3389, 0, 0, 0}},
     {P::kVnc, probes::vnc, kTcp, false, {5900, 5901, 5902, 0}},
     {P::kTelnet, probes::telnet, kTcp, false, {23, 2323, 0, 0}},
     {P::kFtp, probes::mail, kTcp, false, {21, 2121, 0, 0}},

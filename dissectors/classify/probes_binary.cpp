@@ -135,7 +135,25 @@ Verdict rdp_side(Bytes b, bool client) {
 }
 }  // namespace
 
+// RDP over UDP (MS-RDPEUDP 2.2.2.1, 2.2.2.5, 3.1.5.1.1): the SYN datagram's RDPUDP_FEC_HEADER
+// has snSourceAck -1 and RDPUDP_FLAG_SYN (0x0001) without ACK (0x0004), then
+// RDPUDP_SYNDATA_PAYLOAD: initial sequence number and two MTUs in 1132-1232. The server's
+// SYN+ACK acknowledges that sequence number (3.1.5.1.3). RDP-UDP2 starts the same way.
+Verdict rdp_udp(const ProbeInput& in) {
+  const Bytes c = in.cli, s = in.srv;
+  const auto mtu = [](uint16_t m) { return m >= 1132 && m <= 1232; };
+  if (c.n < 16 || be32_at(c, 0) != 0xffffffffu) return kNo;
+  const uint16_t flags = be16_at(c, 6);
+  if ((flags & 0x0005) != 0x0001 || !mtu(be16_at(c, 12)) || !mtu(be16_at(c, 14))) return kNo;
+  if (s.n >= 16 && be32_at(s, 0) == be32_at(c, 8) && (be16_at(s, 6) & 0x0005) == 0x0005 && mtu(be16_at(s, 12)) &&
+      mtu(be16_at(s, 14))) {
+    return kYes;
+  }
+  return kMaybe;
+}
+
 Verdict rdp(const ProbeInput& in, AppProto) noexcept {
+  if (in.udp()) return rdp_udp(in);
   const Verdict c = rdp_side(in.cli, true);
   if (c == kNo) return kNo;
   return best(c, rdp_side(in.srv, false));
@@ -518,12 +536,40 @@ Verdict postgresql(const ProbeInput& in, AppProto) noexcept {
 
 // MS-TDS 2.2.3.1 packet header (type, status, length, SPID, packet id, window 0) with a
 // PRELOGIN (2.2.6.5: option tokens, VERSION first, 0xFF terminator) or LOGIN7 (2.2.6.4) body.
+namespace {
+// Pre-TDS7 login (MS-TDS 2.2.3.1.1 type 0x02; Sybase TDS 4.2/5.0 login record): a 512-byte
+// packet whose record opens with host name, user name, password and host process, each a
+// 30-byte field and a length byte <= 30, the text within the length and zeros after it. Alone
+// Unsure; Certain when the server answers with a tabular-result packet (type 0x04, its own
+// length) opening with a login token: LOGINACK, ENVCHANGE, EED, ERROR or INFO.
+Verdict tds_prelogin7(const ProbeInput& in) {
+  const Bytes b = in.cli;
+  if (be16_at(b, 2) != 512 || (b[1] & ~1u) != 0) return kNo;
+  if (b.n < 8 + 4 * 31) return b.n >= 8 ? kMaybe : kNo;
+  for (uint32_t f = 0; f < 4; ++f) {
+    const uint32_t off = 8 + f * 31, n = b[off + 30];
+    if (n > 30) return kNo;
+    for (uint32_t i = 0; i < 30; ++i) {
+      const uint8_t ch = b[off + i];
+      if (i < n ? !is_print(ch) : ch != 0) return kNo;
+    }
+  }
+  const Bytes s = in.srv;
+  if (s.n >= 9 && s[0] == 0x04 && (s[1] & ~1u) == 0 && be16_at(s, 2) >= 9 &&
+      (s[8] == 0xad || s[8] == 0xe3 || s[8] == 0xe5 || s[8] == 0xaa || s[8] == 0xab)) {
+    return kYes;
+  }
+  return kMaybe;
+}
+}  // namespace
+
 Verdict tds(const ProbeInput& in, AppProto) noexcept {
   Bytes b = in.cli;
   if (b.n < 8) return kNo;
   const uint8_t type = b[0], status = b[1], window = b[7];
   const uint16_t len = be16_at(b, 2);
   if ((status & ~0x19u) != 0 || window != 0 || len < 8 || len > 32768) return kNo;
+  if (type == 0x02) return tds_prelogin7(in);
   if (type == 0x12) {
     Reader r(b.first(len).from(8));
     const uint32_t body = len - 8u;
@@ -569,7 +615,8 @@ Verdict mongodb(const ProbeInput& in, AppProto) noexcept {
   if (b.n < 16) return kNo;
   Reader r(b);
   const uint32_t len = r.le32(), req_id = r.le32(), resp_to = r.le32(), op = r.le32();
-  if (len < 21 || len > 48u * 1024 * 1024 || resp_to != 0) return kNo;
+  // Requests carry responseTo 0; some drivers send -1.
+  if (len < 21 || len > 48u * 1024 * 1024 || (resp_to != 0 && resp_to != 0xffffffffu)) return kNo;
   const uint32_t max_doc = len - 16;
   if (op == 2013) {
     const uint32_t flags = r.le32();
@@ -774,7 +821,8 @@ Verdict dhcpv6(const ProbeInput& in, AppProto) noexcept {
   if (relay) {
     if (b.n < 38 || b[1] > 32) return kNo;
     off = 34;
-  } else if (type < 1 || type > 11) {
+  } else if (!((type >= 1 && type <= 11) || (type >= 14 && type <= 17) || type == 20 || type == 21)) {
+    // 1-11: RFC 8415 §7.3; 14-17: LEASEQUERY (RFC 5007, 5460); 20-21: DHCPv4 over DHCPv6 (RFC 7341)
     return kNo;
   }
   bool client_id = false, relay_msg = false;
@@ -898,6 +946,13 @@ namespace {
 Verdict stun_side(Bytes b, uint32_t wire, bool udp) {
   if (b.n < 20) return kNo;
   const uint16_t type = be16_at(b, 0), len = be16_at(b, 2);
+  // MS-TURN ([MS-TURN] 2.2.2, after draft-rosenberg-midcom-turn-08): the old 128-bit
+  // transaction id, unpadded attributes, and the Magic Cookie attribute (0x000F, 0x72C64BC6)
+  // first in every message.
+  if ((type & 0xc000) == 0 && (!udp || wire == 20u + len) && b.n >= 28 && be16_at(b, 20) == 0x000f &&
+      be16_at(b, 22) == 4 && be32_at(b, 24) == 0x72c64bc6u) {
+    return kYes;
+  }
   if ((type & 0xc000) != 0 || len % 4 != 0 || be32_at(b, 4) != 0x2112a442) return kNo;
   if (udp && wire != 20u + len) return kNo;
   const uint32_t end = 20u + len;

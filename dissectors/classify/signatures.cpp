@@ -70,6 +70,7 @@ constexpr BuiltinSignature kSignatures[] = {
     {"^\\x16(\\xfe[\\xfd\\xff]|\\x01\\x00)\\x00\\x00", P::kDtls, E, kUdp, 5},
     {"^\\x03\\x00...\\xe0", P::kRdp, C, kTcp, 6},
     {"^\\x03\\x00...\\xd0", P::kRdp, S, kTcp, 6},
+    {"^\\xff\\xff\\xff\\xff", P::kRdp, C, kUdp, 4},  // RDP-UDP SYN: snSourceAck -1
     {"^\\x00[\\x00\\x01]..[\\xfc-\\xff]SMB", P::kSmb, E, kTcp, 8},
     {"^\\x81\\x00..\\x20[A-P]", P::kSmb, C, kTcp, 6},
     {"^[\\x10-\\x12][\\x00-\\x0f].{12}\\x20[A-P]{32}", P::kSmb, C, kUdp, 47},
@@ -79,6 +80,7 @@ constexpr BuiltinSignature kSignatures[] = {
     {"^\\x10[\\x00-\\xff]{1,4}\\x00(\\x04MQTT|\\x06MQIsdp)", P::kMqtt, C, kTcp, 13},
     {"^[\\x00\\x01].{3}\\x21\\x12\\xa4\\x42", P::kStun, E, kBoth, 8},
     {"^\\x00[\\x01\\x02]\\x00", P::kStun, C, kUdp, 3},  // classic STUN (RFC 3489): no cookie
+    {"^[\\x00\\x01].{19}\\x00\\x0f\\x00\\x04\\x72\\xc6\\x4b\\xc6", P::kStun, E, kBoth, 28},  // MS-TURN
     {"^\\xff{16}", P::kBgp, E, kTcp, 16},
     {"^AMQP[\\x00-\\x03]", P::kAmqp, C, kTcp, 5},
     {"^[\\x01\\x02].{235}\\x63\\x82\\x53\\x63", P::kDhcp, C, kUdp, 240},

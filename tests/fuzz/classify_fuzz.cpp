@@ -8,7 +8,8 @@
 // every probe also runs directly on exactly-sized copies of both directions (inside the
 // classifier the prefix is a fixed 512-byte array, where an over-read would go unnoticed).
 // Beyond "no crash" it checks the classifier's promises: a decision never changes, finish()
-// never leaves a flow pending, certain/reversed only with a name, built-in ids only.
+// never leaves a flow pending, certain/reversed only with a name (reversed with a known
+// orientation only once the budget is spent), built-in ids only.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -39,14 +40,20 @@ Classifier& classifier() {
   return *cls;
 }
 
-void check_decision(const Decision& d, bool guessed) {
+// `final`: the decision came from finish(). With a known orientation the swapped view is only
+// the last try, so a feed() decides "reversed" only when it spent the flow's budget.
+void check_decision(const Decision& d, bool guessed, bool final, const ClassifyState& st) {
   check(d.kind == Decision::kPending || d.kind == Decision::kDecided || d.kind == Decision::kGaveUp);
   if (d.kind != Decision::kDecided) {
     check(d.app_proto == 0 && !d.certain && !d.reversed);
     return;
   }
   check(d.app_proto != 0 && d.app_proto < flowscribe::kAppProtoBuiltinEnd);
-  if (d.reversed) check(guessed);
+  if (d.reversed && !guessed && !final) {
+    check(st.pkts[0] + st.pkts[1] >= flowscribe::dissect::kClassifyMaxTotalPackets ||
+          ((st.pkts[0] >= flowscribe::dissect::kClassifyMaxPackets || st.len[0] >= flowscribe::dissect::kClassifyPrefixBytes) &&
+           (st.pkts[1] >= flowscribe::dissect::kClassifyMaxPackets || st.len[1] >= flowscribe::dissect::kClassifyPrefixBytes)));
+  }
 }
 
 struct Message {
@@ -87,14 +94,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::unique_ptr<uint8_t[]> buf(new uint8_t[m.bytes.size() + 1]);
     if (!m.bytes.empty()) std::memcpy(buf.get(), m.bytes.data(), m.bytes.size());
     const Decision d = cls.feed(*st, m.from_client, buf.get(), static_cast<uint32_t>(m.bytes.size()), m.wire);
-    check_decision(d, guessed);
+    check_decision(d, guessed, false, *st);
     if (last.kind != Decision::kPending) {
       check(d.kind == last.kind && d.app_proto == last.app_proto && d.certain == last.certain);
     }
     last = d;
   }
   const Decision end = cls.finish(*st);
-  check_decision(end, guessed);
+  check_decision(end, guessed, true, *st);
   check(end.kind != Decision::kPending);
   if (last.kind != Decision::kPending) check(end.kind == last.kind && end.app_proto == last.app_proto);
 

@@ -514,6 +514,43 @@ std::vector<Fixture> fixtures() {
   // Modbus: a user-defined function code (65, §5) refused with exception 1 (ILLEGAL FUNCTION).
   f.push_back({"modbus-exception", AppProto::kModbus, kTransportTcp, 502,
                {c(H("00 07 00 00 00 04 01 41 00 01")), s(H("00 07 00 00 00 03 01 c1 01"))}});
+  // DHCPv6 LEASEQUERY (RFC 5007 §4.2: msg-type 14, CLIENTID, LQ_QUERY option 44 with a
+  // query type and link address).
+  f.push_back({"dhcpv6-leasequery", AppProto::kDhcpv6, kTransportUdp, 547,
+               {c(H("0e 4c 51 01 00 01 00 0a 00 03 00 01 00 16 3e 12 34 56 00 2c 00 11 02") + H("20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 01"))}});
+  // RDP over UDP (MS-RDPEUDP 3.1.5.1.1/3.1.5.1.3): SYN with snSourceAck -1, window 64, an
+  // initial sequence number and MTUs 1232, padded to 1232 bytes; the SYN+ACK acknowledges it.
+  {
+    std::string syn = H("ff ff ff ff 00 40 00 01 5c 21 9e 03 04 d0 04 d0");
+    std::string synack = H("5c 21 9e 03 00 40 00 05 71 0d 44 e8 04 b0 04 d0");
+    f.push_back({"rdp-udp", AppProto::kRdp, kTransportUdp, 3389, {c(syn + z(1232 - syn.size())), s(synack + z(1232 - synack.size()))}});
+  }
+  // MS-TURN Allocate ([MS-TURN] 2.2.2): 128-bit transaction id, the Magic Cookie attribute
+  // first, then an unpadded USERNAME - the length is not a multiple of 4.
+  {
+    std::string attrs = H("00 0f 00 04 72 c6 4b c6") + H("00 06 00 05") + "alice";
+    f.push_back({"stun-ms-turn", AppProto::kStun, kTransportUdp, 3478,
+                 {c(H("00 03") + be16(attrs.size()) + H("7c 33 90 1e 4a 0b 8d 22 15 66 f0 09 b3 c4 5d 71") + attrs)}});
+  }
+  // Sybase / TDS 4.2-5.0 login (MS-TDS 2.2.3.1.1 type 0x02): 512-byte packet, the record opens
+  // with host, user, password and host process (30 bytes + a length byte each); the server
+  // answers with a type 0x04 packet starting with an ENVCHANGE token.
+  {
+    auto field = [](const char* v) { std::string f30(v); const size_t n = f30.size(); f30.resize(30, '\0'); return f30 + std::string(1, static_cast<char>(n)); };
+    std::string rec = field("WS01") + field("sa") + field("secret") + field("4711");
+    std::string login = H("02 01 02 00 00 00 01 00") + rec + z(512 - 8 - rec.size());
+    std::string env = H("e3 0f 00 01 06") + "master" + H("06") + "master";
+    std::string ack = H("04 01") + be16(8 + env.size()) + H("00 00 00 00") + env;
+    f.push_back({"tds-sybase-login", AppProto::kTds, kTransportTcp, 5000, {c(login), s(ack)}});
+  }
+  // MongoDB OP_QUERY (2004) with responseTo -1, as some drivers send it: admin.$cmd {isMaster: 1}.
+  {
+    std::string doc = "\x10"s + cstr("isMaster") + le32(1);
+    doc = le32(doc.size() + 5) + doc + z(1);
+    std::string body = le32(0) + cstr("admin.$cmd") + le32(0) + le32(0xffffffff) + doc;
+    f.push_back({"mongodb-op-query", AppProto::kMongodb, kTransportTcp, 27017,
+                 {c(le32(16 + body.size()) + le32(7) + le32(0xffffffff) + le32(2004) + body)}});
+  }
   // DTLS1_BAD_VER (0x0100): OpenSSL's pre-RFC 4347 DTLS, still used by Cisco AnyConnect.
   {
     std::string body = H("01 00") + fill(32, '\x61') + H("00 00 00 04 00 2f 00 35 01 00");
@@ -837,10 +874,23 @@ TEST_CASE("guessed orientation: bytes that fit only the other way round", "[clas
   CHECK(d.app_proto == static_cast<uint16_t>(AppProto::kDns));
   CHECK(d.certain);
   CHECK(d.reversed);
-  // The same flow with a handshake-proven orientation is not turned round.
-  d = run_guessed(cls, kTransportUdp, 40000, 53, {answer}, false);
-  CHECK(d.kind == Decision::kGaveUp);
-  CHECK_FALSE(d.reversed);
+  // With a known orientation the swapped view is the last try: nothing before finish().
+  {
+    auto st = std::make_unique<ClassifyState>();
+    cls.init(*st, kTransportUdp, 40000, 53, false);
+    d = cls.feed(*st, false, reinterpret_cast<const uint8_t*>(answer.bytes.data()), static_cast<uint32_t>(answer.bytes.size()));
+    CHECK(d.kind == Decision::kPending);
+    d = cls.finish(*st);
+    CHECK(d.app_proto == static_cast<uint16_t>(AppProto::kDns));
+    CHECK(d.reversed);
+  }
+  // A TCP client that speaks as the application's server after a handshake (a Modbus device
+  // that dials out, then answers the station's requests): named at the end, reversed.
+  d = run_guessed(cls, kTransportTcp, 502, 49800,
+                  {c(H("00 09 00 00 00 03 01 83 02")), s(H("00 0a 00 00 00 06 01 03 00 00 00 02")),
+                   c(H("00 0a 00 00 00 07 01 03 04 00 2a 00 2b"))}, false);
+  CHECK(d.app_proto == static_cast<uint16_t>(AppProto::kModbus));
+  CHECK(d.reversed);
   // An SNMP GetResponse alone (RFC 3416 §4.2.4).
   d = run_guessed(cls, kTransportUdp, 40000, 161, {by_name.at("snmp").msgs[1]});
   CHECK(d.app_proto == static_cast<uint16_t>(AppProto::kSnmp));
