@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <catch2/catch.hpp>
+
+#include "tests/unit/doc_table.h"
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -1300,40 +1302,7 @@ TEST_CASE("Every truncation of every fixture", "[decode][truncation]") {
 // Every counter in FS_DECODE_COUNTERS has a row in docs/counters.md with the same text, and
 // the decode section has no other rows.
 TEST_CASE("docs/counters.md lists every decode counter", "[decode][docs]") {
-  // __FILE__ may be relative to the build directory; also look upwards from the cwd.
-  std::string file = __FILE__;
-  std::vector<std::string> candidates = {file.substr(0, file.rfind("tests/unit/")) +
-                                         "docs/counters.md"};
-  for (std::string up = ""; up.size() < 5 * 3; up += "../")
-    candidates.push_back(up + "docs/counters.md");
-  std::ifstream in;
-  bool found = false;
-  for (const std::string& c : candidates) {
-    in.open(c);
-    if ((found = in.is_open())) break;
-    in.clear();
-  }
-  if (!found) {
-    WARN("docs/counters.md not found from the working directory, skipped");
-    return;
-  }
-  std::map<std::string, std::string> rows;
-  std::string line;
-  bool in_section = false;
-  while (std::getline(in, line)) {
-    if (line.rfind("## ", 0) == 0) in_section = line == "## Decode counters";
-    if (!in_section || line.rfind("| `", 0) != 0) continue;
-    const size_t a = line.find('`') + 1;
-    const size_t b = line.find('`', a);
-    const size_t bar = line.find('|', b);
-    std::string meaning = line.substr(bar + 1);
-    meaning = meaning.substr(meaning.find_first_not_of(' '));
-    meaning = meaning.substr(0, meaning.find_last_not_of(" |") + 1);
-    rows[line.substr(a, b - a)] = meaning;
-  }
-  std::map<std::string, std::string> want;
-  for (const CounterInfo& info : DecodeCounters::kInfo) want[info.name] = info.help;
-  CHECK(rows == want);
+  flowscribe::testing::check_doc_counters<DecodeCounters>(__FILE__, "counters.md", "## Decode counters");
 }
 
 // Not run by default: `decode_test "[.bench]"`. Prints ns per frame for common frames.

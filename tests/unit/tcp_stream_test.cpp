@@ -3,6 +3,8 @@
 // accounting. No DPDK, no hugepages.
 #include <catch2/catch.hpp>
 
+#include "tests/unit/doc_table.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -781,38 +783,7 @@ TEST_CASE("random hostile segments keep the invariants", "[stream][property]") {
 // Every counter in FS_STREAM_COUNTERS has a row in docs/streams.md ("## Counters") with the
 // same text, and the section has no other rows.
 TEST_CASE("docs/streams.md lists every stream counter", "[stream][docs]") {
-  std::string file = __FILE__;
-  std::vector<std::string> candidates = {file.substr(0, file.rfind("tests/unit/")) +
-                                         "docs/streams.md"};
-  for (std::string up = ""; up.size() < 5 * 3; up += "../") candidates.push_back(up + "docs/streams.md");
-  std::ifstream in;
-  bool found = false;
-  for (const std::string& cand : candidates) {
-    in.open(cand);
-    if ((found = in.is_open())) break;
-    in.clear();
-  }
-  if (!found) {
-    WARN("docs/streams.md not found from the working directory, skipped");
-    return;
-  }
-  std::map<std::string, std::string> rows;
-  std::string line;
-  bool in_section = false;
-  while (std::getline(in, line)) {
-    if (line.rfind("## ", 0) == 0) in_section = line == "## Counters";
-    if (!in_section || line.rfind("| `", 0) != 0) continue;
-    const size_t a = line.find('`') + 1;
-    const size_t b = line.find('`', a);
-    const size_t bar = line.find('|', b);
-    std::string meaning = line.substr(bar + 1);
-    meaning = meaning.substr(meaning.find_first_not_of(' '));
-    meaning = meaning.substr(0, meaning.find_last_not_of(" |") + 1);
-    rows[line.substr(a, b - a)] = meaning;
-  }
-  std::map<std::string, std::string> want;
-  for (const CounterInfo& info : StreamCounters::kInfo) want[info.name] = info.help;
-  CHECK(rows == want);
+  flowscribe::testing::check_doc_counters<StreamCounters>(__FILE__, "streams.md", "## Counters");
 }
 
 // Not run by default: `tcp_stream_test "[.bench]"`. Cost of the in-order fast path.
