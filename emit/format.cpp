@@ -25,6 +25,14 @@ const char* record_msgid(RecordType t) noexcept {
       return "session";
     case RecordType::kSessionUpdate:
       return "session-update";
+    case RecordType::kHttp:
+      return "http";
+    case RecordType::kTls:
+      return "tls";
+    case RecordType::kX509:
+      return "x509";
+    case RecordType::kDns:
+      return "dns";
   }
   return "unknown";
 }
@@ -590,7 +598,8 @@ Rfc5424Formatter::Rfc5424Formatter(const FormatConfig& cfg)
     : pri_version_(fmt::format("<{}>1 ", cfg.facility * 8 + cfg.severity)),
       pen_suffix_(fmt::format("@{}", cfg.pen)),
       run_id_(cfg.run_id) {
-  for (RecordType t : {RecordType::kSession, RecordType::kSessionUpdate}) {
+  for (uint8_t i = 0; i < kRecordTypeCount; ++i) {
+    const auto t = static_cast<RecordType>(i);
     after_ts_[static_cast<int>(t)] =
         PaddedText(fmt::format(" {} {} {} {} [flow@{} sid=\"", cfg.hostname, cfg.app_name,
                                cfg.procid, record_msgid(t), cfg.pen));
@@ -621,11 +630,12 @@ char* Rfc5424Formatter::write_ts(char* p, Nanos ns) {
 }
 
 size_t Rfc5424Formatter::format_to(const Record& r, char* const dst) {
-  if (r.type != RecordType::kSession && r.type != RecordType::kSessionUpdate) {
+  if (static_cast<uint8_t>(r.type) >= kRecordTypeCount) {
     counters_.emit_record_bad_type.inc();
     return 0;
   }
   const bool session = r.type == RecordType::kSession;
+  const bool transaction = is_transaction(r.type);
   const uint8_t v = r.ip_version;
   const std::string_view proto = app_proto_name(r.app_proto);
 
@@ -659,6 +669,31 @@ size_t Rfc5424Formatter::format_to(const Record& r, char* const dst) {
   if (r.locality != 0 && r.locality < std::size(kLocalityNames)) {
     p = put(p, "\" locality=\"");
     p = put_short(p, kLocalityNames[r.locality]);
+  }
+  if (transaction) {
+    // A transaction names its session (sid) and the flow; counters belong to the session.
+    p = put(p, "\"]");
+    if (r.ext_len) p = write_ext(r, p, dst + kMaxLineBytes - kMsgMax - 2);
+    *p++ = ' ';
+    p = put_short(p, std::string_view(record_msgid(r.type)));
+    *p++ = ' ';
+    p = put_transport(p, r.transport);
+    *p++ = ' ';
+    if (v != 4) *p++ = '[';
+    p = put_short(p, src);
+    if (v != 4) *p++ = ']';
+    *p++ = ':';
+    p = put_u64(p, r.client_port);
+    p = put(p, " -> ");
+    if (v != 4) *p++ = '[';
+    p = put_short(p, dst_ip);
+    if (v != 4) *p++ = ']';
+    *p++ = ':';
+    p = put_u64(p, r.server_port);
+    *p++ = ' ';
+    p = put_short(p, proto);
+    *p++ = '\n';
+    return static_cast<size_t>(p - dst);
   }
   p = put(p, "\" start=\"");
   p = write_ts(p, r.start_ns);

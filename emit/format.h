@@ -149,7 +149,7 @@ class Rfc5424Formatter final : public Formatter {
   char* write_ts(char* p, Nanos ns);
 
   PaddedText pri_version_;    // "<134>1 "
-  PaddedText after_ts_[2];    // " HOST APP PROCID session [flow@32473 sid=\"", by type
+  PaddedText after_ts_[kRecordTypeCount];    // " HOST APP PROCID session [flow@32473 sid=\"", by type
   std::string pen_suffix_;    // "@32473"
   uint32_t run_id_;
   // The date part "YYYY-MM-DDT" of the last day written: TIMESTAMP, start= and end= share it

@@ -14,7 +14,18 @@ namespace flowscribe::emit {
 enum class RecordType : uint8_t {
   kSession = 0,        // MSGID "session": a session ended (the one record per session)
   kSessionUpdate = 1,  // MSGID "session-update": interim record of a long-lived session
+  // Transaction records: one per application-level exchange inside a session (the session's
+  // `sid` ties them to it). They carry the flow's identity (addresses, ports, proto) but not
+  // its counters, and their details in extension fields.
+  kHttp = 2,           // MSGID "http": one request/response pair
+  kTls = 3,            // MSGID "tls": one handshake (client hello, server hello, certificate summary)
+  kX509 = 4,           // MSGID "x509": one certificate of a chain the server showed
+  kDns = 5,            // MSGID "dns": one query and its response (or the lack of one)
 };
+constexpr uint8_t kRecordTypeCount = 6;
+constexpr bool is_transaction(RecordType t) noexcept {
+  return t != RecordType::kSession && t != RecordType::kSessionUpdate;
+}
 const char* record_msgid(RecordType t) noexcept;
 
 // Where a session runs relative to --home-net (PVS-style direction).

@@ -18,10 +18,19 @@ enum class FieldKind : uint8_t {
 
 // X(enum_name, id, element, param, kind). `element` becomes the SD-ID `<element>@<PEN>`,
 // `param` the PARAM-NAME; both are checked at compile time below.
-#define FS_RECORD_FIELDS(X)                       \
-  X(kHttpHost, 1, "http", "host", kString)        \
-  X(kHttpUri, 2, "http", "uri", kString)          \
-  X(kHttpStatus, 3, "http", "status", kUint)
+// Id blocks, one per dissector, so they can grow apart: 1-99 http, 100-199 tls, 200-249
+// x509, 250-299 dns, 300-319 app. Rows of each block stay together in record order.
+#define FS_RECORD_FIELDS(X)                                \
+  /* http: MSGID http (dissectors/http) */                 \
+  X(kHttpHost, 1, "http", "host", kString)                 \
+  X(kHttpUri, 2, "http", "uri", kString)                   \
+  X(kHttpStatus, 3, "http", "status", kUint)               \
+  /* tls: MSGID tls (dissectors/tls) */                    \
+  /* x509: MSGID x509 (dissectors/tls) */                  \
+  /* dns: MSGID dns (dissectors/dns) */                    \
+  /* app: every record of a flow whose application is named (dissectors/apps) */ \
+  X(kAppName, 300, "app", "name", kString)                 \
+  X(kAppCategory, 301, "app", "category", kString)
 
 enum class Field : uint16_t {
 #define FS_RECORD_FIELD_ENUM_(e, id, element, param, kind) e = id,

@@ -555,7 +555,8 @@ uint32_t FlowTable::create_flow(const FlowKey& key, uint32_t hash, bool src_is_s
   f.fin_seen = 0;
   f.hash = hash;
   f.app_flags = 0;
-  std::memset(f.pad_, 0, sizeof(f.pad_));
+  f.pad_ = 0;
+  f.app_id = 0;
 
   // SYN / SYN+ACK are applied by tcp_update (the same code refines midstream flows later).
   const uint8_t src_side = src_is_side0 ? 0 : 1;

@@ -85,7 +85,8 @@ struct alignas(64) Flow {
   uint32_t timer_tick;     // wheel tick (seconds) the flow is filed under, owned by the table
   uint32_t hash;           // flow_hash(key), owned by the table (index deletes, no rehash)
   uint8_t app_flags;       // AppFlag bits, owned by the worker's app layer (0 when created)
-  uint8_t pad_[3];
+  uint8_t pad_;
+  uint16_t app_id;         // internet application (dissectors/apps), 0 = none named
 };
 static_assert(sizeof(Flow) == 128, "Flow must stay two cache lines");
 
@@ -96,6 +97,8 @@ enum AppFlag : uint8_t {
   kAppBypass = 0x01,      // classification and dissection finished: count packets only
   kAppViolation = 0x02,   // a confirmed protocol broke its grammar and was dropped to unknown
   kAppNoState = 0x04,     // no app state could be allocated (pool full): left unknown
+  kAppIdle = 0x08,        // UDP: the dissector holds no state between messages; the next
+                          //   datagram goes straight to it (the protocol is already named)
 };
 
 // How the client was decided; documented in docs/flows.md.

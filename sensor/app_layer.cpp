@@ -1,42 +1,93 @@
 #include "sensor/app_layer.h"
 
 #include <cstring>
+#include <new>
+
+#include "common/strings.h"
 
 namespace flowscribe::sensor {
+
+namespace {
+constexpr uint8_t kNoDissector = 0xff;
+constexpr uint32_t kNoSlot = 0xffffffffu;
+}  // namespace
 
 struct alignas(64) AppLayer::State {
   flow::TcpStreamState stream;
   dissect::ClassifyState cls;
   uint32_t next_free;
+  uint32_t slot;          // dissector state slot, kNoSlot while classifying
+  uint8_t dissector;      // index into dissectors_.list, kNoDissector while classifying
+  uint8_t dir_swap;       // 1 when the classifier flipped the roles: reassembler dir 0 is now
+                          //   the server side
 };
 
-// Receives a flow's ordered bytes from the reassembler and feeds the classifier.
+// Receives a flow's ordered bytes from the reassembler: to the classifier until it decides,
+// then to the protocol's dissector.
 struct AppLayer::Consumer {
   AppLayer& app;
+  flow::Flow& f;
   State& st;
-  dissect::Decision decision{};
+  Nanos now;
 
   void data(uint32_t dir, const uint8_t* p, uint32_t n) noexcept {
-    if (decision.kind != dissect::Decision::kPending) return;
-    decision = app.classifier_.feed(st.cls, dir == 0, p, n);
+    if (f.app_flags & flow::kAppBypass) return;
+    if (st.dissector != kNoDissector) {
+      app.dissect_data(f, st, dir, p, n, n, now);
+      return;
+    }
+    const Chunk cur{dir, p, n, n, st.cls.len[dir], st.cls.wire[dir]};
+    const dissect::Decision d = app.classifier_.feed(st.cls, dir == 0, p, n);
+    if (d.kind != dissect::Decision::kPending) app.conclude(f, d, cur, now);
   }
-  // A hole: the bytes after it cannot be read as the start of a message. Decide with what
-  // was seen before it.
-  void gap(uint32_t, uint32_t) noexcept {
-    if (decision.kind == dissect::Decision::kPending) decision = app.classifier_.finish(st.cls);
+  // A hole: the bytes after it cannot be read as the start of a message. The classifier
+  // decides with what was seen before it; a dissector resynchronises or gives up.
+  void gap(uint32_t dir, uint32_t len) noexcept {
+    if (f.app_flags & flow::kAppBypass) return;
+    if (st.dissector == kNoDissector) {
+      const dissect::Decision d = app.classifier_.finish(st.cls);
+      app.conclude(f, d, Chunk{dir, nullptr, 0, 0, 0, 0}, now);
+    }
+    if (st.dissector != kNoDissector && !(f.app_flags & flow::kAppBypass)) {
+      app.dissect_gap(f, st, dir, len, now);
+    }
   }
   void end(uint32_t, flow::StreamEnd) noexcept {}
 };
 
 absl::StatusOr<std::unique_ptr<AppLayer>> AppLayer::create(
-    const AppConfig& config, std::shared_ptr<const dissect::ClassifierDb> db) {
+    const AppConfig& config, std::shared_ptr<const dissect::ClassifierDb> db,
+    std::shared_ptr<const dissect::AppDb> apps) {
   if (config.states == 0 || config.states > (1u << 24)) {
     return absl::InvalidArgumentError("--app-states: expected 1 to 16777216");
+  }
+  if (config.dissect_states > (1u << 24)) {
+    return absl::InvalidArgumentError("--dissect-states: expected 0 to 16777216");
   }
   auto reasm = flow::TcpReassembler::create(config.stream);
   if (!reasm.ok()) return reasm.status();
   std::unique_ptr<AppLayer> app(new AppLayer(config, std::move(db)));
   app->reasm_ = *std::move(reasm);
+  app->apps_ = std::move(apps);
+  app->dissectors_ = dissect::make_dissectors();
+  for (const auto& d : app->dissectors_.list) {
+    Slab sl;
+    sl.slot_bytes = (d->state_bytes() + 63) & ~63u;
+    sl.slots = config.dissect_states ? config.dissect_states : d->default_states();
+    if (sl.slots == 0) sl.slots = 1;
+    const size_t bytes = size_t{sl.slot_bytes} * sl.slots + 64;
+    sl.mem.reset(new (std::nothrow) uint8_t[bytes]);
+    sl.free_list.reset(new (std::nothrow) uint32_t[sl.slots]);
+    if (!sl.mem || !sl.free_list) {
+      return absl::ResourceExhaustedError(
+          cat("--dissect-states: cannot allocate ", bytes >> 20, " MiB for the ", d->name(),
+              " dissector's state pool"));
+    }
+    sl.base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(sl.mem.get()) + 63) & ~uintptr_t{63});
+    for (uint32_t i = 0; i < sl.slots; ++i) sl.free_list[i] = sl.slots - 1 - i;
+    sl.free_count = sl.slots;
+    app->slabs_.push_back(std::move(sl));
+  }
   return app;
 }
 
@@ -50,7 +101,22 @@ AppLayer::AppLayer(const AppConfig& config, std::shared_ptr<const dissect::Class
 AppLayer::~AppLayer() = default;
 
 size_t AppLayer::memory_bytes() const noexcept {
-  return sizeof(State) * config_.states + reasm_->pool().memory_bytes();
+  size_t n = sizeof(State) * config_.states + reasm_->pool().memory_bytes();
+  for (const Slab& sl : slabs_) n += size_t{sl.slot_bytes} * sl.slots;
+  return n;
+}
+
+void AppLayer::for_each_dissector_counter(dissect::CounterFn f) const {
+  for (const auto& d : dissectors_.list) d->for_each_counter(f);
+}
+
+dissect::Ctx AppLayer::ctx(flow::Flow& f, Nanos now) noexcept {
+  return dissect::Ctx{f, now, *out_, apps_.get()};
+}
+
+void* AppLayer::dslot(const State& s) noexcept {
+  const Slab& sl = slabs_[s.dissector];
+  return sl.base + size_t{s.slot} * sl.slot_bytes;
 }
 
 uint32_t AppLayer::alloc(flow::Flow& f, bool from_client, const AppPacket& p) noexcept {
@@ -58,6 +124,9 @@ uint32_t AppLayer::alloc(flow::Flow& f, bool from_client, const AppPacket& p) no
   if (idx == flow::kNoAppState) return idx;
   State& s = states_[idx];
   free_head_ = s.next_free;
+  s.dissector = kNoDissector;
+  s.slot = kNoSlot;
+  s.dir_swap = 0;
   counters_.app_states_in_use.inc();
   const uint8_t c = f.client_side & 1;
   // Without a handshake (UDP, or TCP picked up midstream) the client is a guess from the
@@ -89,6 +158,7 @@ void AppLayer::release(flow::Flow& f) noexcept {
   const uint32_t idx = f.app_state;
   if (idx == flow::kNoAppState) return;
   State& s = states_[idx];
+  if (s.dissector != kNoDissector) stop_dissector(f, s, false, f.last_ns);
   if (f.key.proto == kIpProtoTcp) reasm_->release(s.stream);
   s.next_free = free_head_;
   free_head_ = idx;
@@ -96,24 +166,133 @@ void AppLayer::release(flow::Flow& f) noexcept {
   counters_.app_states_in_use.set(counters_.app_states_in_use.get() - 1);
 }
 
-void AppLayer::conclude(flow::Flow& f, const dissect::Decision& d) noexcept {
-  if (d.kind == dissect::Decision::kDecided && d.app_proto != 0) {
-    f.app_proto = d.app_proto;
-    // The payload proved the guessed roles wrong (docs/flows.md: dissectors may flip a
-    // midstream flow's client); an Unsure verdict is not proof enough, and a handshake-proven
-    // client stays the client even when it speaks as the application's server.
-    const bool guessed = f.direction_basis != static_cast<uint8_t>(flow::DirectionBasis::kSyn) &&
-                         f.direction_basis != static_cast<uint8_t>(flow::DirectionBasis::kSynAck);
-    if (d.reversed && d.certain && guessed) {
-      f.client_side ^= 1;
-      counters_.app_reversed.inc();
-    }
-    counters_.app_classified.inc();
-  } else {
-    counters_.app_unknown.inc();
+void AppLayer::stop_dissector(flow::Flow& f, State& s, bool write_pending, Nanos now) noexcept {
+  if (s.dissector == kNoDissector) return;
+  Slab& sl = slabs_[s.dissector];
+  if (write_pending) {
+    dissect::Ctx c = ctx(f, now);
+    dissectors_.list[s.dissector]->end_flow(dslot(s), c);
   }
-  release(f);
-  f.app_flags |= flow::kAppBypass;
+  sl.free_list[sl.free_count++] = s.slot;
+  s.dissector = kNoDissector;
+  s.slot = kNoSlot;
+}
+
+void AppLayer::after_progress(flow::Flow& f, State& s, dissect::Progress pr, Nanos now) noexcept {
+  switch (pr) {
+    case dissect::Progress::kMore:
+      return;
+    case dissect::Progress::kIdle:
+      if (f.key.proto != kIpProtoUdp) return;
+      // Nothing pending: the state goes back; the next datagram takes a fresh one (the flow
+      // is not bypassed: its protocol is known, so it goes straight to the dissector).
+      stop_dissector(f, s, true, now);
+      f.app_flags |= flow::kAppIdle;
+      return;
+    case dissect::Progress::kDone:
+      stop_dissector(f, s, true, now);
+      counters_.app_dissect_done.inc();
+      f.app_flags |= flow::kAppBypass;
+      return;
+    case dissect::Progress::kViolation:
+      stop_dissector(f, s, false, now);
+      counters_.app_violation.inc();
+      f.app_proto = 0;
+      f.app_flags |= flow::kAppBypass | flow::kAppViolation;
+      return;
+  }
+}
+
+void AppLayer::dissect_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t* p,
+                            uint32_t len, uint32_t wire_len, Nanos now) noexcept {
+  dissect::Ctx c = ctx(f, now);
+  const bool from_client = (dir ^ s.dir_swap) == 0;
+  after_progress(f, s, dissectors_.list[s.dissector]->data(dslot(s), c, from_client, p, len, wire_len), now);
+}
+
+void AppLayer::dissect_gap(flow::Flow& f, State& s, uint32_t dir, uint32_t len, Nanos now) noexcept {
+  dissect::Ctx c = ctx(f, now);
+  const bool from_client = (dir ^ s.dir_swap) == 0;
+  after_progress(f, s, dissectors_.list[s.dissector]->gap(dslot(s), c, from_client, len), now);
+}
+
+void AppLayer::conclude(flow::Flow& f, const dissect::Decision& d, const Chunk& cur,
+                        Nanos now) noexcept {
+  State& s = states_[f.app_state];
+  if (d.kind != dissect::Decision::kDecided || d.app_proto == 0) {
+    counters_.app_unknown.inc();
+    f.app_flags |= flow::kAppBypass;
+    return;
+  }
+  f.app_proto = d.app_proto;
+  counters_.app_classified.inc();
+  // The payload proved the guessed roles wrong (docs/flows.md: dissectors may flip a
+  // midstream flow's client); an Unsure verdict is not proof enough, and a handshake-proven
+  // client stays the client even when it speaks as the application's server.
+  const bool guessed = f.direction_basis != static_cast<uint8_t>(flow::DirectionBasis::kSyn) &&
+                       f.direction_basis != static_cast<uint8_t>(flow::DirectionBasis::kSynAck);
+  if (d.reversed && d.certain && guessed) {
+    f.client_side ^= 1;
+    s.dir_swap = 1;
+    counters_.app_reversed.inc();
+  }
+  const int di = dissectors_.index_of(d.app_proto);
+  if (di < 0 || out_ == nullptr) {
+    f.app_flags |= flow::kAppBypass;
+    return;
+  }
+  Slab& sl = slabs_[static_cast<size_t>(di)];
+  if (sl.free_count == 0) {
+    counters_.app_dissect_exhausted.inc();
+    f.app_flags |= flow::kAppBypass;
+    return;
+  }
+  s.dissector = static_cast<uint8_t>(di);
+  s.slot = sl.free_list[--sl.free_count];
+  counters_.app_dissected.inc();
+  dissect::Ctx c = ctx(f, now);
+  dissectors_.list[s.dissector]->begin_flow(dslot(s), c, f.key.proto);
+
+  // Replay what the classifier buffered, in the order it was most likely said: the side that
+  // spoke first, then the other, then the chunk that decided. Bytes the prefix could not hold
+  // reach the dissector as a gap.
+  const dissect::ClassifyState& cs = s.cls;
+  const bool tcp = f.key.proto == kIpProtoTcp;
+  auto replay = [&](uint32_t dir, uint32_t n, uint32_t wire) {
+    if (s.dissector == kNoDissector || (f.app_flags & flow::kAppBypass)) return;
+    if (n) dissect_data(f, s, dir, cs.prefix[dir], n, tcp ? n : wire, now);
+    if (tcp && wire > n && s.dissector != kNoDissector && !(f.app_flags & flow::kAppBypass)) {
+      // wire saturates: a length past it is "unknown" to the dissector
+      dissect_gap(f, s, dir, wire == UINT32_MAX ? 0 : wire - n, now);
+    }
+  };
+  if (cur.p == nullptr) {
+    // Decided without a current chunk: both prefixes are complete as buffered.
+    const uint32_t a = (cs.server_spoke_first() || cs.len[0] == 0) ? 1 : 0;
+    replay(a, cs.len[a], cs.wire[a]);
+    replay(a ^ 1, cs.len[a ^ 1], cs.wire[a ^ 1]);
+  } else if (tcp) {
+    const uint32_t o = cur.dir ^ 1;
+    if (cur.prefix_before) {
+      replay(cur.dir, cur.prefix_before, cur.wire_before);
+      replay(o, cs.len[o], cs.wire[o]);
+    } else {
+      replay(o, cs.len[o], cs.wire[o]);
+      if (cur.wire_before && s.dissector != kNoDissector && !(f.app_flags & flow::kAppBypass)) {
+        dissect_gap(f, s, cur.dir, cur.wire_before, now);
+      }
+    }
+    if (s.dissector != kNoDissector && !(f.app_flags & flow::kAppBypass)) {
+      dissect_data(f, s, cur.dir, cur.p, cur.len, cur.len, now);
+    }
+  } else {
+    // UDP: each prefix is the direction's latest datagram; the current one is in its prefix.
+    const uint32_t o = cur.dir ^ 1;
+    replay(o, cs.len[o], cs.wire[o]);
+    if (s.dissector != kNoDissector && !(f.app_flags & flow::kAppBypass)) {
+      dissect_data(f, s, cur.dir, cur.p, cur.len, cur.wire_len, now);
+    }
+  }
 }
 
 void AppLayer::on_packet(flow::Flow& f, bool from_client, const AppPacket& p) noexcept {
@@ -132,34 +311,65 @@ void AppLayer::on_packet(flow::Flow& f, bool from_client, const AppPacket& p) no
       return;
     }
     f.app_state = idx;
+    if (f.app_flags & flow::kAppIdle) {
+      // A UDP flow whose dissector went idle: its protocol is known, straight back to it.
+      f.app_flags &= static_cast<uint8_t>(~flow::kAppIdle);
+      State& s = states_[idx];
+      const int di = dissectors_.index_of(f.app_proto);
+      Slab& sl = slabs_[static_cast<size_t>(di)];
+      if (sl.free_count == 0) {
+        counters_.app_dissect_exhausted.inc();
+        f.app_flags |= flow::kAppBypass;
+        release(f);
+        return;
+      }
+      s.dissector = static_cast<uint8_t>(di);
+      s.slot = sl.free_list[--sl.free_count];
+      dissect::Ctx c = ctx(f, p.t);
+      dissectors_.list[s.dissector]->begin_flow(dslot(s), c, f.key.proto);
+    }
   }
   State& s = states_[f.app_state];
   if (tcp) {
-    Consumer consumer{*this, s};
+    Consumer consumer{*this, f, s, p.t};
     flow::TcpSegment seg{p.seq, p.ack, p.payload, p.payload_len, p.payload_wire_len, p.tcp_flags};
-    reasm_->on_segment(s.stream, from_client ? 0 : 1, seg, consumer);
-    if (consumer.decision.kind != dissect::Decision::kPending) conclude(f, consumer.decision);
-    return;
+    // The reassembler's directions stay as they were when the state was taken.
+    reasm_->on_segment(s.stream, (from_client ? 0u : 1u) ^ s.dir_swap, seg, consumer);
+  } else if (p.payload_len != 0) {
+    const uint32_t dir = (from_client ? 0u : 1u) ^ s.dir_swap;
+    if (s.dissector != kNoDissector) {
+      dissect_data(f, s, dir, p.payload, p.payload_len, p.payload_wire_len, p.t);
+    } else {
+      const Chunk cur{dir, p.payload, p.payload_len, p.payload_wire_len, s.cls.len[dir], s.cls.wire[dir]};
+      const dissect::Decision d =
+          classifier_.feed(s.cls, dir == 0, p.payload, p.payload_len, p.payload_wire_len);
+      if (d.kind != dissect::Decision::kPending) conclude(f, d, cur, p.t);
+    }
   }
-  if (p.payload_len == 0) return;
-  dissect::Decision d = classifier_.feed(s.cls, from_client, p.payload, p.payload_len, p.payload_wire_len);
-  if (d.kind != dissect::Decision::kPending) conclude(f, d);
+  // Decided without a dissector, dissector done, or went idle: the state goes back now.
+  if ((f.app_flags & flow::kAppBypass) ||
+      (s.dissector == kNoDissector && (f.app_flags & flow::kAppIdle))) {
+    release(f);
+  }
 }
 
 void AppLayer::on_flow_end(flow::Flow& f) noexcept {
   if (f.app_state == flow::kNoAppState) {
-    if (!(f.app_flags & flow::kAppBypass)) counters_.app_no_payload.inc();
+    if (!(f.app_flags & (flow::kAppBypass | flow::kAppIdle))) counters_.app_no_payload.inc();
     return;
   }
   State& s = states_[f.app_state];
-  dissect::Decision d{};
   if (f.key.proto == kIpProtoTcp) {
-    Consumer consumer{*this, s};
+    Consumer consumer{*this, f, s, f.last_ns};
     reasm_->flush(s.stream, consumer);  // buffered bytes still count
-    d = consumer.decision;
   }
-  if (d.kind == dissect::Decision::kPending) d = classifier_.finish(s.cls);
-  conclude(f, d);
+  if (!(f.app_flags & flow::kAppBypass) && s.dissector == kNoDissector) {
+    const dissect::Decision d = classifier_.finish(s.cls);
+    conclude(f, d, Chunk{0, nullptr, 0, 0, 0, 0}, f.last_ns);
+  }
+  if (s.dissector != kNoDissector) stop_dissector(f, s, true, f.last_ns);
+  f.app_flags |= flow::kAppBypass;
+  release(f);
 }
 
 }  // namespace flowscribe::sensor

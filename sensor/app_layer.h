@@ -3,13 +3,18 @@
 // protocol classifier (dissectors/classify) until the protocol is named or the budget is
 // spent; then the flow is bypassed and its later packets cost only the flow-table update.
 // State lives in a fixed per-worker pool, taken at a flow's first payload packet (a SYN scan
-// takes none) and given back as soon as the decision is made.
+// takes none) and given back as soon as the decision is made -- or, when the protocol has a
+// dissector (dissectors/registry.h), as soon as that dissector is done: the bytes the
+// classifier buffered are replayed to it, then the stream goes on feeding it.
 #include <cstdint>
 #include <memory>
 
 #include "absl/status/statusor.h"
 #include "common/counters.h"
+#include "dissectors/apps/apps.h"
 #include "dissectors/classify/classifier.h"
+#include "dissectors/dissector.h"
+#include "dissectors/registry.h"
 #include "flowtable/flow_table.h"
 #include "flowtable/tcp_stream.h"
 
@@ -22,13 +27,18 @@ namespace flowscribe::sensor {
   X(app_unknown, "flows whose payload matched no protocol (proto=unknown)")                 \
   X(app_no_payload, "flows that ended without payload (never classified)")                  \
   X(app_other_transport, "flows neither TCP nor UDP: not classified")                       \
-  X(app_reversed, "flows whose guessed client was the server (payload proved it): flipped")
+  X(app_reversed, "flows whose guessed client was the server (payload proved it): flipped")  \
+  X(app_dissected, "flows handed to their protocol's dissector")                            \
+  X(app_dissect_exhausted, "classified flows not dissected: the dissector's state pool was full") \
+  X(app_dissect_done, "flows whose dissector finished before the flow ended (bypassed after)") \
+  X(app_violation, "flows whose named protocol broke its grammar: dropped back to unknown")
 
 FS_DEFINE_COUNTERS(AppCounters, FS_APP_COUNTERS);
 
 struct AppConfig {
   uint32_t states = 32768;         // --app-states: flows being classified at once per worker
   flow::TcpStreamConfig stream;    // --stream-chunks sets stream.pool_chunks
+  uint32_t dissect_states = 0;     // --dissect-states: flows per dissector at once, 0 = its default
 };
 
 // What the worker knows of a packet once its flow is found.
@@ -39,13 +49,20 @@ struct AppPacket {
   uint32_t seq;
   uint32_t ack;
   uint8_t tcp_flags;
+  Nanos t;                    // packet time
 };
 
 class AppLayer {
  public:
+  // `apps` may be null (no application names).
   static absl::StatusOr<std::unique_ptr<AppLayer>> create(
-      const AppConfig& config, std::shared_ptr<const dissect::ClassifierDb> db);
+      const AppConfig& config, std::shared_ptr<const dissect::ClassifierDb> db,
+      std::shared_ptr<const dissect::AppDb> apps = nullptr);
   ~AppLayer();
+
+  // Where dissectors' records go (the worker). Without one, flows are classified only.
+  void set_output(dissect::RecordOut* out) noexcept { out_ = out; }
+  const dissect::AppDb* apps() const noexcept { return apps_.get(); }
 
   // A packet of a flow that is not bypassed (the caller checks Flow::app_flags & kAppBypass).
   void on_packet(flow::Flow& f, bool from_client, const AppPacket& p) noexcept;
@@ -59,6 +76,8 @@ class AppLayer {
     return classifier_.counters();
   }
   size_t memory_bytes() const noexcept;
+  // The dissectors' counters, summed over dissectors in registry order.
+  void for_each_dissector_counter(dissect::CounterFn f) const;
 
   struct State;
   struct Consumer;
@@ -66,14 +85,45 @@ class AppLayer {
  private:
   AppLayer(const AppConfig& config, std::shared_ptr<const dissect::ClassifierDb> db);
   uint32_t alloc(flow::Flow& f, bool from_client, const AppPacket& p) noexcept;
-  void conclude(flow::Flow& f, const dissect::Decision& d) noexcept;
+  // Applies the classifier's decision; starts the protocol's dissector when it has one and
+  // replays the buffered bytes to it (`cur`: the chunk that decided, not yet replayed).
+  struct Chunk {
+    uint32_t dir;           // reassembler / classifier direction (0 = client as first seen)
+    const uint8_t* p;       // nullptr: no current chunk (decided at a gap, flow end, budget)
+    uint32_t len;
+    uint32_t wire_len;
+    uint16_t prefix_before;  // classifier bytes of `dir` before this chunk
+    uint32_t wire_before;    // bytes of `dir` seen before this chunk (saturating)
+  };
+  void conclude(flow::Flow& f, const dissect::Decision& d, const Chunk& cur, Nanos now) noexcept;
+  // Feeds the active dissector; handles kDone / kIdle / kViolation.
+  void dissect_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t* p, uint32_t len,
+                    uint32_t wire_len, Nanos now) noexcept;
+  void dissect_gap(flow::Flow& f, State& s, uint32_t dir, uint32_t len, Nanos now) noexcept;
+  void after_progress(flow::Flow& f, State& s, dissect::Progress pr, Nanos now) noexcept;
+  void stop_dissector(flow::Flow& f, State& s, bool write_pending, Nanos now) noexcept;
   void release(flow::Flow& f) noexcept;
+  dissect::Ctx ctx(flow::Flow& f, Nanos now) noexcept;
+  void* dslot(const State& s) noexcept;
 
   AppConfig config_;
   std::unique_ptr<State[]> states_;
   uint32_t free_head_;
   std::unique_ptr<flow::TcpReassembler> reasm_;
   dissect::Classifier classifier_;
+  std::shared_ptr<const dissect::AppDb> apps_;
+  dissect::DissectorSet dissectors_;
+  // One slab of fixed-size state slots per dissector, with a free list of slot indices.
+  struct Slab {
+    std::unique_ptr<uint8_t[]> mem;
+    uint8_t* base = nullptr;     // 64-byte aligned
+    uint32_t slot_bytes = 0;
+    uint32_t slots = 0;
+    std::unique_ptr<uint32_t[]> free_list;
+    uint32_t free_count = 0;
+  };
+  std::vector<Slab> slabs_;
+  dissect::RecordOut* out_ = nullptr;
   AppCounters counters_;
 };
 

@@ -215,6 +215,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::shared_ptr<const fs::dissect::ClassifierDb>> classifier_db =
       fs::dissect::compile_classifier(o.signatures);
   if (!classifier_db.ok()) return fail(kExitUsage, classifier_db.status());
+  absl::StatusOr<std::shared_ptr<const fs::dissect::AppDb>> app_db = fs::dissect::AppDb::load(o.apps);
+  if (!app_db.ok()) return fail(kExitUsage, app_db.status());
 
   // --- DPDK
   fs::sensor::dpdk::EalConfig eal;
@@ -353,6 +355,7 @@ int main(int argc, char** argv) {
   fs::sensor::AppConfig acfg;
   acfg.states = o.app_states ? o.app_states : (offline ? 8192 : 32768);
   acfg.stream.pool_chunks = o.stream_chunks ? o.stream_chunks : (offline ? 4096 : 16384);
+  acfg.dissect_states = o.dissect_states;
 
   std::vector<std::unique_ptr<fs::sensor::Worker>> ws;
   std::vector<fs::emit::EmitterInput> inputs;
@@ -374,7 +377,7 @@ int main(int argc, char** argv) {
                                              ": raise --mem or lower --record-ring"));
     }
     absl::StatusOr<std::unique_ptr<fs::sensor::AppLayer>> app =
-        fs::sensor::AppLayer::create(acfg, *classifier_db);
+        fs::sensor::AppLayer::create(acfg, *classifier_db, *app_db);
     if (!app.ok()) {
       cleanup();
       return fail(kExitUsage, app.status());

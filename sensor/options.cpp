@@ -150,6 +150,19 @@ const std::vector<Flag>& flags() {
        "Add your own protocol signatures from FILE (format: docs/signatures.md); a bad line is "
        "reported with its line number.",
        string_flag(&Options::signatures, "signatures")},
+      {"apps", "FILE", "Protocols",
+       "Add internet applications (domain suffix, application, category per line; format: "
+       "docs/apps.md) to the built-in table that names the `app` of sessions from TLS SNI, "
+       "HTTP Host and DNS names. Repeatable; later lines override earlier ones.",
+       [](Options& o, std::string_view v) {
+         o.apps.emplace_back(v);
+         return absl::OkStatus();
+       }},
+      {"dissect-states", "N", "Memory",
+       "Flows each dissector (http, tls, dns) may read at once per worker (default: http "
+       "8192, tls 2048, dns 8192); a classified flow arriving when all are taken is named but "
+       "not dissected, and counted (app_dissect_exhausted).",
+       uint_flag(&Options::dissect_states, 16, 1u << 24, "dissect-states")},
       // Flows
       {"tcp-idle", "S", "Flows", "Idle timeout of established TCP sessions (default 300 s).",
        uint_flag(&Options::tcp_idle_s, 1, 86400, "tcp-idle")},

@@ -42,6 +42,8 @@ struct Options {
   uint32_t stream_chunks = 0;       // --stream-chunks N, 0 = auto
   // Protocols
   std::string signatures;           // --signatures FILE
+  std::vector<std::string> apps;    // --apps FILE (repeatable)
+  uint32_t dissect_states = 0;      // --dissect-states N, 0 = each dissector's default
   // Flow timeouts (seconds)
   uint32_t tcp_idle_s = 300;        // --tcp-idle
   uint32_t udp_idle_s = 60;         // --udp-idle

@@ -48,6 +48,14 @@ std::vector<CounterValue> collect_counters(const Sources& src) {
     add_all(out, at, w->app().counters(), first);
     add_all(out, at, w->app().stream_counters(), first);
     add_all(out, at, w->app().classify_counters(), first);
+    w->app().for_each_dissector_counter([&](const CounterInfo& info, uint64_t v) {
+      if (first) {
+        out.push_back({info.name, info.help, v});
+      } else {
+        out[at].value += v;
+      }
+      ++at;
+    });
     first = false;
   }
   if (src.dispatcher != nullptr) {

@@ -97,6 +97,7 @@ Worker::Worker(uint32_t id, Shared& shared, std::unique_ptr<flow::FlowTable> tab
       pending_(new Pending[kMaxBurst]),
       frags_(new FragEntry[kFragSlots]()),
       scratch_(new uint8_t[kScratchBytes]) {
+  app_->set_output(this);
   tsc_base_ = rte_rdtsc();
   wall_base_ = wall_clock_ns();
   ns_per_tsc_ = 1e9 / static_cast<double>(rte_get_tsc_hz());
@@ -129,6 +130,25 @@ uint8_t Worker::locality(const flow::Flow& f) const {
 void Worker::on_flow_end(flow::Flow& f, flow::EndReason reason) {
   // A session that ends is named with whatever its payload showed (interim reports keep going).
   if (reason != flow::EndReason::kNone) app_->on_flow_end(f);
+  const bool interim = reason == flow::EndReason::kNone;
+  emit::Record* rec = begin(f, interim ? emit::RecordType::kSessionUpdate : emit::RecordType::kSession,
+                            interim ? now_ : f.last_ns);
+  if (rec == nullptr) return;
+  const uint8_t c = f.client_side & 1;
+  const uint8_t s = 1 - c;
+  rec->end_reason = static_cast<uint8_t>(reason);
+  rec->tcp_flags[0] = f.tcp_flags_seen[c];
+  rec->tcp_flags[1] = f.tcp_flags_seen[s];
+  rec->start_ns = f.first_ns;
+  rec->end_ns = f.last_ns;
+  rec->pkts[0] = f.pkts[c];
+  rec->pkts[1] = f.pkts[s];
+  rec->bytes[0] = f.bytes[c];
+  rec->bytes[1] = f.bytes[s];
+  commit(f, rec);
+}
+
+emit::Record* Worker::begin(const flow::Flow& f, emit::RecordType type, Nanos ts) noexcept {
   void* obj = nullptr;
   unsigned turns = 0;
   // Offline there is no wire to fall behind, and at shutdown no more traffic is coming: in
@@ -137,7 +157,7 @@ void Worker::on_flow_end(flow::Flow& f, flow::EndReason reason) {
   while (rte_mempool_get(rec_pool_, &obj) != 0) {
     if (!wait) {
       counters_.worker_record_pool_empty.inc();
-      return;
+      return nullptr;
     }
     counters_.worker_record_waits.inc();
     idle_pause(shared_.shared_cpu, turns);
@@ -146,31 +166,32 @@ void Worker::on_flow_end(flow::Flow& f, flow::EndReason reason) {
   std::memset(rec, 0, offsetof(emit::Record, ext));
   const uint8_t c = f.client_side & 1;
   const uint8_t s = 1 - c;
-  rec->type = reason == flow::EndReason::kNone ? emit::RecordType::kSessionUpdate
-                                               : emit::RecordType::kSession;
+  rec->type = type;
   rec->transport = f.key.proto;
   rec->ip_version = f.key.ip_version;
-  rec->end_reason = static_cast<uint8_t>(reason);
   rec->worker = static_cast<uint8_t>(id_);
   rec->direction_basis = f.direction_basis;
   rec->app_proto = f.app_proto;
   rec->vlan = f.key.vlan;
-  rec->tcp_flags[0] = f.tcp_flags_seen[c];
-  rec->tcp_flags[1] = f.tcp_flags_seen[s];
   rec->client_port = f.key.port[c];
   rec->server_port = f.key.port[s];
   rec->sid = f.sid;
-  rec->start_ns = f.first_ns;
-  rec->end_ns = f.last_ns;
-  rec->ts_ns = reason == flow::EndReason::kNone ? now_ : f.last_ns;
-  rec->pkts[0] = f.pkts[c];
-  rec->pkts[1] = f.pkts[s];
-  rec->bytes[0] = f.bytes[c];
-  rec->bytes[1] = f.bytes[s];
+  rec->ts_ns = ts;
   std::memcpy(rec->client.b, f.key.addr[c], 16);
   std::memcpy(rec->server.b, f.key.addr[s], 16);
   rec->locality = locality(f);
-  turns = 0;
+  return rec;
+}
+
+void Worker::commit(const flow::Flow& f, emit::Record* rec) noexcept {
+  if (f.app_id != 0 && app_->apps() != nullptr) {
+    const std::string_view name = app_->apps()->name(f.app_id);
+    const std::string_view cat = app_->apps()->category(f.app_id);
+    rec->add_field(emit::field_id(emit::Field::kAppName), name.data(), name.size());
+    rec->add_field(emit::field_id(emit::Field::kAppCategory), cat.data(), cat.size());
+  }
+  const bool wait = shared_.offline || draining_;
+  unsigned turns = 0;
   while (rte_ring_sp_enqueue(rec_ring_, rec) != 0) {
     if (!wait) {
       counters_.worker_record_ring_full.inc();
@@ -181,6 +202,7 @@ void Worker::on_flow_end(flow::Flow& f, flow::EndReason reason) {
     idle_pause(shared_.shared_cpu, turns);
   }
   counters_.worker_records.inc();
+  if (emit::is_transaction(rec->type)) counters_.worker_transaction_records.inc();
 }
 
 bool Worker::prepare_packet(rte_mbuf* m, uint32_t i) {
@@ -274,7 +296,7 @@ void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
     // Bypassed flows (protocol decided) stop here: a lookup and a few adds per packet.
     if (f == nullptr || (f->app_flags & flow::kAppBypass)) continue;
     app_->on_packet(*f, flow::is_from_client(*f, p.side0),
-                    AppPacket{p.payload, p.payload_len, p.payload_wire_len, p.seq, p.ack, p.tcp_flags});
+                    AppPacket{p.payload, p.payload_len, p.payload_wire_len, p.seq, p.ack, p.tcp_flags, p.t});
   }
   rte_pktmbuf_free_bulk(pkts, n);
   table_->advance(now_, on_end);

@@ -23,6 +23,7 @@ namespace flowscribe::sensor {
   X(worker_packets, "packets processed")                                                     \
   X(worker_bytes, "captured bytes processed")                                                \
   X(worker_records, "records handed to the emitter")                                         \
+  X(worker_transaction_records, "of those, transaction records (http, tls, x509, dns)")      \
   X(worker_record_pool_empty, "records dropped: no free record buffer (emitter too slow)")   \
   X(worker_record_ring_full, "records dropped: ring to the emitter full (emitter too slow)") \
   X(worker_record_waits, "times a worker waited for the emitter (offline, or flushing at shutdown)")             \
@@ -64,7 +65,7 @@ struct Shared {
   uint32_t worker_count = 1;
 };
 
-class Worker {
+class Worker final : public dissect::RecordOut {
  public:
   Worker(uint32_t id, Shared& shared, std::unique_ptr<flow::FlowTable> table,
          std::unique_ptr<AppLayer> app, rte_ring* rec_ring, rte_mempool* rec_pool);
@@ -88,6 +89,12 @@ class Worker {
   const RxCounters& rx_counters() const { return rx_; }
   const flow::FlowTable& table() const { return *table_; }
   const AppLayer& app() const { return *app_; }
+
+  // dissect::RecordOut: records for the flows this worker owns (dissectors' transactions and
+  // the session records). Offline or draining, waits for the emitter; live, a full pool or
+  // ring is a counted drop.
+  emit::Record* begin(const flow::Flow& f, emit::RecordType type, Nanos ts) noexcept override;
+  void commit(const flow::Flow& f, emit::Record* rec) noexcept override;
 
  private:
   // Stage 1 of a burst: decode one frame into pending_[i]; false when there is nothing to track.

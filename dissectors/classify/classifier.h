@@ -51,6 +51,9 @@ struct ClassifyState {
   uint8_t transport;       // IP protocol number
   uint8_t flags;           // kStateFlag* (classifier.cpp)
   Decision decision;
+
+  // The side init() called the server sent the first payload bytes.
+  bool server_spoke_first() const noexcept { return flags & 0x01; }  // kStateServerFirst
 };
 static_assert(sizeof(ClassifyState) <= 1152, "ClassifyState must fit a 1.2 KiB pool slot");
 

@@ -1,0 +1,22 @@
+#include "dissectors/registry.h"
+
+#include <initializer_list>
+
+namespace flowscribe::dissect {
+namespace {
+
+void add(DissectorSet& s, std::unique_ptr<Dissector> d, std::initializer_list<AppProto> protos) {
+  s.list.push_back(std::move(d));
+  for (AppProto p : protos) s.by_proto[static_cast<uint16_t>(p)] = static_cast<uint8_t>(s.list.size());
+}
+
+}  // namespace
+
+DissectorSet make_dissectors() {
+  DissectorSet s;
+  // One line per dissector: add(s, make_<name>_dissector(), {AppProto::k...});
+  (void)add;
+  return s;
+}
+
+}  // namespace flowscribe::dissect
