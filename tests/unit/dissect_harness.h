@@ -1,0 +1,142 @@
+#pragma once
+// Drives one dissector the way sensor/app_layer.cpp does, without DPDK: a flow, a state slot,
+// and a RecordOut that keeps the records (and can format them as the emitter would), so a
+// test feeds bytes and checks the records and the lines.
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dissectors/dissector.h"
+#include "emit/format.h"
+
+namespace flowscribe::test {
+
+class RecordCollector final : public dissect::RecordOut {
+ public:
+  emit::Record* begin(const flow::Flow& f, emit::RecordType type, Nanos ts) noexcept override {
+    auto r = std::make_unique<emit::Record>();
+    std::memset(static_cast<void*>(r.get()), 0, sizeof(emit::Record));
+    r->type = type;
+    r->transport = f.key.proto;
+    r->ip_version = f.key.ip_version;
+    r->app_proto = f.app_proto;
+    const uint8_t c = f.client_side & 1;
+    r->client_port = f.key.port[c];
+    r->server_port = f.key.port[c ^ 1];
+    std::memcpy(r->client.b, f.key.addr[c], 16);
+    std::memcpy(r->server.b, f.key.addr[c ^ 1], 16);
+    r->sid = f.sid;
+    r->ts_ns = ts;
+    r->start_ns = r->end_ns = ts;
+    open_.push_back(std::move(r));
+    return open_.back().get();
+  }
+  void commit(const flow::Flow&, emit::Record* r) noexcept override {
+    for (auto it = open_.begin(); it != open_.end(); ++it) {
+      if (it->get() == r) {
+        records.push_back(std::move(*it));
+        open_.erase(it);
+        return;
+      }
+    }
+    ++bad_commits;
+  }
+
+  // Extension fields of a record as (param name with element, value text) pairs in order,
+  // e.g. {"http.host", "example.com"}; values rendered as the formatter does.
+  static std::vector<std::pair<std::string, std::string>> fields(const emit::Record& r) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (size_t off = 0; off + sizeof(emit::ExtHeader) <= r.ext_len;) {
+      emit::ExtHeader h;
+      std::memcpy(&h, r.ext + off, sizeof h);
+      off += sizeof h;
+      const emit::FieldInfo* fi = emit::find_field(h.field);
+      std::string name = fi ? std::string(fi->element) + "." + std::string(fi->param) : "?";
+      char buf[emit::kMaxValueBytes * 4 + 64];
+      std::string value;
+      if (fi) {
+        const emit::FieldValueResult v = emit::write_field_value(fi->kind, r.ext + off, h.len, buf);
+        value.assign(buf, static_cast<size_t>(v.end - buf));
+      }
+      out.emplace_back(std::move(name), std::move(value));
+      off += h.len;
+    }
+    return out;
+  }
+  // The first value of `element.param` in a record, or "<absent>".
+  static std::string field(const emit::Record& r, std::string_view name) {
+    for (auto& [k, v] : fields(r)) {
+      if (k == name) return v;
+    }
+    return "<absent>";
+  }
+  // The record as the emitter would write it (RFC 5424, default configuration).
+  static std::string line(const emit::Record& r) {
+    emit::FormatConfig cfg;
+    cfg.hostname = "test";
+    cfg.procid = "1";
+    emit::Rfc5424Formatter f(cfg);
+    std::string out;
+    f.format(r, out);
+    return out;
+  }
+
+  std::vector<std::unique_ptr<emit::Record>> records;
+  int bad_commits = 0;
+  size_t open_count() const { return open_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<emit::Record>> open_;
+};
+
+// One flow under test: IPv4 10.0.0.1:client_port -> 10.0.0.2:server_port.
+struct FlowUnderTest {
+  explicit FlowUnderTest(dissect::Dissector& d, uint8_t transport = 6, uint16_t client_port = 40000,
+                         uint16_t server_port = 80, uint16_t app_proto = 0)
+      : dissector(d), state(new uint8_t[d.state_bytes() + 64]) {
+    std::memset(static_cast<void*>(&flow), 0, sizeof flow);
+    flow.key.proto = transport;
+    flow.key.ip_version = 4;
+    flow.key.addr[0][0] = 10;
+    flow.key.addr[0][3] = 1;
+    flow.key.addr[1][0] = 10;
+    flow.key.addr[1][3] = 2;
+    flow.key.port[0] = client_port;
+    flow.key.port[1] = server_port;
+    flow.client_side = 0;
+    flow.sid = 42;
+    flow.app_proto = app_proto;
+    slot = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(state.get()) + 63) & ~uintptr_t{63});
+    dissect::Ctx c = ctx();
+    d.begin_flow(slot, c, transport);
+  }
+  dissect::Ctx ctx() { return dissect::Ctx{flow, now, out, apps}; }
+  dissect::Progress data(bool from_client, std::string_view bytes) {
+    return data(from_client, reinterpret_cast<const uint8_t*>(bytes.data()),
+                static_cast<uint32_t>(bytes.size()));
+  }
+  dissect::Progress data(bool from_client, const uint8_t* p, uint32_t n, uint32_t wire = 0) {
+    dissect::Ctx c = ctx();
+    return dissector.data(slot, c, from_client, p, n, wire ? wire : n);
+  }
+  dissect::Progress gap(bool from_client, uint32_t len) {
+    dissect::Ctx c = ctx();
+    return dissector.gap(slot, c, from_client, len);
+  }
+  void end() {
+    dissect::Ctx c = ctx();
+    dissector.end_flow(slot, c);
+  }
+
+  dissect::Dissector& dissector;
+  flow::Flow flow;
+  Nanos now = 1'700'000'000'000'000'000ULL;
+  RecordCollector out;
+  const dissect::AppNamer* apps = nullptr;
+  std::unique_ptr<uint8_t[]> state;
+  void* slot;
+};
+
+}  // namespace flowscribe::test
