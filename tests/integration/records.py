@@ -6,6 +6,19 @@ HEADER = re.compile(
     r"^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ")
 
 
+class Params(dict):
+    """An SD element's params: name -> last value (a dict), and `.all`: name -> every value in
+    order (a record may repeat a param, e.g. one per DNS answer or certificate SAN)."""
+
+    def __init__(self):
+        super().__init__()
+        self.all = {}
+
+    def add(self, name, value):
+        self[name] = value
+        self.all.setdefault(name, []).append(value)
+
+
 def _parse_sd(s, i):
     """Parses SD-ELEMENTs starting at s[i]; returns (dict of element -> params, index)."""
     elements = {}
@@ -14,7 +27,7 @@ def _parse_sd(s, i):
         while s[j] not in " ]":
             j += 1
         sd_id = s[i + 1:j]
-        params = {}
+        params = Params()
         i = j
         while s[i] == " ":
             i += 1
@@ -33,7 +46,7 @@ def _parse_sd(s, i):
                     break
                 val.append(c)
                 k += 1
-            params[name] = "".join(val)
+            params.add(name, "".join(val))
             i = k + 1
         assert s[i] == "]", f"element {sd_id} not closed at {i}"
         elements[sd_id] = params
