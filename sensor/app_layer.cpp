@@ -36,6 +36,10 @@ struct AppLayer::Consumer {
       app.dissect_data(f, st, dir, p, n, n, now);
       return;
     }
+    if (st.cls.verifying()) {
+      app.verify_data(f, st, dir, p, n, n);
+      return;
+    }
     const Chunk cur{dir, p, n, n, st.cls.len[dir], st.cls.wire[dir]};
     const dissect::Decision d = app.classifier_.feed(st.cls, dir == 0, p, n);
     if (d.kind != dissect::Decision::kPending) app.conclude(f, d, cur, now);
@@ -44,6 +48,12 @@ struct AppLayer::Consumer {
   // decides with what was seen before it; a dissector resynchronises or gives up.
   void gap(uint32_t dir, uint32_t len) noexcept {
     if (f.app_flags & flow::kAppBypass) return;
+    if (st.dissector == kNoDissector && st.cls.verifying()) {
+      // The bytes after a hole are no first message: the protocol stays, unverified.
+      app.classifier_.verify_stop(st.cls);
+      f.app_flags |= flow::kAppBypass;
+      return;
+    }
     if (st.dissector == kNoDissector) {
       const dissect::Decision d = app.classifier_.finish(st.cls);
       app.conclude(f, d, Chunk{dir, nullptr, 0, 0, 0, 0}, now);
@@ -216,6 +226,24 @@ void AppLayer::dissect_gap(flow::Flow& f, State& s, uint32_t dir, uint32_t len, 
   after_progress(f, s, dissectors_.list[s.dissector]->gap(dslot(s), c, from_client, len), now);
 }
 
+void AppLayer::verify_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t* p, uint32_t len,
+                           uint32_t wire_len) noexcept {
+  switch (classifier_.verify(s.cls, dir == 0, p, len, wire_len)) {
+    case dissect::Verified::kPending:
+      return;
+    case dissect::Verified::kViolation:
+      // The other side's first message is no message of the named protocol.
+      counters_.app_violation.inc();
+      f.app_proto = 0;
+      f.app_flags |= flow::kAppBypass | flow::kAppViolation;
+      return;
+    case dissect::Verified::kOk:
+    case dissect::Verified::kGaveUp:
+      f.app_flags |= flow::kAppBypass;
+      return;
+  }
+}
+
 void AppLayer::conclude(flow::Flow& f, const dissect::Decision& d, const Chunk& cur,
                         Nanos now) noexcept {
   State& s = states_[f.app_state];
@@ -238,7 +266,9 @@ void AppLayer::conclude(flow::Flow& f, const dissect::Decision& d, const Chunk& 
   }
   const int di = dissectors_.index_of(d.app_proto);
   if (di < 0 || out_ == nullptr) {
-    f.app_flags |= flow::kAppBypass;
+    // No dissector: a decision that rested on one side's bytes keeps the state until the other
+    // side's first message is checked (verify_data); otherwise the flow is done.
+    if (cur.p == nullptr || !classifier_.begin_verify(s.cls)) f.app_flags |= flow::kAppBypass;
     return;
   }
   Slab& sl = slabs_[static_cast<size_t>(di)];
@@ -339,6 +369,8 @@ void AppLayer::on_packet(flow::Flow& f, bool from_client, const AppPacket& p) no
     const uint32_t dir = (from_client ? 0u : 1u) ^ s.dir_swap;
     if (s.dissector != kNoDissector) {
       dissect_data(f, s, dir, p.payload, p.payload_len, p.payload_wire_len, p.t);
+    } else if (s.cls.verifying()) {
+      verify_data(f, s, dir, p.payload, p.payload_len, p.payload_wire_len);
     } else {
       const Chunk cur{dir, p.payload, p.payload_len, p.payload_wire_len, s.cls.len[dir], s.cls.wire[dir]};
       const dissect::Decision d =
@@ -363,7 +395,9 @@ void AppLayer::on_flow_end(flow::Flow& f) noexcept {
     Consumer consumer{*this, f, s, f.last_ns};
     reasm_->flush(s.stream, consumer);  // buffered bytes still count
   }
-  if (!(f.app_flags & flow::kAppBypass) && s.dissector == kNoDissector) {
+  if (!(f.app_flags & flow::kAppBypass) && s.dissector == kNoDissector && s.cls.verifying()) {
+    classifier_.verify_stop(s.cls);  // the other side never said enough: kept unverified
+  } else if (!(f.app_flags & flow::kAppBypass) && s.dissector == kNoDissector) {
     const dissect::Decision d = classifier_.finish(s.cls);
     conclude(f, d, Chunk{0, nullptr, 0, 0, 0, 0}, f.last_ns);
   }

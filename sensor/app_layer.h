@@ -5,7 +5,9 @@
 // State lives in a fixed per-worker pool, taken at a flow's first payload packet (a SYN scan
 // takes none) and given back as soon as the decision is made -- or, when the protocol has a
 // dissector (dissectors/registry.h), as soon as that dissector is done: the bytes the
-// classifier buffered are replayed to it, then the stream goes on feeding it.
+// classifier buffered are replayed to it, then the stream goes on feeding it. A protocol
+// without a dissector that was named on one side's bytes alone keeps the state until the other
+// side's first message is checked (Classifier::begin_verify; docs/protocols.md, "Violations").
 #include <cstdint>
 #include <memory>
 
@@ -96,6 +98,10 @@ class AppLayer {
     uint32_t wire_before;    // bytes of `dir` seen before this chunk (saturating)
   };
   void conclude(flow::Flow& f, const dissect::Decision& d, const Chunk& cur, Nanos now) noexcept;
+  // While the classifier checks the other side's first message (no dissector): feeds it and
+  // applies the result (kAppViolation: proto back to unknown, counted in app_violation).
+  void verify_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t* p, uint32_t len,
+                   uint32_t wire_len) noexcept;
   // Feeds the active dissector; handles kDone / kIdle / kViolation.
   void dissect_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t* p, uint32_t len,
                     uint32_t wire_len, Nanos now) noexcept;

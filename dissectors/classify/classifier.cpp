@@ -18,7 +18,10 @@ enum StateFlag : uint8_t {
   kStateServerFirst = 0x01,   // the server sent the first payload
   kStateHadCandidate = 0x02,  // some evaluation had an Unsure probe (UDP: keep the datagram)
   kStateGuessed = 0x04,       // init() was told the orientation is a guess: try it swapped too
+  kStateVerify0 = 0x08,       // verifying: the first message of prefix[0]'s side is awaited
+  kStateVerify1 = 0x10,       //   ... of prefix[1]'s side
 };
+constexpr uint8_t kStateVerify = kStateVerify0 | kStateVerify1;
 
 constexpr unsigned kUserRuleBase = 64;  // Hyperscan ids 64.. are user rule slots
 constexpr unsigned kHsFlags = HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
@@ -145,6 +148,7 @@ void Classifier::init(ClassifyState& st, uint8_t transport, uint16_t client_port
   st.server_port = server_port;
   st.transport = transport;
   st.flags = orientation_guessed ? kStateGuessed : 0;
+  st.verify_pkts = 0;
   st.decision = Decision{};
   counters_.classify_flows.inc();
   if (transport != kTransportTcp && transport != kTransportUdp) {
@@ -253,6 +257,97 @@ Decision Classifier::feed(ClassifyState& st, bool from_client, const uint8_t* da
 Decision Classifier::finish(ClassifyState& st) noexcept {
   if (st.decision.kind != Decision::kPending) return st.decision;
   return evaluate(st, true);
+}
+
+// The check of prefix[dir]'s side, in the application's roles (a reversed decision's client is
+// prefix[1]).
+Check Classifier::check_side(const ClassifyState& st, int dir) const noexcept {
+  const ProtoInfo& info = proto_info(st.decision.app_proto);
+  const int c = st.decision.reversed ? 1 : 0;
+  ProbeInput in;
+  in.transport = st.transport;
+  in.cli = Bytes{st.prefix[c], st.len[c]};
+  in.srv = Bytes{st.prefix[c ^ 1], st.len[c ^ 1]};
+  in.cli_wire = st.wire[c];
+  in.srv_wire = st.wire[c ^ 1];
+  in.server_spoke_first = st.decision.reversed ? !st.server_spoke_first() : st.server_spoke_first();
+  in.client_port = c == 0 ? st.client_port : st.server_port;
+  in.server_port = c == 0 ? st.server_port : st.client_port;
+  return info.verify(in, dir != c, static_cast<AppProto>(st.decision.app_proto));
+}
+
+bool Classifier::begin_verify(ClassifyState& st) noexcept {
+  if (st.decision.kind != Decision::kDecided || (st.flags & kStateVerify)) return false;
+  const ProtoInfo& info = proto_info(st.decision.app_proto);
+  const uint8_t tmask = st.transport == kTransportUdp ? kUdp : kTcp;
+  if (info.verify == nullptr || !(info.verify_transports & tmask)) return false;
+  // A TCP flow picked up midstream: neither side's bytes need start a message.
+  if (st.transport == kTransportTcp && (st.flags & kStateGuessed)) return false;
+  // The side that had not spoken; over TCP also one that sent less than a header and may
+  // still send more within the prefix.
+  int dir = st.pkts[0] == 0 ? 0 : st.pkts[1] == 0 ? 1 : -1;
+  for (int d = 0; d < 2 && dir < 0; ++d) {
+    if (st.transport == kTransportTcp && st.pkts[d] < kClassifyMaxPackets &&
+        st.len[d] < kClassifyPrefixBytes && check_side(st, d) == Check::kNeedMore) {
+      dir = d;
+    }
+  }
+  if (dir < 0) return false;
+  st.flags |= dir == 0 ? kStateVerify0 : kStateVerify1;
+  st.verify_pkts = 0;
+  counters_.classify_verify_waits.inc();
+  return true;
+}
+
+Verified Classifier::verify(ClassifyState& st, bool from_client, const uint8_t* data, uint32_t len,
+                            uint32_t wire_len) noexcept {
+  if (!(st.flags & kStateVerify)) return Verified::kOk;  // nothing armed: nothing to check
+  if (st.verify_pkts < 255) ++st.verify_pkts;
+  const int d = from_client ? 0 : 1;
+  const uint8_t bit = d == 0 ? kStateVerify0 : kStateVerify1;
+  if ((st.flags & bit) && data != nullptr && len != 0) {
+    if (st.pkts[d] < 255) ++st.pkts[d];
+    bool room = true;
+    if (st.transport == kTransportUdp) {
+      // The side's first datagram is its first message; one is all there is to judge.
+      const uint32_t n = len < kClassifyPrefixBytes ? len : kClassifyPrefixBytes;
+      std::memcpy(st.prefix[d], data, n);
+      st.len[d] = static_cast<uint16_t>(n);
+      st.wire[d] = wire_len > len ? wire_len : len;
+      room = false;
+    } else {
+      const uint32_t free = kClassifyPrefixBytes - st.len[d];
+      if (st.pkts[d] <= kClassifyMaxPackets && free > 0) {
+        const uint32_t n = len < free ? len : free;
+        std::memcpy(st.prefix[d] + st.len[d], data, n);
+        st.len[d] = static_cast<uint16_t>(st.len[d] + n);
+      }
+      st.wire[d] = st.wire[d] > UINT32_MAX - len ? UINT32_MAX : st.wire[d] + len;
+      room = st.pkts[d] < kClassifyMaxPackets && st.len[d] < kClassifyPrefixBytes;
+    }
+    switch (check_side(st, d)) {
+      case Check::kOk:
+        st.flags &= static_cast<uint8_t>(~kStateVerify);
+        counters_.classify_verified.inc();
+        return Verified::kOk;
+      case Check::kViolation:
+        st.flags &= static_cast<uint8_t>(~kStateVerify);
+        counters_.classify_violations.inc();
+        return Verified::kViolation;
+      case Check::kNeedMore:
+        if (!room) return verify_stop(st);
+        break;
+    }
+  }
+  if (st.verify_pkts >= kClassifyVerifyMaxPackets) return verify_stop(st);
+  return Verified::kPending;
+}
+
+Verified Classifier::verify_stop(ClassifyState& st) noexcept {
+  if (!(st.flags & kStateVerify)) return Verified::kOk;
+  st.flags &= static_cast<uint8_t>(~kStateVerify);
+  counters_.classify_verify_gave_up.inc();
+  return Verified::kGaveUp;
 }
 
 Decision Classifier::decide(ClassifyState& st, Decision::Kind kind, uint16_t proto, bool certain) noexcept {

@@ -6,6 +6,9 @@
 // Per flow:  cls.init(state, transport, client_port, server_port);
 //            d = cls.feed(state, from_client, payload, len);   // in-order bytes / one datagram
 //            ... until d.kind != kPending; at flow end or budget: d = cls.finish(state).
+// Decided on one side's bytes alone (no dissector to follow): if cls.begin_verify(state),
+//            v = cls.verify(state, from_client, payload, len)  // the other side's first bytes
+//            ... until v != kPending; at a gap or flow end: cls.verify_stop(state).
 // feed() and finish() never allocate, never throw, and read every byte as hostile.
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "common/app_proto.h"
 #include "common/counters.h"
+#include "dissectors/classify/probe.h"
 #include "sensor/match/hs_match.h"
 
 namespace flowscribe::dissect {
@@ -24,6 +28,17 @@ namespace flowscribe::dissect {
 constexpr uint32_t kClassifyPrefixBytes = 512;
 constexpr uint8_t kClassifyMaxPackets = 4;
 constexpr uint8_t kClassifyMaxTotalPackets = 8;
+// Verification (docs/protocols.md, "Violations"): payload packets, both directions, after which
+// a flow still waiting for the other side's first message keeps its protocol unverified.
+constexpr uint8_t kClassifyVerifyMaxPackets = 16;
+
+// What checking the other side's first message found.
+enum class Verified : uint8_t {
+  kPending,    // fewer bytes than a header (or a line) so far: keep feeding verify()
+  kOk,         // a valid first message of that side: the protocol stands
+  kViolation,  // no message of that side starts like this: the flow is not that protocol
+  kGaveUp,     // budget spent, a gap, or the flow ended first: the protocol stands, unverified
+};
 
 struct Decision {
   enum Kind : uint8_t { kPending, kDecided, kGaveUp };
@@ -50,10 +65,13 @@ struct ClassifyState {
   uint8_t pkts[2];         // payload packets seen per direction (saturating)
   uint8_t transport;       // IP protocol number
   uint8_t flags;           // kStateFlag* (classifier.cpp)
+  uint8_t verify_pkts;     // payload packets fed to verify() (saturating)
   Decision decision;
 
   // The side init() called the server sent the first payload bytes.
   bool server_spoke_first() const noexcept { return flags & 0x01; }  // kStateServerFirst
+  // begin_verify() armed a check that verify() has not settled yet.
+  bool verifying() const noexcept { return flags & 0x18; }  // kStateVerify0 | kStateVerify1
 };
 static_assert(sizeof(ClassifyState) <= 1152, "ClassifyState must fit a 1.2 KiB pool slot");
 
@@ -75,7 +93,11 @@ static_assert(sizeof(ClassifyState) <= 1152, "ClassifyState must fit a 1.2 KiB p
   X(classify_prefix_full, "TCP payload packets whose bytes did not fit the prefix (cut or dropped)") \
   X(classify_udp_prefix_replaced, "UDP datagrams that replaced a prefix with no candidate")       \
   X(classify_feed_after_decision, "feed() calls after the decision (the worker may skip them)")  \
-  X(classify_bad_transport, "flows neither TCP nor UDP: given up at init")
+  X(classify_bad_transport, "flows neither TCP nor UDP: given up at init")                      \
+  X(classify_verify_waits, "flows decided on one side's bytes: the other side's first message is checked") \
+  X(classify_verified, "of those, the other side's first message fit the protocol")              \
+  X(classify_violations, "of those, it did not: the flow dropped back to unknown")               \
+  X(classify_verify_gave_up, "of those, budget spent, a gap or the flow's end came first: kept unverified")
 
 FS_DEFINE_COUNTERS(ClassifyCounters, FS_CLASSIFY_COUNTERS);
 
@@ -136,6 +158,23 @@ class Classifier {
   // No more data will come (flow ended, or the worker's budget is spent): decide now.
   Decision finish(ClassifyState& st) noexcept;
 
+  // After feed() decided: when the decision rested on one side's bytes alone (the other side
+  // had sent nothing, or less than a header) and the protocol has a check for the other side's
+  // first message (ProtoInfo::verify), arms that check and returns true; the caller then feeds
+  // verify() instead of dropping the state. Never for a TCP flow picked up midstream (its
+  // first bytes need not start a message), a user protocol, or a decision made by finish().
+  bool begin_verify(ClassifyState& st) noexcept;
+  // The next payload bytes of either direction while verifying (the same bytes feed() would
+  // get). kPending until the other side's first bytes settle it, or until
+  // kClassifyVerifyMaxPackets payload packets went by (kGaveUp).
+  Verified verify(ClassifyState& st, bool from_client, const uint8_t* data, uint32_t len,
+                  uint32_t wire_len) noexcept;
+  Verified verify(ClassifyState& st, bool from_client, const uint8_t* data, uint32_t len) noexcept {
+    return verify(st, from_client, data, len, len);
+  }
+  // A gap, or the flow's end, while verifying: the protocol is kept unverified (kGaveUp).
+  Verified verify_stop(ClassifyState& st) noexcept;
+
   const ClassifyCounters& counters() const noexcept { return counters_; }
 
  private:
@@ -143,6 +182,7 @@ class Classifier {
   void scan_swapped(ClassifyState& st) noexcept;
   Decision evaluate(ClassifyState& st, bool final) noexcept;
   Decision decide(ClassifyState& st, Decision::Kind kind, uint16_t proto, bool certain) noexcept;
+  Check check_side(const ClassifyState& st, int dir) const noexcept;
 
   std::shared_ptr<const ClassifierDb> db_;
   match::Scratch scratch_;

@@ -35,6 +35,15 @@ struct ProbeInput {
 
 using ProbeFn = Verdict (*)(const ProbeInput&, AppProto self);
 
+// After a decision made on one side's bytes alone, the other side's first message is checked
+// (docs/protocols.md, "Violations"): is it a valid first message from that side of `self`?
+// `side_is_server` says which prefix of `in` (cli or srv, already in the application's roles)
+// is judged; the other is there for context. A check says kViolation only when no valid
+// message of that side could start with these bytes, and kNeedMore while fewer than a header
+// (or a line) are there.
+enum class Check : uint8_t { kNeedMore, kOk, kViolation };
+using VerifyFn = Check (*)(const ProbeInput& in, bool side_is_server, AppProto self);
+
 enum TransportMask : uint8_t { kTcp = 1, kUdp = 2, kBoth = 3 };
 
 struct ProtoInfo {
@@ -42,6 +51,8 @@ struct ProtoInfo {
   uint8_t transports = 0;   // TransportMask
   bool structural = false;  // probed even without a signature match
   uint16_t ports[4] = {};   // usual server ports: tie-breaker between Unsure results only
+  VerifyFn verify = nullptr;    // the other side's first message, where a sound check exists
+  uint8_t verify_transports = 0;  // TransportMask: where `verify` applies
 };
 
 // Indexed by AppProto id; row 0 (unknown) has no probe.

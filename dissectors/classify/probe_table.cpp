@@ -74,6 +74,57 @@ constexpr Row kRows[] = {
     {P::kGit, probes::git, kTcp, false, {9418, 0, 0, 0}},
 };
 
+// Protocols whose other side's first message is checked after a one-sided decision
+// (docs/protocols.md, "Violations"), and over which transports the check is sound.
+struct VerifyRow {
+  P proto;
+  VerifyFn verify;
+  uint8_t transports;
+};
+constexpr VerifyRow kVerifyRows[] = {
+    {P::kSsh, probes::verify_ssh, kTcp},
+    {P::kVnc, probes::verify_vnc, kTcp},
+    {P::kFtp, probes::verify_mail, kTcp},
+    {P::kSmtp, probes::verify_mail, kTcp},
+    {P::kPop3, probes::verify_mail, kTcp},
+    {P::kImap, probes::verify_mail, kTcp},
+    {P::kIrc, probes::verify_irc, kTcp},
+    {P::kXmpp, probes::verify_xmpp, kTcp},
+    {P::kRedis, probes::verify_redis, kTcp},
+    {P::kMemcached, probes::verify_memcached, kBoth},
+    {P::kRsync, probes::verify_rsync, kTcp},
+    {P::kGit, probes::verify_git, kTcp},
+    {P::kRtsp, probes::verify_rtsp, kTcp},
+    {P::kSip, probes::verify_sip, kTcp},  // UDP: keepalives, STUN and SigComp share the flow
+    {P::kSsdp, probes::verify_ssdp, kUdp},
+    {P::kDtls, probes::verify_dtls, kUdp},
+    {P::kRdp, probes::verify_rdp, kTcp},
+    {P::kSmb, probes::verify_smb, kTcp},
+    {P::kNfs, probes::verify_rpc, kBoth},
+    {P::kRpc, probes::verify_rpc, kBoth},
+    {P::kMysql, probes::verify_mysql, kTcp},
+    {P::kPostgresql, probes::verify_postgresql, kTcp},
+    {P::kTds, probes::verify_tds, kTcp},
+    {P::kMongodb, probes::verify_mongodb, kTcp},
+    {P::kLdap, probes::verify_ldap, kBoth},
+    {P::kKerberos, probes::verify_kerberos, kBoth},
+    {P::kSnmp, probes::verify_snmp, kBoth},
+    {P::kDhcp, probes::verify_dhcp, kUdp},
+    {P::kDhcpv6, probes::verify_dhcpv6, kUdp},
+    {P::kNtp, probes::verify_ntp, kUdp},
+    {P::kStun, probes::verify_stun, kBoth},
+    {P::kOpenvpn, probes::verify_openvpn, kBoth},
+    {P::kWireguard, probes::verify_wireguard, kUdp},
+    {P::kModbus, probes::verify_modbus, kTcp},
+    {P::kDnp3, probes::verify_dnp3, kBoth},
+    {P::kBgp, probes::verify_bgp, kTcp},
+    {P::kAmqp, probes::verify_amqp, kTcp},
+    {P::kMqtt, probes::verify_mqtt, kTcp},
+    {P::kBittorrent, probes::verify_bittorrent, kTcp},  // UDP: DHT and uTP share the port
+    {P::kTftp, probes::verify_tftp, kUdp},
+    {P::kHttp2, probes::verify_http2, kTcp},
+};
+
 constexpr std::array<ProtoInfo, kAppProtoBuiltinEnd> make_table() {
   std::array<ProtoInfo, kAppProtoBuiltinEnd> t{};
   for (const Row& r : kRows) {
@@ -82,6 +133,11 @@ constexpr std::array<ProtoInfo, kAppProtoBuiltinEnd> make_table() {
     i.transports = r.transports;
     i.structural = r.structural;
     for (size_t k = 0; k < 4; ++k) i.ports[k] = r.ports[k];
+  }
+  for (const VerifyRow& v : kVerifyRows) {
+    ProtoInfo& i = t[static_cast<uint16_t>(v.proto)];
+    i.verify = v.verify;
+    i.verify_transports = v.transports & i.transports;
   }
   return t;
 }

@@ -1235,4 +1235,319 @@ Verdict tftp(const ProbeInput& in, AppProto) noexcept {
   return kNo;
 }
 
+
+// ---- Checks of the other side's first message (ProtoInfo::verify) ---------------------------
+// kViolation only when no valid first message of that side starts with these bytes; a peer's
+// refusal or error message of the protocol passes. A UDP side is one whole datagram: too short
+// is a violation there, where TCP waits for more.
+
+namespace {
+constexpr Check kNeed = Check::kNeedMore;
+constexpr Check kOk = Check::kOk;
+constexpr Check kBad = Check::kViolation;
+
+Bytes side_of(const ProbeInput& in, bool server) { return server ? in.srv : in.cli; }
+// Fewer than `n` bytes: wait (TCP) or judge the datagram too short (UDP).
+Check short_side(const ProbeInput& in) { return in.udp() ? kBad : kNeed; }
+}  // namespace
+
+// RFC 6347 §4.1: a DTLS record (content type 20-25, version DTLS 1.0/1.2 or DTLS1_BAD_VER);
+// RFC 9147 §4 unified header (001xxxxx); RFC 7983 §7: STUN (0-3), TURN channels (64-79) and
+// RTP/RTCP (128-191) share a WebRTC flow and pass.
+Check verify_dtls(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.empty()) return kBad;
+  const uint8_t t = b[0];
+  if (t <= 3 || (t >= 32 && t <= 79) || (t >= 128 && t <= 191)) return kOk;
+  if (t < 20 || t > 25 || b.n < 3) return kBad;
+  const uint16_t v = be16_at(b, 1);
+  return v == 0xfeff || v == 0xfefd || v == 0x0100 ? kOk : kBad;
+}
+
+// RFC 1006 §6: every RDP message before TLS is a TPKT: version 3, reserved 0, length >= 7
+// (X.224 CR/CC/DR follow; MS-RDPBCGR 2.2.1.1/2.2.1.2).
+Check verify_rdp(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (!b.empty() && b[0] != 3) return kBad;
+  if (b.n >= 2 && b[1] != 0) return kBad;
+  if (b.n < 4) return kNeed;
+  return be16_at(b, 2) >= 7 ? kOk : kBad;
+}
+
+// RFC 1002 §4.3.1: a session service packet (MESSAGE 0x00, REQUEST 0x81, POSITIVE 0x82,
+// NEGATIVE 0x83, RETARGET 0x84, KEEP ALIVE 0x85; flags 0/1); a message carries an SMB1, SMB2,
+// transform or compression header (MS-SMB2 2.1).
+Check verify_smb(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.empty()) return kNeed;
+  const uint8_t t = b[0];
+  if (t != 0x00 && !(t >= 0x81 && t <= 0x85)) return kBad;
+  if (b.n >= 2 && (b[1] & 0xfe) != 0) return kBad;
+  if (t != 0x00) return b.n >= 4 ? kOk : kNeed;
+  if (b.n < 5) return kNeed;
+  if (b[4] < 0xfc) return kBad;
+  const uint32_t n = b.n < 8 ? b.n : 8;
+  for (uint32_t i = 5; i < n; ++i) {
+    if (b[i] != static_cast<uint8_t>("SMB"[i - 5])) return kBad;
+  }
+  return n == 8 ? kOk : kNeed;
+}
+
+// RFC 5531 §9: xid, msg_type CALL (0) or REPLY (1) (NFSv4.1 servers also call back on the
+// client's connection); TCP has the record mark first (§11), a fragment of at least 8 bytes.
+Check verify_rpc(const ProbeInput& in, bool server, AppProto) noexcept {
+  Bytes b = side_of(in, server);
+  if (in.tcp()) {
+    if (b.n < 4) return kNeed;
+    const uint32_t frag = be32_at(b, 0) & 0x7fffffffu;
+    if (frag < 8 || frag > (1u << 24)) return kBad;
+    b = b.from(4);
+  }
+  if (b.n < 8) return short_side(in);
+  return be32_at(b, 4) <= 1 ? kOk : kBad;
+}
+
+// MySQL client/server protocol: a packet is a 3-byte length and a sequence id; the server's
+// greeting is sequence 0, the client's answer (HandshakeResponse or SSLRequest) sequence 1.
+Check verify_mysql(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.n < 4) return kNeed;
+  const uint32_t len = b[0] | uint32_t{b[1]} << 8 | uint32_t{b[2]} << 16;
+  if (len == 0 || b[3] != (server ? 0 : 1)) return kBad;
+  if (server) return b.n < 5 ? kNeed : (b[4] == 10 || b[4] == 0xff ? kOk : kBad);
+  return len >= 4 ? kOk : kBad;
+}
+
+// PostgreSQL §55.2: the server answers SSLRequest with 'S' or 'N', GSSENCRequest with 'G' or
+// 'N', a StartupMessage with Authentication 'R', NegotiateProtocolVersion 'v', a notice 'N'
+// or ErrorResponse 'E' (also what servers too old for the requests send). The client opens
+// with a length and a request code.
+Check verify_postgresql(const ProbeInput& in, bool server, AppProto) noexcept {
+  if (!server) {
+    const Bytes b = in.cli;
+    if (b.n < 8) return kNeed;
+    const uint32_t len = be32_at(b, 0), code = be32_at(b, 4);
+    const bool known = code == 80877102 || code == 80877103 || code == 80877104 ||
+                       (code >> 16) == 3 || (code >> 16) == 2;
+    return known && len >= 8 && len <= 10000 ? kOk : kBad;
+  }
+  const Bytes b = in.srv;
+  if (b.empty()) return kNeed;
+  const char t = static_cast<char>(b[0]);
+  const uint32_t code = in.cli.n >= 8 ? be32_at(in.cli, 4) : 0;
+  if (code == 80877102) return kOk;  // CancelRequest: the server answers nothing
+  if (code == 80877103) return t == 'S' || t == 'N' || t == 'E' ? kOk : kBad;
+  if (code == 80877104) return t == 'G' || t == 'N' || t == 'E' ? kOk : kBad;
+  return t == 'R' || t == 'E' || t == 'v' || t == 'N' || t == 'S' || t == 'G' ? kOk : kBad;
+}
+
+// MS-TDS 2.2.3.1: a server answers with a tabular-result packet (type 0x04); SSPI (0x11, as
+// some implementations send the NTLM challenge) and PRELOGIN (0x12, carrying TLS) pass too. A
+// client sends SQL batch, pre-TDS7 login, RPC, attention, bulk load, federated auth, LOGIN7,
+// SSPI or PRELOGIN packets.
+Check verify_tds(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.empty()) return kNeed;
+  const uint8_t t = b[0];
+  if (server) return t == 0x04 || t == 0x11 || t == 0x12 ? kOk : kBad;
+  return t == 0x01 || t == 0x02 || t == 0x03 || t == 0x06 || t == 0x07 || t == 0x08 ||
+                 t == 0x0e || t == 0x10 || t == 0x11 || t == 0x12
+             ? kOk
+             : kBad;
+}
+
+// MongoDB wire protocol: MsgHeader (messageLength, requestID, responseTo, opCode, LE int32);
+// a server answers with OP_REPLY (1), OP_MSG (2013) or OP_COMPRESSED (2012); clients send
+// OP_MSG, OP_COMPRESSED or the legacy opcodes 2001-2007.
+Check verify_mongodb(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.n < 4) return kNeed;
+  const uint32_t len = le32_at(b, 0);
+  if (len < 16 || len > 48u * 1024 * 1024) return kBad;
+  if (b.n < 16) return kNeed;
+  const uint32_t op = le32_at(b, 12);
+  if (op == 2013 || op == 2012) return kOk;
+  if (server) return op == 1 ? kOk : kBad;
+  return op >= 2001 && op <= 2007 ? kOk : kBad;
+}
+
+// RFC 4511 §4.1.1: LDAPMessage ::= SEQUENCE { messageID INTEGER, protocolOp [APPLICATION n] }
+// with an operation of that side (servers: results, search entries and references,
+// extended and intermediate responses, the unsolicited notice of disconnection).
+Check verify_ldap(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.empty()) return kNeed;
+  if (b[0] != 0x30) return kBad;
+  Reader r(b);
+  Tlv seq, op;
+  uint32_t id = 0;
+  const bool ok = ber_header(r, seq) && ber_int(r, id) && ber_header(r, op);
+  if (!ok) return b.n < 24 && !in.udp() ? kNeed : kBad;
+  if ((op.tag & 0xc0) != 0x40) return kBad;
+  static constexpr uint32_t kServerOps = 1u << 1 | 1u << 4 | 1u << 5 | 1u << 7 | 1u << 9 | 1u << 11 |
+                                         1u << 13 | 1u << 15 | 1u << 19 | 1u << 24 | 1u << 25;
+  static constexpr uint32_t kClientOps = 1u << 0 | 1u << 2 | 1u << 3 | 1u << 6 | 1u << 8 | 1u << 10 |
+                                         1u << 12 | 1u << 14 | 1u << 16 | 1u << 23;
+  return ((server ? kServerOps : kClientOps) >> (op.tag & 0x1f)) & 1 ? kOk : kBad;
+}
+
+// RFC 4120 §5: a KDC answers with AS-REP, TGS-REP or KRB-ERROR ([APPLICATION 11/13/30], pvno
+// 5, msg-type equal to the tag), over TCP after a 4-byte length (§7.2.2); a client sends
+// requests (any message number krb_side knows).
+Check verify_kerberos(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (in.tcp() && b.n < 36) return kNeed;
+  if (krb_side(b, in.tcp()) != kYes) return kBad;
+  if (!server) return kOk;
+  const uint8_t tag = b[in.tcp() ? 4 : 0] & 0x1f;
+  return tag == 11 || tag == 13 || tag == 30 ? kOk : kBad;
+}
+
+// RFC 3416 / RFC 3412: Message ::= SEQUENCE { version INTEGER (0 | 1 | 3), ... }.
+Check verify_snmp(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.empty()) return kNeed;
+  if (b[0] != 0x30) return kBad;
+  Reader r(b);
+  Tlv seq;
+  uint32_t version = 0;
+  if (!ber_header(r, seq) || !ber_int(r, version)) return b.n < 12 && in.tcp() ? kNeed : kBad;
+  return version == 0 || version == 1 || version == 3 ? kOk : kBad;
+}
+
+// RFC 2131 §2: BOOTREQUEST (1) or BOOTREPLY (2), a hardware type and an address length <= 16,
+// the 236-byte fixed part.
+Check verify_dhcp(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.n < 236) return kBad;
+  return (b[0] == 1 || b[0] == 2) && b[1] != 0 && b[2] <= 16 ? kOk : kBad;
+}
+
+// RFC 8415 §7.3 and the IANA message-type registry (1-36): type, then a transaction id or the
+// relay header.
+Check verify_dhcpv6(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.n < 4) return kBad;
+  return b[0] >= 1 && b[0] <= 36 ? kOk : kBad;
+}
+
+// RFC 5905 §7.3: at least the 48-byte header, version 1-4, mode symmetric (1, 2), client (3;
+// two servers polling each other share a flow) or server (4).
+Check verify_ntp(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  const uint32_t wire = server ? in.srv_wire : in.cli_wire;
+  if (b.empty() || wire < 48) return kBad;
+  const uint8_t vn = (b[0] >> 3) & 7, mode = b[0] & 7;
+  return vn >= 1 && vn <= 4 && mode >= 1 && mode <= 4 ? kOk : kBad;
+}
+
+// RFC 8489 §5: STUN's first two bits are 0; RFC 7983 §7: on the same flow come DTLS (20-63),
+// TURN ChannelData (64-79) and RTP/RTCP (128-191).
+Check verify_stun(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.empty()) return kNeed;
+  const uint8_t t = b[0];
+  return t <= 3 || (t >= 20 && t <= 79) || (t >= 128 && t <= 191) ? kOk : kBad;
+}
+
+// OpenVPN: opcode (high 5 bits) 1-11 (P_CONTROL_HARD_RESET_CLIENT_V1 .. P_CONTROL_WKC_V1);
+// TCP has a 2-byte packet length first.
+Check verify_openvpn(const ProbeInput& in, bool server, AppProto) noexcept {
+  Bytes b = side_of(in, server);
+  if (in.tcp()) {
+    if (b.n < 3) return kNeed;
+    const uint16_t len = be16_at(b, 0);
+    if (len < 1 || len > 2048) return kBad;
+    b = b.from(2);
+  }
+  if (b.empty()) return kBad;
+  const uint8_t op = b[0] >> 3;
+  return op >= 1 && op <= 11 ? kOk : kBad;
+}
+
+// WireGuard §5.4: type 1-4 and three reserved zero bytes.
+Check verify_wireguard(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.n < 4) return kBad;
+  return b[0] >= 1 && b[0] <= 4 && b[1] == 0 && b[2] == 0 && b[3] == 0 ? kOk : kBad;
+}
+
+// Modbus/TCP §3.1.3: MBAP with protocol identifier 0 and a length of 2-254.
+Check verify_modbus(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.n >= 3 && b[2] != 0) return kBad;
+  if (b.n >= 4 && b[3] != 0) return kBad;
+  if (b.n < 6) return kNeed;
+  const uint16_t len = be16_at(b, 4);
+  return len >= 2 && len <= 254 ? kOk : kBad;
+}
+
+// IEEE 1815 §9.2: every link frame opens with 0x05 0x64.
+Check verify_dnp3(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (!b.empty() && b[0] != 0x05) return kBad;
+  if (b.n >= 2 && b[1] != 0x64) return kBad;
+  return b.n >= 2 ? kOk : short_side(in);
+}
+
+// RFC 4271 §4.1: every message opens with the 16-byte all-ones marker.
+Check verify_bgp(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  const uint32_t n = b.n < 16 ? b.n : 16;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (b[i] != 0xff) return kBad;
+  }
+  return n == 16 ? kOk : kNeed;
+}
+
+// AMQP 0-9-1 §4.2.2 / 1.0 §2.2: the server answers with its own protocol header (a version
+// it prefers, or AMQP 1.0's) or, in 0-9-1, a method frame on channel 0 (Connection.Start).
+Check verify_amqp(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  const std::string_view s = b.str();
+  if (compatible(s, "AMQP")) return s.size() >= 4 ? kOk : kNeed;
+  if (!server) return kBad;
+  if (b[0] != 0x01 || (b.n >= 2 && b[1] != 0) || (b.n >= 3 && b[2] != 0)) return kBad;
+  return b.n >= 3 ? kOk : kNeed;
+}
+
+// MQTT 3.1.1 §3.2 / 5.0 §3.2: the server's first packet is CONNACK (0x20), or in 5.0 an AUTH
+// (0xF0) of an enhanced authentication; the client's is CONNECT (0x10).
+Check verify_mqtt(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.empty()) return kNeed;
+  if (server) return b[0] == 0x20 || b[0] == 0xf0 ? kOk : kBad;
+  return b[0] == 0x10 ? kOk : kBad;
+}
+
+// BEP 3: each peer's first message is the 20-byte "\x13BitTorrent protocol" handshake.
+Check verify_bittorrent(const ProbeInput& in, bool server, AppProto) noexcept {
+  constexpr std::string_view kHandshake{"\x13" "BitTorrent protocol", 20};
+  const Bytes b = side_of(in, server);
+  if (!compatible(b.str(), kHandshake)) return kBad;
+  return b.n >= 20 ? kOk : kNeed;
+}
+
+// RFC 1350 §5 / RFC 2347: opcodes 1-6 (RRQ, WRQ, DATA, ACK, ERROR, OACK).
+Check verify_tftp(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.n < 4) return kBad;
+  const uint16_t op = be16_at(b, 0);
+  return op >= 1 && op <= 6 ? kOk : kBad;
+}
+
+// RFC 9113 §3.4: the server's preface is a SETTINGS frame (type 4) on stream 0; the client's
+// is the 24-byte "PRI * HTTP/2.0..." preface.
+Check verify_http2(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (!server) {
+    constexpr std::string_view kPreface{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"};
+    if (!compatible(b.str(), kPreface)) return kBad;
+    return b.n >= kPreface.size() ? kOk : kNeed;
+  }
+  if (b.n >= 4 && b[3] != 0x04) return kBad;
+  if (b.n < 9) return kNeed;
+  return (be32_at(b, 5) & 0x7fffffffu) == 0 ? kOk : kBad;
+}
+
 }  // namespace flowscribe::dissect::probes

@@ -708,4 +708,203 @@ Verdict git(const ProbeInput& in, AppProto) noexcept {
   return kNo;
 }
 
+
+// ---- Checks of the other side's first message (ProtoInfo::verify) ---------------------------
+// Each says kViolation only when no valid first message of that side starts with these bytes;
+// anything a real peer may send first (a refusal, an error, a pre-banner text) passes.
+
+namespace {
+constexpr Check kNeed = Check::kNeedMore;
+constexpr Check kOk = Check::kOk;
+constexpr Check kBad = Check::kViolation;
+
+Bytes side_of(const ProbeInput& in, bool server) { return server ? in.srv : in.cli; }
+
+// Leading CR/LF (keepalives, a stray line end) skipped.
+Bytes skip_crlf(Bytes b) {
+  uint32_t i = 0;
+  while (i < b.n && (b[i] == '\r' || b[i] == '\n')) ++i;
+  return b.from(i);
+}
+
+// The bytes agree with `lit` as far as both go: kOk once all of `lit` is there.
+Check literal(Bytes b, std::string_view lit) {
+  if (!compatible(b.str(), lit)) return kBad;
+  return b.n >= lit.size() ? kOk : kNeed;
+}
+
+// A text request line "METHOD SP target SP <version>..." (RTSP, SIP): kOk when the complete
+// first line ends in one of `versions`.
+Check request_line_with(Bytes b, std::initializer_list<std::string_view> versions) {
+  if (b.empty()) return kNeed;
+  if (!is_upper(static_cast<char>(b[0]))) return kBad;
+  const Line l = line_at(b, 0);
+  if (!l.complete) return kNeed;
+  for (std::string_view v : versions) {
+    if (l.text.size() > v.size() && l.text.ends_with(v) && l.text[l.text.size() - v.size() - 1] == ' ') return kOk;
+  }
+  return kBad;
+}
+}  // namespace
+
+// RFC 4253 §4.2: the client's first line is its identification string; the server may send
+// other lines of text (UTF-8, no control bytes) before its own.
+Check verify_ssh(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  uint32_t off = 0;
+  for (int i = 0; i < 16 && off < b.n; ++i) {
+    const Line l = line_at(b, off);
+    if (l.text.size() >= 4 && l.text.starts_with("SSH-")) return kOk;
+    if (!l.complete && compatible(l.text, "SSH-")) return kNeed;
+    if (!server) return kBad;
+    for (char ch : l.text) {
+      const auto u = static_cast<uint8_t>(ch);
+      if ((u < 0x20 && ch != '\t') || u == 0x7f) return kBad;
+    }
+    if (!l.complete) return kNeed;
+    off = l.next;
+  }
+  return kNeed;
+}
+
+// RFC 6143 §7.1.1: each side's first message is the 12-byte "RFB xxx.yyy\n".
+Check verify_vnc(const ProbeInput& in, bool server, AppProto) noexcept {
+  constexpr std::string_view kShape{"RFB 000.000\n"};
+  const Bytes b = side_of(in, server);
+  const uint32_t n = b.n < 12 ? b.n : 12;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (kShape[i] == '0' ? !is_digit(static_cast<char>(b[i])) : b[i] != static_cast<uint8_t>(kShape[i])) return kBad;
+  }
+  return n == 12 ? kOk : kNeed;
+}
+
+// FTP (RFC 959 §4.2) and SMTP (RFC 5321 §4.2): the server's first line is a numbered reply
+// "ddd", "ddd SP text" or "ddd-text"; POP3 (RFC 1939 §3) "+OK"/"-ERR"; IMAP (RFC 9051 §7.1) an
+// untagged "* " greeting. A client's first line is a command (a verb, or an IMAP tag).
+Check verify_mail(const ProbeInput& in, bool server, AppProto self) noexcept {
+  const Bytes b = side_of(in, server);
+  if (!server) {
+    const Bytes t = skip_crlf(b);
+    if (t.empty()) return kNeed;
+    const char ch = static_cast<char>(t[0]);
+    if (self != AppProto::kImap) return is_alpha(ch) ? kOk : kBad;
+    // RFC 9051 §9: tag = 1*<any ASTRING-CHAR except "+">: no CTL, SP, "(", ")", "{", "%", "*",
+    // '"' or "\" (a tag of "." is fine).
+    return t[0] > 0x20 && t[0] < 0x7f && std::string_view{"(){%*\"\\+"}.find(ch) == std::string_view::npos ? kOk : kBad;
+  }
+  switch (self) {
+    case AppProto::kFtp:
+    case AppProto::kSmtp: {
+      const Line l = line_at(b, 0);
+      const std::string_view s = l.text;
+      const size_t k = s.size() < 3 ? s.size() : 3;
+      for (size_t i = 0; i < k; ++i) {
+        if (!is_digit(s[i]) || (i == 0 && (s[0] < '1' || s[0] > '5'))) return kBad;
+      }
+      if (s.size() > 3) return s[3] == ' ' || s[3] == '-' ? kOk : kBad;
+      if (l.complete) return s.size() == 3 ? kOk : kBad;
+      return kNeed;
+    }
+    case AppProto::kPop3: {
+      const std::string_view s = b.str();
+      if (compatible(s, "+OK")) return s.size() >= 3 ? kOk : kNeed;
+      return literal(b, "-ERR");
+    }
+    case AppProto::kImap:
+      return literal(b, "* ");
+    default:
+      return kOk;
+  }
+}
+
+// RFC 2812 §2.3.1: a message is [":" prefix SP] command, the command letters or 3 digits.
+Check verify_irc(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = skip_crlf(side_of(in, server));
+  if (b.empty()) return kNeed;
+  const char ch = static_cast<char>(b[0]);
+  return ch == ':' || is_alpha(ch) || is_digit(ch) ? kOk : kBad;
+}
+
+// RFC 6120 §4.2 / XML 1.0 §2.8: either side opens with an XML declaration or a stream header,
+// after an optional byte-order mark and white space: the first character is '<'.
+Check verify_xmpp(const ProbeInput& in, bool server, AppProto) noexcept {
+  Bytes b = side_of(in, server);
+  if (!b.empty() && b[0] == 0xef) {
+    if (!compatible(b.str(), "\xef\xbb\xbf")) return kBad;
+    if (b.n < 3) return kNeed;
+    b = b.from(3);
+  }
+  uint32_t i = 0;
+  while (i < b.n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')) ++i;
+  if (i == b.n) return kNeed;
+  return b[i] == '<' ? kOk : kBad;
+}
+
+// RESP (redis.io/docs/reference/protocol-spec): every reply opens with its type byte (RESP2
+// and RESP3); a client sends an array or an inline command.
+Check verify_redis(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (b.empty()) return kNeed;
+  const char ch = static_cast<char>(b[0]);
+  if (server) return std::string_view{"+-:$*_,#!=(%~>|"}.find(ch) != std::string_view::npos ? kOk : kBad;
+  return ch == '*' || is_alpha(ch) ? kOk : kBad;
+}
+
+// memcached protocol.txt: replies are upper-case words (VALUE, END, STORED, ERROR, STAT, HD,
+// ...), commands lower-case; the binary protocol's magic is 0x81 (response) / 0x80 (request).
+// UDP frames carry an 8-byte header first.
+Check verify_memcached(const ProbeInput& in, bool server, AppProto) noexcept {
+  Bytes b = side_of(in, server);
+  if (in.udp()) {
+    if (b.n < 8) return kBad;
+    b = b.from(8);
+  }
+  if (b.empty()) return in.udp() ? kBad : kNeed;
+  const char ch = static_cast<char>(b[0]);
+  if (server) return b[0] == 0x81 || is_upper(ch) ? kOk : kBad;
+  return b[0] == 0x80 || (ch >= 'a' && ch <= 'z') ? kOk : kBad;
+}
+
+// rsync daemon protocol: both sides open with "@RSYNCD: ".
+Check verify_rsync(const ProbeInput& in, bool server, AppProto) noexcept {
+  return literal(side_of(in, server), "@RSYNCD: ");
+}
+
+// gitprotocol-common(5): everything is pkt-lines, each opening with 4 hex digits.
+Check verify_git(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  const uint32_t n = b.n < 4 ? b.n : 4;
+  for (uint32_t i = 0; i < n; ++i) {
+    const char ch = static_cast<char>(b[i]);
+    if (!is_digit(ch) && !(ch >= 'a' && ch <= 'f') && !(ch >= 'A' && ch <= 'F')) return kBad;
+  }
+  return n == 4 ? kOk : kNeed;
+}
+
+// RFC 2326 §6-7 / RFC 7826: a status line "RTSP/x.y ..." or a request line ending in the RTSP
+// version (either side may send requests).
+Check verify_rtsp(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  if (compatible(b.str(), "RTSP/")) return b.n >= 5 ? kOk : kNeed;
+  return request_line_with(b, {"RTSP/1.0", "RTSP/2.0"});
+}
+
+// RFC 3261 §7 over TCP: CRLF keepalives (RFC 5626 §3.5.1) may come first, then a status line
+// "SIP/2.0 ..." or a request line ending in SIP/2.0 (either side sends requests).
+Check verify_sip(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = skip_crlf(side_of(in, server));
+  if (compatible(b.str(), "SIP/2.0 ")) return b.n >= 8 ? kOk : kNeed;
+  return request_line_with(b, {"SIP/2.0"});
+}
+
+// UPnP DA §1.3: a search answer is an HTTP/1.1 status line; NOTIFY and M-SEARCH are requests.
+Check verify_ssdp(const ProbeInput& in, bool server, AppProto) noexcept {
+  const Bytes b = side_of(in, server);
+  const std::string_view s = b.str();
+  for (std::string_view lit : {"HTTP/1.", "NOTIFY ", "M-SEARCH "}) {
+    if (compatible(s, lit)) return s.size() >= lit.size() ? kOk : (in.udp() ? kBad : kNeed);
+  }
+  return kBad;
+}
+
 }  // namespace flowscribe::dissect::probes

@@ -89,17 +89,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto st = std::make_unique<ClassifyState>();
   cls.init(*st, transport, client_port, server_port, guessed);
   Decision last;
+  // After a decision, like the worker: when begin_verify() arms the check of the other side's
+  // first message, the rest goes to verify() until it settles (never reopened).
+  bool verifying = false, settled = false;
   for (const Message& m : msgs) {
     // An exactly-sized buffer per feed (a zero-length one has no bytes to over-read).
     std::unique_ptr<uint8_t[]> buf(new uint8_t[m.bytes.size() + 1]);
     if (!m.bytes.empty()) std::memcpy(buf.get(), m.bytes.data(), m.bytes.size());
+    if (verifying) {
+      const auto v = cls.verify(*st, m.from_client, buf.get(), static_cast<uint32_t>(m.bytes.size()), m.wire);
+      check(st->verifying() == (v == flowscribe::dissect::Verified::kPending));
+      if (v != flowscribe::dissect::Verified::kPending) {
+        verifying = false;
+        settled = true;
+      }
+      continue;
+    }
+    if (settled) break;
     const Decision d = cls.feed(*st, m.from_client, buf.get(), static_cast<uint32_t>(m.bytes.size()), m.wire);
     check_decision(d, guessed, false, *st);
     if (last.kind != Decision::kPending) {
       check(d.kind == last.kind && d.app_proto == last.app_proto && d.certain == last.certain);
     }
     last = d;
+    if (d.kind == Decision::kGaveUp) check(!cls.begin_verify(*st));
+    if (d.kind == Decision::kDecided && cls.begin_verify(*st)) {
+      check(st->verifying());
+      verifying = true;
+    }
   }
+  if (verifying) check(cls.verify_stop(*st) == flowscribe::dissect::Verified::kGaveUp && !st->verifying());
   const Decision end = cls.finish(*st);
   check_decision(end, guessed, true, *st);
   check(end.kind != Decision::kPending);
@@ -145,6 +164,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const auto v = info.probe(in, static_cast<flowscribe::AppProto>(id));
       check(v == flowscribe::dissect::Verdict::kNotMine || v == flowscribe::dissect::Verdict::kUnsure ||
             v == flowscribe::dissect::Verdict::kCertain);
+      // The check of one side's first message, each side, on the same exact-size copies.
+      if (info.verify == nullptr) continue;
+      for (bool server : {false, true}) {
+        const auto k = info.verify(in, server, static_cast<flowscribe::AppProto>(id));
+        check(k == flowscribe::dissect::Check::kNeedMore || k == flowscribe::dissect::Check::kOk ||
+              k == flowscribe::dissect::Check::kViolation);
+      }
     }
   }
   return 0;

@@ -1159,6 +1159,270 @@ TEST_CASE("state size and counters", "[classify]") {
   CHECK(n == ClassifyCounters::kCount);
 }
 
+// ---- violations: the other side's first message checked after a one-sided decision ---------------
+
+// Feeds the messages like sensor/app_layer.cpp: to feed() until decided; then, when
+// begin_verify() arms a check, the rest to verify() until it settles; the flow's end stops it.
+struct Verdicts {
+  Decision decision;
+  bool armed = false;
+  Verified verified = Verified::kPending;  // kPending: never armed
+};
+Verdicts run_verify(Classifier& cls, uint8_t transport, uint16_t port, const std::vector<Msg>& msgs,
+                    bool guessed = false) {
+  auto st = std::make_unique<ClassifyState>();
+  cls.init(*st, transport, 40000, port, guessed);
+  Verdicts v;
+  for (const Msg& m : msgs) {
+    const auto* p = reinterpret_cast<const uint8_t*>(m.bytes.data());
+    const auto n = static_cast<uint32_t>(m.bytes.size());
+    if (v.decision.kind == Decision::kPending) {
+      v.decision = cls.feed(*st, m.client, p, n);
+      if (v.decision.kind == Decision::kDecided) v.armed = cls.begin_verify(*st);
+      if (v.decision.kind != Decision::kPending && !v.armed) return v;
+    } else {
+      v.verified = cls.verify(*st, m.client, p, n);
+      if (v.verified != Verified::kPending) return v;
+    }
+  }
+  if (v.decision.kind == Decision::kPending) v.decision = cls.finish(*st);
+  if (v.armed && st->verifying()) v.verified = cls.verify_stop(*st);
+  return v;
+}
+
+// The bytes one side of a fixture sends: TCP all its messages in order, UDP its first datagram.
+std::string side_bytes(const Fixture& fx, bool client) {
+  std::string out;
+  for (const Msg& m : fx.msgs) {
+    if (m.client != client) continue;
+    out += m.bytes;
+    if (fx.transport == kTransportUdp) break;
+  }
+  return out;
+}
+
+TEST_CASE("violations: each check accepts both sides of its protocol's fixtures", "[classify]") {
+  size_t checked = 0;
+  for (const Fixture& fx : fixtures()) {
+    const ProtoInfo& info = proto_info(static_cast<uint16_t>(fx.proto));
+    const uint8_t tmask = fx.transport == kTransportUdp ? kUdp : kTcp;
+    if (info.verify == nullptr || !(info.verify_transports & tmask)) continue;
+    const std::string cli = side_bytes(fx, true), srv = side_bytes(fx, false);
+    ProbeInput in;
+    in.transport = fx.transport;
+    in.cli = Bytes{reinterpret_cast<const uint8_t*>(cli.data()), static_cast<uint32_t>(cli.size())};
+    in.srv = Bytes{reinterpret_cast<const uint8_t*>(srv.data()), static_cast<uint32_t>(srv.size())};
+    in.cli_wire = in.cli.n;
+    in.srv_wire = in.srv.n;
+    for (bool server : {false, true}) {
+      if ((server ? srv : cli).empty()) continue;
+      INFO(fx.name << (server ? " server" : " client"));
+      CHECK(info.verify(in, server, fx.proto) == Check::kOk);
+      ++checked;
+      // Cut short, a TCP side waits for more or is already right; never a violation.
+      const std::string whole = server ? srv : cli;
+      if (fx.transport == kTransportTcp) {
+        for (size_t k = 0; k < whole.size() && k < 64; ++k) {
+          ProbeInput cut = in;
+          (server ? cut.srv : cut.cli).n = static_cast<uint32_t>(k);
+          INFO("cut at " << k);
+          CHECK(info.verify(cut, server, fx.proto) != Check::kViolation);
+        }
+      }
+    }
+  }
+  CHECK(checked >= 100);
+}
+
+TEST_CASE("violations: the protocols with a dissector or no sound check have none", "[classify]") {
+  for (AppProto p : {AppProto::kHttp, AppProto::kTls, AppProto::kDns, AppProto::kMdns, AppProto::kLlmnr,
+                     AppProto::kTelnet, AppProto::kSyslog, AppProto::kSocks, AppProto::kQuic, AppProto::kNbns}) {
+    INFO(app_proto_name(static_cast<uint16_t>(p)));
+    CHECK(proto_info(static_cast<uint16_t>(p)).verify == nullptr);
+  }
+  // A TLS ServerHello or a DNS-over-TCP answer after a one-sided decision is not re-judged.
+  Classifier cls(shared_db());
+  for (const Fixture& fx : fixtures()) {
+    if (fx.proto != AppProto::kTls && fx.proto != AppProto::kDns) continue;
+    CHECK_FALSE(run_verify(cls, fx.transport, fx.port, fx.msgs).armed);
+  }
+}
+
+TEST_CASE("violations: fixtures fed as flows are never dropped", "[classify]") {
+  Classifier cls(shared_db());
+  size_t armed = 0, ok = 0;
+  for (const Fixture& fx : fixtures()) {
+    INFO(fx.name);
+    const Verdicts v = run_verify(cls, fx.transport, fx.port, fx.msgs);
+    CHECK(v.decision.app_proto == static_cast<uint16_t>(fx.proto));
+    CHECK(v.verified != Verified::kViolation);
+    if (v.armed) ++armed;
+    if (v.verified == Verified::kOk) ++ok;
+  }
+  // Most fixtures decide on their first message and are then checked by the second.
+  INFO("armed " << armed << ", verified " << ok);
+  CHECK(armed >= 40);
+  CHECK(ok >= 30);
+  CHECK(cls.counters().classify_violations.get() == 0);
+  CHECK(cls.counters().classify_verify_waits.get() == armed);
+}
+
+TEST_CASE("violations: real servers' first answers keep the name", "[classify]") {
+  // First messages from the swapped-port captures of tests/captures/proto/ (real OpenSSH 9.2,
+  // MariaDB 10.11 with its client, PostgreSQL 15, Redis 7, Samba 4.17, net-snmp, TigerVNC).
+  struct Real {
+    const char* name;
+    AppProto proto;
+    uint8_t transport;
+    uint16_t port;
+    std::vector<Msg> msgs;
+  };
+  const std::string mysql_greeting = H(
+      "64 00 00 00 0a 35 2e 35 2e 35 2d 31 30 2e 31 31 2e 31 39 2d 4d 61 72 69 61 44 42 2d 30 2b 64 65 62 31 32 75 31 00"
+      "04 00 00 00 66 23 78 53 77 21 36 2d 00 fe f7 08 02 00 ff 81 15 00 00 00 00 00 00 1d 00 00 00 7e 55 6c 41 3d 4f 54"
+      "39 5f 53 62 74 00 6d 79 73 71 6c 5f 6e 61 74 69 76 65 5f 70 61 73 73 77 6f 72 64 00");
+  const std::string mysql_login = H("ce 00 00 01 84 a2 bf 00 00 00 00 10 21 00 00 00") + z(23);
+  const std::string smb_neg_rsp = H("00 00 01 1c fe 53 4d 42 40 00 00 00 00 00 00 00 00 00 01 00 01 00 00 00") + z(40) +
+                                  H("41 00 01 00 11 03 03 00");
+  const std::string smb_neg =
+      smb2(0, false, H("24 00 05 00 01 00 00 00 7f 00 00 00") + fill(16, '\x42') + z(8) + H("02 02 10 02 00 03 02 03 11 03"));
+  const std::vector<Real> reals = {
+      {"ssh", AppProto::kSsh, kTransportTcp, 443,
+       {c("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u1\r\n"), s("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u1\r\n")}},
+      {"mysql", AppProto::kMysql, kTransportTcp, 5432, {s(mysql_greeting), c(mysql_login)}},
+      {"postgresql", AppProto::kPostgresql, kTransportTcp, 3306, {c(H("00 00 00 08 04 d2 16 2f")), s("N")}},
+      {"redis", AppProto::kRedis, kTransportTcp, 6380,
+       {c("*3\r\n$3\r\nSET\r\n$10\r\nflowscribe\r\n$5\r\nhello\r\n"), s("+OK\r\n")}},
+      {"redis-get", AppProto::kRedis, kTransportTcp, 6380, {c("*2\r\n$3\r\nGET\r\n$10\r\nflowscribe\r\n"), s("$5\r\nhello\r\n")}},
+      {"smb", AppProto::kSmb, kTransportTcp, 4445, {c(smb_neg), s(smb_neg_rsp)}},
+      {"vnc", AppProto::kVnc, kTransportTcp, 5999, {s("RFB 003.008\n"), c("RFB 003.008\n")}},
+      {"snmp", AppProto::kSnmp, kTransportUdp, 1161,
+       {c(H("30 28 02 01 00 04 06 70 75 62 6c 69 63 a1 1b 02 04 25 20 5a 2e 02 01 00 02 01 00 30 0d 30 0b 06 07 2b 06 01 02 01 01 04 05 00")),
+        s(H("30 37 02 01 00 04 06 70 75 62 6c 69 63 a2 2a 02 04 25 20 5a 2e 02 01 00 02 01 00 30 1c 30 1a 06 08 2b 06 01 02 01 01 04 00 04 0e") +
+          "nobody@fs.test")}},
+  };
+  Classifier cls(shared_db());
+  for (const Real& r : reals) {
+    INFO(r.name);
+    const Verdicts v = run_verify(cls, r.transport, r.port, r.msgs);
+    CHECK(v.decision.app_proto == static_cast<uint16_t>(r.proto));
+    CHECK(v.armed);
+    CHECK(v.verified == Verified::kOk);
+  }
+  CHECK(cls.counters().classify_verified.get() == reals.size());
+  CHECK(cls.counters().classify_violations.get() == 0);
+}
+
+TEST_CASE("violations: an answer that is no message of the protocol drops the name", "[classify]") {
+  const std::string garbage = H("8f 3c 00 d1 7e 22 a9 10 5b 00 c4 ee 19 03 77 f0 2d 61 9a 00 00 13 be 42");
+  struct Bad {
+    const char* name;
+    AppProto proto;
+    uint8_t transport;
+    std::vector<Msg> msgs;
+  };
+  const std::vector<Bad> bad = {
+      // The brief's case: the client speaks SSH, the server answers with binary bytes.
+      {"ssh-client, garbage server", AppProto::kSsh, kTransportTcp, {c("SSH-2.0-OpenSSH_9.6\r\n"), s(garbage)}},
+      // The server's banner, then a client that speaks HTTP.
+      {"ssh-server, http client", AppProto::kSsh, kTransportTcp,
+       {s("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"), c("GET / HTTP/1.1\r\nHost: x\r\n\r\n")}},
+      {"redis, http answer", AppProto::kRedis, kTransportTcp,
+       {c("*1\r\n$4\r\nPING\r\n"), s("HTTP/1.1 400 Bad Request\r\n\r\n")}},
+      {"postgresql ssl request, garbage", AppProto::kPostgresql, kTransportTcp, {c(H("00 00 00 08 04 d2 16 2f")), s(garbage)}},
+      {"mysql greeting, http client", AppProto::kMysql, kTransportTcp,
+       {s(H("4a 00 00 00 0a") + cstr("8.0.36") + le32(9) + S("abcdefgh") + z(1) + H("ff ff 08 02 00 ff c3 15") + z(10) + S("ijklmnopqrst") + z(1) + cstr("caching_sha2_password")),
+        c("GET / HTTP/1.1\r\n\r\n")}},
+      {"smb negotiate, text answer", AppProto::kSmb, kTransportTcp,
+       {c(smb2(0, false, H("24 00 01 00 01 00 00 00 7f 00 00 00") + fill(16, '\x42') + z(8) + H("02 02"))), s("220 ready\r\n")}},
+      {"vnc server, tls client", AppProto::kVnc, kTransportTcp, {s("RFB 003.008\n"), c(tls_client_hello())}},
+      {"bgp open, garbage", AppProto::kBgp, kTransportTcp, {c(fill(16, '\xff') + H("00 1d 01 04 fd e8 00 b4 c0 00 02 01 00")), s(garbage)}},
+      {"snmp get, garbage datagram", AppProto::kSnmp, kTransportUdp,
+       {c(H("30 28 02 01 00 04 06 70 75 62 6c 69 63 a1 1b 02 04 25 20 5a 2e 02 01 00 02 01 00 30 0d 30 0b 06 07 2b 06 01 02 01 01 04 05 00")),
+        s(garbage)}},
+      {"ftp client-only run, binary answer", AppProto::kFtp, kTransportTcp,
+       {c("USER anonymous\r\n"), c("PASS guest@example.org\r\n"), c("SYST\r\n"), s(garbage)}},
+  };
+  Classifier cls(shared_db());
+  for (const Bad& b : bad) {
+    INFO(b.name);
+    const Verdicts v = run_verify(cls, b.transport, kOddPort, b.msgs);
+    CHECK(v.decision.app_proto == static_cast<uint16_t>(b.proto));
+    CHECK(v.armed);
+    CHECK(v.verified == Verified::kViolation);
+  }
+  CHECK(cls.counters().classify_violations.get() == bad.size());
+  CHECK(cls.counters().classify_verified.get() == 0);
+}
+
+TEST_CASE("violations: when the check waits, gives up, or does not run", "[classify]") {
+  Classifier cls(shared_db());
+  const std::string banner = "SSH-2.0-OpenSSH_9.6\r\n";
+  SECTION("fewer bytes than a line: wait, then judge") {
+    auto st = std::make_unique<ClassifyState>();
+    cls.init(*st, kTransportTcp, 40000, 443);
+    auto feed = [&](bool client, const std::string& b) {
+      return cls.feed(*st, client, reinterpret_cast<const uint8_t*>(b.data()), static_cast<uint32_t>(b.size()));
+    };
+    auto verify = [&](bool client, const std::string& b) {
+      return cls.verify(*st, client, reinterpret_cast<const uint8_t*>(b.data()), static_cast<uint32_t>(b.size()));
+    };
+    REQUIRE(feed(true, banner).app_proto == static_cast<uint16_t>(AppProto::kSsh));
+    REQUIRE(cls.begin_verify(*st));
+    CHECK(verify(true, "more client bytes") == Verified::kPending);  // the side being checked is the other
+    CHECK(verify(false, "SS") == Verified::kPending);
+    CHECK(verify(false, "H-2.0-x\r\n") == Verified::kOk);
+    CHECK_FALSE(st->verifying());
+  }
+  SECTION("a server's text lines before its banner (RFC 4253 §4.2) pass, a control byte does not") {
+    CHECK(run_verify(cls, kTransportTcp, 443, {c(banner), s("Welcome to the gateway\r\nAuthorised use only\r\nSSH-2.0-x\r\n")}).verified ==
+          Verified::kOk);
+    CHECK(run_verify(cls, kTransportTcp, 443, {c(banner), s("Welcome\r\n\x01\x02\r\n")}).verified == Verified::kViolation);
+  }
+  SECTION("a silent other side: the budget ends the wait, the name stays") {
+    std::vector<Msg> msgs{c(banner)};
+    for (int i = 0; i < kClassifyVerifyMaxPackets; ++i) msgs.push_back(c(fill(100, '\x17')));
+    const Verdicts v = run_verify(cls, kTransportTcp, 443, msgs);
+    CHECK(v.decision.app_proto == static_cast<uint16_t>(AppProto::kSsh));
+    CHECK(v.verified == Verified::kGaveUp);
+    CHECK(cls.counters().classify_verify_gave_up.get() == 1);
+  }
+  SECTION("the flow ends first: verify_stop keeps the name") {
+    const Verdicts v = run_verify(cls, kTransportTcp, 443, {c(banner)});
+    CHECK(v.armed);
+    CHECK(v.verified == Verified::kGaveUp);
+  }
+  SECTION("a TCP flow picked up midstream is not checked") {
+    CHECK_FALSE(run_verify(cls, kTransportTcp, 443, {c(banner), s("garbage\x01")}, true).armed);
+  }
+  SECTION("a decision on both sides' bytes is not checked again") {
+    const Verdicts v = run_verify(cls, kTransportTcp, 21, {s("220 ftp ready\r\n"), c("USER anonymous\r\n"), s("\x01\x02")});
+    CHECK(v.decision.app_proto == static_cast<uint16_t>(AppProto::kFtp));
+    CHECK_FALSE(v.armed);
+  }
+  SECTION("roles reversed: the check judges each prefix in the application's roles") {
+    // An SNMP request from the side a guessed orientation called the server: named reversed at
+    // once; the guessed client is the application's server, whose GetResponse passes and whose
+    // garbage does not.
+    std::map<std::string, Fixture> by_name;
+    for (Fixture& f : fixtures()) by_name[f.name] = f;
+    const std::string get = by_name.at("snmp").msgs[0].bytes, rsp = by_name.at("snmp").msgs[1].bytes;
+    Verdicts v = run_verify(cls, kTransportUdp, 161, {s(get), c(rsp)}, true);
+    CHECK(v.decision.app_proto == static_cast<uint16_t>(AppProto::kSnmp));
+    CHECK(v.decision.reversed);
+    CHECK(v.armed);
+    CHECK(v.verified == Verified::kOk);
+    v = run_verify(cls, kTransportUdp, 161, {s(get), c("\x17\x03\x03garbage")}, true);
+    CHECK(v.decision.reversed);
+    CHECK(v.verified == Verified::kViolation);
+  }
+  SECTION("nothing decided: nothing to check") {
+    auto st = std::make_unique<ClassifyState>();
+    cls.init(*st, kTransportTcp, 40000, 443);
+    CHECK_FALSE(cls.begin_verify(*st));  // nothing decided yet either
+  }
+}
+
 // ---- benchmark (hidden: ./classify_test "[.bench]") -------------------------------------------------
 
 TEST_CASE("bench: classification cost per flow and per feed", "[.bench]") {
