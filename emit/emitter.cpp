@@ -72,8 +72,11 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
         const size_t len = formatter_->format_to(*recs[i], line_.get());
         if (len == 0) continue;
         counters_.emitter_bytes.inc(len);
+        // JSON/CEF/LEEF: network outputs take the line with its syslog header, file: and
+        // stdout the bare text after it (body_offset() is 0 for RFC 5424).
         const std::string_view line(line_.get(), len);
-        for (auto& o : outputs_) o->push(line, now);
+        const std::string_view body = line.substr(formatter_->body_offset());
+        for (auto& o : outputs_) o->push(o->syslog_framed() ? line : body, now);
       }
       if (n) rte_mempool_put_bulk(in.pool, reinterpret_cast<void**>(recs), n);
       counters_.emitter_records.inc(n);

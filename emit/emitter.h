@@ -1,6 +1,6 @@
 #pragma once
-// The emitter core: drains every worker's record ring, formats RFC 5424 text, batches it and
-// writes it to each output. The only place in the process that formats or does output I/O.
+// The emitter core: drains every worker's record ring, formats each record once (--format:
+// RFC 5424, JSON, CEF or LEEF), batches it and writes it to each output. The only place in the process that formats or does output I/O.
 #include <rte_mempool.h>
 #include <rte_ring.h>
 

@@ -523,6 +523,12 @@ absl::Status validate(FormatConfig& cfg) {
     return absl::InvalidArgumentError(fmt::format(
         "--severity {} is out of range: RFC 5424 section 6.2.1 allows 0-7", cfg.severity));
   }
+  if (cfg.product_version.empty() || !is_printusascii(cfg.product_version) ||
+      cfg.product_version.find_first_of("|\\=") != std::string::npos) {
+    return absl::InvalidArgumentError(fmt::format(
+        "product version '{}' must be printable ASCII without '|', '\\' or '='",
+        cfg.product_version));
+  }
   if (cfg.pen == 0) {
     return absl::InvalidArgumentError(
         "--pen 0 is reserved: give an IANA private enterprise number (RFC 5424 section 7.2.2)");
@@ -574,12 +580,6 @@ inline bool length_fits(FieldKind kind, uint16_t len) {
   }
   return false;
 }
-
-struct ExtEntry {
-  uint16_t field_index;  // into kFields
-  uint16_t offset;       // of the value in Record::ext
-  uint16_t len;
-};
 
 }  // namespace
 
@@ -851,7 +851,11 @@ std::string format_drops_record(const FormatConfig& cfg, std::string_view output
 
 absl::StatusOr<LineFormat> parse_line_format(std::string_view name) {
   if (name == "rfc5424") return LineFormat::kRfc5424;
-  return absl::InvalidArgumentError(fmt::format("expected rfc5424, got '{}'", name));
+  if (name == "json") return LineFormat::kJson;
+  if (name == "cef") return LineFormat::kCef;
+  if (name == "leef") return LineFormat::kLeef;
+  return absl::InvalidArgumentError(
+      fmt::format("expected rfc5424, json, cef or leef, got '{}'", name));
 }
 
 std::string_view line_format_name(LineFormat f) noexcept {
@@ -869,12 +873,688 @@ std::string_view line_format_name(LineFormat f) noexcept {
 }
 
 std::unique_ptr<Formatter> make_formatter(const FormatConfig& cfg) {
+  switch (cfg.line_format) {
+    case LineFormat::kJson:
+      return std::make_unique<JsonFormatter>(cfg);
+    case LineFormat::kCef:
+      return std::make_unique<CefFormatter>(cfg);
+    case LineFormat::kLeef:
+      return std::make_unique<LeefFormatter>(cfg);
+    case LineFormat::kRfc5424:
+      break;
+  }
   return std::make_unique<Rfc5424Formatter>(cfg);
 }
 
+// ---- JSON, CEF, LEEF: shared parts ----
+
+namespace {
+
+// The flow@ params of a record, in the RFC 5424 order, as values each format renders its own
+// way (names, numbers, times). Which params a record has follows the RFC 5424 rules exactly.
+enum FlowKey : uint8_t {
+  kFkSid, kFkProto, kFkTransport, kFkSrc, kFkSport, kFkDst, kFkDport, kFkVlan, kFkLocality,
+  kFkStart, kFkEnd, kFkDuration, kFkPktsC2s, kFkBytesC2s, kFkPktsS2c, kFkBytesS2c,
+  kFkEndReason, kFkClientBasis, kFkTcpFlagsC2s, kFkTcpFlagsS2c, kFkCount
+};
+constexpr std::string_view kFlowNames[kFkCount] = {
+    "sid", "proto", "transport", "src", "sport", "dst", "dport", "vlan", "locality",
+    "start", "end", "duration", "pkts_c2s", "bytes_c2s", "pkts_s2c", "bytes_s2c",
+    "end_reason", "client_basis", "tcp_flags_c2s", "tcp_flags_s2c"};
+// CEF: the standard key where CEF has one (src/dst become c6a2/c6a3 for IPv6, below).
+constexpr std::string_view kCefFlowKeys[kFkCount] = {
+    "externalId", "app", "proto", "src", "spt", "dst", "dpt", "flowscribeVlan",
+    "flowscribeLocality", "start", "end", "flowscribeDuration", "flowscribePktsC2s", "in",
+    "flowscribePktsS2c", "out", "reason", "flowscribeClientBasis", "flowscribeTcpFlagsC2s",
+    "flowscribeTcpFlagsS2c"};
+constexpr std::string_view kLeefFlowKeys[kFkCount] = {
+    "sid", "appProto", "proto", "src", "srcPort", "dst", "dstPort", "vlan", "locality",
+    "startTime", "endTime", "duration", "srcPackets", "srcBytes", "dstPackets", "dstBytes",
+    "endReason", "clientBasis", "tcpFlagsC2s", "tcpFlagsS2c"};
+
+enum class FlowKind : uint8_t { kText, kNumber, kTime, kDuration };
+struct FlowParam {
+  FlowKey key;
+  FlowKind kind;
+  std::string_view text;  // kText: never needs escaping in any format (names, hex, addresses)
+  uint64_t num;           // kNumber; kTime: ns since the epoch
+};
+struct FlowParams {
+  FlowParam p[kFkCount];
+  size_t n = 0;
+  char text[160];  // sid, addresses, flag letters
+};
+
+void build_flow(const Record& r, uint32_t run_id, FlowParams& f) {
+  char* t = f.text;
+  auto text = [&](FlowKey k, char* begin, char* end) {
+    f.p[f.n++] = {k, FlowKind::kText, std::string_view(begin, static_cast<size_t>(end - begin)), 0};
+  };
+  auto name = [&](FlowKey k, std::string_view v) { f.p[f.n++] = {k, FlowKind::kText, v, 0}; };
+  auto num = [&](FlowKey k, uint64_t v) { f.p[f.n++] = {k, FlowKind::kNumber, {}, v}; };
+  char* b = t;
+  t = put_hex(t, run_id, 8);
+  t = put_hex(t, r.sid >> 56, 2);
+  t = put_hex(t, r.sid & 0xff'ffff'ffffULL, 10);
+  text(kFkSid, b, t);
+  name(kFkProto, app_proto_name(r.app_proto));
+  b = t;
+  t = put_transport(t, r.transport);
+  text(kFkTransport, b, t);
+  b = t;
+  t = write_ip(t, r.client, r.ip_version);
+  text(kFkSrc, b, t);
+  num(kFkSport, r.client_port);
+  b = t;
+  t = write_ip(t, r.server, r.ip_version);
+  text(kFkDst, b, t);
+  num(kFkDport, r.server_port);
+  if (r.vlan) num(kFkVlan, r.vlan);
+  if (r.locality != 0 && r.locality < std::size(kLocalityNames)) {
+    name(kFkLocality, kLocalityNames[r.locality]);
+  }
+  if (is_transaction(r.type)) return;
+  f.p[f.n++] = {kFkStart, FlowKind::kTime, {}, r.start_ns};
+  f.p[f.n++] = {kFkEnd, FlowKind::kTime, {}, r.end_ns};
+  f.p[f.n++] = {kFkDuration, FlowKind::kDuration, {}, 0};
+  num(kFkPktsC2s, r.pkts[0]);
+  num(kFkBytesC2s, r.bytes[0]);
+  num(kFkPktsS2c, r.pkts[1]);
+  num(kFkBytesS2c, r.bytes[1]);
+  if (r.type == RecordType::kSession) name(kFkEndReason, end_reason_name(r.end_reason));
+  name(kFkClientBasis, basis_name(r.direction_basis));
+  if (r.transport == kIpProtoTcp) {
+    b = t;
+    t = put_tcp_flags(t, r.tcp_flags[0]);
+    text(kFkTcpFlagsC2s, b, t);
+    b = t;
+    t = put_tcp_flags(t, r.tcp_flags[1]);
+    text(kFkTcpFlagsS2c, b, t);
+  }
+}
+
+inline char* put_ms(char* p, Nanos ns) { return put_u64(p, ns / 1'000'000); }
+
+// What kind of text a wire value becomes; all start from the RFC 5424 escaped form
+// (escape_param_value: controls, DEL, C1, U+2028/9 and invalid UTF-8 as \xHH, capped), so the
+// four formats show a value the same way once their own escapes are undone.
+enum class Target : uint8_t { kJson, kCef, kLeef };
+
+// RFC 5424 escaped text -> `t`. Decoded, the result is what an RFC 5424 parser shows: the
+// value with `\xHH` for the bytes that cannot be shown. JSON escapes '"' and '\'; CEF '\' and
+// '='; LEEF nothing (a value never holds TAB, CR or LF).
+char* convert_escaped(char* p, const char* s, const char* e, Target t) {
+  while (s < e) {
+    const char c = *s;
+    if (c == '\\' && s + 1 < e) {
+      const char n = s[1];
+      s += 2;
+      if (n == 'x') {  // \xHH: a literal backslash in the decoded text
+        if (t != Target::kLeef) *p++ = '\\';
+        *p++ = '\\';
+        *p++ = 'x';
+      } else if (n == '"') {
+        if (t == Target::kJson) *p++ = '\\';
+        *p++ = '"';
+      } else if (n == '\\') {
+        if (t != Target::kLeef) *p++ = '\\';
+        *p++ = '\\';
+      } else {  // \]
+        *p++ = n;
+      }
+      continue;
+    }
+    if (c == '=' && t == Target::kCef) *p++ = '\\';
+    *p++ = c;
+    ++s;
+  }
+  return p;
+}
+
+// One extension value in format `t`. JSON strings get their quotes here.
+char* put_ext_value(char* p, const FieldInfo& f, const uint8_t* val, size_t len, Target t,
+                    FormatCounters& counters) {
+  if (f.kind == FieldKind::kString) {
+    char tmp[kMaxValueBytes];
+    const EscapeResult er = escape_param_value(val, len, tmp);
+    if (er.truncated) counters.emit_value_truncated.inc();
+    if (er.hex_escaped) counters.emit_value_hex_escaped.inc();
+    if (t == Target::kJson) *p++ = '"';
+    p = convert_escaped(p, tmp, er.end, t);
+    if (t == Target::kJson) *p++ = '"';
+    return p;
+  }
+  const bool quote = t == Target::kJson && f.kind == FieldKind::kIp;
+  if (quote) *p++ = '"';
+  p = write_field_value(f.kind, val, len, p).end;  // digits, an address, true/false
+  if (quote) *p++ = '"';
+  return p;
+}
+
+// Config text (host name, procid: printable ASCII) escaped for a format.
+std::string escape_config(std::string_view s, Target t) {
+  std::string out;
+  for (char c : s) {
+    if (t == Target::kJson && (c == '"' || c == '\\')) out.push_back('\\');
+    if (t == Target::kCef && (c == '=' || c == '\\')) out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+// CEF header fields escape '|' and '\' (the version; everything else there is ours).
+std::string escape_cef_header(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+constexpr std::string_view kRecordNames[kRecordTypeCount] = {
+    "Session ended", "Session update", "HTTP transaction", "TLS handshake",
+    "X.509 certificate", "DNS transaction"};
+
+// Syslog severity (0 emergency .. 7 debug) -> CEF/LEEF severity (0-10, 10 the worst).
+constexpr int kSeverityScale[8] = {10, 9, 8, 7, 6, 4, 3, 1};
+
+// Standard keys of schema fields, by name. A row that is not in FS_RECORD_FIELDS is simply
+// never looked up; one that is gets its standard key (schema_keys_resolve checks at compile
+// time that no standard key is claimed twice within a format).
+struct StdKey {
+  std::string_view element, param, key;
+};
+constexpr StdKey kCefStdKeys[] = {
+    {"http", "method", "requestMethod"},
+    {"http", "uri", "request"},
+    {"http", "url", "request"},
+    {"http", "user_agent", "requestClientApplication"},
+    {"http", "host", "dhost"},
+    {"http", "referer", "requestContext"},
+    {"http", "cookie", "requestCookies"},
+    {"http", "filename", "fname"},
+    {"tls", "sni", "dhost"},
+};
+// LEEF 2.0 predefines few keys beyond the flow's (src, dst, srcPort, ..., srcBytes); url is one.
+constexpr StdKey kLeefStdKeys[] = {
+    {"http", "uri", "url"},
+    {"http", "url", "url"},
+};
+
+template <size_t N>
+constexpr std::string_view std_key(const StdKey (&table)[N], std::string_view element,
+                                   std::string_view param) {
+  for (const StdKey& k : table) {
+    if (k.element == element && k.param == param) return k.key;
+  }
+  return {};
+}
+
+// Per schema row (kFields order) at compile time.
+struct StdKeyTable {
+  std::string_view cef[kFieldCount];
+  std::string_view leef[kFieldCount];
+};
+constexpr StdKeyTable kStdKeys = [] {
+  StdKeyTable t{};
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    t.cef[i] = std_key(kCefStdKeys, kFields[i].element, kFields[i].param);
+    t.leef[i] = std_key(kLeefStdKeys, kFields[i].element, kFields[i].param);
+  }
+  return t;
+}();
+
+// JSON puts flow@ params and the header at the top level and each element under its name:
+// an element may not take a name that is already a top-level key.
+constexpr std::string_view kJsonTopKeys[] = {"timestamp", "host", "app_name", "procid", "msgid"};
+constexpr bool json_names_are_free() {
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    for (std::string_view k : kJsonTopKeys) {
+      if (kFields[i].element == k) return false;
+    }
+    for (std::string_view k : kFlowNames) {
+      if (kFields[i].element == k) return false;
+    }
+  }
+  return true;
+}
+static_assert(json_names_are_free(),
+              "FS_RECORD_FIELDS: an element is named like a JSON top-level key (timestamp, host, "
+              "app_name, procid, msgid or a flow@ param); pick another element name");
+
+}  // namespace
+
+std::string_view cef_standard_key(std::string_view element, std::string_view param) noexcept {
+  return std_key(kCefStdKeys, element, param);
+}
+std::string_view leef_standard_key(std::string_view element, std::string_view param) noexcept {
+  return std_key(kLeefStdKeys, element, param);
+}
+
+std::string camel_key(std::string_view prefix, std::string_view element, std::string_view param) {
+  std::string out(prefix);
+  auto add = [&](std::string_view part) {
+    bool up = !out.empty();
+    for (char c : part) {
+      if (c == '.' || c == '-' || c == '_') {
+        up = true;
+        continue;
+      }
+      out.push_back(up && c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c);
+      up = false;
+    }
+  };
+  add(element);
+  add(param);
+  return out;
+}
+
+void collect_ext(const Record& r, ExtList& out, FormatCounters& counters) noexcept {
+  out.n = 0;
+  out.ngroups = 0;
+  size_t ext_len = r.ext_len;
+  if (ext_len > sizeof r.ext) {
+    counters.emit_ext_malformed.inc();
+    ext_len = sizeof r.ext;
+  }
+  for (size_t off = 0; off < ext_len;) {
+    ExtHeader h;
+    if (ext_len - off < sizeof h) {
+      counters.emit_ext_malformed.inc();
+      break;
+    }
+    std::memcpy(&h, r.ext + off, sizeof h);
+    off += sizeof h;
+    if (h.len > ext_len - off) {
+      counters.emit_ext_malformed.inc();
+      break;
+    }
+    const FieldInfo* fi = find_field(h.field);
+    if (!fi) {
+      counters.emit_ext_unknown_field.inc();
+    } else if (!length_fits(fi->kind, h.len)) {
+      counters.emit_ext_bad_length.inc();
+    } else {
+      out.entries[out.n++] = {static_cast<uint16_t>(fi - kFields), static_cast<uint16_t>(off),
+                              h.len};
+    }
+    off += h.len;
+  }
+  // Group: elements by first appearance, params of an element by first appearance. Quadratic
+  // in the worst case (a hostile record of hundreds of tiny fields), a handful in practice.
+  bool used[ExtList::kMax] = {};
+  size_t no = 0;
+  for (size_t i = 0; i < out.n; ++i) {
+    if (used[i]) continue;
+    const unsigned el = kElementIndex.of_field[out.entries[i].field_index];
+    bool first_of_element = true;
+    for (size_t j = i; j < out.n; ++j) {
+      if (used[j] || kElementIndex.of_field[out.entries[j].field_index] != el) continue;
+      const std::string_view param = kFields[out.entries[j].field_index].param;
+      ExtGroup g{static_cast<uint16_t>(no), 0, first_of_element};
+      first_of_element = false;
+      for (size_t k = j; k < out.n; ++k) {
+        if (used[k] || kElementIndex.of_field[out.entries[k].field_index] != el ||
+            kFields[out.entries[k].field_index].param != param) {
+          continue;
+        }
+        used[k] = true;
+        out.order[no++] = static_cast<uint16_t>(k);
+        ++g.count;
+      }
+      out.groups[out.ngroups++] = g;
+    }
+  }
+}
+
+SyslogPrefix::SyslogPrefix(const FormatConfig& cfg)
+    : pri_(fmt::format("<{}>1 ", cfg.facility * 8 + cfg.severity)) {
+  for (uint8_t i = 0; i < kRecordTypeCount; ++i) {
+    after_ts_[i] = fmt::format(" {} {} {} {} - ", cfg.hostname, cfg.app_name, cfg.procid,
+                               record_msgid(static_cast<RecordType>(i)));
+  }
+}
+
+char* SyslogPrefix::put(char* p, RecordType t, Nanos ts) const noexcept {
+  p = flowscribe::emit::put(p, std::string_view(pri_));
+  p = write_timestamp(p, ts);
+  return flowscribe::emit::put(p, std::string_view(after_ts_[static_cast<int>(t)]));
+}
+
+// ---- JSON ----
+
+JsonFormatter::JsonFormatter(const FormatConfig& cfg)
+    : prefix_(cfg),
+      head_(fmt::format(",\"host\":\"{}\",\"app_name\":\"{}\",\"procid\":\"{}\",\"msgid\":\"",
+                        escape_config(cfg.hostname, Target::kJson),
+                        escape_config(cfg.app_name, Target::kJson),
+                        escape_config(cfg.procid, Target::kJson))),
+      run_id_(cfg.run_id) {}
+
+size_t JsonFormatter::format_to(const Record& r, char* const dst) {
+  if (static_cast<uint8_t>(r.type) >= kRecordTypeCount) {
+    counters_.emit_record_bad_type.inc();
+    return 0;
+  }
+  char* p = prefix_.put(dst, r.type, r.ts_ns);
+  body_off_ = static_cast<size_t>(p - dst);
+  p = put(p, "{\"timestamp\":\"");
+  p = write_timestamp(p, r.ts_ns);
+  *p++ = '"';
+  p = put(p, std::string_view(head_));
+  p = put_short(p, std::string_view(record_msgid(r.type)));
+  *p++ = '"';
+  FlowParams fp;
+  build_flow(r, run_id_, fp);
+  for (size_t i = 0; i < fp.n; ++i) {
+    const FlowParam& f = fp.p[i];
+    p = put(p, ",\"");
+    p = put_short(p, kFlowNames[f.key]);
+    p = put(p, "\":");
+    switch (f.kind) {
+      case FlowKind::kText:
+        *p++ = '"';
+        p = put_short(p, f.text);
+        *p++ = '"';
+        break;
+      case FlowKind::kNumber:
+        p = put_u64(p, f.num);
+        break;
+      case FlowKind::kTime:
+        *p++ = '"';
+        p = write_timestamp(p, f.num);
+        *p++ = '"';
+        break;
+      case FlowKind::kDuration:
+        p = put_duration(p, r.start_ns, r.end_ns, 6);
+        break;
+    }
+  }
+  if (r.ext_len) {
+    collect_ext(r, ext_, counters_);
+    // Room for "]}}\n" after any value.
+    char* const limit = dst + kMaxLineBytes - 4;
+    char* element_start = nullptr;
+    bool element_open = false;
+    bool element_has = false;
+    auto close_element = [&]() {
+      if (!element_open) return;
+      if (element_has) {
+        *p++ = '}';
+      } else {
+        p = element_start;  // nothing of it fitted
+      }
+      element_open = false;
+    };
+    for (size_t gi = 0; gi < ext_.ngroups; ++gi) {
+      const ExtGroup& g = ext_.groups[gi];
+      const FieldInfo& fi = kFields[ext_.at(g, 0).field_index];
+      if (g.new_element) {
+        close_element();
+        element_start = p;
+        element_open = true;
+        element_has = false;
+        p = put(p, ",\"");
+        p = put_short(p, fi.element);
+        p = put(p, "\":{");
+      }
+      char* const param_start = p;
+      if (element_has) *p++ = ',';
+      *p++ = '"';
+      p = put_short(p, fi.param);
+      p = put(p, "\":");
+      const bool array = g.count > 1;
+      if (array) *p++ = '[';
+      size_t written = 0;
+      for (size_t k = 0; k < g.count; ++k) {
+        const ExtEntry& e = ext_.at(g, k);
+        char* const before = p;
+        if (written) *p++ = ',';
+        p = put_ext_value(p, fi, r.ext + e.offset, e.len, Target::kJson, counters_);
+        if (p > limit) {
+          p = before;
+          counters_.emit_ext_line_cap.inc();
+        } else {
+          ++written;
+        }
+      }
+      if (written == 0) {
+        p = param_start;
+        continue;
+      }
+      if (array) *p++ = ']';
+      element_has = true;
+    }
+    close_element();
+  }
+  *p++ = '}';
+  *p++ = '\n';
+  return static_cast<size_t>(p - dst);
+}
+
+// ---- CEF ----
+
+CefFormatter::CefFormatter(const FormatConfig& cfg) : prefix_(cfg), run_id_(cfg.run_id) {
+  const std::string version = escape_cef_header(cfg.product_version);
+  for (uint8_t i = 0; i < kRecordTypeCount; ++i) {
+    head_[i] = fmt::format("CEF:0|flowscribe|flowscribe|{}|{}|{}|{}|rt=", version,
+                           record_msgid(static_cast<RecordType>(i)), kRecordNames[i],
+                           kSeverityScale[cfg.severity & 7]);
+  }
+  dev_ = fmt::format(" dvchost={} dvcpid={}", escape_config(cfg.hostname, Target::kCef),
+                     escape_config(cfg.procid, Target::kCef));
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    keys_[i] = kStdKeys.cef[i].empty()
+                   ? camel_key("flowscribe", kFields[i].element, kFields[i].param)
+                   : std::string(kStdKeys.cef[i]);
+  }
+}
+
+size_t CefFormatter::format_to(const Record& r, char* const dst) {
+  if (static_cast<uint8_t>(r.type) >= kRecordTypeCount) {
+    counters_.emit_record_bad_type.inc();
+    return 0;
+  }
+  char* p = prefix_.put(dst, r.type, r.ts_ns);
+  body_off_ = static_cast<size_t>(p - dst);
+  p = put(p, std::string_view(head_[static_cast<int>(r.type)]));
+  p = put_ms(p, r.ts_ns);
+  p = put(p, std::string_view(dev_));
+  FlowParams fp;
+  build_flow(r, run_id_, fp);
+  for (size_t i = 0; i < fp.n; ++i) {
+    const FlowParam& f = fp.p[i];
+    *p++ = ' ';
+    // CEF's src/dst are IPv4; IPv6 addresses go in its c6a2/c6a3 ("Source/Destination IPv6
+    // Address" in the CEF dictionary).
+    if (r.ip_version != 4 && f.key == kFkSrc) {
+      p = put(p, "c6a2");
+    } else if (r.ip_version != 4 && f.key == kFkDst) {
+      p = put(p, "c6a3");
+    } else {
+      p = put_short(p, kCefFlowKeys[f.key]);
+    }
+    *p++ = '=';
+    switch (f.kind) {
+      case FlowKind::kText:
+        p = put_short(p, f.text);
+        break;
+      case FlowKind::kNumber:
+        p = put_u64(p, f.num);
+        break;
+      case FlowKind::kTime:
+        p = put_ms(p, f.num);
+        break;
+      case FlowKind::kDuration:
+        p = put_duration(p, r.start_ns, r.end_ns, 6);
+        break;
+    }
+  }
+  if (r.ext_len) {
+    collect_ext(r, ext_, counters_);
+    char* const limit = dst + kMaxLineBytes - 1;
+    for (size_t gi = 0; gi < ext_.ngroups; ++gi) {
+      const ExtGroup& g = ext_.groups[gi];
+      const uint16_t fidx = ext_.at(g, 0).field_index;
+      char* const param_start = p;
+      *p++ = ' ';
+      p = put_short(p, keys_[fidx]);
+      *p++ = '=';
+      size_t written = 0;
+      for (size_t k = 0; k < g.count; ++k) {
+        const ExtEntry& e = ext_.at(g, k);
+        char* const before = p;
+        if (written) *p++ = ',';  // a repeated param: its values joined by ','
+        p = put_ext_value(p, kFields[fidx], r.ext + e.offset, e.len, Target::kCef, counters_);
+        if (p > limit) {
+          p = before;
+          counters_.emit_ext_line_cap.inc();
+        } else {
+          ++written;
+        }
+      }
+      if (written == 0) p = param_start;
+    }
+  }
+  *p++ = '\n';
+  return static_cast<size_t>(p - dst);
+}
+
+// ---- LEEF ----
+
+LeefFormatter::LeefFormatter(const FormatConfig& cfg) : prefix_(cfg), run_id_(cfg.run_id) {
+  const std::string version = escape_cef_header(cfg.product_version);
+  for (uint8_t i = 0; i < kRecordTypeCount; ++i) {
+    const char* msgid = record_msgid(static_cast<RecordType>(i));
+    head_[i] = fmt::format("LEEF:2.0|flowscribe|flowscribe|{}|{}|x09|cat={}\tdevTime=", version,
+                           msgid, msgid);
+  }
+  dev_ = fmt::format("\tsev={}\tsensor={}", std::max(1, kSeverityScale[cfg.severity & 7]),
+                     cfg.hostname);
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    keys_[i] = kStdKeys.leef[i].empty() ? camel_key("", kFields[i].element, kFields[i].param)
+                                        : std::string(kStdKeys.leef[i]);
+  }
+}
+
+size_t LeefFormatter::format_to(const Record& r, char* const dst) {
+  if (static_cast<uint8_t>(r.type) >= kRecordTypeCount) {
+    counters_.emit_record_bad_type.inc();
+    return 0;
+  }
+  char* p = prefix_.put(dst, r.type, r.ts_ns);
+  body_off_ = static_cast<size_t>(p - dst);
+  p = put(p, std::string_view(head_[static_cast<int>(r.type)]));
+  p = put_ms(p, r.ts_ns);
+  p = put(p, std::string_view(dev_));
+  FlowParams fp;
+  build_flow(r, run_id_, fp);
+  for (size_t i = 0; i < fp.n; ++i) {
+    const FlowParam& f = fp.p[i];
+    *p++ = '\t';
+    p = put_short(p, kLeefFlowKeys[f.key]);
+    *p++ = '=';
+    switch (f.kind) {
+      case FlowKind::kText:
+        p = put_short(p, f.text);
+        break;
+      case FlowKind::kNumber:
+        p = put_u64(p, f.num);
+        break;
+      case FlowKind::kTime:
+        p = write_timestamp(p, f.num);
+        break;
+      case FlowKind::kDuration:
+        p = put_duration(p, r.start_ns, r.end_ns, 6);
+        break;
+    }
+  }
+  if (r.ext_len) {
+    collect_ext(r, ext_, counters_);
+    char* const limit = dst + kMaxLineBytes - 1;
+    for (size_t gi = 0; gi < ext_.ngroups; ++gi) {
+      const ExtGroup& g = ext_.groups[gi];
+      const uint16_t fidx = ext_.at(g, 0).field_index;
+      char* const param_start = p;
+      *p++ = '\t';
+      p = put_short(p, keys_[fidx]);
+      *p++ = '=';
+      size_t written = 0;
+      for (size_t k = 0; k < g.count; ++k) {
+        const ExtEntry& e = ext_.at(g, k);
+        char* const before = p;
+        if (written) *p++ = ',';
+        p = put_ext_value(p, kFields[fidx], r.ext + e.offset, e.len, Target::kLeef, counters_);
+        if (p > limit) {
+          p = before;
+          counters_.emit_ext_line_cap.inc();
+        } else {
+          ++written;
+        }
+      }
+      if (written == 0) p = param_start;
+    }
+  }
+  *p++ = '\n';
+  return static_cast<size_t>(p - dst);
+}
+
+// ---- drops in every format ----
+
 std::string format_drops_line(const FormatConfig& cfg, std::string_view output, uint64_t dropped,
-                              Nanos first_ns, Nanos last_ns, Nanos now_ns) {
-  return format_drops_record(cfg, output, dropped, first_ns, last_ns, now_ns);
+                              Nanos first_ns, Nanos last_ns, Nanos now_ns, bool syslog_header) {
+  if (cfg.line_format == LineFormat::kRfc5424) {
+    return format_drops_record(cfg, output, dropped, first_ns, last_ns, now_ns);
+  }
+  char now[kTimestampLen], first[kTimestampLen], last[kTimestampLen];
+  write_timestamp(now, now_ns);
+  write_timestamp(first, first_ns);
+  write_timestamp(last, last_ns);
+  const std::string_view now_s(now, kTimestampLen), first_s(first, kTimestampLen),
+      last_s(last, kTimestampLen);
+  std::string out;
+  if (syslog_header) {
+    out = fmt::format("<{}>1 {} {} {} {} drops - ", cfg.facility * 8 + 4, now_s, cfg.hostname,
+                      cfg.app_name, cfg.procid);
+  }
+  // The output's name is ours (--out), but escape it like any value.
+  char esc[kMaxValueBytes];
+  const EscapeResult er =
+      escape_param_value(reinterpret_cast<const uint8_t*>(output.data()), output.size(), esc);
+  char conv[kMaxValueBytes * 2];
+  auto value = [&](Target t) {
+    return std::string(conv, static_cast<size_t>(convert_escaped(conv, esc, er.end, t) - conv));
+  };
+  const int sev = kSeverityScale[4];  // a warning, as the RFC 5424 drops record
+  switch (cfg.line_format) {
+    case LineFormat::kJson:
+      out += fmt::format(
+          "{{\"timestamp\":\"{}\",\"host\":\"{}\",\"app_name\":\"{}\",\"procid\":\"{}\","
+          "\"msgid\":\"drops\",\"output\":\"{}\",\"dropped\":{},\"first\":\"{}\",\"last\":\"{}\"}}\n",
+          now_s, escape_config(cfg.hostname, Target::kJson),
+          escape_config(cfg.app_name, Target::kJson), escape_config(cfg.procid, Target::kJson),
+          value(Target::kJson), dropped, first_s, last_s);
+      break;
+    case LineFormat::kCef:
+      out += fmt::format(
+          "CEF:0|flowscribe|flowscribe|{}|drops|Records dropped|{}|rt={} dvchost={} dvcpid={} "
+          "cnt={} start={} end={} flowscribeOutput={}\n",
+          escape_cef_header(cfg.product_version), sev, now_ns / 1'000'000,
+          escape_config(cfg.hostname, Target::kCef), escape_config(cfg.procid, Target::kCef),
+          dropped, first_ns / 1'000'000, last_ns / 1'000'000, value(Target::kCef));
+      break;
+    case LineFormat::kLeef:
+      out += fmt::format(
+          "LEEF:2.0|flowscribe|flowscribe|{}|drops|x09|cat=drops\tdevTime={}\tsev={}\t"
+          "sensor={}\tdropped={}\tfirst={}\tlast={}\toutput={}\n",
+          escape_cef_header(cfg.product_version), now_ns / 1'000'000, sev, cfg.hostname, dropped,
+          first_s, last_s, value(Target::kLeef));
+      break;
+    case LineFormat::kRfc5424:
+      break;
+  }
+  return out;
 }
 
 }  // namespace flowscribe::emit

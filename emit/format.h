@@ -1,6 +1,7 @@
 #pragma once
-// RFC 5424 formatter: turns one Record into one syslog line (docs/records.md). Runs on the
-// emitter core only; no allocation per record after construction.
+// Formatters: turn one Record into one line, RFC 5424 (default), JSON, CEF or LEEF
+// (docs/records.md). Run on the emitter core only; no allocation per record after
+// construction.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -32,6 +33,8 @@ struct FormatConfig {
   int severity = 6;                   // --severity: informational
   uint32_t run_id = 0;                // random per run (random_run_id()), first 8 hex of sid
   LineFormat line_format = LineFormat::kRfc5424;  // --format
+  // The product version in CEF/LEEF headers (no '|', '\\' or spaces: checked by validate()).
+  std::string product_version = "0.1.0";
 };
 
 // Fills defaults and checks the header fields against RFC 5424 section 6.2 (PRINTUSASCII,
@@ -101,17 +104,29 @@ class Formatter {
 
   // Writes one line ending in '\n' to dst, which has kFormatBufferBytes of room; returns its
   // length (0 for a record of unknown type). The zero-copy path for BatchWriter.
+  //
+  // JSON, CEF and LEEF lines start with an RFC 5424 header and no structured data
+  // ("<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - "), which network outputs send and
+  // file/stdout outputs skip: body_offset() is where the JSON/CEF/LEEF text of the last line
+  // starts (0 for RFC 5424, whose line is the record itself). docs/records.md "Formats".
   virtual size_t format_to(const Record& r, char* dst) = 0;
+  size_t body_offset() const noexcept { return body_off_; }
 
   // Appends one line ending in '\n' (nothing for a record of unknown type, counted).
   void format(const Record& r, std::string& out) {
     out.append(scratch_.get(), format_to(r, scratch_.get()));
+  }
+  // The same without the syslog header of JSON/CEF/LEEF: what file and stdout outputs get.
+  void format_body(const Record& r, std::string& out) {
+    const size_t n = format_to(r, scratch_.get());
+    if (n != 0) out.append(scratch_.get() + body_off_, n - body_off_);
   }
 
   const FormatCounters& counters() const noexcept { return counters_; }
 
  protected:
   FormatCounters counters_;
+  size_t body_off_ = 0;
 
  private:
   std::unique_ptr<char[]> scratch_;  // format()'s buffer
@@ -120,9 +135,12 @@ class Formatter {
 // `cfg` must have passed validate().
 std::unique_ptr<Formatter> make_formatter(const FormatConfig& cfg);
 
-// The `drops` record in cfg.line_format (RFC 5424: format_drops_record()).
+// The `drops` record in cfg.line_format (RFC 5424: format_drops_record()). JSON, CEF and LEEF
+// get an RFC 5424 header without structured data ("... drops - ") when `syslog_header` is
+// true (network outputs), and are the bare text otherwise (file:, stdout).
 std::string format_drops_line(const FormatConfig& cfg, std::string_view output, uint64_t dropped,
-                              Nanos first_ns, Nanos last_ns, Nanos now_ns);
+                              Nanos first_ns, Nanos last_ns, Nanos now_ns,
+                              bool syslog_header = true);
 
 class Rfc5424Formatter final : public Formatter {
  public:
@@ -157,5 +175,97 @@ class Rfc5424Formatter final : public Formatter {
   uint64_t ts_cache_day_ = ~0ULL;
   char ts_cache_date_[11];
 };
+
+// The text after "<PRI>1 TIMESTAMP" of JSON/CEF/LEEF lines, one per record type (and drops).
+class SyslogPrefix {
+ public:
+  SyslogPrefix() = default;
+  explicit SyslogPrefix(const FormatConfig& cfg);
+  // Writes the header ending in "- " and returns the end.
+  char* put(char* p, RecordType t, Nanos ts) const noexcept;
+
+ private:
+  std::string pri_;                                // "<134>1 "
+  std::string after_ts_[kRecordTypeCount];         // " HOST APP PROCID MSGID - "
+};
+
+// Shared by the JSON, CEF and LEEF formatters: the record's extension fields, parsed, checked
+// against the schema (counting what is skipped) and grouped: elements in order of first
+// appearance, within an element one group per param name, its values in record order.
+struct ExtEntry {
+  uint16_t field_index;  // into kFields
+  uint16_t offset;       // of the value in Record::ext
+  uint16_t len;
+};
+struct ExtGroup {
+  uint16_t first;       // into ExtList::order
+  uint16_t count;       // values of this param (more than one: a repeated param)
+  bool new_element;     // the first param group of its element
+};
+struct ExtList {
+  static constexpr size_t kMax = (kRecordSize - 128) / sizeof(ExtHeader);
+  ExtEntry entries[kMax];
+  uint16_t order[kMax];
+  ExtGroup groups[kMax];
+  size_t n = 0;
+  size_t ngroups = 0;
+  const ExtEntry& at(const ExtGroup& g, size_t k) const noexcept {
+    return entries[order[g.first + k]];
+  }
+};
+void collect_ext(const Record& r, ExtList& out, FormatCounters& counters) noexcept;
+
+// JSON lines (docs/records.md "JSON"): one object per record, header fields, every flow@
+// param at the top level, each extension element a nested object, repeated params arrays,
+// kUint values numbers.
+class JsonFormatter final : public Formatter {
+ public:
+  explicit JsonFormatter(const FormatConfig& cfg);
+  size_t format_to(const Record& r, char* dst) override;
+
+ private:
+  SyslogPrefix prefix_;
+  std::string head_;        // ,"host":"..","app_name":"..","procid":".."
+  uint32_t run_id_;
+  ExtList ext_;
+};
+
+// ArcSight CEF (docs/records.md "CEF"): CEF:0|flowscribe|flowscribe|VERSION|MSGID|NAME|SEV|ext.
+class CefFormatter final : public Formatter {
+ public:
+  explicit CefFormatter(const FormatConfig& cfg);
+  size_t format_to(const Record& r, char* dst) override;
+
+ private:
+  SyslogPrefix prefix_;
+  std::string head_[kRecordTypeCount];  // "CEF:0|...|SEV|"
+  std::string dev_;                      // " dvchost=.. dvcpid=.."
+  std::string keys_[kFieldCount];        // extension key of each schema field
+  uint32_t run_id_;
+  ExtList ext_;
+};
+
+// IBM QRadar LEEF 2.0 with TAB between attributes (docs/records.md "LEEF").
+class LeefFormatter final : public Formatter {
+ public:
+  explicit LeefFormatter(const FormatConfig& cfg);
+  size_t format_to(const Record& r, char* dst) override;
+
+ private:
+  SyslogPrefix prefix_;
+  std::string head_[kRecordTypeCount];  // "LEEF:2.0|...|MSGID|x09|"
+  std::string dev_;                      // "\tsensor=..\tsev=N"
+  std::string keys_[kFieldCount];
+  uint32_t run_id_;
+  ExtList ext_;
+};
+
+// Key naming shared by CEF and LEEF: "http" + "user_agent" -> "httpUserAgent".
+std::string camel_key(std::string_view prefix, std::string_view element, std::string_view param);
+
+// Standard CEF/LEEF keys of schema fields, by (element, param) name: empty where there is
+// none. Resolved at compile time over whatever rows FS_RECORD_FIELDS has.
+std::string_view cef_standard_key(std::string_view element, std::string_view param) noexcept;
+std::string_view leef_standard_key(std::string_view element, std::string_view param) noexcept;
 
 }  // namespace flowscribe::emit

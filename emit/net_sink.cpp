@@ -122,6 +122,29 @@ size_t truncate_record(std::string_view rec, size_t max, uint32_t pen, char* out
     if (rec[i] == ' ') ++spaces;
   }
   const size_t sd_start = i;
+  if (i + 1 < rec.size() && rec[i] == '-' && rec[i + 1] == ' ') {
+    // No structured data (JSON, CEF, LEEF): the marker replaces the "-" and MSG is cut to fit,
+    // at a UTF-8 character boundary and not after a lone escaping backslash.
+    const size_t msg = i + 2;
+    if (msg + static_cast<size_t>(mlen) + 1 > max) {
+      if (sd_start + static_cast<size_t>(mlen) > max) return 0;
+      std::memcpy(out, rec.data(), sd_start);
+      std::memcpy(out + sd_start, marker, static_cast<size_t>(mlen));
+      return sd_start + static_cast<size_t>(mlen);
+    }
+    size_t cut = max - static_cast<size_t>(mlen) - 1;  // bytes of the record kept, from 0
+    while (cut > msg && (static_cast<unsigned char>(rec[cut]) & 0xc0) == 0x80) --cut;
+    size_t bs = 0;
+    while (cut - bs > msg && rec[cut - bs - 1] == '\\') ++bs;
+    if (bs % 2 == 1) --cut;
+    std::memcpy(out, rec.data(), sd_start);
+    size_t n = sd_start;
+    std::memcpy(out + n, marker, static_cast<size_t>(mlen));
+    n += static_cast<size_t>(mlen);
+    out[n++] = ' ';
+    std::memcpy(out + n, rec.data() + msg, cut - msg);
+    return n + cut - msg;
+  }
   // Longest cut that keeps the text valid: after a whole element, or inside an element after
   // its SD-ID or a whole param (then the element is closed with ']').
   size_t best = 0;
@@ -337,8 +360,50 @@ StreamTransport::~StreamTransport() {
   if (tls_ctx_ != nullptr) SSL_CTX_free(tls_ctx_);
 }
 
+void StreamTransport::set_health(Health h) {
+  if (health_.load(std::memory_order_relaxed) == static_cast<uint8_t>(h)) return;
+  health_since_.store(now_, std::memory_order_relaxed);
+  health_.store(static_cast<uint8_t>(h), std::memory_order_relaxed);
+}
+
+namespace {
+
+Nanos mono_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<Nanos>(ts.tv_sec) * kNsPerSec + static_cast<Nanos>(ts.tv_nsec);
+}
+
+const char* health_name(StreamTransport::Health h) {
+  switch (h) {
+    case StreamTransport::Health::kIdle:
+      return "idle";
+    case StreamTransport::Health::kConnecting:
+      return "connecting";
+    case StreamTransport::Health::kUp:
+      return "up";
+    case StreamTransport::Health::kDown:
+      return "down";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string StreamTransport::health_text() const {
+  const Health h = health();
+  if (h == Health::kIdle) return "idle";
+  const Nanos since = health_since_.load(std::memory_order_relaxed);
+  const Nanos now = mono_now();
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s %.1fs", health_name(h),
+                now > since ? static_cast<double>(now - since) / 1e9 : 0.0);
+  return buf;
+}
+
 void StreamTransport::start_connect() {
   const SockAddr& a = addrs_[addr_i_];
+  set_health(Health::kConnecting);
   fd_ = ::socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
     fail(cat("socket: ", std::strerror(errno)), false);
@@ -384,6 +449,7 @@ void StreamTransport::connected() {
 
 void StreamTransport::became_up() {
   state_ = State::kUp;
+  set_health(Health::kUp);
   if (ever_up_ && !last_error_.empty()) {
     std::fprintf(stderr, "flowscribe: output %s: connected to %s again after %.1f s\n",
                  spec_.text.c_str(), addrs_[addr_i_].text.c_str(),
@@ -425,6 +491,7 @@ void StreamTransport::fail(std::string_view why, bool was_up) {
     if (down_since_ == 0) down_since_ = now_;
   }
   state_ = State::kIdle;
+  set_health(Health::kDown);
   const std::string msg(why);
   if (!was_up && addr_i_ + 1 < addrs_.size()) {
     // Other addresses of the name first (localhost: ::1, then 127.0.0.1), then back off.
@@ -435,10 +502,12 @@ void StreamTransport::fail(std::string_view why, bool was_up) {
   addr_i_ = 0;
   next_attempt_ = now_ + backoff_;
   if (msg != last_error_) {
-    std::fprintf(stderr, "flowscribe: output %s: %s (retrying every %.1f-%.0f s; records wait "
-                 "in the queue)\n",
+    std::fprintf(stderr, "flowscribe: output %s: %s (retrying every %.1f-%.0f s; records %s)\n",
                  spec_.text.c_str(), msg.c_str(), static_cast<double>(backoff_) / 1e9,
-                 static_cast<double>(kBackoffMax) / 1e9);
+                 static_cast<double>(kBackoffMax) / 1e9,
+                 group_member_ ? "go to the next member of the fail-over group, or wait in the "
+                                 "queue"
+                               : "wait in the queue");
     last_error_ = msg;
   }
   backoff_ = std::min(backoff_ * 2, kBackoffMax);
@@ -621,6 +690,7 @@ size_t StreamTransport::send(std::span<const std::string_view> lines) {
 }
 
 Acked StreamTransport::take_acked(Nanos now) {
+  now_ = now;
   Acked a;
   if (state_ != State::kUp || (inflight_.empty() && pending_.empty())) return a;
   if (now - last_ack_check_ < kAckCheckEvery && !closing_) return a;
@@ -703,6 +773,129 @@ void StreamTransport::close() {
     fd_ = -1;
   }
   state_ = State::kIdle;
+  set_health(Health::kIdle);
+}
+
+// --------------------------------------------------------------------------- fail-over
+
+FailoverTransport::FailoverTransport(std::vector<std::unique_ptr<StreamTransport>> members,
+                                     std::string name, OutputCounters& counters)
+    : members_(std::move(members)),
+      name_(std::move(name)),
+      counters_(counters),
+      delivered_(new std::atomic<uint64_t>[members_.size()]) {
+  for (size_t i = 0; i < members_.size(); ++i) {
+    delivered_[i].store(0);
+    members_[i]->set_group_member();
+  }
+}
+
+FailoverTransport::~FailoverTransport() = default;
+
+bool FailoverTransport::reset_pending() const noexcept {
+  for (const auto& m : members_) {
+    if (m->reset_pending()) return true;
+  }
+  return false;
+}
+
+void FailoverTransport::activate(size_t k, const char* why) {
+  const size_t old = active();
+  if (k == old) return;
+  active_.store(k, std::memory_order_relaxed);
+  counters_.output_failovers.inc();
+  std::fprintf(stderr, "flowscribe: output %s: records now go to %s (%s %s)\n", name_.c_str(),
+               members_[k]->name().c_str(), members_[old]->name().c_str(), why);
+}
+
+bool FailoverTransport::up(Nanos now) {
+  // A member lost its connection: the output rewinds (take_reset) before anything is sent
+  // anywhere, so the records it had not confirmed go first, to whichever member is next.
+  if (reset_pending()) return false;
+  size_t a = active();
+  // Members ahead of the active one are retried on their own backoff; the first that is up
+  // is switched to.
+  if (switch_to_ < 0) {
+    for (size_t j = 0; j < a; ++j) {
+      if (members_[j]->up(now)) {
+        switch_to_ = static_cast<int>(j);
+        break;
+      }
+    }
+  }
+  if (switch_to_ >= 0) {
+    StreamTransport& cur = *members_[a];
+    const bool cur_up = cur.up(now);
+    if (cur_up && !cur.quiet()) return true;  // send() holds records until it is quiet
+    if (reset_pending()) return false;
+    if (cur_up) cur.close();                  // quiet: nothing to lose or repeat
+    activate(static_cast<size_t>(switch_to_),
+             cur_up ? "was the fallback: this member is up again" : "is down");
+    switch_to_ = -1;
+    a = active();
+  }
+  StreamTransport& cur = *members_[a];
+  if (cur.up(now)) return true;
+  if (cur.connecting() || reset_pending()) return false;
+  // The active member is down: the next one not waiting out a backoff takes over.
+  for (size_t k = a + 1; k < members_.size(); ++k) {
+    if (members_[k]->backing_off(now)) continue;
+    activate(k, "is down");
+    return members_[k]->up(now);
+  }
+  return false;
+}
+
+size_t FailoverTransport::send(std::span<const std::string_view> lines) {
+  if (switch_to_ >= 0 || reset_pending()) return 0;
+  return members_[active()]->send(lines);
+}
+
+Acked FailoverTransport::take_acked(Nanos now) {
+  const size_t a = active();
+  const Acked r = members_[a]->take_acked(now);
+  if (r.records > r.lost) delivered_[a].fetch_add(r.records - r.lost, std::memory_order_relaxed);
+  return r;
+}
+
+bool FailoverTransport::take_reset() {
+  bool r = false;
+  for (auto& m : members_) r |= m->take_reset();
+  return r;
+}
+
+bool FailoverTransport::drain_close(Nanos now) {
+  if (switch_to_ >= 0) return false;
+  return members_[active()]->drain_close(now);
+}
+
+void FailoverTransport::close() {
+  for (auto& m : members_) m->close();
+}
+
+void FailoverTransport::retry_now() {
+  for (auto& m : members_) m->retry_now();
+}
+
+bool FailoverTransport::connecting() const {
+  if (members_[active()]->connecting()) return true;
+  // At exit: a member ahead of the active one may still be trying.
+  for (const auto& m : members_) {
+    if (m->connecting()) return true;
+  }
+  return false;
+}
+
+std::string FailoverTransport::health_text() const {
+  std::string s;
+  const size_t a = active();
+  for (size_t i = 0; i < members_.size(); ++i) {
+    if (i) s += ", ";
+    s += cat(members_[i]->name(), " ", members_[i]->health_text(), " ",
+             delivered_[i].load(std::memory_order_relaxed), " delivered",
+             i == a ? " (active)" : "");
+  }
+  return s;
 }
 
 // --------------------------------------------------------------------------- factory
@@ -733,6 +926,18 @@ absl::StatusOr<std::unique_ptr<Transport>> make_transport(const OutputSpec& spec
       auto t = StreamTransport::open(spec, net, counters);
       if (!t.ok()) return t.status();
       return std::unique_ptr<Transport>(*std::move(t));
+    }
+    case Scheme::kFailover: {
+      std::vector<std::unique_ptr<StreamTransport>> members;
+      for (const OutputSpec& m : spec.members) {
+        auto t = StreamTransport::open(m, net, counters);
+        if (!t.ok()) {
+          return absl::Status(t.status().code(), cat(m.text, ": ", std::string(t.status().message())));
+        }
+        members.push_back(*std::move(t));
+      }
+      return std::unique_ptr<Transport>(
+          new FailoverTransport(std::move(members), spec.text, counters));
     }
   }
   return absl::InternalError("unknown output scheme");

@@ -189,7 +189,8 @@ void Output::report_drops(Nanos now, bool at_exit) {
   // reported, and lost...) while the collector is away.
   if (!at_exit && !delivered_since_drop_) return;
   const std::string line = format_drops_line(format_, spec_.text, unreported_drops_,
-                                               drops_first_, drops_last_, wall_now());
+                                             drops_first_, drops_last_, wall_now(),
+                                             syslog_framed());
   if (!accept(line, now)) {
     if (!at_exit) return;
     queue_.push(line);  // at exit the queue is spooled whole: go past the cap by one line
@@ -266,7 +267,9 @@ void Output::flush(Nanos now, bool force) {
 
 void Output::update_gauges() {
   counters_.output_queue_bytes.set(queue_.bytes());
+  counters_.output_queued.set(queue_.records());
   counters_.output_spool_bytes.set(spool_ ? spool_->bytes() : 0);
+  counters_.output_spool_records.set(spool_ ? spool_->unread_records() : 0);
 }
 
 void Output::poll(Nanos now) {

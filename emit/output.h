@@ -100,6 +100,14 @@ class Output {
   void reopen();
 
   const std::string& name() const noexcept { return spec_.text; }
+  // Network outputs (udp, tcp, tls, failover) send JSON/CEF/LEEF lines with their RFC 5424
+  // header; file: and stdout write the bare text (Formatter::body_offset()).
+  bool syslog_framed() const noexcept {
+    return spec_.scheme != Scheme::kStdout && spec_.scheme != Scheme::kFile;
+  }
+  // Connection state for the stats line (any core): "up 3.2s", per member for a group.
+  std::string health_text() const { return transport_->health_text(); }
+  const Transport& transport() const noexcept { return *transport_; }
   const OutputSpec& spec() const noexcept { return spec_; }
   const OutputCounters& counters() const noexcept { return counters_; }
   // Records still in the spool (for the summary after finish()).

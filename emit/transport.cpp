@@ -22,6 +22,35 @@ absl::StatusOr<OutputSpec> parse_output_spec(std::string_view text) {
     }
     return s;
   }
+  if (text.starts_with("failover:")) {
+    s.scheme = Scheme::kFailover;
+    std::string_view list = text.substr(9);
+    while (!list.empty()) {
+      const size_t comma = list.find(',');
+      const std::string_view one = list.substr(0, comma);
+      absl::StatusOr<OutputSpec> m = parse_output_spec(one);
+      if (!m.ok()) return m.status();
+      if (m->scheme != Scheme::kTcp && m->scheme != Scheme::kTls) {
+        return absl::InvalidArgumentError(cat(
+            "'", text, "': fail-over members must be tcp:// or tls:// collectors, got '", one,
+            "'"));
+      }
+      for (const OutputSpec& o : s.members) {
+        if (o.text == m->text) {
+          return absl::InvalidArgumentError(cat("'", text, "': '", one, "' is there twice"));
+        }
+      }
+      s.members.push_back(*std::move(m));
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+    if (s.members.size() < 2) {
+      return absl::InvalidArgumentError(cat(
+          "'", text, "': a fail-over group needs two or more members, e.g. "
+          "failover:tcp://primary:601,tcp://backup:601"));
+    }
+    return s;
+  }
   std::string_view rest = text;
   if (text.starts_with("udp://")) {
     s.scheme = Scheme::kUdp;
@@ -35,7 +64,7 @@ absl::StatusOr<OutputSpec> parse_output_spec(std::string_view text) {
   } else {
     return absl::InvalidArgumentError(cat(
         "'", text, "' is not an output: use stdout, file:PATH, udp://HOST:PORT, "
-        "tcp://HOST:PORT or tls://HOST:PORT"));
+        "tcp://HOST:PORT, tls://HOST:PORT or failover:tcp://HOST:PORT,tcp://HOST:PORT"));
   }
   rest.remove_prefix(6);
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
@@ -111,7 +140,7 @@ size_t SinkTransport::send(std::span<const std::string_view> lines) {
       counters_.output_write_errors.inc();
       std::fprintf(stderr, "flowscribe: output %s failed, its records are counted as lost: %s\n",
                    name_.c_str(), std::string(s.message()).c_str());
-      broken_ = true;
+      broken_.store(true, std::memory_order_relaxed);
       lost_ += lines.size() - i;
       done_ += lines.size() - i;
       return lines.size();

@@ -8,12 +8,14 @@
 //   tls://HOST:PORT         StreamTransport with OpenSSL, RFC 5425
 //
 // docs/siem.md says what each transport promises (UDP: nothing; TCP/TLS: see there).
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -25,7 +27,7 @@ namespace flowscribe::emit {
 
 class Sink;
 
-enum class Scheme : uint8_t { kStdout, kFile, kUdp, kTcp, kTls };
+enum class Scheme : uint8_t { kStdout, kFile, kUdp, kTcp, kTls, kFailover };
 
 // One --out value, parsed; nothing resolved or opened yet.
 struct OutputSpec {
@@ -34,6 +36,8 @@ struct OutputSpec {
   std::string path;  // file:
   std::string host;  // udp/tcp/tls: a DNS name or an address (IPv6 without its brackets)
   uint16_t port = 0;
+  // failover:MEMBER,MEMBER...: tcp:// and tls:// members, in order of preference.
+  std::vector<OutputSpec> members;
 };
 
 // IANA ports: syslog 514/udp (RFC 5426), syslog-conn 601/tcp (RFC 3195, used by RFC 6587
@@ -43,7 +47,9 @@ inline constexpr uint16_t kDefaultTcpPort = 601;
 inline constexpr uint16_t kDefaultTlsPort = 6514;
 
 // "stdout", "file:PATH", "udp://HOST[:PORT]", "tcp://HOST[:PORT]", "tls://HOST[:PORT]";
-// IPv6 addresses in brackets ("tcp://[2001:db8::1]:601"). The error says what is wrong.
+// IPv6 addresses in brackets ("tcp://[2001:db8::1]:601"); a fail-over group is
+// "failover:tcp://a:601,tls://b:6514,..." (two or more tcp:// or tls:// members, the first
+// preferred; docs/siem.md "Fail-over"). The error says what is wrong.
 absl::StatusOr<OutputSpec> parse_output_spec(std::string_view text);
 
 // RFC 6587 section 3.4: octet counting ("LEN SP MSG", 3.4.1) or non-transparent framing with
@@ -83,6 +89,9 @@ struct NetConfig {
   X(output_write_errors, "failed writes or sends (file, stdout, UDP)")                     \
   X(output_drop_reports, "'drops' records written to tell a collector what it missed")     \
   X(output_queue_bytes, "bytes waiting in outputs' memory queues (gauge)")                 \
+  X(output_queued, "records waiting in outputs' memory queues (gauge)")                    \
+  X(output_spool_records, "records waiting in outputs' spools, not yet read back (gauge)")  \
+  X(output_failovers, "fail-over groups: switches from one member to another")            \
   X(output_spool_bytes, "bytes waiting in outputs' spools (gauge)")                       \
   X(output_file_rotations, "file: outputs rotated (--file-max-mb, --file-rotate)")         \
   X(output_file_rotate_errors, "file: rotations that failed (the current file is kept)")   \
@@ -140,6 +149,10 @@ class Transport {
 
   // Ends the connection politely (TLS close_notify) at exit.
   virtual void close() {}
+
+  // The connection state for the stats line and the summary ("up 12.0s", "down 3.1s", one
+  // entry per member for a fail-over group). Safe to call from another core: reads atomics.
+  virtual std::string health_text() const { return broken() ? "failed" : "up"; }
 };
 
 // stdout and file: over a Sink (emit/sink.h). A failed write loses the records of that call
@@ -155,7 +168,7 @@ class SinkTransport : public Transport {
   size_t send(std::span<const std::string_view> lines) override;
   Acked take_acked(Nanos) override;
   void reopen() override;
-  bool broken() const override { return broken_; }
+  bool broken() const override { return broken_.load(std::memory_order_relaxed); }
 
  private:
   void copy_file_stats();
@@ -166,7 +179,7 @@ class SinkTransport : public Transport {
   const FileSinkStats* file_stats_;
   size_t done_ = 0;   // taken since the last take_acked()
   size_t lost_ = 0;
-  bool broken_ = false;
+  std::atomic<bool> broken_{false};
 };
 
 // Builds the transport of a spec: opens files, resolves host names (a name that does not

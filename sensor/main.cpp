@@ -204,6 +204,7 @@ int main(int argc, char** argv) {
   fcfg.facility = o.facility;
   fcfg.severity = o.severity;
   fcfg.run_id = fs::emit::random_run_id();
+  fcfg.product_version = kVersion;
   if (auto f = fs::emit::parse_line_format(o.format); f.ok()) {
     fcfg.line_format = *f;
   } else {
@@ -463,6 +464,17 @@ int main(int argc, char** argv) {
                    human(rate("flow_created")).c_str(), human(rate("emitter_records")).c_str(),
                    human(static_cast<double>(drops)).c_str(),
                    human(static_cast<double>(port.imissed)).c_str());
+      // One line per output: its connection state and records sent, queued, spooled, dropped.
+      for (size_t i = 0; i < emitter.output_count(); ++i) {
+        const fs::emit::Output& out = emitter.output(i);
+        const fs::emit::OutputCounters& oc = out.counters();
+        std::fprintf(stderr,
+                     "flowscribe:   output %s: %s | sent %lu, queued %lu, spooled %lu, dropped "
+                     "%lu\n",
+                     out.name().c_str(), out.health_text().c_str(), oc.output_sent.get(),
+                     oc.output_queued.get(), oc.output_spool_records.get(),
+                     oc.output_dropped.get());
+      }
       prev = std::move(cur);
       prev_port = port;
       prev_t = now;
@@ -512,6 +524,10 @@ int main(int argc, char** argv) {
                  out.name().c_str(), oc.output_records.get(), oc.output_sent.get(),
                  oc.output_dropped.get(), out.spooled_waiting(), out.spool() ? " " : "",
                  out.spool() ? out.spool()->dir().c_str() : "");
+    if (out.spec().scheme == fs::emit::Scheme::kFailover) {
+      std::fprintf(stderr, "flowscribe: output %s: members: %s\n", out.name().c_str(),
+                   out.health_text().c_str());
+    }
   }
   std::fprintf(stderr, "flowscribe: drops: %lu records/packets lost%s\n", drops + port.imissed,
                drops + port.imissed ? " (see the counters above)" : "");

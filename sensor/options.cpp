@@ -187,8 +187,9 @@ const std::vector<Flag>& flags() {
       // Output
       {"out", "DEST", "Output",
        "Where records go (repeatable, each output gets every record; default stdout): stdout, "
-       "file:PATH, udp://HOST[:514], tcp://HOST[:601] or tls://HOST[:6514]. Host names are "
-       "resolved at start; see docs/siem.md.",
+       "file:PATH, udp://HOST[:514], tcp://HOST[:601], tls://HOST[:6514], or a fail-over group "
+       "failover:tcp://PRIMARY:601,tcp://BACKUP:601 (tcp/tls members, the first one up gets "
+       "the records). Host names are resolved at start; see docs/siem.md.",
        [](Options& o, std::string_view v) -> absl::Status {
          if (v.empty()) return bad("out", "expected stdout, file:PATH or udp|tcp|tls://HOST:PORT", v);
          o.outs.emplace_back(v);
@@ -233,11 +234,12 @@ const std::vector<Flag>& flags() {
        "and reported in a 'drops' record.",
        uint_flag(&Options::spool_max_mb, 1, 1u << 24, "spool-max-mb")},
       {"format", "FMT", "Output",
-       "Record format of every output: rfc5424 (default; the only one in this build), see "
-       "docs/records.md.",
+       "Record format of every output: rfc5424 (default), json (JSON lines), cef (ArcSight) or "
+       "leef (QRadar LEEF 2.0). Network outputs send json/cef/leef behind an RFC 5424 header, "
+       "file: and stdout write the bare lines; see docs/records.md.",
        [](Options& o, std::string_view v) -> absl::Status {
          if (!emit::parse_line_format(v).ok()) {
-           return bad("format", "expected rfc5424", v);
+           return bad("format", "expected rfc5424, json, cef or leef", v);
          }
          o.format = std::string(v);
          return absl::OkStatus();

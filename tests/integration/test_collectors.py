@@ -15,7 +15,9 @@ rate it chooses, so it knows exactly which records must arrive (every session ha
 client port).
 """
 import argparse
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -364,7 +366,9 @@ def case_rsyslog_udp_tcp():
             time.sleep(0.3)
             got = col.parsed()
             assert len(got) == 3 * len(mine), (len(got), len(mine))
-            assert all(m == "session" for m, _ in got), got[:3]
+            # session records and the dissectors' transaction records, as stdout has them
+            want_ids = sorted([records.parse(l)["msgid"] for l in mine] * 3)
+            assert sorted(m for m, _ in got) == want_ids, got[:3]
             for m, sd in got:
                 assert any(k.startswith("flow@") for k in sd), sd
             raw = col.raw_lines()
@@ -408,11 +412,20 @@ def case_udp_truncation():
             for r in raw:
                 assert len(r.encode()) <= 480, len(r)
             check_grammar("\n".join(raw) + "\n")
-            long_ones = {m.split(' sid="')[1][:20]: len(m) for m in mine if len(m) > 480}
+            # A session and its transaction records share a sid: match cut records to the
+            # lengths of the long records of their sid and MSGID.
+            long_ones = {}
+            for m in mine:
+                if len(m.encode()) > 480:
+                    key = (records.parse(m)["msgid"], m.split(' sid="')[1][:20])
+                    long_ones.setdefault(key, []).append(len(m.encode()))
+            ncut = 0
             for m, sd in col.parsed():
                 flow = next(v for k, v in sd.items() if k.startswith("flow@"))
-                if flow["sid"] in long_ones:
-                    assert int(sd["trunc@32473"]["len"]) == long_ones[flow["sid"]], sd
+                if "trunc@32473" in sd:
+                    ncut += 1
+                    assert int(sd["trunc@32473"]["len"]) in long_ones[(m, flow["sid"])], sd
+            assert ncut == sum(len(v) for v in long_ones.values()), (ncut, long_ones)
         finally:
             col.stop()
 
@@ -511,8 +524,10 @@ def case_syslog_ng_tcp():
             col.wait_lines(len(mine))
             time.sleep(0.3)
             got = col.parsed()
-            assert len(got) == len(mine) and all(m == "session" for m, _ in got), got[:2]
-            want = sorted(records.flow(records.parse(l))["sid"] for l in mine)
+            assert len(got) == len(mine), (len(got), len(mine))
+            assert sorted(m for m, _ in got) == sorted(records.parse(l)["msgid"] for l in mine)
+            want = sorted(records.flow(records.parse(l))["sid"] for l in mine
+                          if records.parse(l)["msgid"] == "session")
             assert sorted(col.sids()) == want
         finally:
             col.stop()
@@ -658,6 +673,248 @@ def case_spool_full_drops():
             if s.proc.poll() is None:
                 s.kill()
             col.stop()
+
+
+# ------------------------------------------------------------------ --format json|cef|leef
+
+def _format_captures():
+    """Every tests/captures/*.pcap plus one capture per transaction type."""
+    caps = sorted(f for f in os.listdir(ARGS.captures) if f.endswith(".pcap"))
+    return caps + [os.path.join("proto", p) for p in ("dns-53.pcap", "http-8081.pcap",
+                                                        "tls-5222.pcap")]
+
+
+def _leef_attrs(line):
+    assert line.startswith("LEEF:2.0|flowscribe|flowscribe|"), line
+    head = line.split("|", 6)
+    assert len(head) == 7 and head[5] == "x09", line
+    attrs = {}
+    for a in head[6].split("\t"):
+        k, eq, v = a.partition("=")
+        assert eq and k, (a, line)
+        attrs.setdefault(k, v)
+    return head[4], attrs
+
+
+def _cef_parts(line):
+    """(signature id, {key: value}) of a CEF line, unescaping \\= and \\\\ in values."""
+    assert line.startswith("CEF:0|"), line
+    fields, cur, i = [], "", 0
+    while len(fields) < 7:
+        c = line[i]
+        if c == "\\":
+            cur += line[i + 1]
+            i += 2
+            continue
+        if c == "|":
+            fields.append(cur)
+            cur = ""
+        else:
+            cur += c
+        i += 1
+    ext = line[i:]
+    out = {}
+    # key=value pairs: a key is [A-Za-z0-9]+ after a space (or at the start), before a raw '='.
+    tokens = []
+    k = 0
+    while k < len(ext):
+        if ext[k] == "\\":
+            k += 2
+            continue
+        if ext[k] == "=":
+            b = k
+            while b > 0 and ext[b - 1].isalnum():
+                b -= 1
+            assert b == 0 or ext[b - 1] == " ", ("unescaped '=' in a value", line)
+            tokens.append((b, k))
+        k += 1
+    for n, (b, e) in enumerate(tokens):
+        end = tokens[n + 1][0] - 1 if n + 1 < len(tokens) else len(ext)
+        raw = ext[e + 1:end]
+        out[ext[b:e]] = raw.replace("\\=", "=").replace("\\\\", "\\")
+    return fields[4], out
+
+
+def _body_key(fmt, line):
+    """(msgid, the worker+sequence part of sid) of a JSON/CEF/LEEF line, to compare with the
+    RFC 5424 run (sid's first 8 hex digits are random per run)."""
+    if fmt == "json":
+        obj = json.loads(line)
+        assert set(("timestamp", "host", "app_name", "procid", "msgid", "sid")) <= set(obj), obj
+        if obj["msgid"] in ("session", "session-update"):
+            assert isinstance(obj["pkts_c2s"], int) and isinstance(obj["duration"], float), obj
+        return obj["msgid"], obj["sid"][8:]
+    if fmt == "cef":
+        sig, ext = _cef_parts(line)
+        assert "rt" in ext and "dvchost" in ext, line
+        return sig, ext["externalId"][8:]
+    msgid, attrs = _leef_attrs(line)
+    assert attrs["cat"] == msgid
+    return msgid, attrs["sid"][8:]
+
+
+def case_formats_offline():
+    """Every capture in each --format: as many lines as the RFC 5424 run, one record per line,
+    the same records in the same order (msgid and sid); every JSON line parses (Python's json),
+    every CEF extension splits into key=value pairs, every LEEF line into TAB attributes."""
+    totals = {}
+    for cap in _format_captures():
+        base = run_offline("--active-timeout", "1", capture=cap, rc=None)
+        if base.returncode == 2:
+            continue  # not a capture at all (notapcap.pcap): nothing to compare
+        want = [(records.parse(l)["msgid"], records.flow(records.parse(l))["sid"][8:])
+                for l in base.stdout.splitlines()]
+        for fmt in ("json", "cef", "leef"):
+            p = run_offline("--active-timeout", "1", "--format", fmt, capture=cap, rc=None)
+            assert p.returncode == base.returncode, (cap, fmt, p.stderr)
+            assert p.stdout.endswith("\n") or p.stdout == "", (cap, fmt)
+            lines = p.stdout.split("\n")[:-1]
+            assert len(lines) == len(want), (cap, fmt, len(lines), len(want))
+            got = [_body_key(fmt, l) for l in lines]
+            assert got == want, (cap, fmt, got[:3], want[:3])
+            for m, _ in got:
+                totals[(fmt, m)] = totals.get((fmt, m), 0) + 1
+    for fmt in ("json", "cef", "leef"):
+        for m in ("session", "session-update", "http", "tls", "x509", "dns"):
+            assert totals.get((fmt, m), 0) > 0, (fmt, m, totals)
+    print({k: v for k, v in sorted(totals.items())})
+
+
+def case_formats_rsyslog():
+    """JSON, CEF and LEEF to rsyslog over TCP and UDP: every record arrives as an RFC 5424
+    message (rsyslog parses the header: MSGID, no structured data) whose MSG is exactly the
+    line stdout got; UDP with --udp-max 480 cuts long ones with the trunc@ marker."""
+    with tempfile.TemporaryDirectory() as d:
+        udp, tcp = free_port(socket.SOCK_DGRAM), free_port()
+        col = Rsyslog(d, [("imudp", udp), ("imtcp", tcp)]).start()
+        try:
+            seen = 0
+            for fmt in ("json", "cef", "leef"):
+                outs = [f"tcp://127.0.0.1:{tcp}", f"udp://127.0.0.1:{udp}"]
+                p = run_offline("--format", fmt, "--out", outs[0], "--out", outs[1],
+                                "--udp-max", "480", "--out", "stdout",
+                                capture=os.path.join("proto", "tls-5222.pcap"))
+                mine = p.stdout.splitlines()
+                assert mine, p.stderr
+                for o in outs:
+                    assert summary_line(p.stderr, o) == (len(mine), len(mine), 0, 0), p.stderr
+                seen += 2 * len(mine)
+                col.wait_lines(seen)
+                time.sleep(0.3)
+                raw = col.raw_lines()[seen - 2 * len(mine):]
+                parsed = col.parsed()[seen - 2 * len(mine):]
+                for _, sd in parsed:
+                    assert set(sd) <= {"trunc@32473"}, sd  # no SD but the UDP cut's marker
+                msgids = sorted(m for m, _ in parsed)
+                want_ids = sorted(_body_key(fmt, l)[0] for l in mine) * 2
+                assert msgids == sorted(want_ids), (fmt, msgids, want_ids)
+                whole, cut = [], 0
+                for r in raw:
+                    # rsyslog keeps the raw message; control characters (LEEF's TAB) may come
+                    # escaped as #011 by its EscapeControlCharactersOnReceive default.
+                    r = r.replace("#011", "\t")
+                    head = r.split(" ", 7)
+                    assert head[0].startswith("<134>1") and head[6] in ("-", "[trunc@32473"), r
+                    if head[6] == "-":
+                        whole.append(head[7])
+                    else:
+                        cut += 1
+                        assert len(r.encode()) <= 480 and ' len="' in r, r
+                # TCP: every record whole; UDP: whole unless longer than 480 bytes.
+                assert len(whole) + cut == 2 * len(mine), (fmt, len(whole), cut, len(mine))
+                assert set(whole) <= set(mine), fmt
+                assert all(whole.count(l) >= 1 for l in mine), fmt
+                assert cut >= 1, "no record was long enough to cut at 480 bytes"
+                for line in whole:
+                    _body_key(fmt, line)
+        finally:
+            col.stop()
+
+
+# ------------------------------------------------------------------ fail-over groups
+
+def _health(err, out):
+    """The member states of the last stats line of a fail-over output."""
+    last = None
+    for line in err.splitlines():
+        if line.startswith(f"flowscribe:   output {out}: "):
+            last = line
+    return last
+
+
+def case_failover_rsyslog():
+    """failover:tcp://primary,tcp://backup with two rsyslogs: the primary is stopped while
+    records flow, records go on to the backup; the primary is started again and takes the
+    records back. Counted at both collectors: no record missing."""
+    with tempfile.TemporaryDirectory() as d:
+        os.makedirs(f"{d}/a")
+        os.makedirs(f"{d}/b")
+        pa, pb = free_port(), free_port()
+        prim = Rsyslog(f"{d}/a", [("imtcp", pa)]).start()
+        back = Rsyslog(f"{d}/b", [("imtcp", pb)]).start()
+        out = f"failover:tcp://127.0.0.1:{pa},tcp://127.0.0.1:{pb}"
+        s = LiveSensor(d, "--out", out)
+        try:
+            s.sessions(200, rate=200)
+            s.trickle_until(lambda: len(prim.lines()) >= 150, 30, "records at the primary",
+                            rate=200)
+            assert back.lines() == [], "the backup got records while the primary was up"
+            prim.stop()                                  # mid-stream
+            at_primary = set(session_ports(prim))
+            # New records (not the unconfirmed ones sent again) reach the backup.
+            s.trickle_until(lambda: len(set(session_ports(back)) - at_primary) >= 100, 60,
+                            "new records at the backup", rate=200)
+            backup_active = re.compile(rf"tcp://127\.0\.0\.1:{pb} up [0-9.]+s \d+ delivered "
+                                       r"\(active\)")
+            s.trickle_until(lambda: backup_active.search(_health(s.stderr(), out) or ""), 30,
+                            "the stats line showing the backup active", rate=100)
+            seen = set(session_ports(prim)) | set(session_ports(back))
+            prim.start()                                 # back: taken back on its backoff
+            s.trickle_until(lambda: len(set(session_ports(prim)) - seen) >= 50, 90,
+                            "new records at the primary again", rate=200)
+            rc = s.stop()
+            err = s.stderr()
+            assert rc == 0, err
+            total = s.sent
+            wait_for(lambda: len(set(session_ports(prim)) | set(session_ports(back))) >= total,
+                     30, "every record at one of the collectors")
+            a, b = session_ports(prim), session_ports(back)
+            missing = expected_ports(total) - set(a) - set(b)
+            assert not missing, f"{len(missing)} records never arrived\n{err}"
+            recs, sent, dropped, waiting = summary_line(err, out)
+            assert (recs, dropped, waiting) == (total, 0, 0), (recs, sent, dropped, waiting)
+            assert "output_failovers" in err and "records now go to" in err, err
+            assert f"output {out}: members: tcp://127.0.0.1:{pa} " in err, err
+            dups = len(a) + len(b) - total
+            print(f"{total} records: {len(a)} at the primary, {len(b)} at the backup, "
+                  f"{dups} sent twice")
+        finally:
+            if s.proc.poll() is None:
+                s.kill()
+            prim.stop()
+            back.stop()
+
+
+def case_failover_all_down_spool():
+    """Every member of a fail-over group down: the group's spool keeps the records; the next
+    run delivers them, first, to whichever member is up (here the backup)."""
+    with tempfile.TemporaryDirectory() as d:
+        pa, pb = free_port(), free_port()
+        spool = f"{d}/spool"
+        out = f"failover:tcp://127.0.0.1:{pa},tcp://127.0.0.1:{pb}"
+        p1 = run_offline("--out", out, "--spool-dir", spool, "--out", "stdout")
+        n1 = len(p1.stdout.splitlines())
+        assert summary_line(p1.stderr, out) == (n1, 0, 0, n1), p1.stderr
+        back = Rsyslog(d, [("imtcp", pb)]).start()
+        try:
+            p2 = run_offline("--out", out, "--spool-dir", spool, "--out", "stdout")
+            n2 = len(p2.stdout.splitlines())
+            assert "from an earlier run" in p2.stderr, p2.stderr
+            assert summary_line(p2.stderr, out) == (n2, n1 + n2, 0, 0), p2.stderr
+            back.wait_lines(n1 + n2)
+            assert back.raw_lines() == p1.stdout.splitlines() + p2.stdout.splitlines()
+        finally:
+            back.stop()
 
 
 CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}

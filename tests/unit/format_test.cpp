@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cctype>
+#include <memory>
+#include <set>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -1052,4 +1055,485 @@ TEST_CASE("transaction records: flow identity, no counters, their own MSGID", "[
   f.format(bad, line);
   CHECK(line.empty());
   CHECK(f.counters().emit_record_bad_type.get() == 1);
+}
+
+// ---- JSON, CEF, LEEF (--format) ----
+
+namespace {
+
+// A strict RFC 8259 checker: one value, nothing after it, strings valid UTF-8 with no raw
+// control characters and only the escapes JSON defines. Returns "" or where it failed.
+class JsonCheck {
+ public:
+  explicit JsonCheck(std::string_view s) : s_(s) {}
+  std::string run() {
+    ws();
+    if (!value(0)) return fail_;
+    ws();
+    if (i_ != s_.size()) return at("trailing bytes");
+    return "";
+  }
+
+ private:
+  std::string at(const char* what) {
+    if (fail_.empty()) fail_ = std::string(what) + " at byte " + std::to_string(i_);
+    return fail_;
+  }
+  bool err(const char* what) {
+    at(what);
+    return false;
+  }
+  void ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+  bool lit(std::string_view w) {
+    if (s_.substr(i_, w.size()) != w) return err("bad literal");
+    i_ += w.size();
+    return true;
+  }
+  bool value(int depth) {
+    if (depth > 64) return err("too deep");
+    if (i_ >= s_.size()) return err("value expected");
+    const char c = s_[i_];
+    if (c == '{') return object(depth);
+    if (c == '[') return array(depth);
+    if (c == '"') return string();
+    if (c == 't') return lit("true");
+    if (c == 'f') return lit("false");
+    if (c == 'n') return lit("null");
+    return number();
+  }
+  bool object(int depth) {
+    ++i_;
+    ws();
+    if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
+    for (;;) {
+      ws();
+      if (i_ >= s_.size() || s_[i_] != '"') return err("key expected");
+      const size_t k0 = i_;
+      if (!string()) return false;
+      std::string key(s_.substr(k0, i_ - k0));
+      if (!keys_[depth].insert(key).second) return err("duplicate key");
+      ws();
+      if (i_ >= s_.size() || s_[i_] != ':') return err("':' expected");
+      ++i_;
+      ws();
+      if (!value(depth + 1)) return false;
+      ws();
+      if (i_ < s_.size() && s_[i_] == ',') {
+        ++i_;
+        continue;
+      }
+      if (i_ < s_.size() && s_[i_] == '}') {
+        keys_[depth].clear();
+        return ++i_, true;
+      }
+      return err("',' or '}' expected");
+    }
+  }
+  bool array(int depth) {
+    ++i_;
+    ws();
+    if (i_ < s_.size() && s_[i_] == ']') return ++i_, true;
+    for (;;) {
+      ws();
+      if (!value(depth + 1)) return false;
+      ws();
+      if (i_ < s_.size() && s_[i_] == ',') {
+        ++i_;
+        continue;
+      }
+      if (i_ < s_.size() && s_[i_] == ']') return ++i_, true;
+      return err("',' or ']' expected");
+    }
+  }
+  bool string() {
+    ++i_;
+    while (i_ < s_.size()) {
+      const auto c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') return ++i_, true;
+      if (c < 0x20) return err("raw control character in a string");
+      if (c == '\\') {
+        if (i_ + 1 >= s_.size()) return err("cut escape");
+        const char e = s_[i_ + 1];
+        if (e == 'u') {
+          for (int k = 2; k < 6; ++k) {
+            if (i_ + k >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_ + k]))) {
+              return err("bad \\u escape");
+            }
+          }
+          i_ += 6;
+          continue;
+        }
+        if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
+          return err("bad escape");
+        }
+        i_ += 2;
+        continue;
+      }
+      if (c < 0x80) {
+        ++i_;
+        continue;
+      }
+      size_t k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+      if (k == 0 || c > 0xf4 || i_ + k > s_.size()) return err("invalid UTF-8");
+      for (size_t j = 1; j < k; ++j) {
+        if ((static_cast<unsigned char>(s_[i_ + j]) & 0xc0) != 0x80) return err("invalid UTF-8");
+      }
+      i_ += k;
+    }
+    return err("unterminated string");
+  }
+  bool number() {
+    const size_t start = i_;
+    if (i_ < s_.size() && s_[i_] == '-') ++i_;
+    if (i_ >= s_.size() || !std::isdigit(static_cast<unsigned char>(s_[i_]))) return err("number expected");
+    if (s_[i_] == '0') {
+      ++i_;
+    } else {
+      while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+    }
+    if (i_ < s_.size() && s_[i_] == '.') {
+      ++i_;
+      if (i_ >= s_.size() || !std::isdigit(static_cast<unsigned char>(s_[i_]))) return err("bad fraction");
+      while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+    }
+    return i_ > start;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+  std::string fail_;
+  std::set<std::string> keys_[66];
+};
+
+std::string json_problem(std::string_view s) { return JsonCheck(s).run(); }
+
+// LEEF's TAB separators are the one control character a line may hold (rfc5424_check, stricter
+// than RFC 5424's MSG-ANY, refuses every control character): check the rest.
+std::string no_tabs(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c == '\t') c = ' ';
+  }
+  return out;
+}
+
+// CEF extension: every unescaped '=' ends a key ([A-Za-z0-9]+) that starts the extension or
+// follows a space; no raw CR/LF. Returns "" or the problem.
+std::string cef_problem(std::string_view line) {
+  if (!line.starts_with("CEF:0|")) return "no CEF:0| prefix";
+  size_t pipes = 0, i = 0;
+  for (; i < line.size() && pipes < 7; ++i) {
+    if (line[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (line[i] == '|') ++pipes;
+  }
+  if (pipes != 7) return "fewer than 7 header fields";
+  const size_t ext = i;
+  for (size_t k = ext; k < line.size(); ++k) {
+    const char c = line[k];
+    if (c == '\n' || c == '\r') return "raw line break";
+    if (c == '\\') {
+      if (k + 1 >= line.size()) return "lone backslash at the end";
+      const char e = line[k + 1];
+      if (e != '\\' && e != '=' && e != 'n' && e != 'r') return "unknown escape \\" + std::string(1, e);
+      ++k;
+      continue;
+    }
+    if (c != '=') continue;
+    size_t b = k;
+    while (b > ext && std::isalnum(static_cast<unsigned char>(line[b - 1]))) --b;
+    if (b == k) return "empty key at byte " + std::to_string(k);
+    if (b != ext && line[b - 1] != ' ') return "unescaped '=' in a value at byte " + std::to_string(k);
+  }
+  return "";
+}
+
+// LEEF 2.0 with TAB: the header's 6 fields, then TAB-separated key=value attributes.
+std::vector<std::pair<std::string, std::string>> leef_attrs(std::string_view line) {
+  REQUIRE(line.starts_with("LEEF:2.0|flowscribe|flowscribe|"));
+  size_t pipes = 0, i = 0;
+  for (; i < line.size() && pipes < 6; ++i) {
+    if (line[i] == '|') ++pipes;
+  }
+  REQUIRE(pipes == 6);
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string_view rest = line.substr(i);
+  while (!rest.empty()) {
+    const size_t tab = rest.find('\t');
+    const std::string_view a = rest.substr(0, tab);
+    const size_t eq = a.find('=');
+    REQUIRE(eq != std::string_view::npos);
+    REQUIRE(eq > 0);
+    out.emplace_back(std::string(a.substr(0, eq)), std::string(a.substr(eq + 1)));
+    if (tab == std::string_view::npos) break;
+    rest.remove_prefix(tab + 1);
+  }
+  return out;
+}
+
+std::string find_attr(const std::vector<std::pair<std::string, std::string>>& a,
+                      std::string_view key) {
+  for (const auto& [k, v] : a) {
+    if (k == key) return v;
+  }
+  return "<missing>";
+}
+
+// Every hostile byte a value can carry.
+const std::string kHostile = std::string("/a\"b\\c]d=e|f\ng\rh") + std::string(1, '\0') +
+                             "i\xff" "j\xe2\x80\xa8k\tl";
+
+FormatConfig fmt_config(LineFormat f) {
+  FormatConfig c = test_config();
+  c.line_format = f;
+  return c;
+}
+
+struct Formatted {
+  std::string line;  // with the syslog header
+  std::string body;  // without it (file/stdout)
+};
+
+Formatted format_as(LineFormat f, const Record& r, FormatConfig cfg = test_config()) {
+  cfg.line_format = f;
+  std::unique_ptr<Formatter> fm = make_formatter(cfg);
+  Formatted out;
+  fm->format(r, out.line);
+  fm->format_body(r, out.body);
+  REQUIRE(out.line.size() == fm->body_offset() + out.body.size());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("--format names", "[format][siem]") {
+  for (std::string_view n : {"rfc5424", "json", "cef", "leef"}) {
+    auto f = parse_line_format(n);
+    REQUIRE(f.ok());
+    CHECK(line_format_name(*f) == n);
+  }
+  CHECK(!parse_line_format("xml").ok());
+  CHECK(!parse_line_format("JSON").ok());
+}
+
+TEST_CASE("JSON: fields, numbers, nesting, hostile bytes, one line", "[format][siem][json]") {
+  Record r = v4_tcp_session();
+  add(r, Field::kHttpHost, "www.example.com");
+  add(r, Field::kHttpUri, kHostile);
+  const uint16_t status = 200;
+  REQUIRE(r.add_field(field_id(Field::kHttpStatus), &status, 2));
+  add(r, Field::kAppName, "example");
+  add(r, Field::kHttpHost, "second.example");  // a repeated param: an array
+  const Formatted f = format_as(LineFormat::kJson, r);
+  INFO(f.line);
+  // The syslog header for network outputs: RFC 5424, no structured data.
+  CHECK(f.line.starts_with("<134>1 2026-11-28T16:00:01.358024Z sensor1 flowscribe 4242 session - {"));
+  CHECK(f.line.substr(f.line.size() - f.body.size()) == f.body);
+  CHECK(valid(body(f.line)));
+  REQUIRE(f.body.back() == '\n');
+  CHECK(f.body.find('\n') == f.body.size() - 1);
+  CHECK(json_problem(body(f.body)) == "");
+  CHECK(f.body.starts_with(
+      "{\"timestamp\":\"2026-11-28T16:00:01.358024Z\",\"host\":\"sensor1\",\"app_name\":"
+      "\"flowscribe\",\"procid\":\"4242\",\"msgid\":\"session\",\"sid\":\"01020304030000001234\","
+      "\"proto\":\"http\",\"transport\":\"tcp\",\"src\":\"10.0.0.1\",\"sport\":51234,"
+      "\"dst\":\"10.0.0.2\",\"dport\":80,\"start\":\"2026-11-28T16:00:00.123456Z\","
+      "\"end\":\"2026-11-28T16:00:01.358024Z\",\"duration\":1.234567,\"pkts_c2s\":12,"
+      "\"bytes_c2s\":3456,\"pkts_s2c\":10,\"bytes_s2c\":20345,\"end_reason\":\"fin\","
+      "\"client_basis\":\"syn\",\"tcp_flags_c2s\":\"SAFP\",\"tcp_flags_s2c\":\"SAF\""));
+  // Decoded, the value is what an RFC 5424 parser shows: \xHH for what cannot be shown.
+  CHECK(f.body.find(",\"http\":{\"host\":[\"www.example.com\",\"second.example\"],\"uri\":"
+                    "\"/a\\\"b\\\\c]d=e|f\\\\x0ag\\\\x0dh\\\\x00i\\\\xffj\\\\xe2\\\\x80\\\\xa8k"
+                    "\\\\x09l\",\"status\":200},\"app\":{\"name\":\"example\"}}\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("JSON: IPv6, session-update, transactions, header escaping", "[format][siem][json]") {
+  FormatConfig cfg = test_config();
+  cfg.hostname = "se\"ns\\or";
+  Record r = v4_tcp_session();
+  r.type = RecordType::kSessionUpdate;
+  r.ip_version = 6;
+  r.client = v6("2001:db8::1");
+  r.server = v6("2001:db8::2");
+  r.vlan = 120;
+  r.locality = static_cast<uint8_t>(Locality::kOutbound);
+  Formatted f = format_as(LineFormat::kJson, r, cfg);
+  INFO(f.body);
+  CHECK(json_problem(body(f.body)) == "");
+  CHECK(f.body.find("\"host\":\"se\\\"ns\\\\or\"") != std::string::npos);
+  CHECK(f.body.find("\"msgid\":\"session-update\"") != std::string::npos);
+  CHECK(f.body.find("\"src\":\"2001:db8::1\",\"sport\":51234,\"dst\":\"2001:db8::2\","
+                    "\"dport\":80,\"vlan\":120,\"locality\":\"outbound\"") != std::string::npos);
+  CHECK(f.body.find("end_reason") == std::string::npos);
+  for (RecordType t : {RecordType::kHttp, RecordType::kTls, RecordType::kX509, RecordType::kDns}) {
+    Record x = v4_tcp_session();
+    x.type = t;
+    add(x, Field::kHttpHost, "h");
+    f = format_as(LineFormat::kJson, x);
+    INFO(f.body);
+    CHECK(json_problem(body(f.body)) == "");
+    CHECK(f.body.find(std::string("\"msgid\":\"") + record_msgid(t) + "\"") != std::string::npos);
+    CHECK(f.body.find("pkts_c2s") == std::string::npos);  // counters belong to the session
+    CHECK(f.line.find(std::string(" ") + record_msgid(t) + " - {") != std::string::npos);
+  }
+}
+
+TEST_CASE("CEF: header, standard keys, escaping, one line", "[format][siem][cef]") {
+  Record r = v4_tcp_session();
+  add(r, Field::kHttpHost, "www.example.com");
+  add(r, Field::kHttpUri, kHostile);
+  const uint16_t status = 404;
+  REQUIRE(r.add_field(field_id(Field::kHttpStatus), &status, 2));
+  add(r, Field::kAppCategory, "a=b");
+  add(r, Field::kAppCategory, "c");
+  FormatConfig cfg = test_config();
+  cfg.product_version = "1.2.3";
+  const Formatted f = format_as(LineFormat::kCef, r, cfg);
+  INFO(f.body);
+  CHECK(f.line.starts_with("<134>1 2026-11-28T16:00:01.358024Z sensor1 flowscribe 4242 session - CEF:0|"));
+  CHECK(valid(body(f.line)));
+  CHECK(f.body.find('\n') == f.body.size() - 1);
+  CHECK(cef_problem(body(f.body)) == "");
+  CHECK(f.body.starts_with("CEF:0|flowscribe|flowscribe|1.2.3|session|Session ended|3|rt=1795881601358 "
+                           "dvchost=sensor1 dvcpid=4242 externalId=01020304030000001234 app=http "
+                           "proto=tcp src=10.0.0.1 spt=51234 dst=10.0.0.2 dpt=80 start=1795881600123 "
+                           "end=1795881601358 flowscribeDuration=1.234567 flowscribePktsC2s=12 "
+                           "in=3456 flowscribePktsS2c=10 out=20345 reason=fin "
+                           "flowscribeClientBasis=syn flowscribeTcpFlagsC2s=SAFP "
+                           "flowscribeTcpFlagsS2c=SAF "));
+  CHECK(f.body.find(" dhost=www.example.com request=/a\"b\\\\c]d\\=e|f\\\\x0ag\\\\x0dh\\\\x00i"
+                    "\\\\xffj\\\\xe2\\\\x80\\\\xa8k\\\\x09l flowscribeHttpStatus=404 "
+                    "flowscribeAppCategory=a\\=b,c\n") != std::string::npos);
+  // IPv6 goes to c6a2/c6a3.
+  Record r6 = v4_tcp_session();
+  r6.ip_version = 6;
+  r6.client = v6("2001:db8::1");
+  r6.server = v6("2001:db8::2");
+  const Formatted g = format_as(LineFormat::kCef, r6);
+  CHECK(g.body.find(" c6a2=2001:db8::1 spt=51234 c6a3=2001:db8::2 dpt=80 ") != std::string::npos);
+  CHECK(cef_problem(body(g.body)) == "");
+}
+
+TEST_CASE("LEEF: header, TAB attributes, hostile bytes", "[format][siem][leef]") {
+  Record r = v4_tcp_session();
+  add(r, Field::kHttpHost, "www.example.com");
+  add(r, Field::kHttpUri, kHostile);
+  r.vlan = 7;
+  const Formatted f = format_as(LineFormat::kLeef, r);
+  INFO(f.body);
+  CHECK(f.line.starts_with("<134>1 2026-11-28T16:00:01.358024Z sensor1 flowscribe 4242 session - LEEF:2.0|"));
+  CHECK(f.body.starts_with("LEEF:2.0|flowscribe|flowscribe|0.1.0|session|x09|cat=session\t"));
+  CHECK(f.body.find('\n') == f.body.size() - 1);
+  const auto a = leef_attrs(body(f.body));
+  CHECK(find_attr(a, "devTime") == "1795881601358");
+  CHECK(find_attr(a, "sev") == "3");
+  CHECK(find_attr(a, "sensor") == "sensor1");
+  CHECK(find_attr(a, "src") == "10.0.0.1");
+  CHECK(find_attr(a, "srcPort") == "51234");
+  CHECK(find_attr(a, "dst") == "10.0.0.2");
+  CHECK(find_attr(a, "dstPort") == "80");
+  CHECK(find_attr(a, "proto") == "tcp");
+  CHECK(find_attr(a, "appProto") == "http");
+  CHECK(find_attr(a, "srcBytes") == "3456");
+  CHECK(find_attr(a, "dstBytes") == "20345");
+  CHECK(find_attr(a, "srcPackets") == "12");
+  CHECK(find_attr(a, "vlan") == "7");
+  CHECK(find_attr(a, "startTime") == "2026-11-28T16:00:00.123456Z");
+  CHECK(find_attr(a, "httpHost") == "www.example.com");
+  CHECK(find_attr(a, "url") == "/a\"b\\c]d=e|f\\x0ag\\x0dh\\x00i\\xffj\\xe2\\x80\\xa8k\\x09l");
+}
+
+TEST_CASE("JSON/CEF/LEEF: random records stay one valid line", "[format][siem][random]") {
+  std::mt19937_64 rng(7);
+  FormatConfig cfg = test_config();
+  std::unique_ptr<Formatter> fm[3] = {make_formatter(fmt_config(LineFormat::kJson)),
+                                      make_formatter(fmt_config(LineFormat::kCef)),
+                                      make_formatter(fmt_config(LineFormat::kLeef))};
+  std::string line, b;
+  for (int i = 0; i < 6000; ++i) {
+    const Record r = random_record(rng);
+    Formatter& f = *fm[i % 3];
+    line.clear();
+    b.clear();
+    f.format(r, line);
+    f.format_body(r, b);
+    REQUIRE(!line.empty());
+    REQUIRE(line.size() <= kMaxLineBytes);
+    REQUIRE(line.find('\n') == line.size() - 1);
+    REQUIRE(line.find('\r') == std::string::npos);
+    INFO(line);
+    REQUIRE(invalid_reason(no_tabs(body(line))) == "");
+    if (i % 3 == 0) REQUIRE(json_problem(body(b)) == "");
+    if (i % 3 == 1) REQUIRE(cef_problem(body(b)) == "");
+    if (i % 3 == 2) (void)leef_attrs(body(b));
+  }
+}
+
+TEST_CASE("JSON/CEF/LEEF: hostile fields cannot push a line past kMaxLineBytes", "[format][siem]") {
+  FormatConfig cfg = test_config();
+  cfg.hostname = std::string(255, 'h');
+  Record r = v4_tcp_session();
+  const std::string big(900, '\x01');  // \x01 each: 4 or 5 times longer
+  while (r.add_field(field_id(Field::kHttpUri), big.data(), 200)) {
+  }
+  for (LineFormat lf : {LineFormat::kJson, LineFormat::kCef, LineFormat::kLeef}) {
+    cfg.line_format = lf;
+    std::unique_ptr<Formatter> f = make_formatter(cfg);
+    std::string line, b;
+    f->format(r, line);
+    f->format_body(r, b);
+    INFO(line_format_name(lf));
+    CHECK(line.size() <= kMaxLineBytes);
+    CHECK(line.find('\n') == line.size() - 1);
+    CHECK(f->counters().emit_ext_line_cap.get() > 0);
+    if (lf == LineFormat::kJson) CHECK(json_problem(body(b)) == "");
+    if (lf == LineFormat::kCef) CHECK(cef_problem(body(b)) == "");
+  }
+}
+
+TEST_CASE("drops record in every format", "[format][siem]") {
+  for (LineFormat lf : {LineFormat::kRfc5424, LineFormat::kJson, LineFormat::kCef, LineFormat::kLeef}) {
+    FormatConfig cfg = fmt_config(lf);
+    const std::string with = format_drops_line(cfg, "tcp://c\"x=|]:601", 17, kT0, kT0 + kNsPerSec,
+                                               kT0 + 2 * kNsPerSec, true);
+    const std::string without = format_drops_line(cfg, "tcp://c\"x=|]:601", 17, kT0,
+                                                  kT0 + kNsPerSec, kT0 + 2 * kNsPerSec, false);
+    INFO(with);
+    CHECK(with.find('\n') == with.size() - 1);
+    CHECK(invalid_reason(no_tabs(body(with))) == "");
+    CHECK(with.starts_with("<132>1 2026-11-28T16:00:02.000000Z sensor1 flowscribe 4242 drops "));
+    if (lf == LineFormat::kRfc5424) continue;
+    CHECK(with.ends_with(without));
+    CHECK(with.find(" drops - ") != std::string::npos);
+    if (lf == LineFormat::kJson) {
+      CHECK(json_problem(body(without)) == "");
+      CHECK(without.find("\"output\":\"tcp://c\\\"x=|]:601\",\"dropped\":17,") != std::string::npos);
+    }
+    if (lf == LineFormat::kCef) {
+      CHECK(cef_problem(body(without)) == "");
+      CHECK(without.find(" cnt=17 ") != std::string::npos);
+      CHECK(without.find("flowscribeOutput=tcp://c\"x\\=|]:601\n") != std::string::npos);
+    }
+    if (lf == LineFormat::kLeef) {
+      const auto a = leef_attrs(body(without));
+      CHECK(find_attr(a, "dropped") == "17");
+      CHECK(find_attr(a, "output") == "tcp://c\"x=|]:601");
+    }
+  }
+}
+
+TEST_CASE("standard CEF/LEEF keys and custom key names", "[format][siem]") {
+  CHECK(cef_standard_key("http", "uri") == "request");
+  CHECK(cef_standard_key("http", "host") == "dhost");
+  CHECK(cef_standard_key("http", "nope").empty());
+  CHECK(leef_standard_key("http", "uri") == "url");
+  CHECK(cef_standard_key("tls", "sni") == "dhost");
+  CHECK(camel_key("flowscribe", "http", "user_agent") == "flowscribeHttpUserAgent");
+  CHECK(camel_key("", "x509", "not.before") == "x509NotBefore");
+  CHECK(camel_key("", "app-x", "name") == "appXName");
 }

@@ -399,3 +399,174 @@ TEST_CASE("file: output counts rotations; SIGHUP reopen still works", "[output][
   (*o)->poll(now + 2 * kNsPerSec);
   CHECK(read_file(path) == line_n(99));
 }
+
+// ---- fail-over groups and records without structured data ----
+
+TEST_CASE("parse_output_spec: fail-over groups", "[output][failover]") {
+  auto g = parse_output_spec("failover:tcp://a:601,tls://[2001:db8::1]:6514,tcp://c");
+  REQUIRE(g.ok());
+  CHECK(g->scheme == Scheme::kFailover);
+  REQUIRE(g->members.size() == 3);
+  CHECK(g->members[0].text == "tcp://a:601");
+  CHECK(g->members[1].scheme == Scheme::kTls);
+  CHECK(g->members[1].host == "2001:db8::1");
+  CHECK(g->members[2].port == 601);
+  for (const char* bad : {"failover:", "failover:tcp://a:601", "failover:tcp://a,udp://b",
+                          "failover:tcp://a,file:/x", "failover:tcp://a,tcp://a",
+                          "failover:tcp://a,,tcp://b", "failover:tcp://a,failover:tcp://b"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_output_spec(bad).ok());
+  }
+}
+
+TEST_CASE("truncate_record: records without structured data (JSON, CEF, LEEF)", "[output][udp]") {
+  const std::string hdr = "<134>1 2026-01-01T00:00:00.000000Z sensor flowscribe 1 session ";
+  std::string msg = "{\"uri\":\"";
+  for (int i = 0; i < 300; ++i) msg += "\xc3\xa9\\\\";  // é and an escaped backslash
+  msg += "\"}";
+  const std::string rec = hdr + "- " + msg;
+  char out[4096];
+  for (size_t max = 480; max < rec.size(); max += 3) {
+    const size_t n = truncate_record(rec, max, 32473, out);
+    REQUIRE(n > 0);
+    REQUIRE(n <= max);
+    const std::string t(out, n);
+    INFO(max << ": " << t);
+    const std::string marker = "[trunc@32473 len=\"" + std::to_string(rec.size()) + "\"] ";
+    REQUIRE(t.rfind(hdr + marker, 0) == 0);
+    const std::string kept = t.substr(hdr.size() + marker.size());
+    CHECK(msg.rfind(kept, 0) == 0);                       // a prefix of MSG
+    CHECK((static_cast<unsigned char>(kept.back()) & 0xc0) != 0xc0);  // not a cut character
+    if ((static_cast<unsigned char>(kept.back()) & 0x80) == 0) {
+      size_t bs = 0;
+      while (bs < kept.size() && kept[kept.size() - 1 - bs] == '\\') ++bs;
+      CHECK(bs % 2 == 0);  // no escape cut in half
+    }
+    std::string why;
+    CHECK(rfc5424::validate_line(t, &why));
+    CHECK(why == "");
+  }
+}
+
+namespace {
+
+struct Listener {
+  int fd = -1;
+  uint16_t port = 0;
+  int conn = -1;
+  std::string got;
+  explicit Listener(uint16_t want = 0) {
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(want);
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    REQUIRE(listen(fd, 4) == 0);
+  }
+  ~Listener() {
+    if (conn >= 0) close(conn);
+    close(fd);
+  }
+  void pump() {
+    if (conn < 0) conn = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK);
+    if (conn < 0) return;
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = recv(conn, buf, sizeof buf, 0);
+      if (n > 0) {
+        got.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n == 0) {  // our FIN: close as a collector does, ready for the next connection
+        close(conn);
+        conn = -1;
+      }
+      return;
+    }
+  }
+  // Octet-counted frames received.
+  std::vector<std::string> frames() const {
+    std::vector<std::string> out;
+    size_t i = 0;
+    while (i < got.size()) {
+      const size_t sp = got.find(' ', i);
+      const size_t len = std::stoul(got.substr(i, sp - i));
+      out.push_back(got.substr(sp + 1, len));
+      i = sp + 1 + len;
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("fail-over: backup while the primary is down, primary taken back when up",
+          "[output][failover]") {
+  uint16_t primary_port;
+  {
+    Listener probe;  // a free port, closed again: nothing listens there for now
+    primary_port = probe.port;
+  }
+  Listener backup;
+  const std::string spec = "failover:tcp://127.0.0.1:" + std::to_string(primary_port) +
+                           ",tcp://127.0.0.1:" + std::to_string(backup.port);
+  NetConfig net;
+  OutputConfig cfg;
+  auto o = Output::open(spec, net, cfg);
+  REQUIRE(o.ok());
+  Output& out = **o;
+  CHECK(out.syslog_framed());
+  const auto* group = dynamic_cast<const FailoverTransport*>(&out.transport());
+  REQUIRE(group != nullptr);
+  Nanos now = 1;
+  auto run = [&](auto&& until, Listener* primary) {
+    for (int i = 0; i < 20000 && !until(); ++i) {
+      now += 10'000'000;  // 10 ms of emitter time per turn: backoff and ACK grace go by
+      out.poll(now);
+      backup.pump();
+      if (primary) primary->pump();
+      usleep(50);
+    }
+  };
+  for (int i = 0; i < 20; ++i) out.push(line_n(i), now);
+  run([&] { return out.counters().output_sent.get() == 20; }, nullptr);
+  CHECK(out.counters().output_sent.get() == 20);
+  CHECK(backup.frames().size() == 20);
+  CHECK(group->active() == 1);
+  CHECK(group->delivered(1) == 20);
+  CHECK(out.health_text().find("(active)") != std::string::npos);
+  CHECK(out.counters().output_connect_failures.get() >= 1);
+
+  // The primary comes back: it is retried on its backoff and takes the records back once the
+  // backup has confirmed what it was given.
+  Listener primary(primary_port);
+  for (int i = 20; i < 40; ++i) {
+    out.push(line_n(i), now);
+    run([&] { return false; }, &primary);  // one turn
+  }
+  run([&] { return group->active() == 0 && out.counters().output_sent.get() == 40; }, &primary);
+  CHECK(group->active() == 0);
+  CHECK(out.counters().output_sent.get() == 40);
+  for (int i = 40; i < 50; ++i) out.push(line_n(i), now);
+  run([&] { return out.counters().output_sent.get() == 50; }, &primary);
+  out.start_drain();
+  run([&] { return out.drained(now); }, &primary);
+  out.finish(now);
+  // Every record exactly once over both, in order on each, the last ones on the primary.
+  std::vector<std::string> all = backup.frames();
+  const std::vector<std::string> p = primary.frames();
+  CHECK(!p.empty());
+  CHECK(p.back() == line_n(49).substr(0, line_n(49).size() - 1));
+  all.insert(all.end(), p.begin(), p.end());
+  REQUIRE(all.size() == 50);
+  for (int i = 0; i < 50; ++i) CHECK(all[i] == line_n(i).substr(0, line_n(i).size() - 1));
+  CHECK(out.counters().output_failovers.get() >= 2);
+  CHECK(group->delivered(0) + group->delivered(1) == 50);
+  CHECK(out.counters().output_dropped.get() == 0);
+}
