@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything flowscribe needs on Debian 12, from Debian's packages only.
 # Idempotent: installs only what is missing. Usage: scripts/install-deps.sh [--runtime|--test]
-#   (default) build dependencies; --test adds what the test suite uses; --runtime only the
-#   shared libraries and tools a deployed sensor needs (used by docker/Dockerfile).
+#   (default) build dependencies; --test adds what the test suite and benchmarks use; --runtime
+#   only the shared libraries and tools a deployed sensor needs (used by docker/Dockerfile).
 set -euo pipefail
 
 mode="${1:-build}"
@@ -13,13 +13,16 @@ build=(build-essential g++ meson ninja-build pkg-config libdpdk-dev dpdk libhype
        libabsl-dev libfmt-dev catch2 libpcap-dev libssl-dev python3)
 test_extra=(tcpdump iproute2 ethtool procps psmisc openssl rsyslog rsyslog-openssl rsyslog-gnutls
             libivykis0 libjson-c5 libnet1 libpcre3 libwrap0 libglib2.0-0 libcap2)
+# Benchmarks (docs/performance.md): dpdk-testpmd for tools/replay-testpmd.sh, ndpiReader for
+# tools/compare-ndpi.sh, gdb for the allocation guard's backtraces.
+bench_extra=(dpdk-dev libndpi-bin gdb)
 # syslog-ng-core conflicts with rsyslog (both are "the" system log daemon), so the tests get
 # it unpacked under /opt instead of installed; it is started only by the tests, on loopback.
 syslog_ng_root=/opt/flowscribe-test/syslog-ng
 
 case "$mode" in
   --runtime) want=("${runtime[@]}") ;;
-  --test) want=("${build[@]}" "${test_extra[@]}") ;;
+  --test) want=("${build[@]}" "${test_extra[@]}" "${bench_extra[@]}") ;;
   build|--build) want=("${build[@]}") ;;
   *) echo "usage: $0 [--build|--test|--runtime]" >&2; exit 2 ;;
 esac

@@ -10,11 +10,18 @@
 #include <chrono>
 #include <cstring>
 
+#ifdef FS_ALLOC_GUARD
+#include "sensor/alloc_guard.h"
+#endif
+
 namespace flowscribe::sensor {
 namespace {
 
 constexpr uint32_t kMaxBurst = 512;
-constexpr uint32_t kScratchBytes = 64 * 1024;
+constexpr uint32_t kScratchBytes = 64 * 1024;  // longest frame decoded (longer: cut, counted)
+// Multi-segment frames (jumbo, TSO/GRO captures) are linearised into a per-burst arena, so
+// every such frame of a burst keeps its payload until the burst is processed.
+constexpr uint32_t kScratchArenaBytes = 2 * 1024 * 1024;
 constexpr uint32_t kFragSlots = 4096;         // per worker; power of two
 constexpr Nanos kFragTtl = 30 * kNsPerSec;    // RFC 791 reassembly timeout order of magnitude
 constexpr uint64_t kOfflineEofQuietUs = 2'000'000;  // pcap PMD gave nothing for this long
@@ -96,7 +103,7 @@ Worker::Worker(uint32_t id, Shared& shared, std::unique_ptr<flow::FlowTable> tab
       rec_pool_(rec_pool),
       pending_(new Pending[kMaxBurst]),
       frags_(new FragEntry[kFragSlots]()),
-      scratch_(new uint8_t[kScratchBytes]) {
+      scratch_(new uint8_t[kScratchArenaBytes]) {
   app_->set_output(this);
   tsc_base_ = rte_rdtsc();
   wall_base_ = wall_clock_ns();
@@ -212,10 +219,22 @@ bool Worker::prepare_packet(rte_mbuf* m, uint32_t i) {
     caplen = kScratchBytes;
     counters_.worker_oversize.inc();
   }
-  // Single-segment frames (nearly all) are read in place; chains are linearised. The one
-  // scratch buffer means only the last chained frame of a burst keeps its payload pointer:
-  // chains are rare (jumbo frames) and dissectors see a gap for the others.
-  const auto* data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, caplen, scratch_.get()));
+  // Single-segment frames (nearly all) are read in place; chains are copied into the burst's
+  // arena. When the arena is full (more than 2 MiB of chained frames in one burst) only the
+  // first segment is read: the stream engine sees the rest of the payload as missing.
+  const uint8_t* data;
+  if (m->nb_segs == 1) {
+    data = rte_pktmbuf_mtod(m, const uint8_t*);
+  } else {
+    if (scratch_used_ + caplen > kScratchArenaBytes) {
+      counters_.worker_scratch_full.inc();
+      caplen = std::min<uint32_t>(caplen, rte_pktmbuf_data_len(m));
+      data = rte_pktmbuf_mtod(m, const uint8_t*);
+    } else {
+      data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, caplen, scratch_.get() + scratch_used_));
+      scratch_used_ += (caplen + 63) & ~63u;
+    }
+  }
   counters_.worker_packets.inc();
   counters_.worker_bytes.inc(len);
   if (data == nullptr) return false;
@@ -272,6 +291,7 @@ bool Worker::prepare_packet(rte_mbuf* m, uint32_t i) {
 
 void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
   if (shared_.ts_offset < 0) now_ = clock_now();  // live: one clock read per burst
+  scratch_used_ = 0;
   constexpr uint16_t kAhead = 3;
   for (uint16_t i = 0; i < n && i < kAhead; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   // Stage 1: decode, key, hash; prefetch each flow's index bucket.
@@ -308,10 +328,21 @@ int Worker::run() {
   const uint16_t burst = burst_size(shared_);
   unsigned idle = 0;
   EofWatch eof;
+#ifdef FS_ALLOC_GUARD
+  alloc_guard::arm();  // from here to the end of the flush, no heap allocation on this core
+#endif
   while (!shared_.stop.load(std::memory_order_relaxed)) {
     uint32_t got = 0;
     for (const RxQueue& q : rxqs_) {
+#ifdef FS_ALLOC_GUARD
+      // Offline, net_pcap's receive is libpcap reading the file, which grows its read buffer
+      // (realloc) the first time a frame exceeds it: input plumbing, not the worker's code.
+      if (shared_.offline) alloc_guard::disarm();
+#endif
       uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, burst);
+#ifdef FS_ALLOC_GUARD
+      if (shared_.offline) alloc_guard::arm();
+#endif
       if (n == 0) continue;
       rx_.rx_packets.inc(n);
       process_burst(pkts, n);
@@ -352,6 +383,9 @@ int Worker::run() {
   if (shared_.workers_done.fetch_add(1, std::memory_order_acq_rel) + 1 == shared_.worker_count) {
     shared_.all_workers_done.store(true, std::memory_order_release);
   }
+#ifdef FS_ALLOC_GUARD
+  alloc_guard::disarm();
+#endif
   return 0;
 }
 
@@ -367,10 +401,19 @@ int Dispatcher::run() {
   const uint16_t burst = burst_size(shared_);
   unsigned idle = 0;
   EofWatch eof;
+#ifdef FS_ALLOC_GUARD
+  alloc_guard::arm();
+#endif
   while (!shared_.stop.load(std::memory_order_relaxed)) {
     uint32_t got = 0;
     for (const RxQueue& q : rxqs_) {
+#ifdef FS_ALLOC_GUARD
+      if (shared_.offline) alloc_guard::disarm();  // libpcap's read buffer (see Worker::run)
+#endif
       uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, burst);
+#ifdef FS_ALLOC_GUARD
+      if (shared_.offline) alloc_guard::arm();
+#endif
       if (n == 0) continue;
       got += n;
       rx_.rx_packets.inc(n);
@@ -415,6 +458,9 @@ int Dispatcher::run() {
     idle_pause(shared_.shared_cpu, idle);
   }
   shared_.input_done.store(true, std::memory_order_release);
+#ifdef FS_ALLOC_GUARD
+  alloc_guard::disarm();
+#endif
   return 0;
 }
 

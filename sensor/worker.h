@@ -30,7 +30,8 @@ namespace flowscribe::sensor {
   X(worker_frag_attributed, "non-first fragments attributed to their flow")                  \
   X(worker_frag_unattributed, "non-first fragments whose first fragment was not seen")       \
   X(worker_flows_active, "flows in the table now (gauge)")                                  \
-  X(worker_oversize, "frames longer than the 64 KiB decode buffer (decoded up to it)")
+  X(worker_oversize, "frames longer than the 64 KiB decode buffer (decoded up to it)")       \
+  X(worker_scratch_full, "multi-segment frames read only in their first segment: the burst's 2 MiB arena was full")
 
 FS_DEFINE_COUNTERS(WorkerCounters, FS_WORKER_COUNTERS);
 
@@ -140,7 +141,8 @@ class Worker final : public dissect::RecordOut {
 
   struct FragEntry;
   std::unique_ptr<FragEntry[]> frags_;  // small direct-mapped cache, preallocated
-  std::unique_ptr<uint8_t[]> scratch_;  // linearised multi-segment frames
+  std::unique_ptr<uint8_t[]> scratch_;  // per-burst arena for linearised multi-segment frames
+  uint32_t scratch_used_ = 0;
 
   alignas(64) decode::DecodeCounters decode_;
   WorkerCounters counters_;

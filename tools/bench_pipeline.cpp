@@ -4,6 +4,9 @@
 //
 //   bench_pipeline [--flows N] [--packets-per-flow P] [--seconds S] [--frame-size B]
 //   bench_pipeline --pcap FILE [--seconds S]      (a capture's packets, replayed in a loop)
+//   bench_pipeline --mix FILE,FILE,... [--concurrent N] [--seconds S]
+//                                                 (real captures multiplied into N flows,
+//                                                 default 1000)
 //
 // Packets are 64-byte (default) Ethernet/IPv4/TCP frames of N flows, both directions, in a
 // random order so that flow lookups miss the cache as they would on a busy link.
@@ -12,11 +15,14 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <pcap/pcap.h>
 #include <rte_ring.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 #include <cstdio>
 #include <cstring>
@@ -31,6 +37,10 @@
 #include "dissectors/classify/classifier.h"
 #include "sensor/app_layer.h"
 #include "sensor/worker.h"
+#ifdef FS_ALLOC_GUARD
+#include "sensor/alloc_guard.h"
+#endif
+#include "tools/pcap_mix.h"
 
 using namespace flowscribe;
 
@@ -82,12 +92,273 @@ void build_frame(uint8_t* f, uint32_t size, uint32_t payload, uint32_t flow, boo
 
 struct Args {
   std::string pcap;
+  std::string mix;          // comma-separated captures: the traffic multiplier (run_mix)
+  uint32_t concurrent = 0;  // --mix: target flows in progress at once
   uint32_t payload = 0;
   uint32_t flows = 1000;
   uint32_t ppf = 4;
   double seconds = 3;
   uint32_t frame = 64;
 };
+
+// The worker step. With -Dalloc_guard=true the guard is armed around it, so a heap allocation
+// anywhere in the worker code aborts the benchmark (sensor/alloc_guard.h).
+inline void guarded_burst(sensor::Worker& w, rte_mbuf** pkts, uint16_t n) {
+#ifdef FS_ALLOC_GUARD
+  alloc_guard::arm();
+  w.process_burst(pkts, n);
+  alloc_guard::disarm();
+#else
+  w.process_burst(pkts, n);
+#endif
+}
+
+// --- The traffic multiplier (--mix): real captures, multiplied into many flows.
+//
+// The captures are concatenated into one base sequence (so a flow's packets stay close
+// together). C "slots" replay that sequence at once, each at its own phase and each with
+// its own copy id; packets are taken from the slots in turn. Every copy rewrites the IP
+// addresses (IPv4: bytes 1-3 of both addresses XOR the copy id; IPv6: bytes 9-11), so each
+// copy's flows are new flows (tools/pcap_mix.h; checksums are left stale, flowscribe checks
+// none); when a slot reaches the end of the sequence it starts a new copy. C is chosen so
+// that C x (flows one copy keeps in the table at a random point) = --concurrent.
+//
+// Packets are copied into mbufs in chunks of 64K (not timed; 64K packets of a few hundred
+// bytes leave L1/L2, as NIC DMA into the last-level cache does), then the chunk goes through
+// Worker::process_burst 32 at a time, timed per burst; records are taken off the ring
+// between bursts (the emitter's job, not timed).
+int run_mix(const Args& a) {
+  std::vector<tools::BasePacket> base;
+  std::vector<std::string> files;
+  for (std::string_view f : split(a.mix, ',')) files.emplace_back(f);
+  if (std::string err = tools::load_mix(files, base); !err.empty()) {
+    std::fprintf(stderr, "bench_pipeline: %s\n", err.c_str());
+    return 2;
+  }
+  // Each flow's first and last packet, longest gap, and end.
+  struct Span {
+    uint32_t first, last, max_gap;
+    uint32_t end;  // first TCP FIN or RST, UINT32_MAX if none
+  };
+  std::map<std::string, Span> spans;
+  decode::DecodeCounters dc;
+  for (uint32_t i = 0; i < base.size(); ++i) {
+    const tools::BasePacket& b = base[i];
+    decode::PacketMeta pm;
+    if (b.l3 < 0 || decode::decode_packet(decode::LinkType::kEthernet, b.bytes.data(),
+                                          static_cast<uint32_t>(b.bytes.size()), pm, dc) !=
+                        decode::DecodeStatus::kOk) {
+      continue;
+    }
+    // A canonical (direction-free) key: the smaller endpoint first.
+    std::string e1(reinterpret_cast<const char*>(&pm.src), sizeof pm.src);
+    std::string e2(reinterpret_cast<const char*>(&pm.dst), sizeof pm.dst);
+    e1 += cat(":", pm.sport);
+    e2 += cat(":", pm.dport);
+    std::string key = cat(pm.l4_proto, "|", std::min(e1, e2), "|", std::max(e1, e2));
+    auto [it, fresh] = spans.try_emplace(key, Span{i, i, 0, UINT32_MAX});
+    Span& sp = it->second;
+    if (!fresh) {
+      sp.max_gap = std::max(sp.max_gap, i - sp.last);
+      sp.last = i;
+    }
+    if (pm.l4_proto == 6 && (pm.tcp_flags & (kTcpFin | kTcpRst))) sp.end = std::min(sp.end, i);
+  }
+  // Virtual time: every mbuf is stamped, C packets (one round of the slots) per second, so a
+  // copy moves one packet of the sequence per second and a flow's gap in packets is its idle
+  // time in seconds. Idle timeouts are set just above the longest gap and TCP linger just above
+  // the longest tail after a FIN/RST, so no flow is split; a flow then stays in the table from
+  // its first packet until that long after its end, as in a sensor with short timeouts.
+  uint32_t longest_gap = 0, longest_tail = 0;
+  for (const auto& [k, sp] : spans) {
+    longest_gap = std::max(longest_gap, sp.max_gap);
+    if (sp.end != UINT32_MAX) longest_tail = std::max(longest_tail, sp.last - sp.end);
+  }
+  const uint32_t idle_s = std::clamp<uint32_t>(longest_gap + 2, 2, 3600);
+  const uint32_t linger_s = std::min<uint32_t>(longest_tail + 2, idle_s);
+  double open_sum = 0, life_sum = 0;
+  for (const auto& [k, sp] : spans) {
+    open_sum += sp.last - sp.first + 1;
+    const double gone = sp.end != UINT32_MAX ? std::max<double>(sp.last, sp.end + linger_s + 0.5)
+                                             : sp.last + idle_s + 0.5;
+    life_sum += gone - sp.first + 1;
+  }
+  const uint32_t m = static_cast<uint32_t>(base.size());
+  const double avg_open = open_sum / m, per_slot = life_sum / m;
+  const uint32_t slots =
+      std::max<uint32_t>(1, static_cast<uint32_t>(a.concurrent / per_slot + 0.5));
+
+  // EAL, mbufs for one chunk, the worker.
+  constexpr uint32_t kChunk = 65536;
+  std::string prefix = cat("fsbench-", getpid());
+  const char* eal_argv[] = {"bench", "--no-huge", "-m", "2048", "--no-pci", "--lcores", "0",
+                            "--file-prefix", prefix.c_str(), "--log-level=*:error", nullptr};
+  if (rte_eal_init(10, const_cast<char**>(eal_argv)) < 0) {
+    std::fprintf(stderr, "bench_pipeline: EAL init failed\n");
+    return 1;
+  }
+  rte_mempool* pool = rte_pktmbuf_pool_create("bench", kChunk + 1024, 256, 0,
+                                              RTE_PKTMBUF_HEADROOM + 2048,
+                                              static_cast<int>(rte_socket_id()));
+  if (pool == nullptr) {
+    std::fprintf(stderr, "bench_pipeline: cannot allocate the mbufs\n");
+    return 1;
+  }
+  sensor::Shared shared;
+  shared.offline = false;  // a full ring is a counted drop, as live
+  shared.worker_count = 1;
+  uint64_t ts_flag = 0;
+  if (rte_mbuf_dyn_rx_timestamp_register(&shared.ts_offset, &ts_flag) != 0) {
+    std::fprintf(stderr, "bench_pipeline: cannot register the mbuf timestamp field\n");
+    return 1;
+  }
+  shared.ts_flag = ts_flag;
+  shared.ts_scale = 1;
+  const uint64_t ns_per_packet = std::max<uint64_t>(1, 1'000'000'000ULL / slots);
+  uint64_t stream_index = 0;
+  flow::FlowTableConfig cfg;
+  cfg.capacity = std::max<uint32_t>(4096, a.concurrent + a.concurrent / 2);
+  cfg.tcp_closed_timeout_s = linger_s;
+  cfg.udp_idle_timeout_s = idle_s;
+  cfg.other_idle_timeout_s = idle_s;
+  cfg.tcp_syn_timeout_s = idle_s;
+  cfg.tcp_idle_timeout_s = idle_s;
+  auto table = flow::FlowTable::create(cfg);
+  if (!table.ok()) {
+    std::fprintf(stderr, "bench_pipeline: %s\n", std::string(table.status().message()).c_str());
+    return 1;
+  }
+  // Timers fire once per (virtual) second, so a second's worth of ended flows (~16K at 1M
+  // concurrent) arrive in one burst: the ring and pool hold that many.
+  rte_ring* ring = rte_ring_create("bench_rec", 1 << 17, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  rte_mempool* recs = rte_mempool_create("bench_recs", (1 << 17) - 1, sizeof(emit::Record), 0, 0,
+                                         nullptr, nullptr, nullptr, nullptr, 0, 0);
+  auto db = dissect::compile_classifier("");
+  if (!db.ok() || ring == nullptr || recs == nullptr) {
+    std::fprintf(stderr, "bench_pipeline: cannot set up the classifier or the record ring\n");
+    return 1;
+  }
+  sensor::AppConfig acfg;
+  acfg.states = std::clamp<uint32_t>(a.concurrent, 1024, 1u << 20);
+  auto app = sensor::AppLayer::create(acfg, *db);
+  if (!app.ok()) {
+    std::fprintf(stderr, "bench_pipeline: %s\n", std::string(app.status().message()).c_str());
+    return 1;
+  }
+  sensor::Worker worker(0, shared, *std::move(table), *std::move(app), ring, recs);
+
+  // Slot s starts at phase s*m/slots with copy id s; later copies take fresh ids.
+  std::vector<uint32_t> cursor(slots), copy(slots);
+  for (uint32_t s = 0; s < slots; ++s) {
+    cursor[s] = static_cast<uint32_t>(uint64_t{s} * m / slots);
+    copy[s] = s;
+  }
+  uint32_t next_copy = slots, rr = 0;
+  std::vector<rte_mbuf*> chunk(kChunk);
+  uint64_t chunk_bytes = 0;
+  auto fill = [&]() {
+    chunk_bytes = 0;
+    for (uint32_t i = 0; i < kChunk; ++i) {
+      const uint32_t s = rr;
+      rr = rr + 1 == slots ? 0 : rr + 1;
+      const tools::BasePacket& b = base[cursor[s]];
+      rte_mbuf* mb = rte_pktmbuf_alloc(pool);
+      auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(mb, static_cast<uint16_t>(b.bytes.size())));
+      std::memcpy(d, b.bytes.data(), b.bytes.size());
+      tools::rewrite_for_copy(d, b, copy[s] & 0xffffff);
+      *RTE_MBUF_DYNFIELD(mb, shared.ts_offset, uint64_t*) = ++stream_index * ns_per_packet;
+      mb->ol_flags |= shared.ts_flag;
+      chunk_bytes += b.wire_len + 24;  // + FCS, preamble and inter-frame gap on the wire
+      chunk[i] = mb;
+      if (++cursor[s] == m) {
+        cursor[s] = 0;
+        copy[s] = next_copy++;
+      }
+    }
+  };
+  auto drain = [&]() {
+    void* r = nullptr;
+    while (rte_ring_sc_dequeue(ring, &r) == 0) rte_mempool_put(recs, r);
+  };
+  auto run_chunk = [&]() {
+    uint64_t c = 0;
+    for (uint32_t i = 0; i < kChunk; i += 32) {
+      const uint64_t s = rte_rdtsc();
+      guarded_burst(worker, &chunk[i], 32);
+      c += rte_rdtsc() - s;
+      drain();
+    }
+    return c;
+  };
+  // Warm-up: every slot runs through the whole sequence once (so every flow in the table
+  // began with its first packet), capped at 40M packets for large --concurrent.
+  const uint64_t warm_pkts = std::min<uint64_t>(uint64_t{m} * slots, 40'000'000);
+  for (uint64_t done = 0; done < warm_pkts; done += kChunk) {
+    fill();
+    run_chunk();
+  }
+  const auto& fc = worker.table().counters();
+  const auto& wc = worker.counters();
+  const uint64_t created0 = fc.flow_created.get(), mid0 = fc.flow_midstream.get();
+  const uint64_t records0 = wc.worker_records.get();
+  const uint64_t lost0 = wc.worker_record_ring_full.get() + wc.worker_record_pool_empty.get();
+  const uint64_t exhausted0 = worker.app().counters().app_state_exhausted.get();
+  const uint64_t hz = rte_get_tsc_hz();
+  // On-CPU time of this thread as well: on a shared VM other processes take the vCPU in the
+  // middle of bursts, which the TSC counts and the thread's CPU clock does not.
+  auto thread_cpu_ns = []() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+  };
+  uint64_t cpu_ns = 0;
+  uint64_t cycles = 0, pkts = 0, bytes = 0, table_sum = 0, chunks = 0;
+  uint32_t table_max = 0;
+  std::vector<double> per_chunk;
+  while (static_cast<double>(cycles) / hz < a.seconds) {
+    fill();
+    const uint64_t t0 = thread_cpu_ns();
+    const uint64_t c = run_chunk();
+    cpu_ns += thread_cpu_ns() - t0;
+    cycles += c;
+    pkts += kChunk;
+    bytes += chunk_bytes;
+    per_chunk.push_back(static_cast<double>(c) / kChunk);
+    table_sum += worker.table().size();
+    table_max = std::max(table_max, worker.table().size());
+    ++chunks;
+  }
+  const double secs = static_cast<double>(cycles) / hz;
+  const uint64_t created = fc.flow_created.get() - created0;
+  std::sort(per_chunk.begin(), per_chunk.end());
+  const double cpp = static_cast<double>(cycles) / pkts;
+  std::printf("bench_pipeline: mix of %zu captures: %u packets, %zu flows, %.1f packets/flow, "
+              "%.1f flows open at a random point, %.1f in the table\n", files.size(), m,
+              spans.size(), static_cast<double>(m) / spans.size(), avg_open, per_slot);
+  std::printf("  %u copies in flight for --concurrent %u (virtual time: idle timeouts %u s, "
+              "TCP linger %u s); warm-up %lu packets; measured %lu packets, tsc=%.2fGHz\n", slots,
+              a.concurrent, idle_s, linger_s, warm_pkts, pkts, hz / 1e9);
+  std::printf("  concurrent flows (table occupancy): %.0f average, %u peak\n",
+              static_cast<double>(table_sum) / chunks, table_max);
+  std::printf("  full pipeline: %.1f cycles/packet (median chunk %.1f)  %.2f Mpps/core  "
+              "%.2f Gbit/s  %.0f B/packet on the wire\n", cpp, per_chunk[per_chunk.size() / 2],
+              hz / cpp / 1e6, static_cast<double>(bytes) * 8 / secs / 1e9,
+              static_cast<double>(bytes) / pkts);
+  // Includes the record ring drain and the per-burst TSC reads (a few cycles/packet).
+  const double cpu_cpp = static_cast<double>(cpu_ns) * hz / 1e9 / pkts;
+  std::printf("  on-CPU: %.1f cycles/packet (thread CPU time)  %.2f Mpps/core  %.0f new flows/s "
+              "per core\n", cpu_cpp, hz / cpu_cpp / 1e6,
+              static_cast<double>(created) / (static_cast<double>(cpu_ns) / 1e9));
+  std::printf("  new flows: %lu (%.0f/s per core), %.1f packets/flow, %lu picked up midstream\n",
+              created, created / secs, static_cast<double>(pkts) / std::max<uint64_t>(created, 1),
+              fc.flow_midstream.get() - mid0);
+  std::printf("  records %lu; lost %lu; app-state pool exhausted %lu\n",
+              wc.worker_records.get() - records0,
+              wc.worker_record_ring_full.get() + wc.worker_record_pool_empty.get() - lost0,
+              worker.app().counters().app_state_exhausted.get() - exhausted0);
+  rte_eal_cleanup();
+  return 0;
+}
 
 }  // namespace
 
@@ -102,13 +373,23 @@ int main(int argc, char** argv) {
               (k == "--frame-size" && parse_uint(v, a.frame)) ||
               (k == "--payload" && parse_uint(v, a.payload)) ||
               (k == "--http" && (g_http = v == "1", true)) ||
-              (k == "--pcap" && !(a.pcap = std::string(v)).empty());
+              (k == "--pcap" && !(a.pcap = std::string(v)).empty()) ||
+              (k == "--mix" && !(a.mix = std::string(v)).empty()) ||
+              (k == "--concurrent" && parse_uint(v, a.concurrent) && a.concurrent > 0);
     if (!ok) {
       std::fprintf(stderr, "usage: bench_pipeline [--flows N] [--packets-per-flow P] "
                            "[--seconds S] [--frame-size 60..1514] [--payload N] [--http 1] | --pcap FILE "
-                           "[--seconds S]\n");
+                           "[--seconds S] | --mix FILE,FILE,... [--concurrent N] [--seconds S]\n");
       return 2;
     }
+  }
+  if (!a.mix.empty()) {
+    if (a.concurrent == 0) a.concurrent = 1000;
+    if (a.concurrent > (1u << 24)) {
+      std::fprintf(stderr, "bench_pipeline: --concurrent takes 1 to 16777216 flows\n");
+      return 2;
+    }
+    return run_mix(a);
   }
   a.payload = std::min<uint32_t>(a.payload, 1460);
   a.frame = std::clamp<uint32_t>(std::max(a.frame, 54 + a.payload), 60, 1514);
@@ -234,7 +515,7 @@ int main(int argc, char** argv) {
     uint64_t s = rte_rdtsc();
     for (uint64_t i = 0; i < npkts; i += 32) {
       uint16_t n = static_cast<uint16_t>(std::min<uint64_t>(32, npkts - i));
-      worker.process_burst(&pkts[i], n);
+      guarded_burst(worker, &pkts[i], n);
     }
     uint64_t e = rte_rdtsc();
     // Drain records (a flow that ended would leave one here); none expected at steady state.
