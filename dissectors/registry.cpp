@@ -2,6 +2,10 @@
 
 #include <initializer_list>
 
+#include "dissectors/dns/dns.h"
+#include "dissectors/http/http.h"
+#include "dissectors/tls/tls.h"
+
 namespace flowscribe::dissect {
 namespace {
 
@@ -15,7 +19,9 @@ void add(DissectorSet& s, std::unique_ptr<Dissector> d, std::initializer_list<Ap
 DissectorSet make_dissectors() {
   DissectorSet s;
   // One line per dissector: add(s, make_<name>_dissector(), {AppProto::k...});
-  (void)add;
+  add(s, make_dns_dissector(), {AppProto::kDns, AppProto::kMdns, AppProto::kLlmnr});
+  add(s, make_http_dissector(), {AppProto::kHttp});
+  add(s, make_tls_dissector(), {AppProto::kTls});
   return s;
 }
 

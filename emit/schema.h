@@ -25,9 +25,107 @@ enum class FieldKind : uint8_t {
   X(kHttpHost, 1, "http", "host", kString)                 \
   X(kHttpUri, 2, "http", "uri", kString)                   \
   X(kHttpStatus, 3, "http", "status", kUint)               \
+  X(kHttpMethod, 4, "http", "method", kString)             \
+  X(kHttpVersion, 5, "http", "version", kString)           \
+  X(kHttpReason, 6, "http", "reason", kString)             \
+  X(kHttpUserAgent, 7, "http", "user_agent", kString)      \
+  X(kHttpReferer, 8, "http", "referer", kString)           \
+  X(kHttpReqContentType, 9, "http", "req_content_type", kString) \
+  X(kHttpContentType, 10, "http", "content_type", kString) \
+  X(kHttpReqBodyLen, 11, "http", "req_body_len", kUint)    \
+  X(kHttpRespBodyLen, 12, "http", "resp_body_len", kUint)  \
+  X(kHttpFilename, 13, "http", "filename", kString)        \
+  X(kHttpXff, 14, "http", "x_forwarded_for", kString)      \
+  X(kHttpTransferEncoding, 15, "http", "transfer_encoding", kString) \
+  X(kHttpContentEncoding, 16, "http", "content_encoding", kString) \
+  X(kHttpReqTransferEncoding, 17, "http", "req_transfer_encoding", kString) \
+  X(kHttpUpgrade, 18, "http", "upgrade", kString)          \
+  X(kHttpTunnel, 19, "http", "tunnel", kBool)              \
+  X(kHttpInfoStatus, 20, "http", "info_status", kUint)     \
+  X(kHttpOrigin, 21, "http", "origin", kString)            \
+  X(kHttpLocation, 22, "http", "location", kString)        \
+  X(kHttpReqHeaders, 23, "http", "req_headers", kUint)     \
+  X(kHttpRespHeaders, 24, "http", "resp_headers", kUint)   \
+  X(kHttpTags, 25, "http", "tags", kString)                \
+  X(kHttpReqContentEncoding, 26, "http", "req_content_encoding", kString) \
   /* tls: MSGID tls (dissectors/tls) */                    \
+  X(kTlsVersion, 100, "tls", "version", kString)         \
+  X(kTlsCipher, 101, "tls", "cipher", kString)           \
+  X(kTlsSni, 102, "tls", "sni", kString)                 \
+  X(kTlsAlpn, 103, "tls", "alpn", kString)               \
+  X(kTlsClientVersion, 104, "tls", "client_version", kString)\
+  X(kTlsClientVersions, 105, "tls", "client_versions", kString)\
+  X(kTlsClientAlpn, 106, "tls", "client_alpn", kString)  \
+  X(kTlsJa3, 107, "tls", "ja3", kString)                 \
+  X(kTlsJa4, 108, "tls", "ja4", kString)                 \
+  X(kTlsJa3s, 109, "tls", "ja3s", kString)               \
+  X(kTlsCertHidden, 110, "tls", "cert_hidden", kBool)    \
+  X(kTlsResumed, 111, "tls", "resumed", kBool)           \
+  X(kTlsAlert, 112, "tls", "alert", kString)             \
+  X(kTlsCertCount, 113, "tls", "cert_count", kUint)      \
+  X(kTlsCertSubject, 114, "tls", "cert_subject", kString)\
+  X(kTlsCertIssuer, 115, "tls", "cert_issuer", kString)  \
+  X(kTlsCertSha256, 116, "tls", "cert_sha256", kString)  \
+  X(kTlsCertSelfSigned, 117, "tls", "cert_self_signed", kBool)\
+  X(kTlsCertSanDns, 118, "tls", "cert_san_dns", kString) \
+  X(kTlsCipherCount, 119, "tls", "cipher_count", kUint)  \
+  X(kTlsSslv2Hello, 120, "tls", "sslv2_hello", kBool)    \
+  X(kTlsPartial, 121, "tls", "partial", kBool)           \
   /* x509: MSGID x509 (dissectors/tls) */                  \
+  X(kX509Pos, 200, "x509", "pos", kUint)                 \
+  X(kX509Subject, 201, "x509", "subject", kString)       \
+  X(kX509Issuer, 202, "x509", "issuer", kString)         \
+  X(kX509Serial, 203, "x509", "serial", kString)         \
+  X(kX509NotBefore, 204, "x509", "not_before", kString)  \
+  X(kX509NotAfter, 205, "x509", "not_after", kString)    \
+  X(kX509Sha256, 206, "x509", "sha256", kString)         \
+  X(kX509Sha1, 207, "x509", "sha1", kString)             \
+  X(kX509KeyAlg, 208, "x509", "key_alg", kString)        \
+  X(kX509KeyType, 209, "x509", "key_type", kString)      \
+  X(kX509KeyBits, 210, "x509", "key_bits", kUint)        \
+  X(kX509Curve, 211, "x509", "curve", kString)           \
+  X(kX509SigAlg, 212, "x509", "sig_alg", kString)        \
+  X(kX509Version, 213, "x509", "version", kUint)         \
+  X(kX509SelfSigned, 214, "x509", "self_signed", kBool)  \
+  X(kX509Ca, 215, "x509", "ca", kBool)                   \
+  X(kX509SubjectCn, 216, "x509", "subject_cn", kString)  \
+  X(kX509SubjectO, 217, "x509", "subject_o", kString)    \
+  X(kX509IssuerCn, 218, "x509", "issuer_cn", kString)    \
+  X(kX509IssuerO, 219, "x509", "issuer_o", kString)      \
+  X(kX509SanCount, 220, "x509", "san_count", kUint)      \
+  X(kX509SanDns, 221, "x509", "san_dns", kString)        \
+  X(kX509SanIp, 222, "x509", "san_ip", kString)          \
+  X(kX509SanEmail, 223, "x509", "san_email", kString)    \
+  X(kX509SanUri, 224, "x509", "san_uri", kString)        \
+  X(kX509SanTruncated, 225, "x509", "san_truncated", kBool)\
+  X(kX509DerLen, 226, "x509", "der_len", kUint)          \
+  X(kX509Error, 227, "x509", "error", kString)           \
   /* dns: MSGID dns (dissectors/dns) */                    \
+  X(kDnsQuery, 250, "dns", "query", kString)               \
+  X(kDnsQtype, 251, "dns", "qtype", kString)               \
+  X(kDnsQtypeNum, 252, "dns", "qtype_num", kUint)          \
+  X(kDnsQclass, 253, "dns", "qclass", kString)             \
+  X(kDnsQclassNum, 254, "dns", "qclass_num", kUint)        \
+  X(kDnsTransId, 255, "dns", "trans_id", kUint)            \
+  X(kDnsStatus, 256, "dns", "status", kString)             \
+  X(kDnsRcode, 257, "dns", "rcode", kString)               \
+  X(kDnsRcodeNum, 258, "dns", "rcode_num", kUint)          \
+  X(kDnsOpcode, 259, "dns", "opcode", kString)             \
+  X(kDnsAa, 260, "dns", "aa", kBool)                       \
+  X(kDnsTc, 261, "dns", "tc", kBool)                       \
+  X(kDnsRd, 262, "dns", "rd", kBool)                       \
+  X(kDnsRa, 263, "dns", "ra", kBool)                       \
+  X(kDnsAd, 273, "dns", "ad", kBool)                       \
+  X(kDnsCd, 274, "dns", "cd", kBool)                       \
+  X(kDnsRttUs, 264, "dns", "rtt_us", kUint)                \
+  X(kDnsQdcount, 265, "dns", "qdcount", kUint)             \
+  X(kDnsAncount, 266, "dns", "ancount", kUint)             \
+  X(kDnsNscount, 267, "dns", "nscount", kUint)             \
+  X(kDnsArcount, 268, "dns", "arcount", kUint)             \
+  X(kDnsRetransmits, 269, "dns", "retransmits", kUint)     \
+  X(kDnsCut, 270, "dns", "cut", kBool)                     \
+  X(kDnsAnomaly, 271, "dns", "anomaly", kString)           \
+  X(kDnsAnswer, 272, "dns", "answer", kString)             \
   /* app: every record of a flow whose application is named (dissectors/apps) */ \
   X(kAppName, 300, "app", "name", kString)                 \
   X(kAppCategory, 301, "app", "category", kString)

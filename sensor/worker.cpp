@@ -277,10 +277,10 @@ bool Worker::prepare_packet(rte_mbuf* m, uint32_t i) {
   p.hash = flow::flow_hash(p.key);
   p.ip_len = pm.ip_len;
   p.t = t;
-  // A chained frame was linearised into the shared scratch buffer, which the next chained
-  // frame of the burst reuses: hand the app layer its length only (a gap), not stale bytes.
-  p.payload = m->nb_segs == 1 ? pm.payload : nullptr;
-  p.payload_len = m->nb_segs == 1 ? pm.payload_len : 0;
+  // A chained frame was linearised into the burst's arena (or, arena full, read in its first
+  // segment only: the decoder then saw a cut frame and payload_len says so).
+  p.payload = pm.payload;
+  p.payload_len = pm.payload_len;
   p.payload_wire_len = pm.payload_wire_len;
   p.seq = pm.tcp_seq;
   p.ack = pm.tcp_ack;

@@ -1,0 +1,396 @@
+// TLS dissector tests: handshakes cut from real traffic (tests/captures/dissect/tls/tls.pcap,
+// fixtures in tls_fixtures.h), every truncation and every split of each, a hand-built
+// ClientHello that reproduces the JA4 specification's example, and hostile inputs.
+// GCC 12 at -O3 warns falsely (-Wrestrict, GCC bug 105329) on std::string copies inlined from
+// the harness (RecordCollector::line/fields), as in dns_test.cpp.
+#pragma GCC diagnostic ignored "-Wrestrict"
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "dissectors/tls/tls.h"
+#include "dissectors/tls/x509.h"
+#include "tests/unit/dissect_harness.h"
+#include "tests/unit/tls_fixtures.h"
+
+namespace {
+
+using flowscribe::dissect::Progress;
+using flowscribe::test::FlowUnderTest;
+using flowscribe::test::RecordCollector;
+namespace fx = tls_fixtures;
+
+struct Run {
+  std::vector<std::string> lines;
+  std::vector<std::vector<std::pair<std::string, std::string>>> fields;
+  Progress last = Progress::kMore;
+  int bad_commits = 0;
+  size_t open = 0;
+};
+
+// Feeds the client bytes split at `cs`, then the server bytes split at `ss` (npos: whole),
+// stops at kDone/kViolation as the app layer does, and ends the flow unless it was violated.
+Run run(std::string_view client, std::string_view server, size_t cs = std::string_view::npos,
+        size_t ss = std::string_view::npos) {
+  auto d = flowscribe::dissect::make_tls_dissector();
+  FlowUnderTest f(*d, 6, 40000, 443);
+  Run out;
+  bool stop = false;
+  auto feed = [&](bool from_client, std::string_view b, size_t at) {
+    const std::string_view parts[2] = {b.substr(0, std::min(at, b.size())),
+                                       at < b.size() ? b.substr(at) : std::string_view{}};
+    for (std::string_view p : parts) {
+      if (stop || p.empty()) continue;
+      out.last = f.data(from_client, p);
+      if (out.last == Progress::kDone || out.last == Progress::kViolation) stop = true;
+    }
+  };
+  feed(true, client, cs);
+  feed(false, server, ss);
+  if (out.last != Progress::kViolation) f.end();
+  for (auto& r : f.out.records) {
+    out.lines.push_back(RecordCollector::line(*r));
+    out.fields.push_back(RecordCollector::fields(*r));
+  }
+  out.bad_commits = f.out.bad_commits;
+  out.open = f.out.open_count();
+  return out;
+}
+
+// The value of field `k` with the RFC 5424 escapes (\\ \" \]) undone: the bytes we wrote.
+std::string get(const std::vector<std::pair<std::string, std::string>>& fs, std::string_view k) {
+  for (auto& [n, v] : fs) {
+    if (n != k) continue;
+    std::string out;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (v[i] == '\\' && i + 1 < v.size() && (v[i + 1] == '\\' || v[i + 1] == '"' || v[i + 1] == ']')) ++i;
+      out += v[i];
+    }
+    return out;
+  }
+  return "<absent>";
+}
+
+// The tls record is the last one; x509 records come first, in chain order.
+const std::vector<std::pair<std::string, std::string>>& tls_rec(const Run& r) {
+  REQUIRE(!r.fields.empty());
+  return r.fields.back();
+}
+
+void be16(std::string& s, unsigned v) {
+  s += static_cast<char>(v >> 8);
+  s += static_cast<char>(v & 0xff);
+}
+void be24(std::string& s, unsigned v) {
+  s += static_cast<char>(v >> 16);
+  be16(s, v & 0xffff);
+}
+std::string ext(unsigned type, const std::string& body) {
+  std::string s;
+  be16(s, type);
+  be16(s, static_cast<unsigned>(body.size()));
+  s.append(body);
+  return s;
+}
+std::string u16s(std::initializer_list<unsigned> v) {
+  std::string s;
+  for (unsigned x : v) be16(s, x);
+  return s;
+}
+std::string record(uint8_t type, const std::string& body) {
+  std::string s(1, static_cast<char>(type));
+  be16(s, 0x0301);
+  be16(s, static_cast<unsigned>(body.size()));
+  s.append(body);
+  return s;
+}
+std::string handshake(uint8_t type, const std::string& body) {
+  std::string s(1, static_cast<char>(type));
+  be24(s, static_cast<unsigned>(body.size()));
+  s.append(body);
+  return s;
+}
+
+// The JA4 specification's example ClientHello (technical_details/JA4.md: 15 ciphers, 16
+// extensions, ALPN h2, its signature algorithms), with GREASE values added to the cipher,
+// extension, group and version lists, which JA3 and JA4 must skip.
+std::string ja4_example_hello(const std::string& sni = "example.com") {
+  std::string body;
+  be16(body, 0x0303);
+  body += std::string(32, '\x11');
+  body += '\0';  // session id
+  const std::string cs = u16s({0x0a0a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9,
+                               0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035});
+  be16(body, static_cast<unsigned>(cs.size()));
+  body += cs;
+  body += std::string("\x01\x00", 2);
+  std::string sn;
+  sn += '\0';
+  be16(sn, static_cast<unsigned>(sni.size()));
+  sn += sni;
+  std::string snl;
+  be16(snl, static_cast<unsigned>(sn.size()));
+  snl += sn;
+  const std::string sig = u16s({0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601});
+  std::string sigl;
+  be16(sigl, static_cast<unsigned>(sig.size()));
+  sigl += sig;
+  const std::string groups = u16s({0x0a0a, 0x001d, 0x0017, 0x0018});
+  std::string gl;
+  be16(gl, static_cast<unsigned>(groups.size()));
+  gl += groups;
+  std::string exts;
+  for (const std::string& e :
+       {ext(0x1a1a, ""), ext(0x001b, ""), ext(0x0000, snl), ext(0x0033, ""),
+        ext(0x0010, std::string("\x00\x03\x02h2", 5)), ext(0x4469, ""), ext(0x0017, ""), ext(0x002d, ""),
+        ext(0x000d, sigl), ext(0x0005, ""), ext(0x0023, ""), ext(0x0012, ""),
+        ext(0x002b, std::string("\x04\x2a\x2a\x03\x04", 5)), ext(0xff01, ""),
+        ext(0x000b, std::string("\x01\x00", 2)), ext(0x000a, gl), ext(0x0015, "")}) {
+    exts.append(e);
+  }
+  be16(body, static_cast<unsigned>(exts.size()));
+  body += exts;
+  return record(22, handshake(1, body));
+}
+
+}  // namespace
+
+TEST_CASE("tls: JA3 and JA4 of the JA4 specification's example hello") {
+  const std::string hello = ja4_example_hello();
+  const Run r = run(hello, "");
+  REQUIRE(r.fields.size() == 1);
+  const auto& t = r.fields[0];
+  CHECK(get(t, "tls.ja4") == "t13d1516h2_8daaf6152771_e5627efa2ab1");
+  // md5("771,4865-...-53,27-0-51-16-17513-23-45-13-5-35-18-43-65281-11-10-21,29-23-24,0")
+  CHECK(get(t, "tls.ja3") == "c000e2caf3a25423f9de6c8a4b12a975");
+  CHECK(get(t, "tls.sni") == "example.com");
+  CHECK(get(t, "tls.client_alpn") == "h2");
+  CHECK(get(t, "tls.client_version") == "TLSv1.3");
+  CHECK(get(t, "tls.client_versions") == "TLSv1.3");
+  CHECK(get(t, "tls.cipher_count") == "15");
+  CHECK(get(t, "tls.partial") == "true");
+  CHECK(get(t, "tls.version") == "<absent>");
+}
+
+TEST_CASE("tls: RSA self-signed TLS 1.2 handshake from real traffic") {
+  const Run r = run(fx::k443_1_client, fx::k443_1_server);
+  CHECK(r.last == Progress::kDone);
+  REQUIRE(r.fields.size() == 2);
+  const auto& x = r.fields[0];
+  CHECK(get(x, "x509.pos") == "0");
+  CHECK(get(x, "x509.subject") == "CN=selfsigned.tls.test,OU=tls,O=Example\\, \\\"Test\\\" GmbH,ST=Berlin,C=DE");
+  CHECK(get(x, "x509.issuer") == get(x, "x509.subject"));
+  CHECK(get(x, "x509.key_type") == "rsa");
+  CHECK(get(x, "x509.key_bits") == "2048");
+  CHECK(get(x, "x509.key_alg") == "rsaEncryption");
+  CHECK(get(x, "x509.sig_alg") == "sha256WithRSAEncryption");
+  CHECK(get(x, "x509.self_signed") == "true");
+  CHECK(get(x, "x509.subject_cn") == "selfsigned.tls.test");
+  CHECK(get(x, "x509.subject_o") == "Example, \"Test\" GmbH");
+  CHECK(get(x, "x509.san_dns") == "selfsigned.tls.test,www.selfsigned.tls.test");
+  CHECK(get(x, "x509.san_ip") == "10.62.0.2");
+  CHECK(get(x, "x509.san_count") == "3");
+  CHECK(get(x, "x509.version") == "3");
+  CHECK(get(x, "x509.error") == "<absent>");
+  const auto& t = r.fields[1];
+  CHECK(get(t, "tls.version") == "TLSv1.2");
+  CHECK(get(t, "tls.cipher") == "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+  CHECK(get(t, "tls.sni") == "selfsigned.tls.test");
+  CHECK(get(t, "tls.alpn") == "http/1.1");
+  CHECK(get(t, "tls.client_alpn") == "h2,http/1.1");
+  CHECK(get(t, "tls.cert_count") == "1");
+  CHECK(get(t, "tls.cert_sha256") == get(x, "x509.sha256"));
+  CHECK(get(t, "tls.cert_self_signed") == "true");
+  CHECK(get(t, "tls.partial") == "<absent>");
+  CHECK(get(t, "tls.ja3").size() == 32);
+  CHECK(get(t, "tls.ja3s").size() == 32);
+  CHECK(get(t, "tls.ja4").substr(0, 10) == "t12d2807h2");  // curl --tls-max 1.2: no supported_versions
+}
+
+TEST_CASE("tls: ECDSA leaf and CA: two x509 records in chain order") {
+  const Run r = run(fx::k8443_1_client, fx::k8443_1_server);
+  REQUIRE(r.fields.size() == 3);
+  CHECK(get(r.fields[0], "x509.pos") == "0");
+  CHECK(get(r.fields[0], "x509.curve") == "prime256v1");
+  CHECK(get(r.fields[0], "x509.key_bits") == "256");
+  CHECK(get(r.fields[0], "x509.self_signed") == "false");
+  CHECK(get(r.fields[0], "x509.ca") == "false");
+  CHECK(get(r.fields[0], "x509.san_ip") == "10.62.0.2,fd62::2");
+  CHECK(get(r.fields[0], "x509.san_email") == "admin@tls.test");
+  CHECK(get(r.fields[0], "x509.san_uri") == "https://ecdsa.tls.test/");
+  CHECK(get(r.fields[0], "x509.issuer_cn") == "flowscribe Test Root CA");
+  CHECK(get(r.fields[1], "x509.pos") == "1");
+  CHECK(get(r.fields[1], "x509.ca") == "true");
+  CHECK(get(r.fields[1], "x509.self_signed") == "true");
+  CHECK(get(r.fields[1], "x509.curve") == "secp384r1");
+  CHECK(get(r.fields[1], "x509.sig_alg") == "ecdsa-with-SHA384");
+  CHECK(get(tls_rec(r), "tls.cert_count") == "2");
+  CHECK(get(tls_rec(r), "tls.cert_issuer") == "CN=flowscribe Test Root CA,O=flowscribe,C=US");
+}
+
+TEST_CASE("tls: TLS 1.3 hides the certificate; done at the ServerHello") {
+  const Run r = run(fx::k443_2_client, fx::k443_2_server);
+  CHECK(r.last == Progress::kDone);
+  REQUIRE(r.fields.size() == 1);
+  CHECK(get(r.fields[0], "tls.version") == "TLSv1.3");
+  CHECK(get(r.fields[0], "tls.cert_hidden") == "true");
+  CHECK(get(r.fields[0], "tls.cipher") == "TLS_AES_256_GCM_SHA384");
+  CHECK(get(r.fields[0], "tls.partial") == "<absent>");
+}
+
+TEST_CASE("tls: Ed25519 without SNI, then the resumed session") {
+  const Run a = run(fx::k9443_1_client, fx::k9443_1_server);
+  REQUIRE(a.fields.size() == 2);
+  CHECK(get(a.fields[0], "x509.key_type") == "ed25519");
+  CHECK(get(a.fields[0], "x509.sig_alg") == "ED25519");
+  CHECK(get(a.fields[1], "tls.sni") == "<absent>");
+  CHECK(get(a.fields[1], "tls.ja4").substr(0, 4) == "t12i");  // s_client -tls1_2, no SNI
+  const Run b = run(fx::k9443_2_client, fx::k9443_2_server);
+  REQUIRE(b.fields.size() == 1);
+  CHECK(get(b.fields[0], "tls.resumed") == "true");
+  CHECK(get(b.fields[0], "tls.cert_count") == "<absent>");
+}
+
+TEST_CASE("tls: every truncation of every fixture is safe") {
+  const std::pair<std::string_view, std::string_view> all[] = {
+      {fx::k443_1_client, fx::k443_1_server}, {fx::k443_2_client, fx::k443_2_server},
+      {fx::k8443_1_client, fx::k8443_1_server}, {fx::k8443_2_client, fx::k8443_2_server},
+      {fx::k9443_1_client, fx::k9443_1_server}, {fx::k9443_2_client, fx::k9443_2_server}};
+  for (auto [c, s] : all) {
+    for (size_t k = 0; k <= c.size(); ++k) {
+      const Run r = run(c.substr(0, k), "");
+      REQUIRE(r.bad_commits == 0);
+      REQUIRE(r.open == 0);
+      REQUIRE(r.fields.size() <= 1);
+      if (k < c.size() && !r.fields.empty()) REQUIRE(get(r.fields[0], "tls.partial") == "true");
+    }
+    for (size_t k = 0; k <= s.size(); ++k) {
+      const Run r = run(c, s.substr(0, k));
+      REQUIRE(r.bad_commits == 0);
+      REQUIRE(r.open == 0);
+      REQUIRE(!r.fields.empty());
+      REQUIRE(r.lines.back().find(" tls [") != std::string::npos);
+      for (auto& l : r.lines) REQUIRE(l.size() < 8192);
+    }
+  }
+}
+
+TEST_CASE("tls: the same records whatever the segmentation") {
+  const std::pair<std::string_view, std::string_view> all[] = {
+      {fx::k443_1_client, fx::k443_1_server}, {fx::k8443_1_client, fx::k8443_1_server},
+      {fx::k443_2_client, fx::k443_2_server}, {fx::k9443_2_client, fx::k9443_2_server}};
+  for (auto [c, s] : all) {
+    const Run ref = run(c, s);
+    REQUIRE(!ref.lines.empty());
+    for (size_t i = 0; i <= c.size(); ++i) REQUIRE(run(c, s, i).lines == ref.lines);
+    for (size_t j = 0; j <= s.size(); ++j) REQUIRE(run(c, s, std::string_view::npos, j).lines == ref.lines);
+  }
+  // Byte by byte.
+  auto d = flowscribe::dissect::make_tls_dissector();
+  FlowUnderTest f(*d, 6, 40000, 443);
+  for (char ch : fx::k8443_1_client) f.data(true, std::string_view(&ch, 1));
+  Progress p = Progress::kMore;
+  for (size_t i = 0; i < fx::k8443_1_server.size() && p == Progress::kMore; ++i) {
+    p = f.data(false, fx::k8443_1_server.substr(i, 1));
+  }
+  f.end();
+  std::vector<std::string> lines;
+  for (auto& r : f.out.records) lines.push_back(RecordCollector::line(*r));
+  CHECK(lines == run(fx::k8443_1_client, fx::k8443_1_server).lines);
+}
+
+TEST_CASE("tls: not TLS where a record header must be is a violation") {
+  CHECK(run("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "").last == Progress::kViolation);
+  CHECK(run(std::string("\x16\x03\x01\xff\xff", 5), "").last == Progress::kViolation);  // too long
+  CHECK(run(std::string("\x19\x03\x03\x00\x01\x00", 6), "").last == Progress::kViolation);
+  // After a valid hello a bad record ends the handshake; the hello is still written.
+  const Run r = run(fx::k443_1_client, "not a record at all");
+  CHECK(r.last == Progress::kDone);
+  REQUIRE(r.fields.size() == 1);
+  CHECK(get(r.fields[0], "tls.sni") == "selfsigned.tls.test");
+}
+
+TEST_CASE("tls: hostile values") {
+  SECTION("an SNI past 255 bytes is cut") {
+    const Run r = run(ja4_example_hello(std::string(300, 'a') + ".com"), "");
+    REQUIRE(r.fields.size() == 1);
+    CHECK(get(r.fields[0], "tls.sni").size() == 255);
+  }
+  SECTION("a certificate past the buffer gets a record with its size and no fields") {
+    std::string certs;
+    be24(certs, 20003);
+    be24(certs, 20000);
+    certs += std::string(20000, '\x30');
+    std::string msg = handshake(11, certs);
+    std::string srv;
+    for (size_t o = 0; o < msg.size(); o += 16000) srv += record(22, msg.substr(o, 16000));
+    const Run r = run(fx::k443_1_client, srv);
+    REQUIRE(r.fields.size() == 2);
+    CHECK(get(r.fields[0], "x509.der_len") == "20000");
+    CHECK(get(r.fields[0], "x509.error") != "<absent>");
+  }
+  SECTION("garbage DER: a record with the fingerprints and the error") {
+    std::string certs;
+    be24(certs, 3 + 40);
+    be24(certs, 40);
+    certs += std::string(40, '\xff');
+    const Run r = run("", record(22, handshake(11, certs)));
+    REQUIRE(r.fields.size() == 1);  // no hello seen: only the x509 record
+    CHECK(get(r.fields[0], "x509.error") == "not a DER SEQUENCE");
+    CHECK(get(r.fields[0], "x509.sha256").size() == 64);
+  }
+  SECTION("a fatal alert from the server ends the handshake") {
+    const Run r = run(fx::k443_1_client, record(21, std::string("\x02\x28", 2)));
+    REQUIRE(r.fields.size() == 1);
+    CHECK(get(r.fields[0], "tls.alert") == "handshake_failure");
+  }
+  SECTION("a gap in the server direction writes what was seen") {
+    auto d = flowscribe::dissect::make_tls_dissector();
+    FlowUnderTest f(*d, 6, 40000, 443);
+    f.data(true, fx::k443_1_client);
+    f.data(false, fx::k443_1_server.substr(0, 100));
+    CHECK(f.gap(false, 10) == Progress::kDone);
+    f.end();
+    REQUIRE(f.out.records.size() == 1);
+    CHECK(RecordCollector::field(*f.out.records[0], "tls.partial") == "true");
+  }
+}
+
+TEST_CASE("x509: DER reader helpers") {
+  using namespace flowscribe::dissect;
+  char b[128];
+  SECTION("times") {
+    const uint8_t utc[] = "491231235959Z";
+    tls::Tlv t{0x17, Bytes{utc, 13}, {}};
+    tls::Text o(b, sizeof b);
+    REQUIRE(tls::time_text(t, o));
+    CHECK(o.view() == "2049-12-31T23:59:59Z");
+    const uint8_t gen[] = "20500101000000.123Z";
+    tls::Tlv g{0x18, Bytes{gen, 19}, {}};
+    tls::Text o2(b, sizeof b);
+    REQUIRE(tls::time_text(g, o2));
+    CHECK(o2.view() == "2050-01-01T00:00:00Z");
+    const uint8_t bad[] = "20501301000000Z";
+    tls::Tlv x{0x18, Bytes{bad, 15}, {}};
+    tls::Text o3(b, sizeof b);
+    CHECK(!tls::time_text(x, o3));
+  }
+  SECTION("serial without the sign byte") {
+    const uint8_t s[] = {0x00, 0x80, 0x01};
+    tls::Text o(b, sizeof b);
+    tls::serial_text(Bytes{s, 3}, o);
+    CHECK(o.view() == "8001");
+  }
+  SECTION("IPv6 text as inet_ntop") {
+    const uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};
+    tls::Text o(b, sizeof b);
+    o.ip(a, 16);
+    CHECK(o.view() == "2001:db8::1:0:0:1");
+  }
+  SECTION("oid text") {
+    const uint8_t oid[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b};
+    tls::Text o(b, sizeof b);
+    tls::oid_text(Bytes{oid, sizeof oid}, o);
+    CHECK(o.view() == "1.2.840.113549.1.1.11");
+  }
+}

@@ -1,0 +1,159 @@
+"""Field-recall spec for the TLS dissector (tools/field_recall.py --proto tls).
+
+Zeek ssl.log: one row per connection, key = the connection; fields version, cipher,
+server_name, resumed, next_protocol (ALPN), ja3 (where the baseline has it), subject/issuer
+(older baselines) and the leaf's fingerprint (first of cert_chain_fps).
+Zeek x509.log: one row per certificate, key = its fingerprint (SHA-256, or SHA-1 in older
+baselines): ours offers every x509 record under both of its fingerprints.
+Arkime: sets per session (tls.version/cipher/ja3/ja3s/ja4, cert[] with subjectCN, issuerCN,
+serial, notBefore/notAfter, alt, hash): each value is its own item keyed (flow, field, value)
+for the tls fields and (flow, sha1) for a certificate.
+Names (DNs, CNs) compare after undoing RFC 4514 hex-pair escapes (\\XX) on both sides: Zeek's
+OpenSSL escapes every non-ASCII byte that way, we write UTF-8.
+"""
+import datetime
+import re
+
+import records  # tests/integration/records.py (on the path field_recall.py sets)
+
+MSGIDS = ["tls", "x509"]
+ZEEK_LOGS = ["ssl", "x509"]
+
+ZEEK_VERSIONS = {"SSLv2": "SSLv2", "SSLv3": "SSLv3", "TLSv10": "TLSv1.0", "TLSv11": "TLSv1.1",
+                 "TLSv12": "TLSv1.2", "TLSv13": "TLSv1.3", "DTLSv10": "DTLSv1.0", "DTLSv12": "DTLSv1.2"}
+ZEEK_SSL = {"cipher": "cipher", "server_name": "sni", "next_protocol": "alpn", "ja3": "ja3",
+            "subject": "cert_subject", "issuer": "cert_issuer"}
+ZEEK_X509 = {"certificate.version": "version", "certificate.serial": "serial",
+             "certificate.subject": "subject", "certificate.issuer": "issuer",
+             "certificate.key_alg": "key_alg", "certificate.sig_alg": "sig_alg",
+             "certificate.key_type": "key_type", "certificate.key_length": "key_bits",
+             "certificate.curve": "curve"}
+ZEEK_X509_SETS = {"san.dns": "san_dns", "san.uri": "san_uri", "san.email": "san_email", "san.ip": "san_ip"}
+NAME_FIELDS = {"subject", "issuer", "cert_subject", "cert_issuer", "subject_cn", "issuer_cn"}
+CASELESS = {"serial", "ja3", "ja3s", "ja4", "sha1", "sha256", "cert_sha256"}
+
+
+def _rfc3339(epoch):
+    return datetime.datetime.fromtimestamp(float(epoch), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _unhex(s):
+    """RFC 4514 hex pairs (\\XX) to the bytes, read as UTF-8."""
+    b = re.sub(rb"\\([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), s.encode("utf-8", "surrogateescape"))
+    return b.decode("utf-8", "replace")
+
+
+def same(field, truth, ours):
+    if isinstance(truth, (list, tuple, set)):
+        have = set(ours) if isinstance(ours, (list, tuple, set)) else {ours}
+        if field in ("subject_cn", "issuer_cn"):  # Arkime lists every CN, lowercased; we write the last
+            return any(_unhex(t).lower() in {_unhex(h).lower() for h in have} for t in truth)
+        return all(t in have for t in truth)
+    if isinstance(ours, (list, tuple, set)):
+        return truth in ours
+    if field in NAME_FIELDS:
+        return _unhex(truth) == _unhex(ours)
+    if field in CASELESS:
+        return truth.lower() == ours.lower()
+    return truth == ours
+
+
+def zeek_items(log_name, row):
+    if log_name == "ssl":
+        try:
+            key = ("zeek",) + flow4(row["id.orig_h"], row["id.orig_p"], row["id.resp_h"], row["id.resp_p"])
+        except (KeyError, ValueError):
+            return []
+        fields = {}
+        v = row.get("version")
+        if v and v in ZEEK_VERSIONS:
+            fields["version"] = ZEEK_VERSIONS[v]
+        for col, ours in ZEEK_SSL.items():
+            if row.get(col) not in (None, "", "-", "(empty)"):
+                fields[ours] = row[col]
+        if row.get("resumed") == "T":
+            fields["resumed"] = "true"
+        fps = row.get("cert_chain_fps")
+        if fps and fps not in ("-", "(empty)"):
+            fields["cert_sha256"] = fps.split(",")[0]
+        return [(key, fields)]
+    if log_name == "x509":
+        fp = row.get("fingerprint")
+        if not fp or fp == "-":
+            return []
+        fields = {}
+        for col, ours in ZEEK_X509.items():
+            if row.get(col) not in (None, "", "-", "(empty)"):
+                fields[ours] = row[col]
+        for col, ours in ZEEK_X509_SETS.items():
+            v = row.get(col)
+            if v not in (None, "", "-", "(empty)"):
+                fields[ours] = v.split(",")
+        for col, ours in (("certificate.not_valid_before", "not_before"),
+                          ("certificate.not_valid_after", "not_after")):
+            v = row.get(col)
+            if v not in (None, "", "-") and "X" not in v:
+                fields[ours] = _rfc3339(v)
+        ca = row.get("basic_constraints.ca")
+        if ca in ("T", "F"):
+            fields["ca"] = "true" if ca == "T" else "false"
+        return [(("x509", fp.lower()), fields)]
+    return []
+
+
+def arkime_items(body):
+    src, dst = body.get("source", {}), body.get("destination", {})
+    try:
+        flow = flow4(src["ip"], src["port"], dst["ip"], dst["port"])
+    except (KeyError, ValueError):
+        return []
+    out = []
+    t = body.get("tls") or {}
+    for col, ours in (("version", "version"), ("cipher", "cipher"), ("ja3", "ja3"), ("ja3s", "ja3s"),
+                      ("ja4", "ja4")):
+        for v in t.get(col, []) or []:
+            v = {"TLSv1": "TLSv1.0"}.get(str(v), str(v)) if col == "version" else str(v)
+            out.append(((flow, ours, v.lower()), {ours: v}))
+    for c in body.get("cert", []) or []:
+        h = (c.get("hash") or "").replace(":", "").lower()
+        if not h:
+            continue
+        fields = {}
+        if c.get("subjectCN"):
+            fields["subject_cn"] = list(c["subjectCN"])
+        if c.get("issuerCN"):
+            fields["issuer_cn"] = list(c["issuerCN"])
+        if c.get("serial"):
+            fields["serial"] = str(c["serial"])
+        for col, ours in (("notBefore", "not_before"), ("notAfter", "not_after")):
+            if c.get(col) is not None:
+                fields[ours] = _rfc3339(c[col] / 1000)
+        if c.get("alt"):
+            fields["san"] = [str(a) for a in c["alt"]]
+        out.append(((flow, "cert", h), fields))
+    return out
+
+
+def our_items(rec):
+    fl = records.flow(rec)
+    flow = flow4(fl["src"], fl["sport"], fl["dst"], fl["dport"])
+    out = []
+    if rec["msgid"] == "tls":
+        t = next((v for k, v in rec["sd"].items() if k.startswith("tls@")), {})
+        out.append((("zeek",) + flow, dict(t)))
+        for f in ("version", "cipher", "ja3", "ja3s", "ja4"):
+            if f in t:
+                out.append(((flow, f, t[f].lower()), {f: t[f]}))
+        return out
+    x = next((v for k, v in rec["sd"].items() if k.startswith("x509@")), {})
+    fields = dict(x)
+    for f in ("san_dns", "san_uri", "san_email", "san_ip"):
+        if f in fields:
+            fields[f] = fields[f].split(",")
+    fields["san"] = fields.get("san_dns", []) + fields.get("san_ip", [])
+    for fp in (x.get("sha256"), x.get("sha1")):
+        if fp:
+            out.append((("x509", fp), fields))
+    if x.get("sha1"):
+        out.append(((flow, "cert", x["sha1"]), fields))
+    return out
