@@ -27,6 +27,12 @@ constexpr uint16_t kEtherQinQOld = 0x9100;   // pre-802.1ad vendor QinQ
 constexpr uint16_t kEtherTeb = 0x6558;       // transparent Ethernet bridging (RFC 1701)
 constexpr uint16_t kEtherErspan2 = 0x88BE;   // ERSPAN type I / II
 constexpr uint16_t kEtherErspan3 = 0x22EB;   // ERSPAN type III
+constexpr uint16_t kEtherPppoeSession = 0x8864;  // RFC 2516 PPPoE session stage
+constexpr uint16_t kEtherMplsUnicast = 0x8847;   // RFC 3032
+constexpr uint16_t kEtherMplsMulticast = 0x8848;
+constexpr uint16_t kPppIpv4 = 0x0021;
+constexpr uint16_t kPppIpv6 = 0x0057;
+constexpr uint32_t kMaxMplsLabels = 8;
 
 constexpr uint8_t kProtoIpip = 4;
 constexpr uint8_t kProtoIpv6InIp = 41;
@@ -487,7 +493,40 @@ DecodeStatus decode_ethertype(Ctx& ctx, uint16_t type, Cursor c) noexcept {
     if (type == kEtherIpv4) return decode_ipv4(ctx, c);
   }
   if (type == kEtherIpv6) return decode_ipv6(ctx, c);
-  return DecodeStatus::kNotIp;  // ARP, LLDP, 802.3 length + LLC, MPLS, PPPoE, ...
+  if (type == kEtherPppoeSession) {
+    // ver/type, code, session id, length, then the PPP protocol: IP inside, else not IP
+    // (LCP, IPCP, ... keep-alives).
+    if (!c.has(8)) return malformed(ctx.n.decode_truncated_l2);
+    const uint16_t ppp = c.u16be(6);
+    c.skip(8);
+    ctx.n.decode_pppoe.inc();
+    if (ppp == kPppIpv4) return decode_ipv4(ctx, c);
+    if (ppp == kPppIpv6) return decode_ipv6(ctx, c);
+    return DecodeStatus::kNotIp;
+  }
+  if (type == kEtherMplsUnicast || type == kEtherMplsMulticast) {
+    // A label stack (label 20, TC 3, bottom-of-stack 1, TTL 8); below the last label the
+    // first nibble tells IPv4 from IPv6 (RFC 4928). Pseudowires (a control word, Ethernet
+    // inside) are not opened: not IP.
+    for (uint32_t n = 0;; ++n) {
+      if (n == kMaxMplsLabels) return malformed(ctx.n.decode_mpls_too_deep);
+      if (!c.has(4)) return malformed(ctx.n.decode_truncated_l2);
+      const bool bottom = c.u8(2) & 0x01;
+      c.skip(4);
+      if (bottom) break;
+    }
+    ctx.n.decode_mpls.inc();
+    if (!c.has(1)) return malformed(ctx.n.decode_truncated_l2);
+    switch (c.u8(0) >> 4) {
+      case 4:
+        return decode_ipv4(ctx, c);
+      case 6:
+        return decode_ipv6(ctx, c);
+      default:
+        return DecodeStatus::kNotIp;
+    }
+  }
+  return DecodeStatus::kNotIp;  // ARP, LLDP, 802.3 length + LLC, PPPoE discovery, ...
 }
 
 DecodeStatus decode_ethernet(Ctx& ctx, Cursor c) noexcept {

@@ -76,6 +76,9 @@ struct PacketMeta {
   X(decode_not_ip, "frames that are not IP (ARP, LLDP, STP, ...): counted, no flow") \
   X(decode_truncated_l2, "frames shorter than their link-layer header")          \
   X(decode_vlan_too_deep, "more than 2 VLAN tags: the extra tags are skipped (not in the key)") \
+  X(decode_pppoe, "PPPoE session frames (the IP inside is decoded; PPP control frames are not IP)") \
+  X(decode_mpls, "MPLS frames whose label stack was skipped to the IP packet below it") \
+  X(decode_mpls_too_deep, "malformed: more than 8 MPLS labels without a bottom of stack") \
   X(decode_vlan_tag_cap, "more than 8 VLAN tags (the cap): malformed")           \
   X(decode_ip_bad_version, "raw IP (RAW link, ERSPAN III) with a version nibble neither 4 nor 6") \
   X(decode_ipv4_truncated, "IPv4 header cut short by the capture")               \

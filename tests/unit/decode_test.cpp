@@ -53,6 +53,7 @@ const Names kInfoCounters = {
     "decode_ipv6_frag_first", "decode_ipv6_frag_later", "decode_udp_bad_len",
     "decode_other_l4",     "decode_gre_decapsulated", "decode_gre_unsupported",
     "decode_ipip_decapsulated", "decode_tunnel_too_deep", "decode_tcp_options_truncated",
+    "decode_pppoe",        "decode_mpls",
 };
 
 // ---- frame builder -------------------------------------------------------------------------
@@ -272,6 +273,38 @@ std::vector<Fixture> build_fixtures() {
     tcp(b, {});
     b.mark().payload(kPayloadLen);
     v.push_back(make("qinq", L::kEthernet, b, S::kOk, ok));
+  }
+  {  // PPPoE session (RFC 2516), PPP protocol 0x0021: IPv4 inside.
+    Builder b;
+    eth(b, 0x8864);
+    b.u8(0x11).u8(0x00).u16(0x1234).u16(2 + 20 + 20 + kPayloadLen).u16(0x0021);
+    ipv4(b, {.proto = 6, .l4_len = 20 + kPayloadLen});
+    tcp(b, {});
+    b.mark().payload(kPayloadLen);
+    v.push_back(make("pppoe_ipv4", L::kEthernet, b, S::kOk, {"decode_ok", "decode_pppoe"}));
+  }
+  {  // PPPoE session carrying LCP (0xc021): not IP.
+    Builder b;
+    eth(b, 0x8864);
+    b.u8(0x11).u8(0x00).u16(0x1234).u16(6).u16(0xc021).mark().raw({9, 1, 0, 4});
+    v.push_back(make("pppoe_lcp", L::kEthernet, b, S::kNotIp, {"decode_not_ip", "decode_pppoe"}));
+  }
+  {  // VLAN 7, then two MPLS labels (the second bottom of stack), then IPv6.
+    Builder b;
+    eth(b, kEthVlan);
+    tag(b, 7, 0x8847);
+    b.u32((1000u << 12) | 64).u32((2000u << 12) | 0x100 | 64);
+    ipv6(b, 6, 20 + kPayloadLen);
+    tcp(b, {});
+    b.mark().payload(kPayloadLen);
+    v.push_back(make("mpls_ipv6", L::kEthernet, b, S::kOk, {"decode_ok", "decode_mpls"}));
+  }
+  {  // Nine MPLS labels and no bottom of stack: malformed.
+    Builder b;
+    eth(b, 0x8847);
+    for (int i = 0; i < 9; ++i) b.u32((100u << 12) | 64);
+    b.mark();
+    v.push_back(make("mpls_too_deep", L::kEthernet, b, S::kMalformed, {"decode_mpls_too_deep"}));
   }
   {  // Pre-standard 0x9100 QinQ, carrying IPv6.
     Builder b;
@@ -972,6 +1005,19 @@ TEST_CASE("VLAN tags", "[decode]") {
   CHECK(three.meta.dport == 443);
 
   expect_fixture("vlan_nine_tags");
+}
+
+TEST_CASE("PPPoE sessions and MPLS label stacks are decoded to the IP inside", "[decode]") {
+  Decoded p = expect_fixture("pppoe_ipv4");
+  CHECK(p.meta.ip_version == 4);
+  CHECK(p.meta.sport == 40000);
+  CHECK(offset_of(fixture("pppoe_ipv4"), p.meta.l3) == 14 + 8);
+  expect_fixture("pppoe_lcp");
+  Decoded m = expect_fixture("mpls_ipv6");
+  CHECK(m.meta.ip_version == 6);
+  CHECK(m.meta.vlan_outer == 7);
+  CHECK(offset_of(fixture("mpls_ipv6"), m.meta.l3) == 18 + 8);
+  expect_fixture("mpls_too_deep");
 }
 
 TEST_CASE("IPv4 options are counted and skipped", "[decode]") {
