@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "absl/functional/function_ref.h"
+#include "common/app_proto.h"
 #include "common/counters.h"
 #include "common/net.h"
 #include "emit/record.h"
@@ -26,7 +27,8 @@ namespace flowscribe::dissect {
 // What a dissector tells the app layer after each call.
 enum class Progress : uint8_t {
   kMore,       // keep feeding this flow
-  kDone,       // nothing more to learn: free the state, bypass the flow's later packets
+  kDone,       // nothing more to learn: free the state, bypass the flow's later packets (or,
+               //   after Ctx::hand_over(), go on with the next protocol's dissector)
   kIdle,       // UDP only: nothing pending; free the state, the next datagram gets a fresh one
                //   (a DNS flow between queries holds no state). TCP treats it as kMore.
   kViolation,  // the bytes break the protocol's grammar: the flow drops back to proto unknown
@@ -63,6 +65,13 @@ struct Ctx {
   Nanos now;  // packet time of the bytes being delivered (flow end: the flow's last packet)
   RecordOut& out;
   const AppNamer* apps = nullptr;
+  // Set by hand_over(): the dissector that reads the rest of the stream.
+  uint16_t next_proto = 0;
+
+  // Before returning kDone: the rest of the stream belongs to another protocol's dissector
+  // (STARTTLS, an HTTP CONNECT tunnel -> tls). The flow keeps its protocol; if the bytes turn
+  // out not to be that protocol, the flow is only bypassed (app_handover_rejected).
+  void hand_over(AppProto p) noexcept { next_proto = static_cast<uint16_t>(p); }
 
   emit::Record* begin(emit::RecordType type) noexcept { return out.begin(flow, type, now); }
   void commit(emit::Record* r) noexcept { out.commit(flow, r); }

@@ -4,6 +4,7 @@
 
 #include "dissectors/dns/dns.h"
 #include "dissectors/http/http.h"
+#include "dissectors/starttls/starttls.h"
 #include "dissectors/tls/tls.h"
 
 namespace flowscribe::dissect {
@@ -22,6 +23,8 @@ DissectorSet make_dissectors() {
   add(s, make_dns_dissector(), {AppProto::kDns, AppProto::kMdns, AppProto::kLlmnr});
   add(s, make_http_dissector(), {AppProto::kHttp});
   add(s, make_tls_dissector(), {AppProto::kTls});
+  add(s, make_starttls_dissector(),
+      {AppProto::kSmtp, AppProto::kImap, AppProto::kPop3, AppProto::kFtp, AppProto::kXmpp});
   return s;
 }
 

@@ -18,6 +18,7 @@ struct alignas(64) AppLayer::State {
   uint32_t next_free;
   uint32_t slot;          // dissector state slot, kNoSlot while classifying
   uint8_t dissector;      // index into dissectors_.list, kNoDissector while classifying
+  uint8_t handed_over;    // the active dissector took the stream over from another one
   uint8_t dir_swap;       // 1 when the classifier flipped the roles: reassembler dir 0 is now
                           //   the server side
 };
@@ -137,6 +138,7 @@ uint32_t AppLayer::alloc(flow::Flow& f, bool from_client, const AppPacket& p) no
   s.dissector = kNoDissector;
   s.slot = kNoSlot;
   s.dir_swap = 0;
+  s.handed_over = 0;
   counters_.app_states_in_use.inc();
   const uint8_t c = f.client_side & 1;
   // Without a handshake (UDP, or TCP picked up midstream) the client is a guess from the
@@ -188,7 +190,23 @@ void AppLayer::stop_dissector(flow::Flow& f, State& s, bool write_pending, Nanos
   s.slot = kNoSlot;
 }
 
-void AppLayer::after_progress(flow::Flow& f, State& s, dissect::Progress pr, Nanos now) noexcept {
+bool AppLayer::start_dissector(flow::Flow& f, State& s, uint16_t proto, Nanos now) noexcept {
+  const int di = dissectors_.index_of(proto);
+  if (di < 0) return false;
+  Slab& sl = slabs_[static_cast<size_t>(di)];
+  if (sl.free_count == 0) {
+    counters_.app_dissect_exhausted.inc();
+    return false;
+  }
+  s.dissector = static_cast<uint8_t>(di);
+  s.slot = sl.free_list[--sl.free_count];
+  dissect::Ctx c = ctx(f, now);
+  dissectors_.list[s.dissector]->begin_flow(dslot(s), c, f.key.proto);
+  return true;
+}
+
+void AppLayer::after_progress(flow::Flow& f, State& s, dissect::Progress pr, Nanos now,
+                              uint16_t next_proto) noexcept {
   switch (pr) {
     case dissect::Progress::kMore:
       return;
@@ -201,11 +219,23 @@ void AppLayer::after_progress(flow::Flow& f, State& s, dissect::Progress pr, Nan
       return;
     case dissect::Progress::kDone:
       stop_dissector(f, s, true, now);
+      if (next_proto != 0 && start_dissector(f, s, next_proto, now)) {
+        counters_.app_handovers.inc();
+        s.handed_over = 1;
+        return;
+      }
       counters_.app_dissect_done.inc();
       f.app_flags |= flow::kAppBypass;
       return;
     case dissect::Progress::kViolation:
       stop_dissector(f, s, false, now);
+      if (s.handed_over) {
+        // The stream after STARTTLS / CONNECT was not what was expected: the flow's own
+        // protocol stands, the rest is not read.
+        counters_.app_handover_rejected.inc();
+        f.app_flags |= flow::kAppBypass;
+        return;
+      }
       counters_.app_violation.inc();
       f.app_proto = 0;
       f.app_flags |= flow::kAppBypass | flow::kAppViolation;
@@ -217,13 +247,15 @@ void AppLayer::dissect_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t
                             uint32_t len, uint32_t wire_len, Nanos now) noexcept {
   dissect::Ctx c = ctx(f, now);
   const bool from_client = (dir ^ s.dir_swap) == 0;
-  after_progress(f, s, dissectors_.list[s.dissector]->data(dslot(s), c, from_client, p, len, wire_len), now);
+  const dissect::Progress pr = dissectors_.list[s.dissector]->data(dslot(s), c, from_client, p, len, wire_len);
+  after_progress(f, s, pr, now, c.next_proto);
 }
 
 void AppLayer::dissect_gap(flow::Flow& f, State& s, uint32_t dir, uint32_t len, Nanos now) noexcept {
   dissect::Ctx c = ctx(f, now);
   const bool from_client = (dir ^ s.dir_swap) == 0;
-  after_progress(f, s, dissectors_.list[s.dissector]->gap(dslot(s), c, from_client, len), now);
+  const dissect::Progress pr = dissectors_.list[s.dissector]->gap(dslot(s), c, from_client, len);
+  after_progress(f, s, pr, now, c.next_proto);
 }
 
 void AppLayer::verify_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t* p, uint32_t len,

@@ -33,7 +33,9 @@ namespace flowscribe::sensor {
   X(app_dissected, "flows handed to their protocol's dissector")                            \
   X(app_dissect_exhausted, "classified flows not dissected: the dissector's state pool was full") \
   X(app_dissect_done, "flows whose dissector finished before the flow ended (bypassed after)") \
-  X(app_violation, "flows whose named protocol broke its grammar: dropped back to unknown")
+  X(app_violation, "flows whose named protocol broke its grammar: dropped back to unknown") \
+  X(app_handovers, "streams handed from one dissector to another (STARTTLS, CONNECT tunnels)") \
+  X(app_handover_rejected, "handed-over streams that were not the expected protocol: bypassed, protocol kept")
 
 FS_DEFINE_COUNTERS(AppCounters, FS_APP_COUNTERS);
 
@@ -106,7 +108,9 @@ class AppLayer {
   void dissect_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t* p, uint32_t len,
                     uint32_t wire_len, Nanos now) noexcept;
   void dissect_gap(flow::Flow& f, State& s, uint32_t dir, uint32_t len, Nanos now) noexcept;
-  void after_progress(flow::Flow& f, State& s, dissect::Progress pr, Nanos now) noexcept;
+  void after_progress(flow::Flow& f, State& s, dissect::Progress pr, Nanos now,
+                      uint16_t next_proto = 0) noexcept;
+  bool start_dissector(flow::Flow& f, State& s, uint16_t proto, Nanos now) noexcept;
   void stop_dissector(flow::Flow& f, State& s, bool write_pending, Nanos now) noexcept;
   void release(flow::Flow& f) noexcept;
   dissect::Ctx ctx(flow::Flow& f, Nanos now) noexcept;

@@ -1129,6 +1129,9 @@ class HttpDissector final : public Dissector {
       if (!(t.flags & kReqDone)) t.flags = static_cast<uint16_t>((t.flags | kReqDone) & ~kReqBody);
       sd.phase = kStart;
       settle(s, c);
+      // A CONNECT tunnel nearly always carries TLS (HTTPS through a proxy): let the TLS
+      // dissector read it; if it is not TLS, the flow is simply bypassed.
+      if (code != 101) c.hand_over(AppProto::kTls);
       return Progress::kDone;
     }
     if ((t.flags & kHead) || code == 204 || code == 304) {
