@@ -241,11 +241,22 @@ bool parse_malformed_request_line(std::string_view s, RequestLine& r) noexcept {
     if (u < 0x20 && c != '\t') return false;
     if (u == 0x7f) return false;
   }
+  // The method: the leading token characters, not into the version ("OPTIONSHTTP/1.1").
   size_t m = 0;
-  while (m < v && m < 24 && probe_util::is_alpha(s[m])) ++m;
+  while (m < v && m < 24 && is_tchar(s[m])) ++m;
   r.method = s.substr(0, m);
-  r.target = trim(s.substr(m, v - m));
   r.version = trim(s.substr(v + 5));
+  if (m < s.size() && s[m] == ' ') {
+    // "GET /HTTP/1.1": the target is what was written, version glued to it or not.
+    std::string_view rest = trim(s.substr(m + 1));
+    if (rest.size() >= 9 && rest.substr(rest.size() - 9, 1) == " " &&
+        rest.substr(rest.size() - 8, 7) == "HTTP/1.") {
+      rest = trim(rest.substr(0, rest.size() - 9));
+    }
+    r.target = rest;
+  } else {
+    r.target = trim(s.substr(m, v - m));  // "GET/HTTP/1.1": "/"
+  }
   r.http09 = false;
   return true;
 }
