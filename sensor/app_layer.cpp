@@ -94,6 +94,8 @@ absl::StatusOr<std::unique_ptr<AppLayer>> AppLayer::create(
           cat("--dissect-states: cannot allocate ", bytes >> 20, " MiB for the ", d->name(),
               " dissector's state pool"));
     }
+    // Touch every page now: a slot's first use must not take a page fault on the data path.
+    std::memset(sl.mem.get(), 0, bytes);
     sl.base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(sl.mem.get()) + 63) & ~uintptr_t{63});
     for (uint32_t i = 0; i < sl.slots; ++i) sl.free_list[i] = sl.slots - 1 - i;
     sl.free_count = sl.slots;

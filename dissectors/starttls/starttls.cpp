@@ -1,5 +1,6 @@
 #include "dissectors/starttls/starttls.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 
@@ -100,17 +101,22 @@ class StarttlsDissector final : public Dissector {
         }
       }
     } else {
-      for (uint32_t i = 0; i < len; ++i) {
-        const char ch = static_cast<char>(p[i]);
-        if (ch == '\n') {
-          uint32_t n = s.head_len[d];
-          if (n > 0 && s.head[d][n - 1] == '\r') --n;
-          const Progress pr = line(s, c, d, std::string_view(s.head[d], n));
-          s.head_len[d] = 0;
-          if (pr != Progress::kMore) return pr;
-        } else if (s.head_len[d] < kHeadBytes) {
-          s.head[d][s.head_len[d]++] = ch;
-        }
+      // Line by line with memchr; only the first kHeadBytes of each line are kept.
+      uint32_t i = 0;
+      while (i < len) {
+        const void* nl = std::memchr(p + i, '\n', len - i);
+        const uint32_t end = nl ? static_cast<uint32_t>(static_cast<const uint8_t*>(nl) - p) : len;
+        const uint32_t room = kHeadBytes - s.head_len[d];
+        const uint32_t take = std::min(room, end - i);
+        std::memcpy(s.head[d] + s.head_len[d], p + i, take);
+        s.head_len[d] = static_cast<uint8_t>(s.head_len[d] + take);
+        if (nl == nullptr) break;
+        uint32_t n = s.head_len[d];
+        if (n > 0 && n <= kHeadBytes && s.head[d][n - 1] == '\r' && end - i <= room) --n;
+        const Progress pr = line(s, c, d, std::string_view(s.head[d], n));
+        s.head_len[d] = 0;
+        if (pr != Progress::kMore) return pr;
+        i = end + 1;
       }
     }
     s.seen[d] += len;
