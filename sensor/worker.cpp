@@ -135,6 +135,12 @@ uint8_t Worker::locality(const flow::Flow& f) const {
 }
 
 void Worker::on_flow_end(flow::Flow& f, flow::EndReason reason) {
+  const uint64_t t0 = stages_ ? rte_rdtsc() : 0;
+  emit_session(f, reason);
+  if (stages_) stages_->ended += rte_rdtsc() - t0;
+}
+
+void Worker::emit_session(flow::Flow& f, flow::EndReason reason) {
   // A session that ends is named with whatever its payload showed (interim reports keep going).
   if (reason != flow::EndReason::kNone) app_->on_flow_end(f);
   const bool interim = reason == flow::EndReason::kNone;
@@ -290,15 +296,29 @@ bool Worker::prepare_packet(rte_mbuf* m, uint32_t i) {
 }
 
 void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
+  StageCycles* const sc = stages_;
+  const uint64_t t0 = sc ? rte_rdtsc() : 0;
+  const uint64_t ended0 = sc ? sc->ended : 0;
   if (shared_.ts_offset < 0) now_ = clock_now();  // live: one clock read per burst
   scratch_used_ = 0;
   constexpr uint16_t kAhead = 3;
-  for (uint16_t i = 0; i < n && i < kAhead; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+  // Offline, the packet's timestamp is in the mbuf's second cache line (dynfield): fetch it
+  // with the data, or its miss lands in packet_time().
+  const bool ts = shared_.ts_offset >= 0;
+  for (uint16_t i = 0; i < n && i < kAhead; ++i) {
+    rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+    if (ts) rte_prefetch0(RTE_MBUF_DYNFIELD(pkts[i], shared_.ts_offset, void*));
+  }
   // Stage 1: decode, key, hash; prefetch each flow's index bucket.
   for (uint16_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kAhead], void*));
+    if (i + kAhead < n) {
+      rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kAhead], void*));
+      if (ts) rte_prefetch0(RTE_MBUF_DYNFIELD(pkts[i + kAhead], shared_.ts_offset, void*));
+    }
     pending_[i].valid = prepare_packet(pkts[i], i);
   }
+  const uint64_t t1 = sc ? rte_rdtsc() : 0;
+  uint64_t app_cycles = 0;
   // Stage 2: with the buckets in cache, prefetch flow records a few packets ahead and account.
   constexpr uint16_t kFlowAhead = 4;
   for (uint16_t i = 0; i < n && i < kFlowAhead; ++i) {
@@ -315,12 +335,23 @@ void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
         table_->on_packet(p.key, p.hash, p.side0, p.t, p.ip_len, p.tcp_flags, p.payload_len, on_end);
     // Bypassed flows (protocol decided) stop here: a lookup and a few adds per packet.
     if (f == nullptr || (f->app_flags & flow::kAppBypass)) continue;
+    const uint64_t ta = sc ? rte_rdtsc() : 0;
     app_->on_packet(*f, flow::is_from_client(*f, p.side0),
                     AppPacket{p.payload, p.payload_len, p.payload_wire_len, p.seq, p.ack, p.tcp_flags, p.t});
+    if (sc) app_cycles += rte_rdtsc() - ta;
   }
+  const uint64_t t2 = sc ? rte_rdtsc() : 0;
+  const uint64_t ended1 = sc ? sc->ended : 0;
   rte_pktmbuf_free_bulk(pkts, n);
   table_->advance(now_, on_end);
   counters_.worker_flows_active.set(table_->size());
+  if (sc) {
+    const uint64_t t3 = rte_rdtsc();
+    sc->decode += t1 - t0;
+    sc->app += app_cycles;
+    sc->flow += (t2 - t1) - app_cycles - (ended1 - ended0);
+    sc->tail += (t3 - t2) - (sc->ended - ended1);
+  }
 }
 
 int Worker::run() {

@@ -82,6 +82,18 @@ class Worker final : public dissect::RecordOut {
   // that feed preloaded mbufs through the real worker code.
   void process_burst(rte_mbuf** pkts, uint16_t n);
 
+  // TSC cycles per stage of process_burst, for benchmarks (tools/bench_pipeline --stages):
+  // when set, each stage is timed (two TSC reads per packet for the app layer and per ended
+  // flow, ~50 cycles/packet of overhead). Never set in the sensor.
+  struct StageCycles {
+    uint64_t decode = 0;   // stage 1: L2-L4 decode, flow key and hash, bucket prefetch
+    uint64_t flow = 0;     // flow-table lookup/insert and TCP state (ended flows excluded)
+    uint64_t app = 0;      // TCP reassembly, classifier, dissectors, transaction records
+    uint64_t ended = 0;    // ended flows: the app layer's end, the session record hand-off
+    uint64_t tail = 0;     // mbuf free, timer wheel (ended flows excluded)
+  };
+  void set_stage_cycles(StageCycles* sc) { stages_ = sc; }
+
   uint32_t id() const { return id_; }
   rte_ring* record_ring() const { return rec_ring_; }
   rte_mempool* record_pool() const { return rec_pool_; }
@@ -101,6 +113,7 @@ class Worker final : public dissect::RecordOut {
   // Stage 1 of a burst: decode one frame into pending_[i]; false when there is nothing to track.
   bool prepare_packet(rte_mbuf* m, uint32_t i);
   void on_flow_end(flow::Flow& f, flow::EndReason reason);
+  void emit_session(flow::Flow& f, flow::EndReason reason);
   Nanos packet_time(const rte_mbuf* m) const;
   Nanos clock_now();
   uint8_t locality(const flow::Flow& f) const;
@@ -143,6 +156,7 @@ class Worker final : public dissect::RecordOut {
   std::unique_ptr<FragEntry[]> frags_;  // small direct-mapped cache, preallocated
   std::unique_ptr<uint8_t[]> scratch_;  // per-burst arena for linearised multi-segment frames
   uint32_t scratch_used_ = 0;
+  StageCycles* stages_ = nullptr;
 
   alignas(64) decode::DecodeCounters decode_;
   WorkerCounters counters_;

@@ -4,9 +4,10 @@
 //
 //   bench_pipeline [--flows N] [--packets-per-flow P] [--seconds S] [--frame-size B]
 //   bench_pipeline --pcap FILE [--seconds S]      (a capture's packets, replayed in a loop)
-//   bench_pipeline --mix FILE,FILE,... [--concurrent N] [--seconds S]
+//   bench_pipeline --mix FILE,FILE,... [--concurrent N] [--seconds S] [--stages 1]
 //                                                 (real captures multiplied into N flows,
-//                                                 default 1000)
+//                                                 default 1000; --stages 1 also times each
+//                                                 stage of the worker, ~50 cycles/packet extra)
 //
 // Packets are 64-byte (default) Ethernet/IPv4/TCP frames of N flows, both directions, in a
 // random order so that flow lookups miss the cache as they would on a busy link.
@@ -99,6 +100,7 @@ struct Args {
   uint32_t ppf = 4;
   double seconds = 3;
   uint32_t frame = 64;
+  bool stages = false;      // --mix: per-stage cycles (Worker::StageCycles)
 };
 
 // The worker step. With -Dalloc_guard=true the guard is armed around it, so a heap allocation
@@ -189,7 +191,7 @@ int run_mix(const Args& a) {
       std::max<uint32_t>(1, static_cast<uint32_t>(a.concurrent / per_slot + 0.5));
 
   // EAL, mbufs for one chunk, the worker.
-  constexpr uint32_t kChunk = 65536;
+  constexpr uint32_t kChunk = 4096;
   std::string prefix = cat("fsbench-", getpid());
   const char* eal_argv[] = {"bench", "--no-huge", "-m", "2048", "--no-pci", "--lcores", "0",
                             "--file-prefix", prefix.c_str(), "--log-level=*:error", nullptr};
@@ -312,6 +314,8 @@ int run_mix(const Args& a) {
     return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
   };
   uint64_t cpu_ns = 0;
+  sensor::Worker::StageCycles stage_cycles;
+  if (a.stages) worker.set_stage_cycles(&stage_cycles);
   uint64_t cycles = 0, pkts = 0, bytes = 0, table_sum = 0, chunks = 0;
   uint32_t table_max = 0;
   std::vector<double> per_chunk;
@@ -349,6 +353,16 @@ int run_mix(const Args& a) {
   std::printf("  on-CPU: %.1f cycles/packet (thread CPU time)  %.2f Mpps/core  %.0f new flows/s "
               "per core\n", cpu_cpp, hz / cpu_cpp / 1e6,
               static_cast<double>(created) / (static_cast<double>(cpu_ns) / 1e9));
+  if (a.stages) {
+    const double p = static_cast<double>(pkts);
+    std::printf("  stages, cycles/packet (TSC, timing included): decode %.1f  flow table %.1f  "
+                "app layer %.1f  ended flows %.1f  free+timers %.1f;  per new flow: app %.0f, "
+                "ended %.0f\n",
+                stage_cycles.decode / p, stage_cycles.flow / p, stage_cycles.app / p,
+                stage_cycles.ended / p, stage_cycles.tail / p,
+                static_cast<double>(stage_cycles.app) / std::max<uint64_t>(created, 1),
+                static_cast<double>(stage_cycles.ended) / std::max<uint64_t>(created, 1));
+  }
   std::printf("  new flows: %lu (%.0f/s per core), %.1f packets/flow, %lu picked up midstream\n",
               created, created / secs, static_cast<double>(pkts) / std::max<uint64_t>(created, 1),
               fc.flow_midstream.get() - mid0);
@@ -375,11 +389,12 @@ int main(int argc, char** argv) {
               (k == "--http" && (g_http = v == "1", true)) ||
               (k == "--pcap" && !(a.pcap = std::string(v)).empty()) ||
               (k == "--mix" && !(a.mix = std::string(v)).empty()) ||
-              (k == "--concurrent" && parse_uint(v, a.concurrent) && a.concurrent > 0);
+              (k == "--concurrent" && parse_uint(v, a.concurrent) && a.concurrent > 0) ||
+              (k == "--stages" && (a.stages = v == "1", true));
     if (!ok) {
       std::fprintf(stderr, "usage: bench_pipeline [--flows N] [--packets-per-flow P] "
                            "[--seconds S] [--frame-size 60..1514] [--payload N] [--http 1] | --pcap FILE "
-                           "[--seconds S] | --mix FILE,FILE,... [--concurrent N] [--seconds S]\n");
+                           "[--seconds S] | --mix FILE,FILE,... [--concurrent N] [--seconds S] [--stages 1]\n");
       return 2;
     }
   }
