@@ -1208,6 +1208,37 @@ void collect_ext(const Record& r, ExtList& out, FormatCounters& counters) noexce
   }
 }
 
+// CEF and LEEF extensions: `<sep>key=value` per schema field of the record, a repeated param's
+// values joined by ','; a value that would cross `limit` is dropped and counted, and a key
+// left with no value is taken back.
+static char* put_ext_pairs(char* p, char* const limit, const Record& r, char sep, Target target,
+                    const std::string* keys, ExtList& ext, FormatCounters& counters) noexcept {
+  collect_ext(r, ext, counters);
+  for (size_t gi = 0; gi < ext.ngroups; ++gi) {
+    const ExtGroup& g = ext.groups[gi];
+    const uint16_t fidx = ext.at(g, 0).field_index;
+    char* const param_start = p;
+    *p++ = sep;
+    p = put_short(p, keys[fidx]);
+    *p++ = '=';
+    size_t written = 0;
+    for (size_t k = 0; k < g.count; ++k) {
+      const ExtEntry& e = ext.at(g, k);
+      char* const before = p;
+      if (written) *p++ = ',';
+      p = put_ext_value(p, kFields[fidx], r.ext + e.offset, e.len, target, counters);
+      if (p > limit) {
+        p = before;
+        counters.emit_ext_line_cap.inc();
+      } else {
+        ++written;
+      }
+    }
+    if (written == 0) p = param_start;
+  }
+  return p;
+}
+
 SyslogPrefix::SyslogPrefix(const FormatConfig& cfg)
     : pri_(fmt::format("<{}>1 ", cfg.facility * 8 + cfg.severity)) {
   for (uint8_t i = 0; i < kRecordTypeCount; ++i) {
@@ -1391,32 +1422,7 @@ size_t CefFormatter::format_to(const Record& r, char* const dst) {
         break;
     }
   }
-  if (r.ext_len) {
-    collect_ext(r, ext_, counters_);
-    char* const limit = dst + kMaxLineBytes - 1;
-    for (size_t gi = 0; gi < ext_.ngroups; ++gi) {
-      const ExtGroup& g = ext_.groups[gi];
-      const uint16_t fidx = ext_.at(g, 0).field_index;
-      char* const param_start = p;
-      *p++ = ' ';
-      p = put_short(p, keys_[fidx]);
-      *p++ = '=';
-      size_t written = 0;
-      for (size_t k = 0; k < g.count; ++k) {
-        const ExtEntry& e = ext_.at(g, k);
-        char* const before = p;
-        if (written) *p++ = ',';  // a repeated param: its values joined by ','
-        p = put_ext_value(p, kFields[fidx], r.ext + e.offset, e.len, Target::kCef, counters_);
-        if (p > limit) {
-          p = before;
-          counters_.emit_ext_line_cap.inc();
-        } else {
-          ++written;
-        }
-      }
-      if (written == 0) p = param_start;
-    }
-  }
+  if (r.ext_len) p = put_ext_pairs(p, dst + kMaxLineBytes - 1, r, ' ', Target::kCef, keys_, ext_, counters_);
   *p++ = '\n';
   return static_cast<size_t>(p - dst);
 }
@@ -1470,32 +1476,7 @@ size_t LeefFormatter::format_to(const Record& r, char* const dst) {
         break;
     }
   }
-  if (r.ext_len) {
-    collect_ext(r, ext_, counters_);
-    char* const limit = dst + kMaxLineBytes - 1;
-    for (size_t gi = 0; gi < ext_.ngroups; ++gi) {
-      const ExtGroup& g = ext_.groups[gi];
-      const uint16_t fidx = ext_.at(g, 0).field_index;
-      char* const param_start = p;
-      *p++ = '\t';
-      p = put_short(p, keys_[fidx]);
-      *p++ = '=';
-      size_t written = 0;
-      for (size_t k = 0; k < g.count; ++k) {
-        const ExtEntry& e = ext_.at(g, k);
-        char* const before = p;
-        if (written) *p++ = ',';
-        p = put_ext_value(p, kFields[fidx], r.ext + e.offset, e.len, Target::kLeef, counters_);
-        if (p > limit) {
-          p = before;
-          counters_.emit_ext_line_cap.inc();
-        } else {
-          ++written;
-        }
-      }
-      if (written == 0) p = param_start;
-    }
-  }
+  if (r.ext_len) p = put_ext_pairs(p, dst + kMaxLineBytes - 1, r, '\t', Target::kLeef, keys_, ext_, counters_);
   *p++ = '\n';
   return static_cast<size_t>(p - dst);
 }
