@@ -93,6 +93,24 @@ constexpr bool is_grease(uint16_t v) noexcept {  // RFC 8701 section 2
   return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff);
 }
 
+// A list of big-endian 16-bit values (cipher suites, groups, signature algorithms) into
+// out[0..max), GREASE values skipped; `capped` when some did not fit. Returns how many
+// non-GREASE values the list held.
+uint32_t read_u16_list(Bytes l, uint16_t* out, uint32_t& n, uint32_t max, bool& capped) noexcept {
+  uint32_t total = 0;
+  for (uint32_t i = 0; i + 1 < l.n; i += 2) {
+    const uint16_t v = static_cast<uint16_t>(l.p[i] << 8 | l.p[i + 1]);
+    if (is_grease(v)) continue;
+    ++total;
+    if (n < max) {
+      out[n++] = v;
+    } else {
+      capped = true;
+    }
+  }
+  return total;
+}
+
 constexpr bool is_alnum(uint8_t c) noexcept {
   return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
@@ -514,14 +532,7 @@ class TlsDissector final : public Dissector {
       s.sid_len = static_cast<uint8_t>(sid.n);
       std::memcpy(s.sid, sid.p, sid.n);
     }
-    uint32_t total_ciphers = 0;
-    for (uint32_t i = 0; i + 1 < cs.n; i += 2) {
-      const uint16_t v = static_cast<uint16_t>(cs.p[i] << 8 | cs.p[i + 1]);
-      if (is_grease(v)) continue;
-      ++total_ciphers;
-      if (nc < kMaxCiphers) ciphers[nc++] = v;
-      else capped = true;
-    }
+    const uint32_t total_ciphers = read_u16_list(cs, ciphers, nc, kMaxCiphers, capped);
     s.cipher_count = static_cast<uint16_t>(std::min<uint32_t>(total_ciphers, 0xffff));
     if (cs.n & 1) malformed = true;
 
@@ -591,13 +602,7 @@ class TlsDissector final : public Dissector {
             break;
           }
           case 10: {  // supported_groups (RFC 8422 section 5.1.1)
-            const Bytes l = x.bytes(x.be16());
-            for (uint32_t i = 0; i + 1 < l.n; i += 2) {
-              const uint16_t g = static_cast<uint16_t>(l.p[i] << 8 | l.p[i + 1]);
-              if (is_grease(g)) continue;
-              if (ng < kMaxGroups) groups[ng++] = g;
-              else capped = true;
-            }
+            read_u16_list(x.bytes(x.be16()), groups, ng, kMaxGroups, capped);
             break;
           }
           case 11: {  // ec_point_formats (RFC 8422 section 5.1.2)
@@ -609,13 +614,7 @@ class TlsDissector final : public Dissector {
             break;
           }
           case 13: {  // signature_algorithms (RFC 8446 section 4.2.3)
-            const Bytes l = x.bytes(x.be16());
-            for (uint32_t i = 0; i + 1 < l.n; i += 2) {
-              const uint16_t a = static_cast<uint16_t>(l.p[i] << 8 | l.p[i + 1]);
-              if (is_grease(a)) continue;
-              if (ns < kMaxSigAlgs) sigalgs[ns++] = a;
-              else capped = true;
-            }
+            read_u16_list(x.bytes(x.be16()), sigalgs, ns, kMaxSigAlgs, capped);
             break;
           }
           default:
