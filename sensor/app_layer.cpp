@@ -305,17 +305,11 @@ void AppLayer::conclude(flow::Flow& f, const dissect::Decision& d, const Chunk& 
     if (cur.p == nullptr || !classifier_.begin_verify(s.cls)) f.app_flags |= flow::kAppBypass;
     return;
   }
-  Slab& sl = slabs_[static_cast<size_t>(di)];
-  if (sl.free_count == 0) {
-    counters_.app_dissect_exhausted.inc();
+  if (!start_dissector(f, s, d.app_proto, now)) {  // its pool is full: counted
     f.app_flags |= flow::kAppBypass;
     return;
   }
-  s.dissector = static_cast<uint8_t>(di);
-  s.slot = sl.free_list[--sl.free_count];
   counters_.app_dissected.inc();
-  dissect::Ctx c = ctx(f, now);
-  dissectors_.list[s.dissector]->begin_flow(dslot(s), c, f.key.proto);
 
   // Replay what the classifier buffered, in the order it was most likely said: the side that
   // spoke first, then the other, then the chunk that decided. Bytes the prefix could not hold
@@ -378,19 +372,11 @@ void AppLayer::on_packet(flow::Flow& f, bool from_client, const AppPacket& p) no
     if (f.app_flags & flow::kAppIdle) {
       // A UDP flow whose dissector went idle: its protocol is known, straight back to it.
       f.app_flags &= static_cast<uint8_t>(~flow::kAppIdle);
-      State& s = states_[idx];
-      const int di = dissectors_.index_of(f.app_proto);
-      Slab& sl = slabs_[static_cast<size_t>(di)];
-      if (sl.free_count == 0) {
-        counters_.app_dissect_exhausted.inc();
+      if (!start_dissector(f, states_[idx], f.app_proto, p.t)) {  // pool full: counted
         f.app_flags |= flow::kAppBypass;
         release(f);
         return;
       }
-      s.dissector = static_cast<uint8_t>(di);
-      s.slot = sl.free_list[--sl.free_count];
-      dissect::Ctx c = ctx(f, p.t);
-      dissectors_.list[s.dissector]->begin_flow(dslot(s), c, f.key.proto);
     }
   }
   State& s = states_[f.app_state];
