@@ -484,6 +484,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "flowscribe: second signal: exiting without flushing; records in "
                            "flight are lost\n");
       std::fflush(stderr);
+      fs::sensor::dpdk::eal_remove_runtime_files();
+      if (!link_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::remove_all(link_dir, ec);
+      }
       std::_Exit(kExitRuntime);
     }
   }

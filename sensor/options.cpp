@@ -297,7 +297,9 @@ const std::vector<Flag>& flags() {
          return absl::OkStatus();
        }},
       {"file-prefix", "NAME", "DPDK",
-       "DPDK runtime file prefix; give each concurrent instance its own (default "
+       "Name of this instance's DPDK runtime directory (/var/run/dpdk/NAME: only the "
+       "telemetry socket, removed at exit; no shared config or hugepage files are kept). "
+       "Each concurrent instance needs its own: a name in use is refused (default "
        "flowscribe-<pid>).",
        string_flag(&Options::file_prefix, "file-prefix")},
       {"verbose", nullptr, "DPDK", "Show DPDK's own log lines on stderr.",

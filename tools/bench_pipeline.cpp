@@ -194,8 +194,9 @@ int run_mix(const Args& a) {
   constexpr uint32_t kChunk = 4096;
   std::string prefix = cat("fsbench-", getpid());
   const char* eal_argv[] = {"bench", "--no-huge", "-m", "2048", "--no-pci", "--lcores", "0",
-                            "--file-prefix", prefix.c_str(), "--log-level=*:error", nullptr};
-  if (rte_eal_init(10, const_cast<char**>(eal_argv)) < 0) {
+                            "--file-prefix", prefix.c_str(), "--log-level=*:error", "--no-shconf",
+                            "--no-telemetry", nullptr};
+  if (rte_eal_init(12, const_cast<char**>(eal_argv)) < 0) {
     std::fprintf(stderr, "bench_pipeline: EAL init failed\n");
     return 1;
   }
@@ -370,7 +371,9 @@ int run_mix(const Args& a) {
               wc.worker_records.get() - records0,
               wc.worker_record_ring_full.get() + wc.worker_record_pool_empty.get() - lost0,
               worker.app().counters().app_state_exhausted.get() - exhausted0);
+  std::string rtdir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  rmdir(rtdir.c_str());  // empty: no shared config, no telemetry socket
   return 0;
 }
 
@@ -438,8 +441,9 @@ int main(int argc, char** argv) {
   uint64_t mem_mb = 512 + npkts * (room + 640) / (1 << 20);
   std::string mem = cat(mem_mb);
   const char* eal_argv[] = {"bench", "--no-huge", "-m", mem.c_str(), "--no-pci", "--lcores", "0",
-                            "--file-prefix", prefix.c_str(), "--log-level=*:error", nullptr};
-  if (rte_eal_init(10, const_cast<char**>(eal_argv)) < 0) {
+                            "--file-prefix", prefix.c_str(), "--log-level=*:error", "--no-shconf",
+                            "--no-telemetry", nullptr};
+  if (rte_eal_init(12, const_cast<char**>(eal_argv)) < 0) {
     std::fprintf(stderr, "bench_pipeline: EAL init failed\n");
     return 1;
   }
@@ -571,6 +575,8 @@ int main(int argc, char** argv) {
               worker.table().size(), table_bytes / 1048576.0,
               static_cast<double>(table_bytes) / worker.table().capacity());
   for (rte_mbuf* m : pkts) rte_pktmbuf_free(m);
+  std::string rtdir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  rmdir(rtdir.c_str());  // empty: no shared config, no telemetry socket
   return 0;
 }

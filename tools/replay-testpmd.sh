@@ -74,6 +74,8 @@ cleanup() {
   # Only the two processes this script started, by PID.
   [ -n "$tp_pid" ] && kill -INT "$tp_pid" 2>/dev/null && wait "$tp_pid" 2>/dev/null
   [ -n "$fs_pid" ] && kill -INT "$fs_pid" 2>/dev/null && wait "$fs_pid" 2>/dev/null
+  # testpmd leaves its (empty with --no-shconf) runtime directory; flowscribe removes its own.
+  rmdir "${XDG_RUNTIME_DIR:-/tmp}/dpdk/fsreplay-tp-$$" "/var/run/dpdk/fsreplay-tp-$$" 2>/dev/null || true
   if [ "$keep" = 1 ]; then echo "replay-testpmd: logs and records kept in $work" >&2
   else rm -rf "$work"; fi
 }
@@ -100,7 +102,7 @@ done
 # Two testpmd lcores on one CPU: the main one sleeps in the --stats-period loop, the other
 # forwards (io mode: port 0 = the capture -> port 1 = memif).
 dpdk-testpmd --lcores "0@$tp_cpu,1@$tp_cpu" --no-huge -m "$tp_mem" --no-pci \
-  --file-prefix "fsreplay-tp-$$" \
+  --file-prefix "fsreplay-tp-$$" --no-shconf \
   --vdev "net_pcap0,rx_pcap=$capture,infinite_rx=1" \
   --vdev "net_memif0,role=client,socket=$sock,socket-abstract=no" \
   -- --forward-mode=io --stats-period 1 --total-num-mbufs="$mbufs" \

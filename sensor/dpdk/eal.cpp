@@ -5,6 +5,11 @@
 #include <rte_errno.h>
 #include <rte_log.h>
 #include <sched.h>
+#include <signal.h>
+#include <cerrno>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -20,6 +25,16 @@ namespace {
 char* g_log_buf = nullptr;
 size_t g_log_len = 0;
 FILE* g_log_stream = nullptr;
+std::string g_runtime_dir;
+
+// The runtime directory EAL made (/var/run/dpdk/<prefix>): with --no-shconf only the
+// telemetry socket lives there, and EAL unlinks it at exit; rmdir() removes the directory only
+// when it is empty, so a directory another process still uses is never touched.
+void remove_runtime_dir() {
+  if (g_runtime_dir.empty()) return;
+  rmdir(g_runtime_dir.c_str());
+  g_runtime_dir.clear();
+}
 
 }  // namespace
 
@@ -62,7 +77,53 @@ uint64_t free_hugepage_bytes() {
   return total;
 }
 
+// With --no-shconf EAL takes no lock on the prefix, so a second instance with the same
+// --file-prefix would start and then share (and at exit remove) the first one's telemetry
+// socket. The socket tells whether the prefix is in use: it accepts connections while its
+// process lives. The directory is computed as EAL does (eal_create_runtime_dir).
+std::string runtime_base() {
+  if (getuid() == 0) return "/var/run";
+  const char* xdg = getenv("XDG_RUNTIME_DIR");
+  return xdg != nullptr ? xdg : "/tmp";
+}
+
+bool prefix_in_use(const std::string& prefix) {
+  std::string path = cat(runtime_base(), "/dpdk/", prefix, "/dpdk_telemetry.v2");
+  sockaddr_un sun{};
+  if (path.size() >= sizeof sun.sun_path) return false;
+  sun.sun_family = AF_UNIX;
+  std::memcpy(sun.sun_path, path.data(), path.size());
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  bool live = connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0;
+  close(fd);
+  return live;
+}
+
+// A flowscribe killed with SIGKILL leaves its (empty but for a dead socket) runtime directory;
+// with the default per-pid prefix nothing would ever reuse it. Remove those of dead processes.
+void sweep_dead_default_dirs(const std::string& base) {
+  DIR* d = opendir(base.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    long pid = 0;
+    char tail = 0;
+    if (std::sscanf(e->d_name, "flowscribe-%ld%c", &pid, &tail) != 1 || pid <= 0) continue;
+    if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::string dir = cat(base, "/", e->d_name);
+    unlink(cat(dir, "/dpdk_telemetry.v2").c_str());
+    rmdir(dir.c_str());  // only if that left it empty
+  }
+  closedir(d);
+}
+
 absl::Status eal_init(const EalConfig& c) {
+  sweep_dead_default_dirs(cat(runtime_base(), "/dpdk"));
+  if (prefix_in_use(c.file_prefix)) {
+    return absl::FailedPreconditionError(
+        cat("DPDK could not start: another DPDK process uses --file-prefix ", c.file_prefix,
+            " (give each instance its own)"));
+  }
   if (!c.verbose) {
     g_log_stream = open_memstream(&g_log_buf, &g_log_len);
     if (g_log_stream != nullptr) rte_openlog_stream(g_log_stream);
@@ -83,6 +144,12 @@ absl::Status eal_init(const EalConfig& c) {
   args.push_back("-m");
   args.push_back(cat(c.mem_mb));
   if (!c.huge) args.push_back("--no-huge");
+  // No shared runtime files: DPDK would otherwise leave ~6 MB of config and fbarray files in
+  // /var/run/dpdk/<prefix> after every run (tens of GB after a few thousand runs with the
+  // per-pid default prefix), and hugepage files that outlive a crash. flowscribe runs no
+  // secondary processes; telemetry still works (its socket lives in the runtime directory).
+  args.push_back("--no-shconf");
+  if (c.huge) args.push_back("--huge-unlink");
   args.push_back("--file-prefix");
   args.push_back(c.file_prefix);
   if (c.pci_allow.empty()) args.push_back("--no-pci");
@@ -103,8 +170,10 @@ absl::Status eal_init(const EalConfig& c) {
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   int rc = rte_eal_init(static_cast<int>(args.size()), argv.data());
+  g_runtime_dir = rte_eal_get_runtime_dir();
   if (rc < 0) {
     int err = rte_errno;
+    remove_runtime_dir();
     std::string tail = eal_log_tail(3);
     std::string hint;
     if (c.huge && (err == ENOMEM || tail.find("huge") != std::string::npos)) {
@@ -136,6 +205,16 @@ std::string eal_log_tail(size_t max_lines) {
   return join(out, "; ");
 }
 
-void eal_cleanup() { rte_eal_cleanup(); }
+void eal_cleanup() {
+  rte_eal_cleanup();
+  eal_remove_runtime_files();
+}
+
+void eal_remove_runtime_files() {
+  // The telemetry socket is unlinked by an atexit handler, after this and never on _Exit;
+  // remove it now so the directory can go.
+  if (!g_runtime_dir.empty()) unlink(cat(g_runtime_dir, "/dpdk_telemetry.v2").c_str());
+  remove_runtime_dir();
+}
 
 }  // namespace flowscribe::sensor::dpdk

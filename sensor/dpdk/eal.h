@@ -46,6 +46,11 @@ absl::Status eal_init(const EalConfig& config);
 // The last EAL log lines (for error messages).
 std::string eal_log_tail(size_t max_lines);
 
+// rte_eal_cleanup() and then eal_remove_runtime_files().
 void eal_cleanup();
+
+// Removes what EAL left in its runtime directory (/var/run/dpdk/<prefix>) and the directory:
+// for a hurried exit that skips rte_eal_cleanup().
+void eal_remove_runtime_files();
 
 }  // namespace flowscribe::sensor::dpdk

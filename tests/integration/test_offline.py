@@ -301,6 +301,54 @@ def case_signal_live():
     check_grammar(out)
 
 
+def _runtime_dir(prefix):
+    base = "/var/run" if os.getuid() == 0 else os.environ.get("XDG_RUNTIME_DIR", "/tmp")
+    return os.path.join(base, "dpdk", prefix)
+
+
+def case_runtime_dir():
+    """No run leaves DPDK runtime files behind (they were ~6 MB a run and filled a disk), and a
+    second instance on a prefix in use is refused with one line."""
+    prefix = f"fs-rtdir-{os.getpid()}"
+    rtdir = _runtime_dir(prefix)
+    # What a flowscribe killed by SIGKILL leaves (default prefix, dead pid): swept at start.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = _runtime_dir(f"flowscribe-{dead.pid}")
+    os.makedirs(stale, exist_ok=True)
+    open(os.path.join(stale, "dpdk_telemetry.v2"), "w").close()
+    offline("basic.pcap", "--file-prefix", prefix)
+    assert not os.path.exists(rtdir), f"{rtdir} left after a normal run: {os.listdir(rtdir)}"
+    assert not os.path.exists(stale), f"{stale} of a dead process not swept"
+    # EAL itself fails (bad EAL argument): still nothing left.
+    p = run(["--pcap", os.path.join(ARGS.captures, "basic.pcap"), "--file-prefix", prefix,
+             "--eal", "--no-such-eal-flag"], check_rc=2)
+    assert "DPDK could not start" in p.stderr, p.stderr
+    assert not os.path.exists(rtdir), f"{rtdir} left after an EAL failure"
+    # A live instance holds the prefix: a second one is refused; two signals end the first
+    # without flushing, and that hurried exit removes the runtime directory too.
+    cap = os.path.join(ARGS.captures, "basic.pcap")
+    proc = subprocess.Popen([ARGS.bin, "--port", f"net_pcap0,rx_pcap={cap},infinite_rx=1",
+                             "--no-huge", "--mem", "512", "--stats-interval", "0.2",
+                             "--file-prefix", prefix, "--flows-per-worker", "4096"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while not os.path.exists(os.path.join(rtdir, "dpdk_telemetry.v2")):
+            assert time.time() < deadline and proc.poll() is None, "first instance did not start"
+            time.sleep(0.1)
+        _one_line_error(run(["--port", "net_null0", "--no-huge", "--mem", "256",
+                             "--file-prefix", prefix], check_rc=2), "--file-prefix", prefix)
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode in (0, 1), (proc.returncode, err)
+    assert not os.path.exists(rtdir), f"{rtdir} left after a signalled exit: {os.listdir(rtdir)}"
+
+
 def case_active_timeout():
     """Long sessions produce session-update records at the active timeout."""
     p = offline("basic.pcap", "--active-timeout", "1")
