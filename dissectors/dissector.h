@@ -65,13 +65,22 @@ struct Ctx {
   Nanos now;  // packet time of the bytes being delivered (flow end: the flow's last packet)
   RecordOut& out;
   const AppNamer* apps = nullptr;
-  // Set by hand_over(): the dissector that reads the rest of the stream.
+  // Set by hand_over(): the dissector that reads the rest of the stream, and how many bytes
+  // of the current data() call the handing dissector used (kAllUsed: all of them).
+  static constexpr uint32_t kAllUsed = UINT32_MAX;
   uint16_t next_proto = 0;
+  uint32_t used = kAllUsed;
 
   // Before returning kDone: the rest of the stream belongs to another protocol's dissector
-  // (STARTTLS, an HTTP CONNECT tunnel -> tls). The flow keeps its protocol; if the bytes turn
-  // out not to be that protocol, the flow is only bypassed (app_handover_rejected).
-  void hand_over(AppProto p) noexcept { next_proto = static_cast<uint16_t>(p); }
+  // (STARTTLS, an HTTP CONNECT tunnel -> tls, a SOCKS tunnel -> http or tls). The flow keeps
+  // its protocol; if the bytes turn out not to be that protocol, the flow is only bypassed
+  // (app_handover_rejected). From data(), `used` < len passes the bytes of this call after
+  // the first `used` ones to the next dissector at once (a tunnel's first bytes may share a
+  // segment with the last message of the protocol that opened it).
+  void hand_over(AppProto p, uint32_t used_bytes = kAllUsed) noexcept {
+    next_proto = static_cast<uint16_t>(p);
+    used = used_bytes;
+  }
 
   emit::Record* begin(emit::RecordType type) noexcept { return out.begin(flow, type, now); }
   void commit(emit::Record* r) noexcept { out.commit(flow, r); }

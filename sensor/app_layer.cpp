@@ -247,10 +247,28 @@ void AppLayer::after_progress(flow::Flow& f, State& s, dissect::Progress pr, Nan
 
 void AppLayer::dissect_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t* p,
                             uint32_t len, uint32_t wire_len, Nanos now) noexcept {
-  dissect::Ctx c = ctx(f, now);
   const bool from_client = (dir ^ s.dir_swap) == 0;
-  const dissect::Progress pr = dissectors_.list[s.dissector]->data(dslot(s), c, from_client, p, len, wire_len);
-  after_progress(f, s, pr, now, c.next_proto);
+  // A hand-over may leave bytes of this call to the next dissector, which may hand over in
+  // turn (SOCKS -> HTTP CONNECT -> TLS): bounded, a loop of hand-overs is no protocol.
+  for (int hops = 0;; ++hops) {
+    dissect::Ctx c = ctx(f, now);
+    const dissect::Progress pr =
+        dissectors_.list[s.dissector]->data(dslot(s), c, from_client, p, len, wire_len);
+    after_progress(f, s, pr, now, c.next_proto);
+    if (pr != dissect::Progress::kDone || c.next_proto == 0 || c.used >= len ||
+        s.dissector == kNoDissector) {
+      return;
+    }
+    if (hops == 3) {
+      stop_dissector(f, s, true, now);
+      counters_.app_handover_rejected.inc();
+      f.app_flags |= flow::kAppBypass;
+      return;
+    }
+    p += c.used;
+    len -= c.used;
+    wire_len = wire_len > c.used ? wire_len - c.used : len;
+  }
 }
 
 void AppLayer::dissect_gap(flow::Flow& f, State& s, uint32_t dir, uint32_t len, Nanos now) noexcept {
