@@ -156,23 +156,33 @@ const char* alert_name(uint8_t d) noexcept {  // RFC 8446 section 6, RFC 5246 se
   }
 }
 
-// Feeds decimal or hex list text to a digest without building the string.
+// Feeds decimal or hex list text to a digest through a small buffer: a fingerprint's text is
+// made of hundreds of short pieces, and one digest update per piece cost ~25K instructions
+// per ClientHello (callgrind, bench_pipeline --mix); one update per 256 bytes costs ~1/10.
 class HashText {
  public:
   explicit HashText(tls::DigestKind k) noexcept : d_(k) {}
-  void put(std::string_view s) noexcept { d_.update(s); }
+  void put(std::string_view s) noexcept {
+    if (s.size() > sizeof buf_ - n_) {
+      flush();
+      if (s.size() > sizeof buf_) {
+        d_.update(s);
+        return;
+      }
+    }
+    std::memcpy(buf_ + n_, s.data(), s.size());
+    n_ += static_cast<uint32_t>(s.size());
+  }
   void dec(uint32_t v) noexcept {
     char b[12];
     Text t(b, sizeof b);
     t.dec(v);
-    d_.update(t.view());
+    put(t.view());
   }
   void hex4(uint16_t v) noexcept {
-    char b[4];
-    Text t(b, sizeof b);
-    t.hex2(static_cast<uint8_t>(v >> 8));
-    t.hex2(static_cast<uint8_t>(v));
-    d_.update(t.view());
+    static constexpr char kHex[] = "0123456789abcdef";
+    const char b[4] = {kHex[v >> 12], kHex[(v >> 8) & 15], kHex[(v >> 4) & 15], kHex[v & 15]};
+    put({b, 4});
   }
   template <typename T>
   void dec_list(const T* v, uint32_t n) noexcept {
@@ -187,10 +197,19 @@ class HashText {
       hex4(v[i]);
     }
   }
-  void final(uint8_t* out) noexcept { d_.final(out); }
+  void final(uint8_t* out) noexcept {
+    flush();
+    d_.final(out);
+  }
 
  private:
+  void flush() noexcept {
+    if (n_) d_.update(std::string_view(buf_, n_));
+    n_ = 0;
+  }
   tls::Digest d_;
+  uint32_t n_ = 0;
+  char buf_[256];
 };
 
 class TlsDissector final : public Dissector {
