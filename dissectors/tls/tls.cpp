@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "dissectors/classify/reader.h"
+#include "dissectors/tls/cert_cache.h"
 #include "dissectors/tls/digest.h"
 #include "dissectors/tls/names.h"
 #include "dissectors/tls/text.h"
@@ -875,9 +876,15 @@ class TlsDissector final : public Dissector {
 
   void certificate(State& s, Ctx& c, const uint8_t* der, uint32_t len) noexcept {
     const uint32_t pos = s.cert_count++;
+    cnt_.tls_certs.inc();
+    const uint64_t hash = tls::CertCache::hash_of(der, len);
+    if (const tls::CertCacheEntry* e = certs_.find(der, len, hash)) {
+      cnt_.tls_cert_cache_hits.inc();
+      replay_certificate(s, c, pos, *e);
+      return;
+    }
     tls::CertInfo ci;
     const bool ok = tls::parse_cert(Bytes{der, len}, ci);
-    cnt_.tls_certs.inc();
     if (!ok) cnt_.tls_cert_errors.inc();
     if (ci.ext_cap) cnt_.tls_ext_cap.inc();
     uint8_t h256[32], h1[20];
@@ -907,6 +914,8 @@ class TlsDissector final : public Dissector {
     }
     char buf[kDnCap];
     add_uint(r, F::kX509Pos, pos);
+    const uint16_t body_at = r->ext_len;
+    const uint64_t trunc0 = cnt_.tls_field_truncated.get(), san0 = cnt_.tls_san_truncated.get();
     {
       Text t(buf, kDnCap);
       tls::dn_text(ci.subject, t);
@@ -1009,6 +1018,69 @@ class TlsDissector final : public Dissector {
     }
     add_uint(r, F::kX509DerLen, len);
     if (!ok) add_str(r, F::kX509Error, ci.error);
+    if (tls::CertCacheEntry* e = certs_.slot(der, len, hash)) {
+      remember(*e, ci, ok, self, h256, *r, body_at,
+               cnt_.tls_field_truncated.get() - trunc0, cnt_.tls_san_truncated.get() - san0);
+    }
+    c.commit(r);
+  }
+
+  static_assert(kLeafDnCap <= tls::CertCacheEntry::kMaxText &&
+                kLeafSanCap <= tls::CertCacheEntry::kMaxText &&
+                sizeof(emit::Record::ext) <= tls::CertCacheEntry::kMaxBody + 8);
+  // Keeps what a certificate gave for the next time it is seen (tls/cert_cache.h).
+  void remember(tls::CertCacheEntry& e, const tls::CertInfo& ci, bool ok, bool self,
+                const uint8_t h256[32], const emit::Record& r, uint16_t body_at,
+                uint64_t truncated, uint64_t san_truncated) noexcept {
+    e.body_len = static_cast<uint16_t>(r.ext_len - body_at);
+    std::memcpy(e.body, r.ext + body_at, e.body_len);
+    e.self_signed = self;
+    e.cert_error = !ok;
+    e.ext_cap = ci.ext_cap;
+    e.field_truncated = static_cast<uint8_t>(std::min<uint64_t>(truncated, 255));
+    e.san_truncated = static_cast<uint8_t>(std::min<uint64_t>(san_truncated, 255));
+    std::memcpy(e.sha256, h256, 32);
+    // The leaf summary, as the tls record takes it when this certificate comes first.
+    Text subj(e.subject, kLeafDnCap), iss(e.issuer, kLeafDnCap), san(e.san, kLeafSanCap);
+    tls::dn_text(ci.subject, subj);
+    tls::dn_text(ci.issuer, iss);
+    char ipb[8], emb[8], urb[8];
+    Text ip(ipb, 0), em(emb, 0), ur(urb, 0);
+    tls::SanLists l{&san, &ip, &em, &ur};
+    if (ci.has_san) tls::san_lists(ci.san, l);
+    e.leaf_cut = subj.cut() || iss.cut() || san.cut();
+    e.subject_len = static_cast<uint16_t>(subj.size());
+    e.issuer_len = static_cast<uint16_t>(iss.size());
+    e.san_len = static_cast<uint16_t>(san.size());
+  }
+
+  // A certificate seen before: the same x509 record and leaf summary, without parsing.
+  void replay_certificate(State& s, Ctx& c, uint32_t pos, const tls::CertCacheEntry& e) noexcept {
+    if (e.cert_error) cnt_.tls_cert_errors.inc();
+    if (e.ext_cap) cnt_.tls_ext_cap.inc();
+    if (pos == 0) {
+      s.leaf_seen = true;
+      s.leaf_self_signed = e.self_signed;
+      std::memcpy(s.leaf_sha256, e.sha256, 32);
+      std::memcpy(s.subject, e.subject, e.subject_len);
+      std::memcpy(s.issuer, e.issuer, e.issuer_len);
+      std::memcpy(s.san_dns, e.san, e.san_len);
+      s.subject_len = e.subject_len;
+      s.issuer_len = e.issuer_len;
+      s.san_len = e.san_len;
+      if (e.leaf_cut) cnt_.tls_field_truncated.inc();
+    }
+    emit::Record* r = c.begin(emit::RecordType::kX509);
+    if (r == nullptr) {
+      cnt_.tls_no_record_buffer.inc();
+      return;
+    }
+    add_uint(r, F::kX509Pos, pos);
+    // The fields after `pos` fitted after a `pos` of the same size when they were made.
+    std::memcpy(r->ext + r->ext_len, e.body, e.body_len);
+    r->ext_len = static_cast<uint16_t>(r->ext_len + e.body_len);
+    if (e.field_truncated) cnt_.tls_field_truncated.inc(e.field_truncated);
+    if (e.san_truncated) cnt_.tls_san_truncated.inc(e.san_truncated);
     c.commit(r);
   }
 
@@ -1081,6 +1153,7 @@ class TlsDissector final : public Dissector {
   }
 
   TlsCounters cnt_;
+  tls::CertCache certs_;
 };
 
 }  // namespace

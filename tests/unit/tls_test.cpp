@@ -394,3 +394,62 @@ TEST_CASE("x509: DER reader helpers") {
     CHECK(o.view() == "1.2.840.113549.1.1.11");
   }
 }
+
+namespace {
+
+uint64_t counter(const flowscribe::dissect::Dissector& d, std::string_view name) {
+  uint64_t v = ~uint64_t{0};
+  d.for_each_counter([&](const flowscribe::CounterInfo& ci, uint64_t x) {
+    if (ci.name == name) v = x;
+  });
+  return v;
+}
+
+// Runs one handshake through dissector `d` (whose certificate cache persists between calls).
+std::vector<std::string> run_on(flowscribe::dissect::Dissector& d, std::string_view client,
+                                std::string_view server) {
+  FlowUnderTest f(d, 6, 40000, 443);
+  f.data(true, client);
+  f.data(false, server);
+  f.end();
+  std::vector<std::string> lines;
+  for (auto& r : f.out.records) lines.push_back(RecordCollector::line(*r));
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("tls: a certificate seen before gives the same records from the cache") {
+  auto d = flowscribe::dissect::make_tls_dissector();
+  const auto rsa1 = run_on(*d, fx::k443_1_client, fx::k443_1_server);
+  const auto ec1 = run_on(*d, fx::k8443_1_client, fx::k8443_1_server);
+  CHECK(counter(*d, "tls_cert_cache_hits") == 0);
+  const auto rsa2 = run_on(*d, fx::k443_1_client, fx::k443_1_server);
+  const auto ec2 = run_on(*d, fx::k8443_1_client, fx::k8443_1_server);
+  CHECK(counter(*d, "tls_cert_cache_hits") == 3);
+  CHECK(counter(*d, "tls_certs") == 6);
+  CHECK(rsa1 == rsa2);  // x509 records and the tls record's leaf summary alike
+  CHECK(ec1 == ec2);
+  // A fresh dissector (no cache) writes the same.
+  auto fresh = flowscribe::dissect::make_tls_dissector();
+  CHECK(run_on(*fresh, fx::k443_1_client, fx::k443_1_server) == rsa2);
+}
+
+TEST_CASE("tls: the cache never answers for a different certificate of the same size") {
+  // The leaf's last signature byte flipped: same length, same structure, other bytes.
+  const Run orig = run(fx::k443_1_client, fx::k443_1_server);
+  const std::string der_len = get(orig.fields[0], "x509.der_len");
+  const size_t n = std::stoul(der_len);
+  std::string server(fx::k443_1_server);
+  const std::string head{'\x30', '\x82', static_cast<char>((n - 4) >> 8), static_cast<char>((n - 4) & 0xff)};
+  const size_t at = server.find(head);
+  REQUIRE(at != std::string::npos);
+  server[at + n - 1] = static_cast<char>(server[at + n - 1] ^ 0x5a);
+  auto d = flowscribe::dissect::make_tls_dissector();
+  const auto first = run_on(*d, fx::k443_1_client, fx::k443_1_server);
+  const auto changed = run_on(*d, fx::k443_1_client, server);
+  CHECK(counter(*d, "tls_cert_cache_hits") == 0);
+  auto fresh = flowscribe::dissect::make_tls_dissector();
+  CHECK(run_on(*fresh, fx::k443_1_client, server) == changed);
+  CHECK(changed != first);
+}

@@ -1,0 +1,73 @@
+#pragma once
+// A per-worker cache of the certificates the TLS dissector has already turned into x509
+// records (docs/performance.md, "Certificate cache"). Busy servers show the same chain to
+// every client, and intermediates are shared by thousands of servers, so most certificates a
+// sensor sees it has seen before; parsing the DER, hashing it twice (SHA-1, SHA-256) and
+// writing its ~20 fields is ~30K instructions, copying the finished fields back is ~1K.
+//
+// An entry is found by a hash of the DER and then compared byte for byte, so a hit is the
+// same certificate, never a lookalike: hostile traffic can only cause misses. Direct-mapped,
+// fixed size, allocated and touched once at start; a certificate larger than kMaxDer is never
+// cached.
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+#include "absl/hash/hash.h"
+
+namespace flowscribe::dissect::tls {
+
+struct CertCacheEntry {
+  static constexpr uint32_t kMaxDer = 2048, kMaxBody = 1920, kMaxText = 256;
+  uint64_t hash;
+  uint32_t der_len;     // 0: empty slot
+  uint16_t body_len;    // x509 record fields after `pos`
+  uint8_t self_signed;  // the leaf summary of the tls record
+  uint8_t leaf_cut;     // a leaf summary text was cut (tls_field_truncated)
+  uint16_t subject_len, issuer_len, san_len;
+  // Counter increments the first parse made (replayed on every hit).
+  uint8_t field_truncated, san_truncated, cert_error, ext_cap;
+  uint8_t sha256[32];
+  char subject[kMaxText], issuer[kMaxText], san[kMaxText];
+  uint8_t body[kMaxBody];
+  uint8_t der[kMaxDer];
+};
+
+class CertCache {
+ public:
+  static constexpr uint32_t kEntries = 512;  // ~2.6 MB per worker
+
+  CertCache() : e_(new CertCacheEntry[kEntries]) {
+    std::memset(static_cast<void*>(e_.get()), 0, sizeof(CertCacheEntry) * kEntries);
+  }
+
+  static uint64_t hash_of(const uint8_t* der, uint32_t len) noexcept {
+    return absl::Hash<std::string_view>{}(
+        std::string_view(reinterpret_cast<const char*>(der), len));
+  }
+
+  // The entry holding exactly these DER bytes, or nullptr.
+  const CertCacheEntry* find(const uint8_t* der, uint32_t len, uint64_t h) const noexcept {
+    if (len == 0 || len > CertCacheEntry::kMaxDer) return nullptr;
+    const CertCacheEntry& e = e_[h % kEntries];
+    if (e.hash != h || e.der_len != len || std::memcmp(e.der, der, len) != 0) return nullptr;
+    return &e;
+  }
+
+  // The slot for these bytes, to be filled by the caller (nullptr if they cannot be cached);
+  // the previous occupant is gone.
+  CertCacheEntry* slot(const uint8_t* der, uint32_t len, uint64_t h) noexcept {
+    if (len == 0 || len > CertCacheEntry::kMaxDer) return nullptr;
+    CertCacheEntry& e = e_[h % kEntries];
+    e.hash = h;
+    e.der_len = len;
+    std::memcpy(e.der, der, len);
+    return &e;
+  }
+
+ private:
+  std::unique_ptr<CertCacheEntry[]> e_;
+};
+
+}  // namespace flowscribe::dissect::tls
