@@ -43,7 +43,19 @@ struct AppLayer::Consumer {
     }
     const Chunk cur{dir, p, n, n, st.cls.len[dir], st.cls.wire[dir]};
     const dissect::Decision d = app.classifier_.feed(st.cls, dir == 0, p, n);
-    if (d.kind != dissect::Decision::kPending) app.conclude(f, d, cur, now);
+    if (d.kind != dissect::Decision::kPending) {
+      app.conclude(f, d, cur, now);
+      return;
+    }
+    // This chunk outgrew the direction's prefix while a candidate waits for the other side
+    // (an HTTP request line longer than the prefix, a long first message): decide now on the
+    // candidate, so its dissector gets this chunk whole instead of a gap where the bytes the
+    // prefix could not hold were.
+    if (cur.prefix_before == cur.wire_before && st.cls.wire[dir] > st.cls.len[dir] &&
+        st.cls.had_candidate()) {
+      app.counters_.app_decided_prefix_full.inc();
+      app.conclude(f, app.classifier_.finish(st.cls), cur, now);
+    }
   }
   // A hole: the bytes after it cannot be read as the start of a message. The classifier
   // decides with what was seen before it; a dissector resynchronises or gives up.

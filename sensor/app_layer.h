@@ -30,6 +30,7 @@ namespace flowscribe::sensor {
   X(app_no_payload, "flows that ended without payload (never classified)")                  \
   X(app_other_transport, "flows neither TCP nor UDP: not classified")                       \
   X(app_reversed, "flows whose guessed client was the server (payload proved it): flipped")  \
+  X(app_decided_prefix_full, "flows decided on an unconfirmed candidate: a first message outgrew the classifier's prefix") \
   X(app_dissected, "flows handed to their protocol's dissector")                            \
   X(app_dissect_exhausted, "classified flows not dissected: the dissector's state pool was full") \
   X(app_dissect_done, "flows whose dissector finished before the flow ended (bypassed after)") \

@@ -72,6 +72,7 @@ struct ClassifyState {
   bool server_spoke_first() const noexcept { return flags & 0x01; }  // kStateServerFirst
   // begin_verify() armed a check that verify() has not settled yet.
   bool verifying() const noexcept { return flags & 0x18; }  // kStateVerify0 | kStateVerify1
+  bool had_candidate() const noexcept { return flags & 0x02; }  // kStateHadCandidate
 };
 static_assert(sizeof(ClassifyState) <= 1152, "ClassifyState must fit a 1.2 KiB pool slot");
 
