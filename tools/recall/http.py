@@ -83,6 +83,13 @@ def arkime_items(body):
     return out
 
 
+def _without_port(host):
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    name, sep, port = host.rpartition(":")
+    return name if sep and port.isdigit() and ":" not in name else host
+
+
 def our_items(rec):
     fl = records.flow(rec)
     http = next((v for k, v in rec["sd"].items() if k.startswith("http@")), None)
@@ -95,7 +102,9 @@ def our_items(rec):
     out = [(("zeek",) + flow, z)]
     vals = dict(http)
     if "host" in vals:
-        vals["host"] = vals["host"].lower()
+        # Arkime's host is the Host header's name without its port (its host_uri keeps it);
+        # ours is the header as sent.
+        vals["host"] = _without_port(vals["host"]).lower()
     uri = http.get("uri")
     if uri is not None:
         # Arkime's uri is host + path for origin-form targets, the target itself otherwise.
@@ -154,5 +163,6 @@ def same(field, truth, ours):
         return dec.decode("utf-8", "backslashreplace") == truth or \
             dec.decode("latin-1") == truth
     if field == "host" and isinstance(ours, str):
-        return truth.lower() == ours.lower()
+        # Zeek's host drops the port, as Arkime's does.
+        return truth.lower() in (ours.lower(), _without_port(ours).lower())
     return False
