@@ -261,6 +261,20 @@ bool parse_malformed_request_line(std::string_view s, RequestLine& r) noexcept {
   return true;
 }
 
+// The first line of a connection: a few bytes of anything, then a well-formed HTTP/1.x
+// request line ("\xdd\0\0\0 GET /txt HTTP/1.1": a client's framing or a tunnel's leftovers;
+// servers answer it, Zeek logs it as bad_HTTP_request_with_version). The request is what
+// follows the junk, at most 64 bytes in.
+bool request_after_junk(std::string_view s, RequestLine& r) noexcept {
+  const size_t v = s.rfind(" HTTP/1.");
+  if (v == std::string_view::npos) return false;
+  for (size_t i = 1; i < 64 && i < v; ++i) {
+    if (is_tchar(s[i - 1]) || !probe_util::is_alpha(s[i])) continue;
+    if (parse_request_line(s.substr(i), false, true, r)) return true;
+  }
+  return false;
+}
+
 struct StatusLine {
   std::string_view version, reason;
   uint16_t code = 0;
@@ -912,7 +926,11 @@ class HttpDissector final : public Dissector {
     RequestLine rq;
     bool malformed = false;
     if (!parse_request_line(line, over, strict, rq)) {
-      if (strict || over || !parse_malformed_request_line(line, rq)) return not_http(s, c, 0);
+      if (strict || over ||
+          (!parse_malformed_request_line(line, rq) &&
+           (s.seen_message || !request_after_junk(line, rq)))) {
+        return not_http(s, c, 0);
+      }
       malformed = true;
       counters_.http_bad_request_line.inc();
     }

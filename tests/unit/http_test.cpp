@@ -593,6 +593,25 @@ TEST_CASE("http: request lines real clients send") {
   CHECK(get(r.records[1], "http.version") == "0.9");
 }
 
+TEST_CASE("http: junk before the first request line (Zeek: bad_HTTP_request_with_version)") {
+  // From Zeek's http-bad-request-with-version.pcap: four bytes and a space before the request.
+  const Run r = run_text({{true, B("\xdd\x00\x00\x00 GET /txt HTTP/1.1\r\nHost: www.msftncsi.com\r\n\r\n")},
+                          {false, "HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nMicrosoft NCSI"}});
+  REQUIRE(r.records.size() == 1);
+  CHECK(get(r.records[0], "http.method") == "GET");
+  CHECK(get(r.records[0], "http.uri") == "/txt");
+  CHECK(get(r.records[0], "http.host") == "www.msftncsi.com");
+  CHECK(get(r.records[0], "http.resp_body_len") == "14");
+  CHECK(get(r.records[0], "http.tags") == "bad_request_line");
+  // Only at the start of a connection, and only before a well-formed request line.
+  const Run late = run_text({{true, "GET / HTTP/1.1\r\n\r\n"}, {true, B("\xdd\x00 GET /x HTTP/1.1\r\n\r\n")}});
+  CHECK(late.records.size() == 1);
+  const Run no = run_text({{true, B("\xdd\x00\x00\x00 GET /txt HTTP/2.0\r\n\r\n")}});
+  CHECK(no.last == Progress::kViolation);
+  const Run far = run_text({{true, std::string(70, 'x') + std::string(B("\x00 GET /txt HTTP/1.1\r\n\r\n"))}});
+  CHECK(far.last == Progress::kViolation);
+}
+
 TEST_CASE("http: not HTTP where a message must start") {
   const Run v = run_text({{true, B("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")}});
   CHECK(v.last == Progress::kViolation);
