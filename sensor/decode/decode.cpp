@@ -195,6 +195,77 @@ inline DecodeStatus decode_tcp(Ctx& ctx, Cursor c, uint32_t l4_wire) noexcept {
   return DecodeStatus::kOk;
 }
 
+constexpr uint16_t kPortVxlan = 4789;   // RFC 7348 (IANA); cloud traffic mirroring uses it
+constexpr uint16_t kPortVxlanGpe = 4790;  // VXLAN Generic Protocol Extension (IETF draft)
+constexpr uint16_t kPortGeneve = 6081;  // RFC 8926
+constexpr uint16_t kPortGtpU = 2152;    // 3GPP TS 29.281 (GTP-U: user plane of mobile cores)
+
+// The inner packet of a UDP tunnel on its IANA port (VXLAN, VXLAN-GPE, Geneve, GTP-U G-PDU).
+// A datagram whose header is not the tunnel's stays plain UDP (returns false); one whose
+// header the capture cut (the datagram is long enough on the wire) is malformed, as a cut GRE
+// header is. `c` is the captured UDP payload, `wire` its length on the wire.
+[[gnu::noinline]] bool decode_udp_tunnel(Ctx& ctx, uint16_t sport, uint16_t dport, Cursor c,
+                                         uint32_t wire, DecodeStatus& st) noexcept {
+  if (ctx.out.frag != Frag::kNone) return false;  // the inner packet would be cut
+  // -1: not captured though on the wire (truncated); 0: not in the datagram (not a tunnel).
+  const auto have = [&](uint32_t k) { return c.has(k) ? 1 : (wire >= k ? -1 : 0); };
+  const auto cut = [&] {
+    st = malformed(ctx.n.decode_udp_tunnel_truncated);
+    return true;
+  };
+  enum { kEthernet, kIp } inner = kIp;
+  uint32_t hlen = 8;
+  if (const int h = have(8); h <= 0) return h < 0 ? cut() : false;
+  if (dport == kPortVxlan) {
+    // Flags (I = 0x08 must be set: the VNI is valid), 24 reserved bits, VNI, 8 reserved.
+    if ((c.u8(0) & 0x08) == 0) return false;
+    inner = kEthernet;
+  } else if (dport == kPortVxlanGpe) {
+    // Flags R R Ver(2) I P B O, 16 reserved bits, Next Protocol (P set: 1 IPv4, 2 IPv6,
+    // 3 Ethernet; P clear: Ethernet), VNI, 8 reserved.
+    if ((c.u8(0) & 0x08) == 0 || (c.u8(0) & 0x30) != 0) return false;
+    const uint8_t np = (c.u8(0) & 0x04) ? c.u8(3) : 3;
+    if (np == 3) inner = kEthernet;
+    else if (np != 1 && np != 2) return false;
+  } else if (dport == kPortGeneve) {
+    // Ver(2) OptLen(6) | O C Rsvd(6) | Protocol Type(16) | VNI(24) Rsvd(8) | options.
+    if ((c.u8(0) >> 6) != 0) return false;
+    hlen = 8 + 4u * (c.u8(0) & 0x3f);
+    const uint16_t pt = c.u16be(2);
+    if (pt == kEtherTeb) inner = kEthernet;
+    else if (pt != kEtherIpv4 && pt != kEtherIpv6) return false;
+  } else {
+    // GTP-U: version 1, PT 1; message type 255 (G-PDU) carries a user packet. E/S/PN add
+    // 4 bytes (sequence, N-PDU, next extension type); extensions chain, each length x 4.
+    (void)sport;
+    if ((c.u8(0) >> 4) != 0x3 || c.u8(1) != 0xff) return false;
+    if (c.u8(0) & 0x07) {
+      hlen = 12;
+      if (const int h = have(hlen); h <= 0) return h < 0 ? cut() : false;
+      uint8_t next = (c.u8(0) & 0x04) ? c.u8(11) : 0;
+      for (int i = 0; next != 0; ++i) {
+        if (i == 8) return false;
+        if (const int h = have(hlen + 1); h <= 0) return h < 0 ? cut() : false;
+        const uint32_t l = 4u * c.u8(hlen);
+        if (l == 0) return false;
+        if (const int h = have(hlen + l); h <= 0) return h < 0 ? cut() : false;
+        next = c.u8(hlen + l - 1);
+        hlen += l;
+      }
+    }
+  }
+  if (const int h = have(hlen + 1); h <= 0) return h < 0 ? cut() : false;
+  if (ctx.depth >= kMaxTunnelDepth) {
+    ctx.n.decode_tunnel_too_deep.inc();
+    return false;
+  }
+  c.skip(hlen);
+  ctx.n.decode_udp_decapsulated.inc();
+  enter_tunnel(ctx, inner == kEthernet);
+  st = inner == kEthernet ? decode_ethernet(ctx, c) : decode_raw_ip(ctx, c);
+  return true;
+}
+
 // RFC 768. The UDP length bounds the payload when it is sane; otherwise the IP length does.
 inline DecodeStatus decode_udp(Ctx& ctx, Cursor c, uint32_t l4_wire) noexcept {
   PacketMeta& out = ctx.out;
@@ -212,6 +283,17 @@ inline DecodeStatus decode_udp(Ctx& ctx, Cursor c, uint32_t l4_wire) noexcept {
   out.dport = c.u16be(2);
   out.has_ports = true;
   set_payload(out, c.ptr() + kUdpHeaderLen, captured_end - kUdpHeaderLen, end - kUdpHeaderLen);
+  const uint16_t lo = out.sport < out.dport ? out.sport : out.dport;
+  if (lo <= kPortGeneve && (out.dport == kPortVxlan || out.dport == kPortVxlanGpe ||
+                            out.dport == kPortGeneve || out.dport == kPortGtpU ||
+                            out.sport == kPortGtpU)) [[unlikely]] {
+    DecodeStatus st;
+    if (decode_udp_tunnel(ctx, out.sport, out.dport,
+                          Cursor(c.ptr() + kUdpHeaderLen, captured_end - kUdpHeaderLen),
+                          end - kUdpHeaderLen, st)) {
+      return st;
+    }
+  }
   return DecodeStatus::kOk;
 }
 

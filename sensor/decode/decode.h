@@ -66,7 +66,7 @@ struct PacketMeta {
   uint8_t icmp_code = 0;
   Frag frag = Frag::kNone;
   uint32_t frag_id = 0;              // IPv4 identification or IPv6 fragment header id
-  bool tunneled = false;             // decoded through GRE / ERSPAN / IP-in-IP
+  bool tunneled = false;             // decoded through GRE / ERSPAN / IP-in-IP / VXLAN / Geneve / GTP-U
 };
 
 // Every outcome that is not a clean decode has a counter here. kOk-path counters too.
@@ -106,6 +106,8 @@ struct PacketMeta {
   X(decode_gre_decapsulated, "GRE/ERSPAN packets decoded through to the inner packet") \
   X(decode_gre_unsupported, "GRE with a payload or version we do not decode")     \
   X(decode_ipip_decapsulated, "IP-in-IP packets (protocol 4 / 41) decoded through to the inner packet") \
+  X(decode_udp_tunnel_truncated, "VXLAN/Geneve/GTP-U header cut short by the capture")      \
+  X(decode_udp_decapsulated, "VXLAN (4789), VXLAN-GPE (4790), Geneve (6081) and GTP-U (2152) packets decoded to the inner packet") \
   X(decode_tunnel_too_deep, "nested tunnels beyond the cap (2)")                 \
   X(decode_unsupported_link, "frames on a link type we do not decode")
 

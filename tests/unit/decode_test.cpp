@@ -53,7 +53,7 @@ const Names kInfoCounters = {
     "decode_ipv6_frag_first", "decode_ipv6_frag_later", "decode_udp_bad_len",
     "decode_other_l4",     "decode_gre_decapsulated", "decode_gre_unsupported",
     "decode_ipip_decapsulated", "decode_tunnel_too_deep", "decode_tcp_options_truncated",
-    "decode_pppoe",        "decode_mpls",
+    "decode_pppoe",        "decode_mpls",            "decode_udp_decapsulated",
 };
 
 // ---- frame builder -------------------------------------------------------------------------
@@ -531,6 +531,56 @@ std::vector<Fixture> build_fixtures() {
     tag(b, 77, kEthIpv4);
     inner_tcp4(b);
     v.push_back(make("gre_teb", L::kEthernet, b, S::kOk, {"decode_ok", "decode_gre_decapsulated"}));
+  }
+  {  // VXLAN (RFC 7348) on 4789 carrying an Ethernet frame: AWS/Azure traffic mirroring.
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 17, .l4_len = 8 + 8 + 14 + kInnerTcpLen});
+    udp(b, 51234, 4789, 8 + 8 + 14 + kInnerTcpLen);
+    b.u8(0x08).u8(0).u16(0).u32(0x00123400);  // I flag, VNI 0x1234
+    eth(b, kEthIpv4);
+    inner_tcp4(b);
+    v.push_back(make("vxlan", L::kEthernet, b, S::kOk, {"decode_ok", "decode_udp_decapsulated"}));
+  }
+  {  // VXLAN-GPE on 4790, next protocol IPv4.
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 17, .l4_len = 8 + 8 + kInnerTcpLen});
+    udp(b, 51234, 4790, 8 + 8 + kInnerTcpLen);
+    b.u8(0x0c).u8(0).u8(0).u8(1).u32(0x00000700);
+    inner_tcp4(b);
+    v.push_back(make("vxlan_gpe", L::kEthernet, b, S::kOk, {"decode_ok", "decode_udp_decapsulated"}));
+  }
+  {  // Geneve (RFC 8926) on 4789's sibling 6081 with 8 bytes of options, protocol IPv4.
+    Builder b;
+    eth(b, kEthIpv6);
+    ipv6(b, 17, 8 + 16 + kInnerTcpLen);
+    udp(b, 40000, 6081, 8 + 16 + kInnerTcpLen);
+    b.u8(0x02).u8(0).u16(kEthIpv4).u32(0x00abcd00).u32(0x01020304).u32(0x05060708);
+    inner_tcp4(b);
+    v.push_back(make("geneve", L::kEthernet, b, S::kOk, {"decode_ok", "decode_udp_decapsulated"}));
+  }
+  {  // GTP-U G-PDU with the E flag and one extension header (PDU session container).
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 17, .l4_len = 8 + 16 + kInnerTcpLen});
+    udp(b, 2152, 2152, 8 + 16 + kInnerTcpLen);
+    b.u8(0x34).u8(0xff).u16(8 + kInnerTcpLen).u32(0xdeadbeef);  // flags E, G-PDU, TEID
+    b.u16(0).u8(0).u8(0x85);                                   // seq, N-PDU, next: 0x85
+    b.u8(1).u8(0x10).u8(0x01).u8(0);                           // 4 bytes, next: none
+    inner_tcp4(b);
+    v.push_back(make("gtpu", L::kEthernet, b, S::kOk, {"decode_ok", "decode_udp_decapsulated"}));
+  }
+  {  // On the VXLAN port but without the I flag: plain UDP, tracked as the outer datagram.
+    // (Cut inside the 8 bytes a tunnel header would take, it is a truncated tunnel header.)
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 17, .l4_len = 8 + 16});
+    udp(b, 51234, 4789, 8 + 16);
+    b.u8(0x00).u8(0).u16(0).u32(0);
+    b.mark();
+    b.fill(8, 0x41);
+    v.push_back(make("vxlan_not", L::kEthernet, b, S::kOk, {"decode_ok"}));
   }
   {  // ERSPAN type II: GRE with sequence number, 8-byte header (version 1), Ethernet.
     Builder b;
@@ -1018,6 +1068,24 @@ TEST_CASE("PPPoE sessions and MPLS label stacks are decoded to the IP inside", "
   CHECK(m.meta.vlan_outer == 7);
   CHECK(offset_of(fixture("mpls_ipv6"), m.meta.l3) == 18 + 8);
   expect_fixture("mpls_too_deep");
+}
+
+TEST_CASE("VXLAN, VXLAN-GPE, Geneve and GTP-U are decoded to the inner packet", "[decode]") {
+  for (const char* name : {"vxlan", "vxlan_gpe", "geneve", "gtpu"}) {
+    INFO(name);
+    Decoded d = expect_fixture(name);
+    CHECK(d.meta.tunneled);
+    CHECK(d.meta.ip_version == 4);
+    CHECK(d.meta.l4_proto == 6);
+    CHECK(d.meta.src.b[0] == 10);  // the inner 10.1.0.1:1234 -> 10.1.0.2:80
+    CHECK(d.meta.sport == 1234);
+    CHECK(d.meta.dport == 80);
+    CHECK(d.meta.payload_len == kPayloadLen);
+  }
+  Decoded n = expect_fixture("vxlan_not");
+  CHECK_FALSE(n.meta.tunneled);
+  CHECK(n.meta.l4_proto == 17);
+  CHECK(n.meta.dport == 4789);
 }
 
 TEST_CASE("IPv4 options are counted and skipped", "[decode]") {
