@@ -20,6 +20,7 @@ What is compared is defined by a spec module, tools/recall/<NAME>.py:
   our_items(rec)             -> [(key, {field: value})]   rec: tests/integration/records.py
                                                           parse() of one of our records
   same(field, truth, ours)   -> bool   (optional; default below)
+  ZEEK_LABELS {log kind: kind reported}  (optional: e.g. a test's ssl1_2.log reported as ssl)
 A key matches truth items to ours (for example the flow's addresses and ports plus the
 transaction's position in it); items with the same key pair in order. Values: a string, or a
 list of strings (a set-valued field: ours must contain every truth element). Truth values
@@ -144,16 +145,17 @@ def zeek_truth(root, spec, tmpdir, notes):
                 if not rows:
                     continue
                 used.add((cap, kind))
+                label = getattr(spec, "ZEEK_LABELS", {}).get(kind, kind)
                 for r in rows:
                     try:
                         items = spec.zeek_items(kind, r)
                     except (KeyError, ValueError):
-                        skipped["zeek-" + kind] += 1   # a log cut to fewer columns
+                        skipped["zeek-" + label] += 1   # a log cut to fewer columns
                         continue
                     for key, fields in items:
                         fields = clean(fields)
                         if fields:
-                            out[cap].append((key, fields, "zeek-" + kind))
+                            out[cap].append((key, fields, "zeek-" + label))
     return out
 
 

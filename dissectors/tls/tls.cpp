@@ -32,6 +32,13 @@ constexpr uint32_t kMaxCiphers = 512, kMaxExts = 128, kMaxGroups = 128, kMaxSigA
 constexpr uint32_t kSniCap = 255, kAlpnCap = 64, kClientAlpnCap = 128, kVersionsCap = 64,
                    kLeafDnCap = 256, kLeafSanCap = 256, kDnCap = 384, kNameCap = 96, kSerialCap = 64;
 
+// DTLS (RFC 6347 section 4.2.3, RFC 9147 section 5.5): a fragmented handshake message is
+// reassembled in the flow's buffer from up to kMaxRanges disjoint pieces; a datagram with no
+// DTLS record (STUN, TURN, RTP on a WebRTC flow, RFC 7983) is skipped, kMaxOtherDatagrams of
+// them before any handshake record and the flow is given up.
+constexpr uint32_t kMaxRanges = 32;
+constexpr uint8_t kMaxOtherDatagrams = 32;
+
 enum HsMode : uint8_t { kHsHeader, kHsBuffer, kHsSkip, kHsCert };
 enum CertStep : uint8_t { kCertListLen, kCertLen, kCertBody };
 
@@ -58,6 +65,18 @@ struct Dir {
   uint32_t cert_len;
 };
 
+// One DTLS handshake message being put together from fragments (in State::buf).
+struct Reasm {
+  bool active;
+  uint8_t di;       // 0 client, 1 server (after any role swap)
+  uint8_t type;     // msg_type
+  uint8_t nranges;  // disjoint byte ranges held, sorted
+  uint16_t seq;     // message_seq
+  uint32_t len;     // the message's length
+  uint32_t want;    // bytes kept: min(len, kBufBytes)
+  uint32_t lo[kMaxRanges], hi[kMaxRanges];
+};
+
 struct State {
   Dir dir[2];  // [0] client, [1] server
   uint8_t buf_owner;  // 0 free, 1 client, 2 server
@@ -66,6 +85,17 @@ struct State {
   bool written;
   bool have_ch, have_sh, complete, cert_hidden, resumed, sslv2, fp_ok, fps_ok;
   bool has_alert, leaf_seen, leaf_self_signed, sv_present;
+  // DTLS (UDP): datagrams, not a stream.
+  bool dtls;
+  bool roles_known;   // the first ClientHello (or server hello) said which side is which
+  uint8_t swap;       // 1: the DTLS client is the flow's server side (WebRTC, STUN first)
+  uint8_t other_dgrams;
+  bool any_hs;        // a DTLS handshake record was seen
+  bool ch_seen, sh_seen, cert_done, shd_seen, hrr;
+  uint16_t ch_seq, sh_seq;  // message_seq of the ClientHello / ServerHello written
+  uint16_t shd_seq;         // message_seq of the ServerHelloDone
+  uint32_t srv_seen;        // bit q: a fragment of the server's message_seq q (< 32) was seen
+  Reasm reasm;
   uint8_t alert_desc;
   uint8_t sid_len;
   uint8_t cert_count;
@@ -110,6 +140,17 @@ uint32_t read_u16_list(Bytes l, uint16_t* out, uint32_t& n, uint32_t max, bool& 
     }
   }
   return total;
+}
+
+// Versions in protocol order: DTLS counts down (RFC 6347 section 4.1: 1.0 is 0xfeff, 1.2
+// 0xfefd, RFC 9147: 1.3 0xfefc), ranked here with the TLS version each derives from.
+constexpr uint32_t version_rank(uint16_t v) noexcept {
+  switch (v) {
+    case 0xfeff: return 0x0302;
+    case 0xfefd: return 0x0303;
+    case 0xfefc: return 0x0304;
+    default: return (v >> 8) == 0xfe ? 0 : v;
+  }
 }
 
 constexpr bool is_alnum(uint8_t c) noexcept {
@@ -220,17 +261,24 @@ class TlsDissector final : public Dissector {
   // 2048 flows in their handshake per worker: 2048 x ~18 KiB = ~37 MiB.
   uint32_t default_states() const noexcept override { return 2048; }
 
-  void begin_flow(void* st, Ctx&, uint8_t) noexcept override {
+  void begin_flow(void* st, Ctx& c, uint8_t transport) noexcept override {
     State& s = *static_cast<State*>(st);
     // Everything but the buffer starts zeroed (the buffer is written before it is read).
     std::memset(static_cast<void*>(&s), 0, offsetof(State, buf));
     cnt_.tls_flows.inc();
+    if (transport == 17) {
+      s.dtls = true;
+      cnt_.tls_dtls_flows.inc();
+    } else if (c.flow.app_proto == static_cast<uint16_t>(AppProto::kStun)) {
+      s.done = true;  // STUN over TCP carries no DTLS: nothing to read
+    }
   }
 
   Progress data(void* st, Ctx& c, bool from_client, const uint8_t* p, uint32_t len,
                 uint32_t) noexcept override {
     State& s = *static_cast<State*>(st);
     if (s.done) return Progress::kDone;
+    if (s.dtls) return datagram(s, c, from_client ? 0 : 1, p, len);
     return feed(s, c, from_client ? 0 : 1, p, len);
   }
 
@@ -255,6 +303,309 @@ class TlsDissector final : public Dissector {
   void for_each_counter(CounterFn f) const override { cnt_.for_each(f); }
 
  private:
+  // ---- DTLS record layer (RFC 6347 section 4.1, RFC 9147 section 4) ------------------------
+  // One datagram: records one after another, each a 13-byte header (type, version, epoch,
+  // 48-bit sequence number, length) and its payload. `side` is the flow's direction (0: the
+  // flow's client); handshake messages are attributed to the DTLS roles (side ^ swap).
+  Progress datagram(State& s, Ctx& c, int side, const uint8_t* p, uint32_t n) noexcept {
+    // RFC 7983 section 7: DTLS is 20-63 in the first byte; STUN, ZRTP, TURN channels and
+    // RTP/RTCP share a WebRTC flow.
+    if (n == 0 || p[0] < 20 || p[0] > 63) {
+      cnt_.tls_dtls_other_datagrams.inc();
+      return other_datagram(s);
+    }
+    uint32_t off = 0;
+    bool any = false;
+    while (n - off >= 1 && !s.done) {
+      const uint8_t type = p[off];
+      if ((type & 0xe0) == 0x20) {  // RFC 9147 section 4: unified header, encrypted record
+        if ((side ^ s.swap) == 1) finish_encrypted(s);
+        any = true;
+        break;  // its length field is optional: nothing after it can be found
+      }
+      if (n - off < 13) {
+        cnt_.tls_dtls_record_cut.inc();
+        break;
+      }
+      const uint16_t version = static_cast<uint16_t>(p[off + 1] << 8 | p[off + 2]);
+      const uint16_t epoch = static_cast<uint16_t>(p[off + 3] << 8 | p[off + 4]);
+      uint32_t len = uint32_t{p[off + 11]} << 8 | p[off + 12];
+      // DTLS 1.0 (0xfeff), 1.2 (0xfefd), 1.3 (0xfefc, RFC 9147 keeps 0xfefd on the wire) and
+      // OpenSSL's pre-RFC DTLS1_BAD_VER (0x0100); types 20-25 (25: tls12_cid, RFC 9146).
+      if (type > 25 || (version != 0xfeff && version != 0xfefd && version != 0xfefc && version != 0x0100)) {
+        cnt_.tls_dtls_bad_record.inc();
+        break;
+      }
+      any = true;
+      off += 13;
+      if (len > n - off) {  // cut by the capture's snap length, or lying
+        cnt_.tls_dtls_record_cut.inc();
+        len = n - off;
+      }
+      const uint8_t* body = p + off;
+      off += len;
+      const int di = side ^ s.swap;
+      if (epoch != 0 || type == 25) {  // protected (RFC 6347 section 4.1: epoch 0 is plaintext)
+        if (di == 1) finish_encrypted(s);
+        else s.dir[0].stopped = true;
+        continue;
+      }
+      switch (type) {
+        case 22:
+          s.any_hs = true;
+          dtls_handshake(s, c, side, body, len);
+          break;
+        case 21:
+          s.dir[di].alert_have = 0;
+          alert(s, di, body, len);
+          break;
+        case 20:  // ChangeCipherSpec: what follows from this side is encrypted
+        case 23:
+          if (di == 1) finish_encrypted(s);
+          else s.dir[0].stopped = true;
+          break;
+        default:  // heartbeat
+          break;
+      }
+    }
+    if (!any) return other_datagram(s);
+    return s.done ? Progress::kDone : Progress::kMore;
+  }
+
+  // A datagram with nothing of DTLS: bounded patience before any handshake was seen.
+  Progress other_datagram(State& s) noexcept {
+    if (!s.any_hs && !s.have_ch && !s.have_sh && ++s.other_dgrams >= kMaxOtherDatagrams) {
+      cnt_.tls_dtls_no_handshake.inc();
+      s.done = true;
+      return Progress::kDone;
+    }
+    return s.done ? Progress::kDone : Progress::kMore;
+  }
+
+  // The server's records are encrypted from here on (ChangeCipherSpec, epoch > 0, a DTLS 1.3
+  // unified header): the handshake is over; complete unless the certificate is missing.
+  void finish_encrypted(State& s) noexcept {
+    s.complete = s.have_sh && !(s.reasm.active && s.reasm.di == 1 && s.reasm.type == 11);
+    s.done = true;
+  }
+
+  // Handshake fragments of one record (RFC 6347 section 4.2.2): each a 12-byte header (type,
+  // length, message_seq, fragment_offset, fragment_length) and fragment_length bytes.
+  void dtls_handshake(State& s, Ctx& c, int side, const uint8_t* p, uint32_t n) noexcept {
+    while (n >= 12 && !s.done) {
+      const uint8_t type = p[0];
+      const uint32_t mlen = uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
+      const uint16_t seq = static_cast<uint16_t>(p[4] << 8 | p[5]);
+      const uint32_t foff = uint32_t{p[6]} << 16 | uint32_t{p[7]} << 8 | p[8];
+      const uint32_t flen = uint32_t{p[9]} << 16 | uint32_t{p[10]} << 8 | p[11];
+      p += 12;
+      n -= 12;
+      if (foff > mlen || flen > mlen - foff) {
+        cnt_.tls_dtls_bad_fragment.inc();
+        return;
+      }
+      const uint32_t have = std::min(flen, n);  // a record cut short holds part of it
+      if (!s.roles_known && (type == 1 || type == 2 || type == 3)) {
+        s.roles_known = true;
+        s.swap = static_cast<uint8_t>(type == 1 ? side : side ^ 1);
+        if (s.swap) cnt_.tls_dtls_roles_swapped.inc();
+      }
+      if ((side ^ s.swap) == 1 && seq < 32) s.srv_seen |= 1u << seq;
+      fragment(s, c, side ^ s.swap, type, seq, mlen, foff, p, have);
+      if (flen > n) return;
+      p += flen;
+      n -= flen;
+    }
+  }
+
+  // Is message (di, type, seq) one to read? Retransmissions of what was read are counted.
+  bool wanted(State& s, int di, uint8_t type, uint16_t seq) noexcept {
+    bool known = false;  // a message of a kind we read
+    bool fresh = false;  // not read yet
+    if (di == 0) {
+      if (type == 1) known = true, fresh = !s.ch_seen || seq > s.ch_seq;
+    } else if (type == 2) {
+      known = true, fresh = !s.sh_seen || seq > s.sh_seq;
+    } else if (type == 11) {
+      known = true, fresh = !s.cert_done;
+    } else if (type == 3 || type == 14) {
+      known = fresh = true;
+    }
+    if (known && !fresh) cnt_.tls_dtls_retransmits.inc();
+    return fresh;
+  }
+
+  void fragment(State& s, Ctx& c, int di, uint8_t type, uint16_t seq, uint32_t mlen, uint32_t foff,
+                const uint8_t* p, uint32_t k) noexcept {
+    if (!wanted(s, di, type, seq)) return;
+    if (type == 3) {  // HelloVerifyRequest: a second ClientHello with the cookie follows
+      if (foff == 0) cnt_.tls_dtls_hello_verify.inc();
+      return;
+    }
+    if (type == 14) {  // ServerHelloDone (empty)
+      s.shd_seen = true;
+      s.shd_seq = seq;
+      check_done(s);
+      return;
+    }
+    if (foff == 0 && k == mlen) {  // whole in one fragment: read in place
+      message(s, c, di, type, seq, Bytes{p, k}, false);
+      return;
+    }
+    Reasm& r = s.reasm;
+    if (r.active && !(r.di == di && r.type == type && r.seq == seq)) {
+      // Another message holds the buffer: the later one in the handshake wins (the earlier
+      // one lost a fragment, or its answer would not be here).
+      const bool later = di > r.di || (di == r.di && seq > r.seq);
+      if (!later) {
+        cnt_.tls_dtls_reasm_busy.inc();
+        return;
+      }
+      cnt_.tls_dtls_reasm_abandoned.inc();
+      r.active = false;
+    }
+    if (r.active && r.len != mlen) {
+      cnt_.tls_dtls_bad_fragment.inc();
+      return;
+    }
+    if (!r.active) {
+      r.active = true;
+      r.di = static_cast<uint8_t>(di);
+      r.type = type;
+      r.seq = seq;
+      r.len = mlen;
+      r.want = std::min(mlen, kBufBytes);
+      r.nranges = 0;
+    }
+    const uint32_t lo = foff;
+    const uint32_t hi = std::min(foff + k, r.want);
+    if (lo >= hi) return;  // past what the buffer keeps, or empty
+    if (!add_range(r, lo, hi)) {
+      cnt_.tls_dtls_reasm_ranges.inc();
+      return;
+    }
+    std::memcpy(s.buf + lo, p, hi - lo);
+    if (r.nranges == 1 && r.lo[0] == 0 && r.hi[0] == r.want) {
+      r.active = false;
+      cnt_.tls_dtls_reassembled.inc();
+      if (r.want < r.len) cnt_.tls_dtls_msg_cut.inc();
+      message(s, c, di, type, seq, Bytes{s.buf, r.want}, r.want < r.len);
+    }
+  }
+
+  // Adds [lo, hi) to the sorted disjoint ranges, merging what touches; false when it would
+  // take more than kMaxRanges ranges.
+  static bool add_range(Reasm& r, uint32_t lo, uint32_t hi) noexcept {
+    uint32_t i = 0;
+    while (i < r.nranges && r.hi[i] < lo) ++i;  // ranges wholly before [lo, hi)
+    uint32_t j = i;
+    while (j < r.nranges && r.lo[j] <= hi) {  // ranges that overlap or touch it
+      lo = std::min(lo, r.lo[j]);
+      hi = std::max(hi, r.hi[j]);
+      ++j;
+    }
+    const uint32_t merged = j - i;
+    if (merged == 0 && r.nranges == kMaxRanges) return false;
+    // Replace ranges [i, j) by the one range at i.
+    const uint32_t tail = r.nranges - j;
+    if (merged == 0) {
+      std::memmove(r.lo + i + 1, r.lo + i, tail * sizeof r.lo[0]);
+      std::memmove(r.hi + i + 1, r.hi + i, tail * sizeof r.hi[0]);
+      ++r.nranges;
+    } else if (merged > 1) {
+      std::memmove(r.lo + i + 1, r.lo + j, tail * sizeof r.lo[0]);
+      std::memmove(r.hi + i + 1, r.hi + j, tail * sizeof r.hi[0]);
+      r.nranges = static_cast<uint8_t>(r.nranges - (merged - 1));
+    }
+    r.lo[i] = lo;
+    r.hi[i] = hi;
+    return true;
+  }
+
+  // A whole handshake message (or, `cut`, the start of one larger than the buffer).
+  void message(State& s, Ctx& c, int di, uint8_t type, uint16_t seq, Bytes m, bool cut) noexcept {
+    // An earlier copy of this kind of message still being put together is of no more use.
+    if (s.reasm.active && s.reasm.di == di && s.reasm.type == type) s.reasm.active = false;
+    s.buf_cut = cut;
+    if (di == 0) {  // a ClientHello; a later one (after HelloVerifyRequest) replaces it
+      reset_client(s);
+      s.ch_seen = true;
+      s.ch_seq = seq;
+      parse_client_hello(s, c, m);
+      return;
+    }
+    if (type == 2) {
+      s.sh_seen = true;
+      s.sh_seq = seq;
+      s.hrr = false;
+      parse_server_hello(s, m);
+      // A HelloRetryRequest (DTLS 1.3) asks for a second ClientHello: wait for its answer.
+      if (s.cert_hidden && !s.hrr) {
+        s.complete = true;
+        s.done = true;
+      }
+      check_done(s);
+      return;
+    }
+    // Certificate (RFC 5246 section 7.4.2): a 3-byte list length, then 3-byte length and DER
+    // per certificate.
+    s.cert_done = true;
+    Reader r(m);
+    const uint32_t list = r.be24();
+    Reader l(r.bytes(std::min(list, r.left())));
+    while (l.ok() && !l.at_end()) {
+      const uint32_t len = l.be24();
+      if (!l.ok()) break;
+      if (s.cert_count >= kMaxChain) {
+        cnt_.tls_chain_cap.inc();
+        break;
+      }
+      if (len > l.left()) {
+        if (cut) {
+          cnt_.tls_cert_oversize.inc();
+          cert_error(s, c, len, "cut: the handshake message is larger than the 16384-byte buffer");
+        } else {
+          cnt_.tls_cert_errors.inc();
+          cert_error(s, c, len, "longer than its Certificate message");
+        }
+        break;
+      }
+      certificate(s, c, l.bytes(len).p, len);
+    }
+    check_done(s);
+  }
+
+  // Done once the server's hello and its certificate are in, or its ServerHelloDone and every
+  // message between the two (datagrams may come out of order: the Certificate may still be
+  // on its way when ServerHelloDone arrives).
+  static void check_done(State& s) noexcept {
+    if (!s.have_sh || s.done || s.hrr) return;
+    bool fin = s.cert_done;
+    if (!fin && s.shd_seen && !(s.reasm.active && s.reasm.di == 1 && s.reasm.type == 11)) {
+      fin = true;
+      for (uint32_t q = uint32_t{s.sh_seq} + 1; q < s.shd_seq && fin; ++q) {
+        fin = q < 32 && (s.srv_seen >> q & 1);
+      }
+    }
+    if (fin) {
+      s.complete = true;
+      s.done = true;
+    }
+  }
+
+  // Before a ClientHello is (re)read: what the previous one left.
+  static void reset_client(State& s) noexcept {
+    s.have_ch = false;
+    s.fp_ok = false;
+    s.sv_present = false;
+    s.sni_len = 0;
+    s.client_alpn_len = s.versions_len = 0;
+    s.cipher_count = 0;
+    s.client_max_version = 0;
+    s.sid_len = 0;
+    s.ja4_len = 0;
+  }
+
   // ---- record layer (RFC 5246 section 6.2, RFC 8446 section 5) ----------------------------
   Progress feed(State& s, Ctx& c, int di, const uint8_t* p, uint32_t n) noexcept {
     Dir& d = s.dir[di];
@@ -450,14 +801,14 @@ class TlsDissector final : public Dissector {
     d.mode = kHsHeader;
     if (di == 0) {
       if (d.hs_type != 1) return;
-      if (buffered) parse_client_hello(s, c);
+      if (buffered) parse_client_hello(s, c, Bytes{s.buf, s.buf_len});
       release(s, di);
       d.stopped = true;  // nothing after the ClientHello is logged
       return;
     }
     switch (d.hs_type) {
       case 2:
-        if (buffered) parse_server_hello(s);
+        if (buffered) parse_server_hello(s, Bytes{s.buf, s.buf_len});
         release(s, di);
         if (s.cert_hidden) {
           s.complete = true;
@@ -524,7 +875,8 @@ class TlsDissector final : public Dissector {
   }
 
   // ---- ClientHello (RFC 8446 section 4.1.2) ----------------------------------------------
-  void parse_client_hello(State& s, Ctx& c) noexcept {
+  // `m`: the message body (TLS: the buffer; DTLS: the buffer or the datagram).
+  void parse_client_hello(State& s, Ctx& c, Bytes m) noexcept {
     cnt_.tls_client_hellos.inc();
     s.have_ch = true;
     if (s.buf_cut) cnt_.tls_hello_oversize.inc();
@@ -535,16 +887,17 @@ class TlsDissector final : public Dissector {
     Bytes first_alpn;
     bool has_alpn = false;
 
-    Reader r(Bytes{s.buf, s.buf_len});
+    Reader r(m);
     const uint16_t legacy = r.be16();
     r.skip(32);
     const Bytes sid = r.bytes(r.u8());
+    if (s.dtls) r.skip(r.u8());  // cookie (RFC 6347 section 4.2.1)
     const uint16_t cl = r.be16();
     const Bytes cs = r.bytes(cl);
     r.skip(r.u8());  // compression methods
     if (!r.ok()) {
       cnt_.tls_hello_malformed.inc();
-      if (s.buf_len >= 2) s.client_max_version = static_cast<uint16_t>(s.buf[0] << 8 | s.buf[1]);
+      if (m.n >= 2) s.client_max_version = static_cast<uint16_t>(m.p[0] << 8 | m.p[1]);
       return;
     }
     s.client_max_version = legacy;
@@ -613,7 +966,7 @@ class TlsDissector final : public Dissector {
               const uint16_t ver = static_cast<uint16_t>(l.p[i] << 8 | l.p[i + 1]);
               if (is_grease(ver)) continue;
               s.sv_present = true;
-              if (ver > sv_max) sv_max = ver;
+              if (version_rank(ver) > version_rank(sv_max)) sv_max = ver;
               char b[24];
               Text t(b, sizeof b);
               tls::version_text(ver, t);
@@ -666,7 +1019,7 @@ class TlsDissector final : public Dissector {
 
     // JA4 (github.com/FoxIO-LLC/ja4, technical_details/JA4.md).
     Text a(s.ja4, sizeof s.ja4);
-    a.put('t');
+    a.put(s.dtls ? 'd' : 't');
     const uint16_t v = s.sv_present ? sv_max : legacy;
     switch (v) {
       case 0x0304: a.put("13"); break;
@@ -734,13 +1087,13 @@ class TlsDissector final : public Dissector {
   }
 
   // ---- ServerHello (RFC 8446 section 4.1.3) ----------------------------------------------
-  void parse_server_hello(State& s) noexcept {
+  void parse_server_hello(State& s, Bytes m) noexcept {
     cnt_.tls_server_hellos.inc();
     // SHA-256("HelloRetryRequest"): a ServerHello with this random is a HelloRetryRequest.
     static constexpr uint8_t kHrr[32] = {
         0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
         0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
-    Reader r(Bytes{s.buf, s.buf_len});
+    Reader r(m);
     const uint16_t legacy = r.be16();
     const Bytes random = r.bytes(32);
     const Bytes sid = r.bytes(r.u8());
@@ -786,8 +1139,9 @@ class TlsDissector final : public Dissector {
     s.alpn_len = static_cast<uint16_t>(alpn.size());
     if (selected) s.server_version = selected;
     const bool hrr = std::memcmp(random.p, kHrr, 32) == 0;
-    if (hrr) s.server_version = selected ? selected : 0x0304;
-    if (s.server_version == 0x0304 || (s.server_version >> 8) == 0x7f) {
+    if (hrr) s.server_version = selected ? selected : (s.dtls ? 0xfefc : 0x0304);
+    s.hrr = hrr;
+    if (s.server_version == 0x0304 || s.server_version == 0xfefc || (s.server_version >> 8) == 0x7f) {
       s.cert_hidden = true;  // RFC 8446 section 4.4.2: the Certificate is encrypted
       s.resumed = psk;
       cnt_.tls_v13_hidden.inc();

@@ -2,6 +2,8 @@
 // TLS dissector (docs/protocols.md "TLS"): one `tls` record per handshake (ClientHello and
 // ServerHello summary, JA3/JA3S/JA4, the leaf certificate's summary) and one `x509` record
 // per certificate the server shows (TLS <= 1.2; TLS 1.3 encrypts them: cert_hidden=true).
+// On UDP flows (dtls, and stun flows that carry DTLS-SRTP) it reads DTLS 1.0/1.2/1.3
+// datagrams: record and handshake headers of RFC 6347 / RFC 9147, fragments reassembled.
 #include <memory>
 
 #include "dissectors/dissector.h"
@@ -31,7 +33,21 @@
   X(tls_san_truncated, "certificates whose SAN lists did not fit the record")                     \
   X(tls_list_cap, "hellos with more ciphers or extensions than the fingerprint arrays hold")       \
   X(tls_ext_cap, "certificates with more than 64 extensions: the rest not read")                  \
-  X(tls_partial, "handshakes written before the server's certificate or TLS 1.3 hello")
+  X(tls_partial, "handshakes written before the server's certificate or TLS 1.3 hello")          \
+  X(tls_dtls_flows, "UDP flows read as DTLS")                                                    \
+  X(tls_dtls_other_datagrams, "datagrams that are no DTLS record (STUN, TURN, RTP: RFC 7983)")   \
+  X(tls_dtls_no_handshake, "UDP flows given up after 32 datagrams without a DTLS handshake")     \
+  X(tls_dtls_bad_record, "DTLS record headers that are not DTLS: the rest of the datagram skipped") \
+  X(tls_dtls_record_cut, "DTLS records longer than their datagram: read as far as they go")     \
+  X(tls_dtls_bad_fragment, "DTLS handshake fragments outside their message: skipped")           \
+  X(tls_dtls_retransmits, "DTLS handshake fragments of messages already read: skipped")         \
+  X(tls_dtls_reassembled, "DTLS handshake messages reassembled from several fragments")         \
+  X(tls_dtls_reasm_busy, "DTLS fragments skipped: the buffer held a later message")            \
+  X(tls_dtls_reasm_abandoned, "DTLS messages left incomplete for a later message")              \
+  X(tls_dtls_reasm_ranges, "DTLS fragments skipped: more than 32 disjoint pieces of a message")  \
+  X(tls_dtls_msg_cut, "DTLS handshake messages larger than the buffer: the first 16384 bytes read") \
+  X(tls_dtls_hello_verify, "DTLS HelloVerifyRequests (the ClientHello after it is written)")    \
+  X(tls_dtls_roles_swapped, "DTLS flows whose ClientHello came from the flow's server side")
 
 namespace flowscribe::dissect {
 

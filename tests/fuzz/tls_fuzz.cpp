@@ -1,7 +1,9 @@
-// libFuzzer target for the TLS dissector (dissectors/tls). Input layout: a list of events,
-// each a 2-byte big-endian header then its payload:
+// libFuzzer target for the TLS dissector (dissectors/tls). Input layout: one mode byte (bit 0
+// set: a UDP flow, DTLS datagrams; bit 1 set with it: the classifier named it stun), then a
+// list of events, each a 2-byte big-endian header then its payload (UDP: one datagram):
 //   bit 15 = from the server, bit 14 = a gap (no payload; bits 0-13 are its length, 0 =
-//   unknown), else bits 0-13 = payload length (a length past the end takes what is left).
+//   unknown; UDP: skipped), else bits 0-13 = payload length (a length past the end takes what
+//   is left).
 // Each payload is fed from an exactly-sized heap copy, so ASan sees any over-read. Beyond
 // "no crash" it checks the dissector's promises: nothing is fed after kDone/kViolation (as in
 // sensor/app_layer.cpp), every begun record is committed once, every record's extension area
@@ -69,14 +71,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto& d = *dissector;
   std::unique_ptr<uint8_t[]> mem(new uint8_t[d.state_bytes() + 64]);
   void* st = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(mem.get()) + 63) & ~uintptr_t{63});
+  if (size == 0) return 0;
+  const bool udp = data[0] & 1;
+  const uint8_t transport = udp ? 17 : 6;
   flowscribe::flow::Flow flow;
   std::memset(static_cast<void*>(&flow), 0, sizeof flow);
-  flow.key.proto = 6;
+  flow.key.proto = transport;
+  flow.app_proto = udp ? ((data[0] & 2) ? 42 : 4) : 2;  // stun, dtls, tls
   Out out;
   flowscribe::dissect::Ctx c{flow, 1, out, nullptr};
-  d.begin_flow(st, c, 6);
+  d.begin_flow(st, c, transport);
 
-  size_t off = 0;
+  size_t off = 1;
   Progress p = Progress::kMore;
   while (off + 2 <= size && p == Progress::kMore) {
     const uint16_t hdr = static_cast<uint16_t>(data[off] << 8 | data[off + 1]);
@@ -84,7 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const bool from_client = (hdr & 0x8000) == 0;
     ++c.now;
     if (hdr & 0x4000) {
-      p = d.gap(st, c, from_client, hdr & 0x3fff);
+      if (!udp) p = d.gap(st, c, from_client, hdr & 0x3fff);
       continue;
     }
     const size_t want = hdr & 0x3fff;

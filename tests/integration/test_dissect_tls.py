@@ -3,6 +3,7 @@
 golden file whose values come from openssl and curl, not from flowscribe.
 
 usage: test_dissect_tls.py --bin FLOWSCRIBE --check RFC5424_CHECK --captures tests/captures/dissect/tls
+       test_dissect_tls.py ... --captures tests/captures/dissect/dtls --dtls
 
 Runs flowscribe on DIR/tls.pcap (made by tests/captures/dissect/make-tls-captures.sh:
 openssl s_server with RSA, ECDSA-with-CA and Ed25519 certificates; curl and openssl s_client
@@ -14,6 +15,11 @@ tls record, and "PORT#N/POS" for the x509 record of the certificate at chain pos
 Every golden field must be in the record with exactly that value. Beyond the golden file:
 one tls record per connection, x509 records only for TLS <= 1.2 full handshakes, every
 x509 record's sha256 present, and the session record of each flow says proto="tls".
+
+--dtls: DIR/dtls.pcap instead (make-dtls-captures.sh: openssl s_server/s_client over UDP,
+DTLS 1.2 with a HelloVerifyRequest and a 2-certificate chain of a 4096-bit RSA leaf that spans
+two datagrams, DTLS 1.0 with -mtu 400 so that every flight is cut into fragments, DTLS 1.2
+without SNI); the session records say proto="dtls" and every JA4 starts with "d" (DTLS).
 """
 import argparse
 import collections
@@ -38,8 +44,10 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--check")
     ap.add_argument("--captures", required=True)
+    ap.add_argument("--dtls", action="store_true")
     args = ap.parse_args()
-    pcap = os.path.join(args.captures, "tls.pcap")
+    proto = "dtls" if args.dtls else "tls"
+    pcap = os.path.join(args.captures, proto + ".pcap")
     p = subprocess.run([args.bin, "--pcap", pcap, "--sensor-name", "test-sensor", "--workers", "1"],
                        capture_output=True, text=True, timeout=120, errors="surrogateescape")
     if p.returncode != 0:
@@ -84,7 +92,9 @@ def main():
         for r in x509:
             if len(element(r, "x509").get("sha256", "")) != 64:
                 failures.append(f"{key}: x509 record without sha256")
-        if sessions.get((str(sport), key.split("#")[0])) != "tls":
+        if args.dtls and not t.get("ja4", "").startswith("dd"):
+            failures.append(f"{key}: ja4={t.get('ja4')!r}, expected a DTLS JA4 (dd...)")
+        if sessions.get((str(sport), key.split("#")[0])) != proto:
             failures.append(f"{key}: session record proto={sessions.get((str(sport), key.split('#')[0]))}")
 
     checked = 0
@@ -113,7 +123,7 @@ def main():
     if failures:
         print("\n".join(failures))
         sys.exit(1)
-    print(f"{len(keyed)} TLS connections, {checked} golden fields, all equal")
+    print(f"{len(keyed)} {proto.upper()} connections, {checked} golden fields, all equal")
 
 
 if __name__ == "__main__":
