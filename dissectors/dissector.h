@@ -81,6 +81,19 @@ struct Ctx {
     next_proto = static_cast<uint16_t>(p);
     used = used_bytes;
   }
+  // With hand_over(): bytes of one side that the handing dissector kept from earlier calls
+  // (a SOCKS client's tunnel bytes sent before the proxy's reply) go to the next dissector
+  // first, before the rest of the current call. They must stay valid until data() returns:
+  // the handing dissector's own slot does (it goes back to its pool, which no flow can draw
+  // from before then).
+  const uint8_t* replay = nullptr;
+  uint32_t replay_len = 0;
+  bool replay_from_client = true;
+  void hand_over_replay(const uint8_t* p, uint32_t n, bool from_client) noexcept {
+    replay = p;
+    replay_len = n;
+    replay_from_client = from_client;
+  }
 
   emit::Record* begin(emit::RecordType type) noexcept { return out.begin(flow, type, now); }
   void commit(emit::Record* r) noexcept { out.commit(flow, r); }

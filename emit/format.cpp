@@ -33,6 +33,8 @@ const char* record_msgid(RecordType t) noexcept {
       return "x509";
     case RecordType::kDns:
       return "dns";
+    case RecordType::kSocks:
+      return "socks";
   }
   return "unknown";
 }
@@ -1054,7 +1056,7 @@ std::string escape_cef_header(std::string_view s) {
 
 constexpr std::string_view kRecordNames[kRecordTypeCount] = {
     "Session ended", "Session update", "HTTP transaction", "TLS handshake",
-    "X.509 certificate", "DNS transaction"};
+    "X.509 certificate", "DNS transaction", "SOCKS request"};
 
 // Syslog severity (0 emergency .. 7 debug) -> CEF/LEEF severity (0-10, 10 the worst).
 constexpr int kSeverityScale[8] = {10, 9, 8, 7, 6, 4, 3, 1};

@@ -21,8 +21,9 @@ enum class RecordType : uint8_t {
   kTls = 3,            // MSGID "tls": one handshake (client hello, server hello, certificate summary)
   kX509 = 4,           // MSGID "x509": one certificate of a chain the server showed
   kDns = 5,            // MSGID "dns": one query and its response (or the lack of one)
+  kSocks = 6,          // MSGID "socks": one SOCKS request and its reply (or the lack of one)
 };
-constexpr uint8_t kRecordTypeCount = 6;
+constexpr uint8_t kRecordTypeCount = 7;
 constexpr bool is_transaction(RecordType t) noexcept {
   return t != RecordType::kSession && t != RecordType::kSessionUpdate;
 }

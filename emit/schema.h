@@ -19,7 +19,7 @@ enum class FieldKind : uint8_t {
 // X(enum_name, id, element, param, kind). `element` becomes the SD-ID `<element>@<PEN>`,
 // `param` the PARAM-NAME; both are checked at compile time below.
 // Id blocks, one per dissector, so they can grow apart: 1-99 http, 100-199 tls, 200-249
-// x509, 250-299 dns, 300-319 app. Rows of each block stay together in record order.
+// x509, 250-299 dns, 300-319 app, 320-339 socks. Rows of each block stay together in record order.
 #define FS_RECORD_FIELDS(X)                                \
   /* http: MSGID http (dissectors/http) */                 \
   X(kHttpHost, 1, "http", "host", kString)                 \
@@ -126,6 +126,21 @@ enum class FieldKind : uint8_t {
   X(kDnsCut, 270, "dns", "cut", kBool)                     \
   X(kDnsAnomaly, 271, "dns", "anomaly", kString)           \
   X(kDnsAnswer, 272, "dns", "answer", kString)             \
+  /* socks: MSGID socks (dissectors/socks) */              \
+  X(kSocksVersion, 320, "socks", "version", kUint)         \
+  X(kSocksCommand, 321, "socks", "command", kString)       \
+  X(kSocksHost, 322, "socks", "host", kString)             \
+  X(kSocksAddr, 323, "socks", "addr", kIp)                 \
+  X(kSocksPort, 324, "socks", "port", kUint)               \
+  X(kSocksStatus, 325, "socks", "status", kString)         \
+  X(kSocksStatusCode, 326, "socks", "status_code", kUint)  \
+  X(kSocksUser, 327, "socks", "user", kString)             \
+  X(kSocksPasswordSeen, 328, "socks", "password_seen", kBool) \
+  X(kSocksAuth, 329, "socks", "auth", kString)             \
+  X(kSocksAuthOffered, 330, "socks", "auth_offered", kString) \
+  X(kSocksBoundAddr, 331, "socks", "bound_addr", kIp)      \
+  X(kSocksBoundPort, 332, "socks", "bound_port", kUint)    \
+  X(kSocksTunnel, 333, "socks", "tunnel", kString)         \
   /* app: every record of a flow whose application is named (dissectors/apps) */ \
   X(kAppName, 300, "app", "name", kString)                 \
   X(kAppCategory, 301, "app", "category", kString)

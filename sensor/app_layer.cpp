@@ -258,7 +258,7 @@ void AppLayer::after_progress(flow::Flow& f, State& s, dissect::Progress pr, Nan
 }
 
 void AppLayer::dissect_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t* p,
-                            uint32_t len, uint32_t wire_len, Nanos now) noexcept {
+                            uint32_t len, uint32_t wire_len, Nanos now, int depth) noexcept {
   const bool from_client = (dir ^ s.dir_swap) == 0;
   // A hand-over may leave bytes of this call to the next dissector, which may hand over in
   // turn (SOCKS -> HTTP CONNECT -> TLS): bounded, a loop of hand-overs is no protocol.
@@ -267,6 +267,20 @@ void AppLayer::dissect_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t
     const dissect::Progress pr =
         dissectors_.list[s.dissector]->data(dslot(s), c, from_client, p, len, wire_len);
     after_progress(f, s, pr, now, c.next_proto);
+    if (pr == dissect::Progress::kDone && c.next_proto != 0 && c.replay_len != 0 &&
+        s.dissector != kNoDissector) {
+      // Bytes the handing dissector kept from earlier calls (a SOCKS client's data sent
+      // before the proxy's reply) come before the rest of this call.
+      if (depth == 2) {
+        stop_dissector(f, s, true, now);
+        counters_.app_handover_rejected.inc();
+        f.app_flags |= flow::kAppBypass;
+        return;
+      }
+      dissect_data(f, s, (c.replay_from_client ? 0u : 1u) ^ s.dir_swap, c.replay, c.replay_len,
+                   c.replay_len, now, depth + 1);
+      if (s.dissector == kNoDissector || (f.app_flags & flow::kAppBypass)) return;
+    }
     if (pr != dissect::Progress::kDone || c.next_proto == 0 || c.used >= len ||
         s.dissector == kNoDissector) {
       return;

@@ -105,9 +105,10 @@ class AppLayer {
   // applies the result (kAppViolation: proto back to unknown, counted in app_violation).
   void verify_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t* p, uint32_t len,
                    uint32_t wire_len) noexcept;
-  // Feeds the active dissector; handles kDone / kIdle / kViolation.
+  // Feeds the active dissector; handles kDone / kIdle / kViolation and hand-overs (with the
+  // bytes a handing dissector kept: `depth` bounds that recursion).
   void dissect_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t* p, uint32_t len,
-                    uint32_t wire_len, Nanos now) noexcept;
+                    uint32_t wire_len, Nanos now, int depth = 0) noexcept;
   void dissect_gap(flow::Flow& f, State& s, uint32_t dir, uint32_t len, Nanos now) noexcept;
   void after_progress(flow::Flow& f, State& s, dissect::Progress pr, Nanos now,
                       uint16_t next_proto = 0) noexcept;

@@ -251,6 +251,7 @@ TEST_CASE("unknown record type is skipped and counted", "[format]") {
   CHECK(f.counters().emit_record_bad_type.get() == 1);
   CHECK(std::string(record_msgid(RecordType::kSession)) == "session");
   CHECK(std::string(record_msgid(RecordType::kSessionUpdate)) == "session-update");
+  CHECK(std::string(record_msgid(RecordType::kSocks)) == "socks");
 }
 
 TEST_CASE("escaping: RFC 5424 escapes and controls", "[escape]") {
@@ -1034,7 +1035,8 @@ TEST_CASE("bench: ns per formatted session record", "[.bench]") {
 
 TEST_CASE("transaction records: flow identity, no counters, their own MSGID", "[format]") {
   Rfc5424Formatter f(test_config());
-  for (RecordType t : {RecordType::kHttp, RecordType::kTls, RecordType::kX509, RecordType::kDns}) {
+  for (RecordType t : {RecordType::kHttp, RecordType::kTls, RecordType::kX509, RecordType::kDns,
+                       RecordType::kSocks}) {
     Record r = v4_tcp_session();
     r.type = t;
     add(r, Field::kHttpHost, "example.com");
@@ -1370,7 +1372,8 @@ TEST_CASE("JSON: IPv6, session-update, transactions, header escaping", "[format]
   CHECK(f.body.find("\"src\":\"2001:db8::1\",\"sport\":51234,\"dst\":\"2001:db8::2\","
                     "\"dport\":80,\"vlan\":120,\"locality\":\"outbound\"") != std::string::npos);
   CHECK(f.body.find("end_reason") == std::string::npos);
-  for (RecordType t : {RecordType::kHttp, RecordType::kTls, RecordType::kX509, RecordType::kDns}) {
+  for (RecordType t : {RecordType::kHttp, RecordType::kTls, RecordType::kX509, RecordType::kDns,
+                       RecordType::kSocks}) {
     Record x = v4_tcp_session();
     x.type = t;
     add(x, Field::kHttpHost, "h");

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Integration test: the SOCKS dissector's records, and the HTTP and TLS records of the tunnels
+it hands over, on a capture of real traffic.
+
+usage: test_dissect_socks.py --bin FLOWSCRIBE --check RFC5424_CHECK --captures DIR [--update]
+
+Runs flowscribe on DIR/socks.pcap (made by tests/captures/dissect/make-socks-captures.sh: curl,
+nc and Python through Dante and OpenSSH's ssh -D to nginx and sshd) and compares every socks,
+http, tls and x509 record - its MSGID, time, client, server and every param of its element -
+with DIR/golden.jsonl, one JSON object per record sorted by (time, client, MSGID). Every line
+is checked against the RFC 5424 grammar; every record must belong to a session record named
+proto="socks" (the tunnel's records keep the flow's identity and protocol); each tunnel the
+socks record says went to HTTP or TLS must have its http, or tls and x509, records.
+--update rewrites the golden file (read its diff).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import records  # noqa: E402
+
+KINDS = ("socks", "http", "tls", "x509")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--check", required=True)
+    ap.add_argument("--captures", required=True)
+    ap.add_argument("--update", action="store_true")
+    args = ap.parse_args()
+
+    pcap = os.path.join(args.captures, "socks.pcap")
+    p = subprocess.run([args.bin, "--pcap", pcap, "--sensor-name", "test-sensor"],
+                       capture_output=True, text=True, timeout=120, errors="surrogateescape")
+    assert p.returncode == 0, f"flowscribe exit {p.returncode}: {p.stderr[-500:]}"
+
+    with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False,
+                                     errors="surrogateescape") as f:
+        f.write(p.stdout)
+        name = f.name
+    try:
+        c = subprocess.run([args.check, name], capture_output=True, text=True)
+        assert c.returncode == 0, f"records break RFC 5424:\n{c.stdout}{c.stderr}"
+    finally:
+        os.unlink(name)
+
+    got, sessions, sids = [], {}, {}
+    for line in p.stdout.splitlines():
+        r = records.parse(line)
+        fl = records.flow(r)
+        client = f"{fl['src']}:{fl['sport']}"
+        if r["msgid"] == "session":
+            sessions[client] = fl.get("proto")
+        elif r["msgid"] in KINDS:
+            el = next(v for k, v in r["sd"].items() if k.startswith(r["msgid"] + "@"))
+            got.append({"msgid": r["msgid"], "ts": r["timestamp"], "client": client,
+                        "server": f"{fl['dst']}:{fl['dport']}", r["msgid"]: el})
+            sids.setdefault(client, set()).add(fl["sid"])
+    got.sort(key=lambda g: (g["ts"], g["client"], g["msgid"]))
+
+    failures = []
+    for g in got:
+        if sessions.get(g["client"]) != "socks":
+            failures.append(f"{g['client']}: {g['msgid']} record without a proto=socks session")
+    for client, s in sids.items():
+        if len(s) != 1:
+            failures.append(f"{client}: records of one flow carry different sids {sorted(s)}")
+    by_client = {}
+    for g in got:
+        by_client.setdefault(g["client"], []).append(g["msgid"])
+    tunnels = {"http": 0, "tls": 0}
+    for g in got:
+        if g["msgid"] != "socks":
+            continue
+        t = g["socks"].get("tunnel")
+        kinds = by_client[g["client"]]
+        if t == "http":
+            tunnels["http"] += 1
+            if "http" not in kinds:
+                failures.append(f"{g['client']}: tunnel=http but no http record")
+        elif t == "tls":
+            tunnels["tls"] += 1
+            if "tls" not in kinds or "x509" not in kinds:
+                failures.append(f"{g['client']}: tunnel=tls but no tls and x509 records")
+        elif set(kinds) != {"socks"}:
+            failures.append(f"{g['client']}: tunnel={t} yet records {kinds}")
+    if tunnels["http"] < 5 or tunnels["tls"] < 3:
+        failures.append(f"too few handed-over tunnels: {tunnels}")
+    if failures:
+        print("\n".join(failures))
+        return 1
+
+    golden = os.path.join(args.captures, "golden.jsonl")
+    if args.update:
+        with open(golden, "w", encoding="utf-8") as f:
+            for g in got:
+                f.write(json.dumps(g, ensure_ascii=False, sort_keys=True) + "\n")
+        print(f"wrote {len(got)} records to {golden}")
+        return 0
+    with open(golden, encoding="utf-8") as f:
+        want = [json.loads(line) for line in f if line.strip()]
+    for i in range(max(len(want), len(got))):
+        w = want[i] if i < len(want) else None
+        g = got[i] if i < len(got) else None
+        if w != g:
+            failures.append(f"record {i}:\n  expected {json.dumps(w, ensure_ascii=False)}\n"
+                            f"  got      {json.dumps(g, ensure_ascii=False)}")
+    if failures:
+        print(f"{len(failures)} of {len(want)} records differ:")
+        print("\n".join(failures))
+        return 1
+    print(f"{len(got)} records match {golden} ({tunnels['http']} http, {tunnels['tls']} tls tunnels)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
