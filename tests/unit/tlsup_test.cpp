@@ -1,0 +1,369 @@
+// dissectors/tlsup: MySQL, PostgreSQL, LDAP and RDP sessions that turn to TLS are handed to the
+// TLS dissector at the right byte; refusals and clear sessions stop watching; bytes that are
+// not the protocol are violations. Fixtures are messages of the captures named beside them
+// (/work/shared/corpora: Zeek's Traces/ and Arkime's tests), byte for byte.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dissect_harness.h"
+#include "dissectors/tlsup/tlsup.h"
+
+using flowscribe::AppProto;
+using flowscribe::dissect::Ctx;
+using flowscribe::dissect::Progress;
+
+namespace {
+
+std::string unhex(std::string_view h) {
+  std::string out;
+  auto v = [](char ch) { return ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10; };
+  for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(v(h[i]) << 4 | v(h[i + 1])));
+  return out;
+}
+
+// The first bytes of a TLS ClientHello (Zeek mysql/encrypted.pcap): what follows an upgrade.
+const std::string kClientHello = unhex("160302005901000055030223e615b686053bde4a8bbffc78dee3b7929c3abe34");
+
+// MySQL (Zeek mysql/encrypted.pcap, MariaDB 10.0): the server's handshake, the client's
+// SSLRequest.
+const std::string kMyGreeting = unhex(
+    "6a0000000a352e352e352d31302e302e33362d4d6172696144422d307562756e7475302e31362e30342e3100"
+    "21000000746e4e762c74276000ffff2d02003fe0150000000000000000000031726b4144702b23696a5a65006d"
+    "7973716c5f6e61746976655f70617373776f726400");
+const std::string kMySslRequest =
+    unhex("2000000185ae3f20000000012d0000000000000000000000000000000000000000000000");
+// MySQL in clear (Arkime mysql-allow.pcap): greeting, full handshake response.
+const std::string kMyClearGreeting = unhex(
+    "5b0000000a352e352e33352d307562756e7475302e31322e30342e3200980000005d4521723c75583800fff708"
+    "02000f8015000000000000000000004f6632632174494d29226e27006d7973716c5f6e61746976655f7061737377"
+    "6f726400");
+const std::string kMyClearLogin = unhex(
+    "5200000105a60f0000000001210000000000000000000000000000000000000000000000757365723130001455"
+    "ee72f0c6694cbb3a104eb97f8ee32a6a91f8b16d7973716c5f6e61746976655f70617373776f726400");
+
+// PostgreSQL (Zeek postgresql/psql-aws-ssl-require.pcap, psql-login.pcap).
+const std::string kPgSslRequest = unhex("0000000804d2162f");
+const std::string kPgGssRequest = unhex("0000000804d21630");
+const std::string kPgStartup = unhex(
+    "0000004c0003000075736572007a65656b006461746162617365007a65656b006170706c69636174696f6e5f6e"
+    "616d65007073716c00636c69656e745f656e636f64696e6700555446380000");
+const std::string kPgAuthRequest = unhex("52000000170000000a534352414d2d5348412d3235360000");
+
+// LDAP StartTLS (Arkime ldap-ssl.pcap); a bind (Arkime ldap-simpleauth.pcap, its response with
+// 4-byte BER lengths).
+const std::string kLdapStartTls = unhex("301d02010177188016312e332e362e312e342e312e313436362e3230303337");
+const std::string kLdapStartTlsOk = unhex("300c02010178070a010004000400");
+const std::string kLdapStartTlsNo = unhex("300c02010178070a013404000400");  // rc 52 unavailable
+const std::string kLdapBind = unhex(
+    "3032020101602d020103041c78787878787878787878784078782e7878782e78787878782e6e6574800a7061"
+    "7373776f72386431");
+const std::string kLdapBindOk = unhex("3084000000100201016184000000070a010004000400");
+
+// RDP (Zeek rdp/rdp-to-ssl.pcap: PROTOCOL_SSL; rdp-no-cookie-mstshash.pcap: HYBRID_EX;
+// rdp-x509.pcap: standard RDP security).
+const std::string kRdpRequest =
+    unhex("0300002f2ae00000000000436f6f6b69653a206d737473686173683d4157414b45434f44490d0a0100080003000000");
+const std::string kRdpConfirmSsl = unhex("030000130ed000001234000201080002000000");
+const std::string kRdpRequestNoCookie = unhex("030000130ee00000000000010008000b000000");
+const std::string kRdpConfirmHybridEx = unhex("030000130ed00000123400021f080008000000");
+const std::string kRdpRequestX509 =
+    unhex("0300002f2ae00000000000436f6f6b69653a206d737473686173683d4a4f484e2d504320200d0a0100080000000000");
+const std::string kRdpConfirmStandard = unhex("030000130ed000001234000200080000000000");
+const std::string kRdpNegFailure = unhex("030000130ed000001234000300080002000000");
+
+struct Msg {
+  bool client;
+  std::string bytes;
+};
+
+struct Scenario {
+  const char* name;
+  AppProto proto;
+  std::vector<Msg> msgs;
+  Progress end;      // what the dissector says at the decision
+  bool tls;          // handed over to TLS
+  size_t at_msg;     // the message whose bytes decide
+  uint32_t at_byte;  // the decision falls after this many bytes of that message
+};
+
+std::vector<Scenario> scenarios() {
+  return {
+      {"mysql ssl", AppProto::kMysql, {{false, kMyGreeting}, {true, kMySslRequest + kClientHello}},
+       Progress::kDone, true, 1, static_cast<uint32_t>(kMySslRequest.size())},
+      {"mysql clear", AppProto::kMysql, {{false, kMyClearGreeting}, {true, kMyClearLogin}},
+       Progress::kDone, false, 1, static_cast<uint32_t>(kMyClearLogin.size())},
+      {"pgsql ssl", AppProto::kPostgresql, {{true, kPgSslRequest}, {false, "S"}, {true, kClientHello}},
+       Progress::kDone, true, 1, 1},
+      {"pgsql refused", AppProto::kPostgresql, {{true, kPgSslRequest}, {false, "N"}, {true, kPgStartup}},
+       Progress::kDone, false, 1, 1},
+      {"pgsql gss then ssl", AppProto::kPostgresql,
+       {{true, kPgGssRequest}, {false, "N"}, {true, kPgSslRequest}, {false, "S"}}, Progress::kDone, true, 3, 1},
+      {"pgsql gss accepted", AppProto::kPostgresql, {{true, kPgGssRequest}, {false, "G"}},
+       Progress::kDone, false, 1, 1},
+      {"pgsql no request", AppProto::kPostgresql, {{true, kPgStartup}, {false, kPgAuthRequest}},
+       Progress::kDone, false, 1, 1},
+      {"ldap starttls", AppProto::kLdap,
+       {{true, kLdapBind}, {false, kLdapBindOk}, {true, kLdapStartTls}, {false, kLdapStartTlsOk},
+        {true, kClientHello}},
+       Progress::kDone, true, 3, static_cast<uint32_t>(kLdapStartTlsOk.size())},
+      {"ldap refused then accepted", AppProto::kLdap,
+       {{true, kLdapStartTls}, {false, kLdapStartTlsNo}, {true, kLdapBind}, {false, kLdapBindOk},
+        {true, kLdapStartTls}, {false, kLdapStartTlsOk}},
+       Progress::kDone, true, 5, static_cast<uint32_t>(kLdapStartTlsOk.size())},
+      {"rdp ssl", AppProto::kRdp, {{true, kRdpRequest}, {false, kRdpConfirmSsl}, {true, kClientHello}},
+       Progress::kDone, true, 1, static_cast<uint32_t>(kRdpConfirmSsl.size())},
+      {"rdp hybrid_ex", AppProto::kRdp, {{true, kRdpRequestNoCookie}, {false, kRdpConfirmHybridEx}},
+       Progress::kDone, true, 1, static_cast<uint32_t>(kRdpConfirmHybridEx.size())},
+      {"rdp standard security", AppProto::kRdp, {{true, kRdpRequestX509}, {false, kRdpConfirmStandard}},
+       Progress::kDone, false, 1, static_cast<uint32_t>(kRdpConfirmStandard.size())},
+  };
+}
+
+struct Outcome {
+  Progress last = Progress::kMore;
+  bool tls = false;
+  size_t at_msg = 0;
+  uint32_t at_byte = 0;  // offset in that message of the first byte the dissector left
+};
+
+// Feeds the scenario's first `limit` bytes, each message cut into pieces of `chunk` bytes
+// (the first piece `first_cut` bytes when non-zero), until the dissector decides.
+Outcome run(const Scenario& sc, size_t limit, size_t chunk, size_t first_cut, int* bad_commits,
+            size_t* records) {
+  auto d = flowscribe::dissect::make_tlsup_dissector();
+  flowscribe::test::FlowUnderTest t(*d, 6, 40000, 3306, static_cast<uint16_t>(sc.proto));
+  Outcome o;
+  size_t fed = 0;
+  for (size_t m = 0; m < sc.msgs.size() && fed < limit; ++m) {
+    const std::string& b = sc.msgs[m].bytes;
+    const size_t n = std::min(b.size(), limit - fed);
+    size_t at = 0;
+    while (at < n) {
+      size_t piece = at == 0 && first_cut ? std::min(first_cut, n) : std::min(chunk, n - at);
+      // Exact-size copies: reads past a piece are caught by the sanitizer.
+      std::vector<uint8_t> buf(b.begin() + static_cast<long>(at), b.begin() + static_cast<long>(at + piece));
+      Ctx c = t.ctx();
+      o.last = d->data(t.slot, c, sc.msgs[m].client, buf.data(), static_cast<uint32_t>(piece),
+                       static_cast<uint32_t>(piece));
+      if (o.last != Progress::kMore) {
+        o.tls = c.next_proto == static_cast<uint16_t>(AppProto::kTls);
+        o.at_msg = m;
+        o.at_byte = static_cast<uint32_t>(at + (c.used == Ctx::kAllUsed ? piece : c.used));
+        REQUIRE((c.used == Ctx::kAllUsed || c.used <= piece));
+        t.end();
+        *bad_commits += t.out.bad_commits;
+        *records += t.out.records.size();
+        return o;
+      }
+      at += piece;
+    }
+    fed += n;
+  }
+  t.end();
+  *bad_commits += t.out.bad_commits;
+  *records += t.out.records.size();
+  return o;
+}
+
+size_t total_bytes(const Scenario& sc) {
+  size_t n = 0;
+  for (const Msg& m : sc.msgs) n += m.bytes.size();
+  return n;
+}
+
+size_t decision_offset(const Scenario& sc) {
+  size_t n = 0;
+  for (size_t m = 0; m < sc.at_msg; ++m) n += sc.msgs[m].bytes.size();
+  return n + sc.at_byte;
+}
+
+uint64_t counter(const flowscribe::dissect::Dissector& d, std::string_view name) {
+  uint64_t v = ~uint64_t{0};
+  d.for_each_counter([&](const flowscribe::CounterInfo& ci, uint64_t x) {
+    if (ci.name == name) v = x;
+  });
+  return v;
+}
+
+Progress feed(flowscribe::test::FlowUnderTest& t, bool client, const std::string& b) {
+  return t.data(client, b);
+}
+
+}  // namespace
+
+TEST_CASE("tlsup: each exchange decides at the right byte, whatever the segmentation", "[tlsup]") {
+  int bad = 0;
+  size_t recs = 0;
+  for (const Scenario& sc : scenarios()) {
+    INFO(sc.name);
+    for (size_t chunk : {size_t{1}, size_t{2}, size_t{5}, size_t{4096}}) {
+      INFO("chunk " << chunk);
+      const Outcome o = run(sc, SIZE_MAX, chunk, 0, &bad, &recs);
+      CHECK(o.last == sc.end);
+      CHECK(o.tls == sc.tls);
+      CHECK(o.at_msg == sc.at_msg);
+      if (sc.tls) CHECK(o.at_byte == sc.at_byte);  // where the TLS bytes begin
+    }
+    // Every two-piece split of every message.
+    size_t longest = 0;
+    for (const Msg& m : sc.msgs) longest = std::max(longest, m.bytes.size());
+    for (size_t cut = 1; cut < longest; ++cut) {
+      const Outcome o = run(sc, SIZE_MAX, 4096, cut, &bad, &recs);
+      INFO("cut " << cut);
+      CHECK(o.last == sc.end);
+      CHECK(o.tls == sc.tls);
+      CHECK(o.at_msg == sc.at_msg);
+      if (sc.tls) CHECK(o.at_byte == sc.at_byte);  // where the TLS bytes begin
+    }
+  }
+  CHECK(bad == 0);
+  CHECK(recs == 0);  // the watcher writes no records of its own
+}
+
+TEST_CASE("tlsup: every truncation decides only once its bytes are there", "[tlsup]") {
+  int bad = 0;
+  size_t recs = 0;
+  for (const Scenario& sc : scenarios()) {
+    INFO(sc.name);
+    const size_t n = total_bytes(sc), at = decision_offset(sc);
+    for (size_t k = 0; k <= n; ++k) {
+      INFO("prefix " << k);
+      for (size_t chunk : {size_t{1}, size_t{4096}}) {
+        const Outcome o = run(sc, k, chunk, 0, &bad, &recs);
+        if (k < at) {
+          CHECK(o.last == Progress::kMore);
+        } else {
+          CHECK(o.last == sc.end);
+          CHECK(o.tls == sc.tls);
+          if (sc.tls) CHECK(o.at_byte == sc.at_byte);  // where the TLS bytes begin
+        }
+      }
+    }
+  }
+  CHECK(bad == 0);
+  CHECK(recs == 0);
+}
+
+TEST_CASE("tlsup: counters name the outcome", "[tlsup]") {
+  auto d = flowscribe::dissect::make_tlsup_dissector();
+  {
+    flowscribe::test::FlowUnderTest t(*d, 6, 40000, 3306, static_cast<uint16_t>(AppProto::kMysql));
+    CHECK(feed(t, false, kMyGreeting) == Progress::kMore);
+    CHECK(feed(t, true, kMySslRequest) == Progress::kDone);
+  }
+  {
+    flowscribe::test::FlowUnderTest t(*d, 6, 40000, 5432, static_cast<uint16_t>(AppProto::kPostgresql));
+    CHECK(feed(t, true, kPgSslRequest) == Progress::kMore);
+    CHECK(feed(t, false, "N") == Progress::kDone);
+  }
+  {
+    flowscribe::test::FlowUnderTest t(*d, 6, 40000, 389, static_cast<uint16_t>(AppProto::kLdap));
+    CHECK(feed(t, true, kLdapStartTls) == Progress::kMore);
+    CHECK(feed(t, false, kLdapStartTlsNo) == Progress::kMore);
+  }
+  {
+    flowscribe::test::FlowUnderTest t(*d, 6, 40000, 3389, static_cast<uint16_t>(AppProto::kRdp));
+    CHECK(feed(t, true, kRdpRequest) == Progress::kMore);
+    CHECK(feed(t, false, kRdpNegFailure) == Progress::kDone);
+  }
+  CHECK(counter(*d, "tlsup_flows") == 4);
+  CHECK(counter(*d, "tlsup_mysql_upgrades") == 1);
+  CHECK(counter(*d, "tlsup_pgsql_refused") == 1);
+  CHECK(counter(*d, "tlsup_ldap_refused") == 1);
+  CHECK(counter(*d, "tlsup_rdp_refused") == 1);
+  CHECK(counter(*d, "tlsup_not_protocol") == 0);
+}
+
+TEST_CASE("tlsup: bytes that are not the protocol are violations; later junk only stops", "[tlsup]") {
+  auto d = flowscribe::dissect::make_tlsup_dissector();
+  auto first = [&](AppProto p, bool client, const std::string& b) {
+    flowscribe::test::FlowUnderTest t(*d, 6, 40000, 1, static_cast<uint16_t>(p));
+    return feed(t, client, b);
+  };
+  CHECK(first(AppProto::kMysql, false, "SSH-2.0-OpenSSH_9.2\r\n") == Progress::kViolation);
+  CHECK(first(AppProto::kMysql, false, unhex("000000000a")) == Progress::kViolation);  // empty packet
+  CHECK(first(AppProto::kPostgresql, true, "GET / HTTP/1.1\r\n\r\n") == Progress::kViolation);
+  CHECK(first(AppProto::kPostgresql, true, unhex("0000000804d21699")) == Progress::kViolation);
+  {
+    // A StartupMessage answered with no backend message (Zeek bad-backend-message-1.pcap).
+    flowscribe::test::FlowUnderTest t(*d, 6, 40000, 5432, static_cast<uint16_t>(AppProto::kPostgresql));
+    CHECK(feed(t, true, unhex("000000130003000075736572007a65656b0000")) == Progress::kMore);
+    CHECK(feed(t, false, unhex("5a000000010000")) == Progress::kViolation);
+  }
+  CHECK(first(AppProto::kLdap, true, "GET / HTTP/1.1\r\n\r\n") == Progress::kViolation);
+  CHECK(first(AppProto::kLdap, true, unhex("3085ffffffffff")) == Progress::kViolation);
+  CHECK(first(AppProto::kLdap, false, unhex("3003040100")) == Progress::kViolation);  // no messageID
+  CHECK(first(AppProto::kRdp, true, "GET / HTTP/1.1\r\n\r\n") == Progress::kViolation);
+  CHECK(first(AppProto::kRdp, true, unhex("03000005")) == Progress::kViolation);  // length < 7
+  CHECK(counter(*d, "tlsup_not_protocol") == 10);
+
+  // After a valid first message, junk stops the watch without a violation.
+  flowscribe::test::FlowUnderTest t(*d, 6, 40000, 389, static_cast<uint16_t>(AppProto::kLdap));
+  CHECK(feed(t, true, kLdapBind) == Progress::kMore);
+  CHECK(feed(t, true, "\x16\x03\x01 junk") == Progress::kDone);
+  CHECK(counter(*d, "tlsup_lost_framing") == 1);
+
+  // A StartTLS answer for another message id is not the answer.
+  flowscribe::test::FlowUnderTest u(*d, 6, 40000, 389, static_cast<uint16_t>(AppProto::kLdap));
+  CHECK(feed(u, true, kLdapStartTls) == Progress::kMore);
+  std::string other = kLdapStartTlsOk;
+  other[4] = 9;
+  CHECK(feed(u, false, other) == Progress::kMore);
+  CHECK(feed(u, false, kLdapStartTlsOk) == Progress::kDone);
+}
+
+TEST_CASE("tlsup: gaps, UDP, long clear sessions and hostile bytes", "[tlsup]") {
+  auto d = flowscribe::dissect::make_tlsup_dissector();
+  {
+    flowscribe::test::FlowUnderTest t(*d, 6, 40000, 3306, static_cast<uint16_t>(AppProto::kMysql));
+    CHECK(feed(t, false, kMyGreeting.substr(0, 10)) == Progress::kMore);
+    CHECK(t.gap(false, 100) == Progress::kDone);
+  }
+  {
+    flowscribe::test::FlowUnderTest t(*d, 17, 40000, 389, static_cast<uint16_t>(AppProto::kLdap));
+    CHECK(feed(t, true, kLdapBind) == Progress::kDone);
+  }
+  {
+    // LDAP searches with no StartTLS: watched for 32 KiB, then left.
+    flowscribe::test::FlowUnderTest t(*d, 6, 40000, 389, static_cast<uint16_t>(AppProto::kLdap));
+    Progress p = Progress::kMore;
+    for (int i = 0; i < 2000 && p == Progress::kMore; ++i) p = feed(t, i % 2 == 0, i % 2 ? kLdapBindOk : kLdapBind);
+    CHECK(p == Progress::kDone);
+    CHECK(counter(*d, "tlsup_not_seen") == 1);
+  }
+  {
+    // StartTLS asked, and the server streams other answers: the budget still ends the watch.
+    flowscribe::test::FlowUnderTest t(*d, 6, 40000, 389, static_cast<uint16_t>(AppProto::kLdap));
+    CHECK(feed(t, true, kLdapStartTls) == Progress::kMore);
+    Progress p = Progress::kMore;
+    for (int i = 0; i < 2000 && p == Progress::kMore; ++i) p = feed(t, false, kLdapBindOk);
+    CHECK(p == Progress::kDone);
+    CHECK(counter(*d, "tlsup_not_seen") == 2);
+  }
+  // A MySQL greeting that claims 16 MiB, an LDAP message with a 16 MiB length: skipped, bounded.
+  {
+    flowscribe::test::FlowUnderTest t(*d, 6, 40000, 3306, static_cast<uint16_t>(AppProto::kMysql));
+    std::string big = unhex("ffff00000a");
+    big.append(40000, 'x');
+    CHECK(feed(t, false, big) == Progress::kDone);
+  }
+  // Bytes of every value in every dialect, in odd pieces: no crash, no over-read.
+  std::string junk;
+  for (int i = 0; i < 8192; ++i) junk.push_back(static_cast<char>((i * 7 + i / 13) & 0xff));
+  for (AppProto p : {AppProto::kMysql, AppProto::kPostgresql, AppProto::kLdap, AppProto::kRdp}) {
+    for (size_t start : {size_t{0}, size_t{3}, size_t{4}, size_t{11}}) {
+      flowscribe::test::FlowUnderTest t(*d, 6, 40000, 1, static_cast<uint16_t>(p));
+      Progress r = Progress::kMore;
+      for (size_t at = start; at < junk.size() && r == Progress::kMore; at += 97) {
+        std::vector<uint8_t> buf(junk.begin() + static_cast<long>(at),
+                                 junk.begin() + static_cast<long>(std::min(junk.size(), at + 97)));
+        r = t.data(((at / 97) & 1) != 0, buf.data(), static_cast<uint32_t>(buf.size()));
+      }
+      t.end();
+      CHECK(t.out.records.empty());
+    }
+  }
+}
