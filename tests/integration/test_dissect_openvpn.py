@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Integration test: the TLS handshake inside OpenVPN's control channel, on captures of real
+traffic.
+
+usage: test_dissect_openvpn.py --bin FLOWSCRIBE --check RFC5424_CHECK --captures DIR [--update]
+
+Runs flowscribe on each DIR/*.pcap (made by tests/captures/dissect/make-openvpn-captures.sh:
+openvpn 2.6 point-to-point sessions over UDP and TCP, with and without tls-auth, TLS 1.2) and
+compares every tls and x509 record - its MSGID, time, client, server and every param of its
+element - with DIR/golden.jsonl, one JSON object per record sorted by (capture, time, MSGID).
+Every line is checked against the RFC 5424 grammar; every record must belong to a session
+record named proto="openvpn"; each capture must give one tls record with the server's
+certificate and the x509 records of its chain. --update rewrites the golden file.
+"""
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import records  # noqa: E402
+
+KINDS = ("tls", "x509")
+
+
+def run(args, pcap):
+    p = subprocess.run([args.bin, "--pcap", pcap, "--sensor-name", "test-sensor"],
+                       capture_output=True, text=True, timeout=120, errors="surrogateescape")
+    assert p.returncode == 0, f"flowscribe exit {p.returncode}: {p.stderr[-500:]}"
+    with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False,
+                                     errors="surrogateescape") as f:
+        f.write(p.stdout)
+        name = f.name
+    try:
+        c = subprocess.run([args.check, name], capture_output=True, text=True)
+        assert c.returncode == 0, f"records break RFC 5424:\n{c.stdout}{c.stderr}"
+    finally:
+        os.unlink(name)
+    return p.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--check", required=True)
+    ap.add_argument("--captures", required=True)
+    ap.add_argument("--update", action="store_true")
+    args = ap.parse_args()
+
+    pcaps = sorted(glob.glob(os.path.join(args.captures, "*.pcap")))
+    assert len(pcaps) >= 3, f"captures missing under {args.captures}"
+    got, failures = [], []
+    for pcap in pcaps:
+        cap = os.path.basename(pcap)
+        sessions, mine = {}, []
+        for line in run(args, pcap).splitlines():
+            r = records.parse(line)
+            fl = records.flow(r)
+            client = f"{fl['src']}:{fl['sport']}"
+            if r["msgid"] == "session":
+                sessions[client] = fl.get("proto")
+            elif r["msgid"] in KINDS:
+                el = next(v for k, v in r["sd"].items() if k.startswith(r["msgid"] + "@"))
+                mine.append({"capture": cap, "msgid": r["msgid"], "ts": r["timestamp"],
+                             "client": client, "server": f"{fl['dst']}:{fl['dport']}",
+                             r["msgid"]: el})
+        mine.sort(key=lambda g: (g["ts"], g["msgid"]))
+        for g in mine:
+            if sessions.get(g["client"]) != "openvpn":
+                failures.append(f"{cap} {g['client']}: {g['msgid']} record without a proto=openvpn session")
+        tls = [g for g in mine if g["msgid"] == "tls"]
+        x509 = [g for g in mine if g["msgid"] == "x509"]
+        if len(tls) != 1 or not x509:
+            failures.append(f"{cap}: {len(tls)} tls and {len(x509)} x509 records (want 1 and >= 1)")
+        elif tls[0]["tls"].get("cert_sha256") != x509[0]["x509"].get("sha256"):
+            failures.append(f"{cap}: the tls record's cert_sha256 is not the first x509's sha256")
+        elif "partial" in tls[0]["tls"]:
+            failures.append(f"{cap}: handshake written as partial")
+        got.extend(mine)
+    if failures:
+        print("\n".join(failures))
+        return 1
+
+    golden = os.path.join(args.captures, "golden.jsonl")
+    if args.update:
+        with open(golden, "w", encoding="utf-8") as f:
+            for g in got:
+                f.write(json.dumps(g, ensure_ascii=False, sort_keys=True) + "\n")
+        print(f"wrote {len(got)} records to {golden}")
+        return 0
+    with open(golden, encoding="utf-8") as f:
+        want = [json.loads(line) for line in f if line.strip()]
+    for i in range(max(len(want), len(got))):
+        w = want[i] if i < len(want) else None
+        g = got[i] if i < len(got) else None
+        if w != g:
+            failures.append(f"record {i}:\n  expected {json.dumps(w, ensure_ascii=False)}\n"
+                            f"  got      {json.dumps(g, ensure_ascii=False)}")
+    if failures:
+        print(f"{len(failures)} of {len(want)} records differ:")
+        print("\n".join(failures))
+        return 1
+    print(f"{len(got)} records match {golden} ({len(pcaps)} captures)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
