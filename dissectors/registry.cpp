@@ -4,8 +4,11 @@
 
 #include "dissectors/dns/dns.h"
 #include "dissectors/http/http.h"
+#include "dissectors/openvpn/openvpn.h"
+#include "dissectors/socks/socks.h"
 #include "dissectors/starttls/starttls.h"
 #include "dissectors/tls/tls.h"
+#include "dissectors/tlsup/tlsup.h"
 
 namespace flowscribe::dissect {
 namespace {
@@ -22,9 +25,14 @@ DissectorSet make_dissectors() {
   // One line per dissector: add(s, make_<name>_dissector(), {AppProto::k...});
   add(s, make_dns_dissector(), {AppProto::kDns, AppProto::kMdns, AppProto::kLlmnr});
   add(s, make_http_dissector(), {AppProto::kHttp});
-  add(s, make_tls_dissector(), {AppProto::kTls});
+  // DTLS on UDP; stun: WebRTC's DTLS-SRTP handshake follows ICE on the same flow (RFC 7983).
+  add(s, make_tls_dissector(), {AppProto::kTls, AppProto::kDtls, AppProto::kStun});
+  add(s, make_socks_dissector(), {AppProto::kSocks});
+  add(s, make_openvpn_dissector(), {AppProto::kOpenvpn});
   add(s, make_starttls_dissector(),
       {AppProto::kSmtp, AppProto::kImap, AppProto::kPop3, AppProto::kFtp, AppProto::kXmpp});
+  add(s, make_tlsup_dissector(),
+      {AppProto::kMysql, AppProto::kPostgresql, AppProto::kLdap, AppProto::kRdp});
   return s;
 }
 

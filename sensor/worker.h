@@ -23,7 +23,7 @@ namespace flowscribe::sensor {
   X(worker_packets, "packets processed")                                                     \
   X(worker_bytes, "captured bytes processed")                                                \
   X(worker_records, "records handed to the emitter")                                         \
-  X(worker_transaction_records, "of those, transaction records (http, tls, x509, dns)")      \
+  X(worker_transaction_records, "of those, transaction records (http, tls, x509, dns, socks)")      \
   X(worker_record_pool_empty, "records dropped: no free record buffer (emitter too slow)")   \
   X(worker_record_ring_full, "records dropped: ring to the emitter full (emitter too slow)") \
   X(worker_record_waits, "times a worker waited for the emitter (offline, or flushing at shutdown)")             \
