@@ -1,105 +1,29 @@
-// libFuzzer target for the HTTP dissector (dissectors/http). Input layout: a list of events,
-// each a 2-byte big-endian header then its payload:
-//   bit 15 = from the server, bit 14 = a gap (no payload; bits 0-13 are its length, 0 =
-//   unknown), else bits 0-13 = payload length (a length past the end takes what is left).
-// Each payload is fed from an exactly-sized heap copy, so ASan sees any over-read. Beyond
-// "no crash" it checks the dissector's promises: nothing is fed after kDone/kViolation (as in
-// sensor/app_layer.cpp), every begun record is committed once, every record's extension area
-// parses with known field ids and kinds' lengths, and the record count is bounded by the
-// messages in the input.
-#include <cstddef>
-#include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
-#include <vector>
-
+// libFuzzer target for the HTTP dissector (dissectors/http). Input: the event list of
+// tests/fuzz/dissect_fuzz.h on a TCP flow. Beyond "no crash" it checks the dissector's
+// promises: every begun record is committed once, every record's extension area parses with
+// known http field ids and kinds' lengths, and the record count is bounded by the bytes fed.
 #include "dissectors/http/http.h"
-#include "emit/record.h"
-#include "emit/schema.h"
-
-namespace {
+#include "tests/fuzz/dissect_fuzz.h"
 
 using flowscribe::dissect::Progress;
-namespace emit = flowscribe::emit;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-class Out final : public flowscribe::dissect::RecordOut {
- public:
-  emit::Record* begin(const flowscribe::flow::Flow&, emit::RecordType type, flowscribe::Nanos) noexcept override {
-    check(open_ == 0);  // one record at a time
-    check(type == emit::RecordType::kHttp);
-    std::memset(static_cast<void*>(&rec_), 0, sizeof rec_);
-    rec_.type = type;
-    ++open_;
-    return &rec_;
-  }
-  void commit(const flowscribe::flow::Flow&, emit::Record* r) noexcept override {
-    check(r == &rec_ && open_ == 1);
-    --open_;
-    ++records;
-    size_t off = 0;
-    while (off < r->ext_len) {
-      check(off + sizeof(emit::ExtHeader) <= r->ext_len);
-      emit::ExtHeader h;
-      std::memcpy(&h, r->ext + off, sizeof h);
-      off += sizeof h + h.len;
-      check(off <= r->ext_len);
-      const emit::FieldInfo* fi = emit::find_field(h.field);
-      check(fi != nullptr && fi->element == "http");
-      if (fi->kind == emit::FieldKind::kUint) check(h.len == 2 || h.len == 8);
-      if (fi->kind == emit::FieldKind::kBool) check(h.len == 1);
-    }
-  }
-  size_t records = 0;
-  int open_ = 0;
-
- private:
-  emit::Record rec_;
-};
-
-}  // namespace
+using flowscribe::emit::RecordType;
+using namespace flowscribe::fuzz;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto dissector = flowscribe::dissect::make_http_dissector();
   auto& d = *dissector;
-  std::unique_ptr<uint8_t[]> mem(new uint8_t[d.state_bytes() + 64]);
-  void* st = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(mem.get()) + 63) & ~uintptr_t{63});
-  flowscribe::flow::Flow flow;
-  std::memset(static_cast<void*>(&flow), 0, sizeof flow);
-  flow.key.proto = 6;
-  Out out;
+  Slot st(d);
+  flowscribe::flow::Flow flow = make_flow(6);
+  CheckedOut out({{RecordType::kHttp, "http"}}, 1u << 2 | 1u << 8);
   flowscribe::dissect::Ctx c{flow, 1, out, nullptr};
-  d.begin_flow(st, c, 6);
-
-  size_t off = 0;
-  size_t events = 0;
-  Progress p = Progress::kMore;
-  while (off + 2 <= size && p == Progress::kMore) {
-    const uint16_t hdr = static_cast<uint16_t>(data[off] << 8 | data[off + 1]);
-    off += 2;
-    const bool from_client = (hdr & 0x8000) == 0;
-    ++c.now;
-    if (hdr & 0x4000) {
-      p = d.gap(st, c, from_client, hdr & 0x3fff);
-      continue;
-    }
-    const size_t want = hdr & 0x3fff;
-    const size_t n = want < size - off ? want : size - off;
-    std::unique_ptr<uint8_t[]> buf(new uint8_t[n + 1]);
-    if (n) std::memcpy(buf.get(), data + off, n);
-    off += n;
-    events += n;
-    p = d.data(st, c, from_client, buf.get(), static_cast<uint32_t>(n), static_cast<uint32_t>(n));
-  }
-  if (p != Progress::kViolation) d.end_flow(st, c);
-  check(out.open_ == 0);
+  d.begin_flow(st.get(), c, 6);
+  size_t bytes = 0;
+  const Progress p = feed_events(d, st.get(), c, data, size, 0, true, bytes, [](size_t, Progress) {});
+  if (p != Progress::kViolation) d.end_flow(st.get(), c);
+  check(out.open() == 0);
   // A record needs at least a start line: "GET / HTTP/1.1\n" or "HTTP/1.1 200\n" (12 bytes),
   // an HTTP/0.9 request 6 ("GET x\n").
-  check(out.records <= events / 6 + 1);
-  if (p == Progress::kViolation) check(out.records == 0);
+  check(out.records() <= bytes / 6 + 1);
+  if (p == Progress::kViolation) check(out.records() == 0);
   return 0;
 }
