@@ -1,6 +1,9 @@
 """Parses flowscribe's RFC 5424 records (the subset of the grammar flowscribe writes, strictly)
 for the integration tests. Validation of the full grammar is rfc5424_check's job."""
+import os
 import re
+import subprocess
+import tempfile
 
 HEADER = re.compile(
     r"^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ")
@@ -77,3 +80,23 @@ def flow(rec):
         if k.startswith("flow@"):
             return v
     raise KeyError("no flow@ element")
+
+
+def run_capture(binary, check, pcap, *extra):
+    """Runs flowscribe on `pcap` (records to stdout), fails the test unless it exits 0 and every
+    line passes the RFC 5424 checker `check` (skipped when empty); returns the process."""
+    p = subprocess.run([binary, "--pcap", pcap, "--sensor-name", "test-sensor", *extra],
+                       capture_output=True, text=True, timeout=120, errors="surrogateescape")
+    if p.returncode != 0:
+        raise SystemExit(f"{pcap}: flowscribe exit {p.returncode}: {p.stderr.strip()[-500:]}")
+    if check:
+        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False,
+                                         errors="surrogateescape") as f:
+            f.write(p.stdout)
+        try:
+            c = subprocess.run([check, f.name], capture_output=True, text=True)
+            if c.returncode != 0:
+                raise SystemExit(f"{pcap}: records break RFC 5424:\n{c.stdout}{c.stderr}")
+        finally:
+            os.unlink(f.name)
+    return p

@@ -17,28 +17,14 @@ import argparse
 import collections
 import glob
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import records  # noqa: E402
 
 
 def dns_lines(binary, pcap, check):
-    p = subprocess.run([binary, "--pcap", pcap, "--sensor-name", "test-sensor", "--workers", "1"],
-                       capture_output=True, text=True, timeout=120, errors="surrogateescape")
-    if p.returncode != 0:
-        raise SystemExit(f"{pcap}: flowscribe exit {p.returncode}: {p.stderr.strip()[-300:]}")
-    if check:
-        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as f:
-            f.write(p.stdout)
-        try:
-            c = subprocess.run([check, f.name], capture_output=True, text=True)
-            if c.returncode != 0:
-                raise SystemExit(f"{pcap}: rfc5424_check failed:\n{c.stdout}{c.stderr}")
-        finally:
-            os.unlink(f.name)
+    p = records.run_capture(binary, check, pcap, "--workers", "1")
     out = []
     cap = os.path.basename(pcap)
     for line in p.stdout.splitlines():

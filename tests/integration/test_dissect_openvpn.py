@@ -16,9 +16,7 @@ import argparse
 import glob
 import json
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import records  # noqa: E402
@@ -27,19 +25,7 @@ KINDS = ("tls", "x509")
 
 
 def run(args, pcap):
-    p = subprocess.run([args.bin, "--pcap", pcap, "--sensor-name", "test-sensor"],
-                       capture_output=True, text=True, timeout=120, errors="surrogateescape")
-    assert p.returncode == 0, f"flowscribe exit {p.returncode}: {p.stderr[-500:]}"
-    with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False,
-                                     errors="surrogateescape") as f:
-        f.write(p.stdout)
-        name = f.name
-    try:
-        c = subprocess.run([args.check, name], capture_output=True, text=True)
-        assert c.returncode == 0, f"records break RFC 5424:\n{c.stdout}{c.stderr}"
-    finally:
-        os.unlink(name)
-    return p.stdout
+    return records.run_capture(args.bin, args.check, pcap).stdout
 
 
 def main():

@@ -24,9 +24,7 @@ without SNI); the session records say proto="dtls" and every JA4 starts with "d"
 import argparse
 import collections
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import records  # noqa: E402
@@ -48,19 +46,7 @@ def main():
     args = ap.parse_args()
     proto = "dtls" if args.dtls else "tls"
     pcap = os.path.join(args.captures, proto + ".pcap")
-    p = subprocess.run([args.bin, "--pcap", pcap, "--sensor-name", "test-sensor", "--workers", "1"],
-                       capture_output=True, text=True, timeout=120, errors="surrogateescape")
-    if p.returncode != 0:
-        sys.exit(f"flowscribe exit {p.returncode}: {p.stderr.strip()[-300:]}")
-    if args.check:
-        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as f:
-            f.write(p.stdout)
-        try:
-            c = subprocess.run([args.check, f.name], capture_output=True, text=True)
-            if c.returncode != 0:
-                sys.exit(f"rfc5424_check failed:\n{c.stdout}{c.stderr}")
-        finally:
-            os.unlink(f.name)
+    p = records.run_capture(args.bin, args.check, pcap, "--workers", "1")
 
     # Records per flow (client port), flows keyed PORT#N in order of their first record's
     # client port (the clients ran one after another, so ports rise with time).

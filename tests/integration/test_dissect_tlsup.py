@@ -21,9 +21,7 @@ import argparse
 import collections
 import os
 import re
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import records  # noqa: E402
@@ -52,19 +50,7 @@ def main():
     ap.add_argument("--captures", required=True)
     args = ap.parse_args()
     pcap = os.path.join(args.captures, "tlsup.pcap")
-    p = subprocess.run([args.bin, "--pcap", pcap, "--sensor-name", "test-sensor", "--workers", "1"],
-                       capture_output=True, text=True, timeout=120, errors="surrogateescape")
-    if p.returncode != 0:
-        sys.exit(f"flowscribe exit {p.returncode}: {p.stderr.strip()[-300:]}")
-    if args.check:
-        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as f:
-            f.write(p.stdout)
-        try:
-            c = subprocess.run([args.check, f.name], capture_output=True, text=True)
-            if c.returncode != 0:
-                sys.exit(f"rfc5424_check failed:\n{c.stdout}{c.stderr}")
-        finally:
-            os.unlink(f.name)
+    p = records.run_capture(args.bin, args.check, pcap, "--workers", "1")
 
     # Every record per flow (client port), flows keyed PORT#N in order of their session
     # records' start times (the clients ran one after another).
