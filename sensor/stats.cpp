@@ -68,6 +68,18 @@ std::vector<CounterValue> collect_counters(const Sources& src) {
       if (at < out.size()) out[at++].value += v;
     });
   }
+  // Counters of one name from several sources (the TLS dissector's and the one embedded in
+  // the OpenVPN dissector) are one counter: the first keeps the sum, in its place.
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (size_t j = i + 1; j < out.size();) {
+      if (std::string_view(out[j].name) == out[i].name) {
+        out[i].value += out[j].value;
+        out.erase(out.begin() + static_cast<std::ptrdiff_t>(j));
+      } else {
+        ++j;
+      }
+    }
+  }
   if (src.emitter != nullptr) {
     auto push = [&](const CounterInfo& info, uint64_t v) { out.push_back({info.name, info.help, v}); };
     src.emitter->counters().for_each(push);

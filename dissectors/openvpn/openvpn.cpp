@@ -133,7 +133,13 @@ class OpenvpnDissector final : public Dissector {
     s.done = true;
   }
 
-  void for_each_counter(CounterFn f) const override { cnt_.for_each(f); }
+  // Its own counters, then the embedded TLS dissector's under their tls_* names: the stats
+  // add them to the TLS dissector's (sensor/stats.cpp merges counters of the same name), so
+  // a certificate or an anomaly inside OpenVPN is counted like any other.
+  void for_each_counter(CounterFn f) const override {
+    cnt_.for_each(f);
+    tls_->for_each_counter(f);
+  }
 
  private:
   static void* tls_slot(void* st) {

@@ -25,7 +25,13 @@ KINDS = ("tls", "x509")
 
 
 def run(args, pcap):
-    return records.run_capture(args.bin, args.check, pcap).stdout
+    p = records.run_capture(args.bin, args.check, pcap)
+    # The embedded TLS dissector's counters are the TLS dissector's, once in the summary:
+    # tls_certs counts exactly the x509 records written.
+    certs = [l.split()[2] for l in p.stderr.splitlines() if l.split()[1:2] == ["tls_certs"]]
+    x509 = sum(1 for l in p.stdout.splitlines() if records.parse(l)["msgid"] == "x509")
+    assert certs == [str(x509)], f"{pcap}: tls_certs in the summary {certs}, x509 records {x509}"
+    return p.stdout
 
 
 def main():
