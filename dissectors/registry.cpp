@@ -26,7 +26,8 @@ DissectorSet make_dissectors() {
   add(s, make_dns_dissector(), {AppProto::kDns, AppProto::kMdns, AppProto::kLlmnr});
   add(s, make_http_dissector(), {AppProto::kHttp});
   // DTLS on UDP; stun: WebRTC's DTLS-SRTP handshake follows ICE on the same flow (RFC 7983).
-  add(s, make_tls_dissector(), {AppProto::kTls, AppProto::kDtls, AppProto::kStun});
+  // quic: the ClientHello and ServerHello of its Initial packets (tls/quic.h).
+  add(s, make_tls_dissector(), {AppProto::kTls, AppProto::kDtls, AppProto::kStun, AppProto::kQuic});
   add(s, make_socks_dissector(), {AppProto::kSocks});
   add(s, make_openvpn_dissector(), {AppProto::kOpenvpn});
   add(s, make_starttls_dissector(),

@@ -8,6 +8,7 @@
 #include "dissectors/tls/cert_cache.h"
 #include "dissectors/tls/digest.h"
 #include "dissectors/tls/names.h"
+#include "dissectors/tls/quic.h"
 #include "dissectors/tls/text.h"
 #include "dissectors/tls/x509.h"
 
@@ -23,6 +24,7 @@ FS_DEFINE_COUNTERS(TlsCounters, FS_TLS_COUNTERS);
 // server answers it): a whole hello, or one certificate at a time. Certificate chains are
 // streamed certificate by certificate, so only the largest single certificate must fit.
 constexpr uint32_t kBufBytes = 16384;
+constexpr uint32_t kQuicClientBytes = 12288;  // a ClientHello with post-quantum key shares fits
 constexpr uint32_t kMaxRecordLen = 16384 + 2048;  // TLSCiphertext (RFC 5246 6.2.3, RFC 8446 5.2)
 constexpr uint32_t kMaxChain = 10;                // certificates parsed per chain
 // Fingerprint inputs held while a ClientHello is parsed (stack arrays; more is counted).
@@ -96,6 +98,15 @@ struct State {
   uint16_t shd_seq;         // message_seq of the ServerHelloDone
   uint32_t srv_seen;        // bit q: a fragment of the server's message_seq q (< 32) was seen
   Reasm reasm;
+  // QUIC (UDP, proto quic): the hellos travel in CRYPTO frames of Initial packets, decrypted
+  // with keys from the client's Destination Connection ID (tls/quic.h). Each direction's
+  // CRYPTO stream is put together in buf (client [0, kQuicClientBytes), server after it).
+  bool quic;
+  uint8_t quic_dcid_len;
+  uint8_t quic_dgrams;
+  uint8_t quic_spans[2];          // intervals held per direction
+  uint8_t quic_dcid[20];
+  uint16_t quic_span[2][8][2];    // [dir][i] = {start, end} of CRYPTO bytes held
   uint8_t alert_desc;
   uint8_t sid_len;
   uint8_t cert_count;
@@ -266,7 +277,10 @@ class TlsDissector final : public Dissector {
     // Everything but the buffer starts zeroed (the buffer is written before it is read).
     std::memset(static_cast<void*>(&s), 0, offsetof(State, buf));
     cnt_.tls_flows.inc();
-    if (transport == 17) {
+    if (transport == 17 && c.flow.app_proto == static_cast<uint16_t>(AppProto::kQuic)) {
+      s.quic = true;
+      cnt_.tls_quic_flows.inc();
+    } else if (transport == 17) {
       s.dtls = true;
       cnt_.tls_dtls_flows.inc();
     } else if (c.flow.app_proto == static_cast<uint16_t>(AppProto::kStun)) {
@@ -278,6 +292,7 @@ class TlsDissector final : public Dissector {
                 uint32_t) noexcept override {
     State& s = *static_cast<State*>(st);
     if (s.done) return Progress::kDone;
+    if (s.quic) return quic_datagram(s, c, from_client ? 0 : 1, p, len);
     if (s.dtls) return datagram(s, c, from_client ? 0 : 1, p, len);
     return feed(s, c, from_client ? 0 : 1, p, len);
   }
@@ -307,6 +322,126 @@ class TlsDissector final : public Dissector {
   // One datagram: records one after another, each a 13-byte header (type, version, epoch,
   // 48-bit sequence number, length) and its payload. `side` is the flow's direction (0: the
   // flow's client); handshake messages are attributed to the DTLS roles (side ^ swap).
+  // ---- QUIC Initial packets (RFC 9000 section 17.2.2, RFC 9001 section 5) -----------------
+  Progress quic_datagram(State& s, Ctx& c, int side, const uint8_t* p, uint32_t n) noexcept {
+    const bool from_server = side == 1;
+    uint8_t plain[2048];
+    uint32_t off = 0;
+    while (off < n) {
+      // The server's Initials use keys from the client's DCID: wait for a client Initial.
+      if (from_server && s.quic_dcid_len == 0) break;
+      tls::quic::Packet pk;
+      if (!tls::quic::open_packet(p + off, n - off, from_server ? s.quic_dcid : nullptr,
+                             s.quic_dcid_len, from_server, plain, sizeof plain, pk) ||
+          pk.length == 0) {
+        break;
+      }
+      if (pk.initial) {
+        cnt_.tls_quic_initials.inc();
+        if (!from_server) {  // the latest client DCID (a Retry changes it) keys the server
+          s.quic_dcid_len = pk.dcid_len;
+          std::memcpy(s.quic_dcid, pk.dcid, pk.dcid_len);
+        }
+        const bool ok = tls::quic::crypto_frames(plain, pk.plain_len,
+                                            [&](uint64_t at, const uint8_t* d, uint32_t len) {
+                                              quic_crypto(s, side, at, d, len);
+                                            });
+        if (!ok) cnt_.tls_quic_bad_frames.inc();
+      }
+      off += pk.length;
+    }
+    quic_hellos(s, c);
+    if (s.have_ch && s.have_sh) {
+      s.done = true;  // the rest (Handshake keys) cannot be read
+      return Progress::kDone;
+    }
+    if (++s.quic_dgrams >= 32) {
+      cnt_.tls_quic_no_hello.inc();
+      s.done = true;
+      return Progress::kDone;
+    }
+    return Progress::kMore;
+  }
+
+  // CRYPTO bytes at stream offset `at` of one direction: copied to their place in buf, their
+  // span merged with the ones held (frames come in any order, and again).
+  void quic_crypto(State& s, int side, uint64_t at, const uint8_t* d, uint32_t len) noexcept {
+    const uint32_t base = side == 0 ? 0 : kQuicClientBytes;
+    const uint32_t cap = side == 0 ? kQuicClientBytes : kBufBytes - kQuicClientBytes;
+    if (at >= cap || len == 0) {
+      if (len) cnt_.tls_hello_oversize.inc();
+      return;
+    }
+    uint32_t a = static_cast<uint32_t>(at);
+    uint32_t b = len > cap - a ? cap : a + len;
+    std::memcpy(s.buf + base + a, d, b - a);
+    auto& sp = s.quic_span[side];
+    uint8_t& k = s.quic_spans[side];
+    // Merge with every overlapping or touching span; the result replaces them.
+    for (uint32_t i = 0; i < k;) {
+      if (sp[i][0] <= b && a <= sp[i][1]) {
+        a = std::min<uint32_t>(a, sp[i][0]);
+        b = std::max<uint32_t>(b, sp[i][1]);
+        sp[i][0] = sp[k - 1][0];
+        sp[i][1] = sp[k - 1][1];
+        --k;
+      } else {
+        ++i;
+      }
+    }
+    if (k == 8) {  // too scattered: keep the span from 0, drop the others
+      cnt_.tls_quic_bad_frames.inc();
+      uint32_t keep = 0;
+      for (uint32_t i = 0; i < k; ++i) {
+        if (sp[i][0] == 0) {
+          sp[keep][0] = sp[i][0];
+          sp[keep][1] = sp[i][1];
+          ++keep;
+        }
+      }
+      k = static_cast<uint8_t>(keep);
+    }
+    sp[k][0] = static_cast<uint16_t>(a);
+    sp[k][1] = static_cast<uint16_t>(b);
+    ++k;
+  }
+
+  // Bytes of one direction's CRYPTO stream held from offset 0 on.
+  uint32_t quic_contiguous(const State& s, int side) const noexcept {
+    for (uint32_t i = 0; i < s.quic_spans[side]; ++i) {
+      if (s.quic_span[side][i][0] == 0) return s.quic_span[side][i][1];
+    }
+    return 0;
+  }
+
+  void quic_hellos(State& s, Ctx& c) noexcept {
+    for (int side = 0; side < 2; ++side) {
+      if (side == 0 ? s.have_ch : s.have_sh) continue;
+      const uint8_t* m = s.buf + (side == 0 ? 0 : kQuicClientBytes);
+      const uint32_t have = quic_contiguous(s, side);
+      if (have < 4) continue;
+      const uint8_t want_type = side == 0 ? 1 : 2;  // ClientHello, ServerHello
+      if (m[0] != want_type) {
+        s.quic_spans[side] = 0;  // not a hello first: nothing to read on this side
+        cnt_.tls_quic_bad_frames.inc();
+        if (side == 0) s.have_ch = true;
+        else s.have_sh = true;
+        continue;
+      }
+      const uint32_t len = uint32_t{m[1]} << 16 | uint32_t{m[2]} << 8 | m[3];
+      const uint32_t cap = side == 0 ? kQuicClientBytes : kBufBytes - kQuicClientBytes;
+      if (len + 4 > cap) {
+        cnt_.tls_hello_oversize.inc();
+        if (side == 0) s.have_ch = true;
+        else s.have_sh = true;
+        continue;
+      }
+      if (have < len + 4) continue;
+      if (side == 0) parse_client_hello(s, c, Bytes{m + 4, len});
+      else parse_server_hello(s, Bytes{m + 4, len});
+    }
+  }
+
   Progress datagram(State& s, Ctx& c, int side, const uint8_t* p, uint32_t n) noexcept {
     // RFC 7983 section 7: DTLS is 20-63 in the first byte; STUN, ZRTP, TURN channels and
     // RTP/RTCP share a WebRTC flow.
@@ -1019,7 +1154,7 @@ class TlsDissector final : public Dissector {
 
     // JA4 (github.com/FoxIO-LLC/ja4, technical_details/JA4.md).
     Text a(s.ja4, sizeof s.ja4);
-    a.put(s.dtls ? 'd' : 't');
+    a.put(s.quic ? 'q' : s.dtls ? 'd' : 't');
     const uint16_t v = s.sv_present ? sv_max : legacy;
     switch (v) {
       case 0x0304: a.put("13"); break;

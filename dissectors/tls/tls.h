@@ -35,6 +35,10 @@
   X(tls_ext_cap, "certificates with more than 64 extensions: the rest not read")                  \
   X(tls_partial, "handshakes written before the server's certificate or TLS 1.3 hello")          \
   X(tls_dtls_flows, "UDP flows read as DTLS")                                                    \
+  X(tls_quic_flows, "QUIC flows read for the hellos of their Initial packets")                   \
+  X(tls_quic_initials, "QUIC Initial packets decrypted")                                          \
+  X(tls_quic_bad_frames, "QUIC Initials whose frames or CRYPTO stream did not read as a hello")   \
+  X(tls_quic_no_hello, "QUIC flows given up after 32 datagrams without both hellos")              \
   X(tls_dtls_other_datagrams, "datagrams that are no DTLS record (STUN, TURN, RTP: RFC 7983)")   \
   X(tls_dtls_no_handshake, "UDP flows given up after 32 datagrams without a DTLS handshake")     \
   X(tls_dtls_bad_record, "DTLS record headers that are not DTLS: the rest of the datagram skipped") \

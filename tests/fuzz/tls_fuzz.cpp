@@ -1,5 +1,6 @@
 // libFuzzer target for the TLS dissector (dissectors/tls). Input layout: one mode byte (bit 0
-// set: a UDP flow, DTLS datagrams; bit 1 set with it: the classifier named it stun), then a
+// set: a UDP flow, DTLS datagrams; bit 1 set with it: the classifier named it stun; bit 2 set
+// with it: quic, Initial packets), then a
 // list of events, each a 2-byte big-endian header then its payload (UDP: one datagram):
 //   bit 15 = from the server, bit 14 = a gap (no payload; bits 0-13 are its length, 0 =
 //   unknown; UDP: skipped), else bits 0-13 = payload length (a length past the end takes what
@@ -23,7 +24,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const bool udp = data[0] & 1;
   const uint8_t transport = udp ? 17 : 6;
-  flowscribe::flow::Flow flow = make_flow(transport, udp ? ((data[0] & 2) ? 42 : 4) : 2);  // stun, dtls, tls
+  using flowscribe::AppProto;
+  const AppProto proto = !udp ? AppProto::kTls
+                         : (data[0] & 4) ? AppProto::kQuic
+                         : (data[0] & 2) ? AppProto::kStun
+                                         : AppProto::kDtls;
+  flowscribe::flow::Flow flow = make_flow(transport, static_cast<uint16_t>(proto));
   CheckedOut out({{RecordType::kTls, "tls"}, {RecordType::kX509, "x509"}}, 1u << 4 | 1u << 8);
   flowscribe::dissect::Ctx c{flow, 1, out, nullptr};
   d.begin_flow(st.get(), c, transport);
