@@ -1,5 +1,6 @@
 """Parses flowscribe's RFC 5424 records (the subset of the grammar flowscribe writes, strictly)
 for the integration tests. Validation of the full grammar is rfc5424_check's job."""
+import json
 import os
 import re
 import subprocess
@@ -100,3 +101,29 @@ def run_capture(binary, check, pcap, *extra):
         finally:
             os.unlink(f.name)
     return p
+
+
+def check_golden(got, golden, update, what="records"):
+    """Compares `got` (a list of JSON-able dicts, in order) with the JSON lines of `golden`, or
+    rewrites the file when `update`; prints the result and returns the exit status."""
+    if update:
+        with open(golden, "w", encoding="utf-8") as f:
+            for g in got:
+                f.write(json.dumps(g, ensure_ascii=False, sort_keys=True) + "\n")
+        print(f"wrote {len(got)} {what} to {golden}")
+        return 0
+    with open(golden, encoding="utf-8") as f:
+        want = [json.loads(line) for line in f if line.strip()]
+    failures = []
+    for i in range(max(len(want), len(got))):
+        w = want[i] if i < len(want) else None
+        g = got[i] if i < len(got) else None
+        if w != g:
+            failures.append(f"record {i}:\n  expected {json.dumps(w, ensure_ascii=False)}\n"
+                            f"  got      {json.dumps(g, ensure_ascii=False)}")
+    if failures:
+        print(f"{len(failures)} of {len(want)} {what} differ:")
+        print("\n".join(failures))
+        return 1
+    print(f"{len(got)} {what} match {golden}")
+    return 0

@@ -11,7 +11,6 @@ writes is checked against the RFC 5424 grammar, and every http record must belon
 session record named proto="http". --update rewrites the golden file (read its diff).
 """
 import argparse
-import json
 import os
 import sys
 
@@ -44,28 +43,8 @@ def main():
     for g in got:
         assert sessions.get(g["client"]) == "http", f"{g['client']}: no proto=http session"
 
-    golden = os.path.join(args.captures, "golden.jsonl")
-    if args.update:
-        with open(golden, "w", encoding="utf-8") as f:
-            for g in got:
-                f.write(json.dumps(g, ensure_ascii=False, sort_keys=True) + "\n")
-        print(f"wrote {len(got)} records to {golden}")
-        return 0
-    with open(golden, encoding="utf-8") as f:
-        want = [json.loads(line) for line in f if line.strip()]
-    failures = []
-    for i in range(max(len(want), len(got))):
-        w = want[i] if i < len(want) else None
-        g = got[i] if i < len(got) else None
-        if w != g:
-            failures.append(f"record {i}:\n  expected {json.dumps(w, ensure_ascii=False)}\n"
-                            f"  got      {json.dumps(g, ensure_ascii=False)}")
-    if failures:
-        print(f"{len(failures)} of {len(want)} http records differ:")
-        print("\n".join(failures))
-        return 1
-    print(f"{len(got)} http records match {golden}")
-    return 0
+    return records.check_golden(got, os.path.join(args.captures, "golden.jsonl"), args.update,
+                                "http records")
 
 
 if __name__ == "__main__":

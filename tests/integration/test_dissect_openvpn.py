@@ -14,7 +14,6 @@ certificate and the x509 records of its chain. --update rewrites the golden file
 """
 import argparse
 import glob
-import json
 import os
 import sys
 
@@ -76,27 +75,8 @@ def main():
         print("\n".join(failures))
         return 1
 
-    golden = os.path.join(args.captures, "golden.jsonl")
-    if args.update:
-        with open(golden, "w", encoding="utf-8") as f:
-            for g in got:
-                f.write(json.dumps(g, ensure_ascii=False, sort_keys=True) + "\n")
-        print(f"wrote {len(got)} records to {golden}")
-        return 0
-    with open(golden, encoding="utf-8") as f:
-        want = [json.loads(line) for line in f if line.strip()]
-    for i in range(max(len(want), len(got))):
-        w = want[i] if i < len(want) else None
-        g = got[i] if i < len(got) else None
-        if w != g:
-            failures.append(f"record {i}:\n  expected {json.dumps(w, ensure_ascii=False)}\n"
-                            f"  got      {json.dumps(g, ensure_ascii=False)}")
-    if failures:
-        print(f"{len(failures)} of {len(want)} records differ:")
-        print("\n".join(failures))
-        return 1
-    print(f"{len(got)} records match {golden} ({len(pcaps)} captures)")
-    return 0
+    return records.check_golden(got, os.path.join(args.captures, "golden.jsonl"), args.update,
+                                f"records of {len(pcaps)} captures")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ socks record says went to HTTP or TLS must have its http, or tls and x509, recor
 --update rewrites the golden file (read its diff).
 """
 import argparse
-import json
 import os
 import sys
 
@@ -80,27 +79,8 @@ def main():
         print("\n".join(failures))
         return 1
 
-    golden = os.path.join(args.captures, "golden.jsonl")
-    if args.update:
-        with open(golden, "w", encoding="utf-8") as f:
-            for g in got:
-                f.write(json.dumps(g, ensure_ascii=False, sort_keys=True) + "\n")
-        print(f"wrote {len(got)} records to {golden}")
-        return 0
-    with open(golden, encoding="utf-8") as f:
-        want = [json.loads(line) for line in f if line.strip()]
-    for i in range(max(len(want), len(got))):
-        w = want[i] if i < len(want) else None
-        g = got[i] if i < len(got) else None
-        if w != g:
-            failures.append(f"record {i}:\n  expected {json.dumps(w, ensure_ascii=False)}\n"
-                            f"  got      {json.dumps(g, ensure_ascii=False)}")
-    if failures:
-        print(f"{len(failures)} of {len(want)} records differ:")
-        print("\n".join(failures))
-        return 1
-    print(f"{len(got)} records match {golden} ({tunnels['http']} http, {tunnels['tls']} tls tunnels)")
-    return 0
+    return records.check_golden(got, os.path.join(args.captures, "golden.jsonl"), args.update,
+                                f"records ({tunnels['http']} http, {tunnels['tls']} tls tunnels)")
 
 
 if __name__ == "__main__":
