@@ -105,6 +105,7 @@ struct State {
   uint8_t quic_dcid_len;
   uint8_t quic_dgrams;
   uint8_t quic_spans[2];          // intervals held per direction
+  uint8_t quic_stop;              // bit per direction: its CRYPTO stream is no readable hello
   uint8_t quic_dcid[20];
   uint16_t quic_span[2][8][2];    // [dir][i] = {start, end} of CRYPTO bytes held
   uint8_t alert_desc;
@@ -351,7 +352,7 @@ class TlsDissector final : public Dissector {
       off += pk.length;
     }
     quic_hellos(s, c);
-    if (s.have_ch && s.have_sh) {
+    if ((s.have_ch || (s.quic_stop & 1)) && (s.have_sh || (s.quic_stop & 2))) {
       s.done = true;  // the rest (Handshake keys) cannot be read
       return Progress::kDone;
     }
@@ -416,24 +417,21 @@ class TlsDissector final : public Dissector {
 
   void quic_hellos(State& s, Ctx& c) noexcept {
     for (int side = 0; side < 2; ++side) {
-      if (side == 0 ? s.have_ch : s.have_sh) continue;
+      if ((side == 0 ? s.have_ch : s.have_sh) || (s.quic_stop >> side & 1)) continue;
       const uint8_t* m = s.buf + (side == 0 ? 0 : kQuicClientBytes);
       const uint32_t have = quic_contiguous(s, side);
       if (have < 4) continue;
       const uint8_t want_type = side == 0 ? 1 : 2;  // ClientHello, ServerHello
-      if (m[0] != want_type) {
-        s.quic_spans[side] = 0;  // not a hello first: nothing to read on this side
+      if (m[0] != want_type) {  // not a hello first: nothing to read on this side
         cnt_.tls_quic_bad_frames.inc();
-        if (side == 0) s.have_ch = true;
-        else s.have_sh = true;
+        s.quic_stop |= static_cast<uint8_t>(1 << side);
         continue;
       }
       const uint32_t len = uint32_t{m[1]} << 16 | uint32_t{m[2]} << 8 | m[3];
       const uint32_t cap = side == 0 ? kQuicClientBytes : kBufBytes - kQuicClientBytes;
       if (len + 4 > cap) {
         cnt_.tls_hello_oversize.inc();
-        if (side == 0) s.have_ch = true;
-        else s.have_sh = true;
+        s.quic_stop |= static_cast<uint8_t>(1 << side);
         continue;
       }
       if (have < len + 4) continue;

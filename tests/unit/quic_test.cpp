@@ -197,6 +197,14 @@ TEST_CASE("quic: every truncation of the datagrams is safe") {
   }
 }
 
+TEST_CASE("quic: CRYPTO bytes that are no hello write no record") {
+  const Bytes junk(80, 0x17);  // a CRYPTO stream not starting with a ClientHello
+  const Run r = run({{true, initial(quic::kV1, false, kDcid, crypto(0, junk), 0)},
+                     {false, initial(quic::kV1, true, hex("aabbccdd"), crypto(0, junk), 0)}});
+  CHECK(r.last == Progress::kDone);
+  CHECK(r.fields.empty());
+}
+
 TEST_CASE("quic: what is not an Initial of a known version is read as nothing") {
   Bytes short_hdr(64, 0x41);  // 1-RTT short header
   Bytes unknown = initial(quic::kV1, false, kDcid, crypto(0, client_hello()), 0);
