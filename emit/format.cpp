@@ -977,6 +977,29 @@ void build_flow(const Record& r, uint32_t run_id, FlowParams& f) {
 
 inline char* put_ms(char* p, Nanos ns) { return put_u64(p, ns / 1'000'000); }
 
+// One flow value as the line formats write it: JSON quotes text and times; CEF writes times
+// as epoch milliseconds (its rt/start/end), JSON and LEEF as RFC 3339.
+enum class FlowTime : uint8_t { kRfc3339, kMillis };
+char* put_flow_value(char* p, const FlowParam& f, const Record& r, FlowTime time, bool quote) {
+  switch (f.kind) {
+    case FlowKind::kText:
+      if (quote) *p++ = '"';
+      p = put_short(p, f.text);
+      if (quote) *p++ = '"';
+      return p;
+    case FlowKind::kNumber:
+      return put_u64(p, f.num);
+    case FlowKind::kTime:
+      if (quote) *p++ = '"';
+      p = time == FlowTime::kMillis ? put_ms(p, f.num) : write_timestamp(p, f.num);
+      if (quote) *p++ = '"';
+      return p;
+    case FlowKind::kDuration:
+      return put_duration(p, r.start_ns, r.end_ns, 6);
+  }
+  return p;
+}
+
 // What kind of text a wire value becomes; all start from the RFC 5424 escaped form
 // (escape_param_value: controls, DEL, C1, U+2028/9 and invalid UTF-8 as \xHH, capped), so the
 // four formats show a value the same way once their own escapes are undone.
@@ -1285,24 +1308,7 @@ size_t JsonFormatter::format_to(const Record& r, char* const dst) {
     p = put(p, ",\"");
     p = put_short(p, kFlowNames[f.key]);
     p = put(p, "\":");
-    switch (f.kind) {
-      case FlowKind::kText:
-        *p++ = '"';
-        p = put_short(p, f.text);
-        *p++ = '"';
-        break;
-      case FlowKind::kNumber:
-        p = put_u64(p, f.num);
-        break;
-      case FlowKind::kTime:
-        *p++ = '"';
-        p = write_timestamp(p, f.num);
-        *p++ = '"';
-        break;
-      case FlowKind::kDuration:
-        p = put_duration(p, r.start_ns, r.end_ns, 6);
-        break;
-    }
+    p = put_flow_value(p, f, r, FlowTime::kRfc3339, true);
   }
   if (r.ext_len) {
     collect_ext(r, ext_, counters_);
@@ -1409,20 +1415,7 @@ size_t CefFormatter::format_to(const Record& r, char* const dst) {
       p = put_short(p, kCefFlowKeys[f.key]);
     }
     *p++ = '=';
-    switch (f.kind) {
-      case FlowKind::kText:
-        p = put_short(p, f.text);
-        break;
-      case FlowKind::kNumber:
-        p = put_u64(p, f.num);
-        break;
-      case FlowKind::kTime:
-        p = put_ms(p, f.num);
-        break;
-      case FlowKind::kDuration:
-        p = put_duration(p, r.start_ns, r.end_ns, 6);
-        break;
-    }
+    p = put_flow_value(p, f, r, FlowTime::kMillis, false);
   }
   if (r.ext_len) p = put_ext_pairs(p, dst + kMaxLineBytes - 1, r, ' ', Target::kCef, keys_, ext_, counters_);
   *p++ = '\n';
@@ -1463,20 +1456,7 @@ size_t LeefFormatter::format_to(const Record& r, char* const dst) {
     *p++ = '\t';
     p = put_short(p, kLeefFlowKeys[f.key]);
     *p++ = '=';
-    switch (f.kind) {
-      case FlowKind::kText:
-        p = put_short(p, f.text);
-        break;
-      case FlowKind::kNumber:
-        p = put_u64(p, f.num);
-        break;
-      case FlowKind::kTime:
-        p = write_timestamp(p, f.num);
-        break;
-      case FlowKind::kDuration:
-        p = put_duration(p, r.start_ns, r.end_ns, 6);
-        break;
-    }
+    p = put_flow_value(p, f, r, FlowTime::kRfc3339, false);
   }
   if (r.ext_len) p = put_ext_pairs(p, dst + kMaxLineBytes - 1, r, '\t', Target::kLeef, keys_, ext_, counters_);
   *p++ = '\n';
