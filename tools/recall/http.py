@@ -10,7 +10,9 @@ under the same keys, so a value counts when any record of the flow carries it.
 
 import records  # tests/integration/records.py (on the path field_recall.py sets)
 
-MSGIDS = ["http"]
+# tls: Arkime's TLS parser files the ClientHello's SNI under host.http too
+# (capture/parsers/tls.c: hostField = field_by_exp("host.http")).
+MSGIDS = ["http", "tls"]
 ZEEK_LOGS = ["http"]
 
 # Zeek http.log column -> our http@PEN param
@@ -92,10 +94,15 @@ def _without_port(host):
 
 def our_items(rec):
     fl = records.flow(rec)
+    flow = flow4(fl["src"], fl["sport"], fl["dst"], fl["dport"])
+    tls = next((v for k, v in rec["sd"].items() if k.startswith("tls@")), None)
+    if tls is not None:
+        # Arkime's host.http holds the SNI of a TLS (or QUIC, DTLS) session as well.
+        sni = tls.get("sni")
+        return [(("arkime", flow, "host", sni.lower()), {"host": sni.lower()})] if sni else []
     http = next((v for k, v in rec["sd"].items() if k.startswith("http@")), None)
     if http is None:
         return []
-    flow = flow4(fl["src"], fl["sport"], fl["dst"], fl["dport"])
     z = dict(http)
     if z.get("status") == "101" and "info_status" not in z:
         z["info_status"] = "101"  # Zeek files 101 under info_code; ours is the final status
@@ -115,6 +122,13 @@ def our_items(rec):
     for ours in set(ARKIME_FIELDS.values()):
         if ours in vals:
             out.append((("arkime", flow, ours, vals[ours]), {ours: vals[ours]}))
+    if "info_status" in http:
+        # Arkime's statuscode lists every status line of the session, interim ones (100) too.
+        out.append((("arkime", flow, "status", http["info_status"]), {"status": http["info_status"]}))
+    if "host" in http and vals["host"] != http["host"].lower():
+        # Some Arkime versions keep the port in host.http (a Host header with a port).
+        h = http["host"].lower()
+        out.append((("arkime", flow, "host", h), {"host": h}))
     return out
 
 

@@ -58,6 +58,13 @@ def same(field, truth, ours):
         return truth in ours
     if field in NAME_FIELDS:
         return _unhex(truth) == _unhex(ours)
+    if field == "serial":
+        # Arkime writes the DER INTEGER's content bytes, with the 00 sign byte before a first
+        # byte >= 0x80 (00b27e45...); OpenSSL, Zeek and we write the number (B27E45...).
+        t = truth.lower()
+        if len(t) > 2 and t.startswith("00") and t[2] in "89abcdef":
+            t = t[2:]
+        return t == ours.lower()
     if field in CASELESS:
         return truth.lower() == ours.lower()
     return truth == ours
