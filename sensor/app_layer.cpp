@@ -67,6 +67,12 @@ struct AppLayer::Consumer {
       f.app_flags |= flow::kAppBypass;
       return;
     }
+    if (st.dissector == kNoDissector && st.cls.wire[dir] == 0) {
+      // The hole is this side's first bytes (a first segment the capture lost): read what
+      // follows it as this side's start, as a mid-stream pickup would.
+      app.counters_.app_start_gap.inc();
+      return;
+    }
     if (st.dissector == kNoDissector) {
       const dissect::Decision d = app.classifier_.finish(st.cls);
       app.conclude(f, d, Chunk{dir, nullptr, 0, 0, 0, 0}, now);
@@ -117,7 +123,10 @@ absl::StatusOr<std::unique_ptr<AppLayer>> AppLayer::create(
 }
 
 AppLayer::AppLayer(const AppConfig& config, std::shared_ptr<const dissect::ClassifierDb> db)
-    : config_(config), states_(new State[config.states]), classifier_(std::move(db)) {
+    : config_(config),
+      states_(new State[config.states]),
+      isn_(new IsnEntry[kIsnSlots]()),
+      classifier_(std::move(db)) {
   for (uint32_t i = 0; i < config_.states; ++i) states_[i].next_free = i + 1;
   states_[config_.states - 1].next_free = flow::kNoAppState;
   free_head_ = 0;
@@ -126,7 +135,8 @@ AppLayer::AppLayer(const AppConfig& config, std::shared_ptr<const dissect::Class
 AppLayer::~AppLayer() = default;
 
 size_t AppLayer::memory_bytes() const noexcept {
-  size_t n = sizeof(State) * config_.states + reasm_->pool().memory_bytes();
+  size_t n = sizeof(State) * config_.states + reasm_->pool().memory_bytes() +
+             sizeof(IsnEntry) * kIsnSlots;
   for (const Slab& sl : slabs_) n += size_t{sl.slot_bytes} * sl.slots;
   return n;
 }
@@ -162,22 +172,53 @@ uint32_t AppLayer::alloc(flow::Flow& f, bool from_client, const AppPacket& p) no
   classifier_.init(s.cls, f.key.proto, f.key.port[c], f.key.port[c ^ 1], guessed);
   if (f.key.proto == kIpProtoTcp) {
     flow::TcpReassembler::init(s.stream);
-    // State is taken at the first payload packet, after the handshake went by: start each
-    // direction whose SYN was seen where this packet says it is, so a normal session is not
-    // counted as a mid-stream pickup. (A first data segment that arrives out of order loses
-    // the bytes before it to this shortcut; a SYN scan costs no state.)
+    // State is taken at the first payload packet, after the handshake went by (a SYN scan
+    // costs no state): start each direction whose SYN was seen at the handshake's sequence
+    // number (noted in isn_), or where this packet says it is, so that a normal session is
+    // not counted as a mid-stream pickup and a first data segment that arrives out of order
+    // waits for the bytes before it.
     const uint32_t dir = from_client ? 0 : 1;
     const uint8_t side = from_client ? c : c ^ 1;
     if (f.tcp_flags_seen[side] & kTcpSyn) {
-      s.stream.dir[dir].next_seq = p.seq;
+      s.stream.dir[dir].next_seq = stream_start(f, dir, p.seq);
       s.stream.dir[dir].flags |= flow::kStreamIsnKnown;
     }
-    if ((p.tcp_flags & kTcpAck) && (f.tcp_flags_seen[side ^ 1] & kTcpSyn)) {
-      s.stream.dir[dir ^ 1].next_seq = p.ack;
-      s.stream.dir[dir ^ 1].flags |= flow::kStreamIsnKnown;
+    if (f.tcp_flags_seen[side ^ 1] & kTcpSyn) {
+      if (p.tcp_flags & kTcpAck) {
+        s.stream.dir[dir ^ 1].next_seq = p.ack;
+        s.stream.dir[dir ^ 1].flags |= flow::kStreamIsnKnown;
+      } else {
+        const IsnEntry& e = isn_[f.sid & (kIsnSlots - 1)];
+        if (e.sid == f.sid && (e.have & (2u >> dir))) {
+          s.stream.dir[dir ^ 1].next_seq = e.next[dir ^ 1];
+          s.stream.dir[dir ^ 1].flags |= flow::kStreamIsnKnown;
+        }
+      }
     }
   }
   return idx;
+}
+
+void AppLayer::note_isn(const flow::Flow& f, uint32_t dir, uint32_t seq) noexcept {
+  IsnEntry& e = isn_[f.sid & (kIsnSlots - 1)];
+  if (e.sid != f.sid) {
+    e.sid = f.sid;
+    e.have = 0;
+  }
+  e.next[dir] = seq + 1;  // a SYN takes one sequence number
+  e.have |= static_cast<uint8_t>(1u << dir);
+}
+
+uint32_t AppLayer::stream_start(const flow::Flow& f, uint32_t dir, uint32_t seq) noexcept {
+  const IsnEntry& e = isn_[f.sid & (kIsnSlots - 1)];
+  if (e.sid != f.sid || !(e.have & (1u << dir)) || e.next[dir] == seq) return seq;
+  // Only a hole the reassembler may buffer across; anything else is another story (a SYN
+  // of an earlier attempt, a capture that lost far more): start at the data, as before.
+  if (!flow::seq_gt(seq, e.next[dir]) || seq - e.next[dir] > config_.stream.max_ooo_bytes) {
+    return seq;
+  }
+  counters_.app_isn_start.inc();
+  return e.next[dir];
 }
 
 void AppLayer::release(flow::Flow& f) noexcept {
@@ -405,7 +446,10 @@ void AppLayer::on_packet(flow::Flow& f, bool from_client, const AppPacket& p) no
       f.app_flags |= flow::kAppBypass;
       return;
     }
-    if (p.payload_wire_len == 0) return;  // nothing to classify yet; take no state
+    if (p.payload_wire_len == 0) {  // nothing to classify yet; take no state
+      if (tcp && (p.tcp_flags & kTcpSyn)) note_isn(f, from_client ? 0 : 1, p.seq);
+      return;
+    }
     const uint32_t idx = alloc(f, from_client, p);
     if (idx == flow::kNoAppState) {
       counters_.app_state_exhausted.inc();

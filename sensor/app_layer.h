@@ -36,7 +36,9 @@ namespace flowscribe::sensor {
   X(app_dissect_done, "flows whose dissector finished before the flow ended (bypassed after)") \
   X(app_violation, "flows whose named protocol broke its grammar: dropped back to unknown") \
   X(app_handovers, "streams handed from one dissector to another (STARTTLS, CONNECT tunnels)") \
-  X(app_handover_rejected, "handed-over streams that were not the expected protocol: bypassed, protocol kept")
+  X(app_handover_rejected, "handed-over streams that were not the expected protocol: bypassed, protocol kept") \
+  X(app_isn_start, "TCP directions whose first data segment came out of order: started at the handshake's sequence number") \
+  X(app_start_gap, "TCP directions whose first bytes never came (lost before the first data seen): classified from the bytes after the hole")
 
 FS_DEFINE_COUNTERS(AppCounters, FS_APP_COUNTERS);
 
@@ -117,11 +119,25 @@ class AppLayer {
   void release(flow::Flow& f) noexcept;
   dissect::Ctx ctx(flow::Flow& f, Nanos now) noexcept;
   void* dslot(const State& s) noexcept;
+  // Sequence numbers of handshakes (SYN, SYN-ACK) of flows that hold no state yet, so that a
+  // first data segment that arrives out of order does not hide the bytes before it.
+  // Direct-mapped by session id, fixed size: a collision only loses that help.
+  struct IsnEntry {
+    uint64_t sid;
+    uint32_t next[2];  // ISN + 1 per direction (0 = client)
+    uint8_t have;      // bit per direction
+  };
+  static constexpr uint32_t kIsnSlots = 4096;  // power of two; handshakes in flight per worker
+  void note_isn(const flow::Flow& f, uint32_t dir, uint32_t seq) noexcept;
+  // ISN + 1 of `dir` when noted for this flow and `seq` (its first data) is within the
+  // out-of-order cap after it; otherwise `seq`.
+  uint32_t stream_start(const flow::Flow& f, uint32_t dir, uint32_t seq) noexcept;
 
   AppConfig config_;
   std::unique_ptr<State[]> states_;
   uint32_t free_head_;
   std::unique_ptr<flow::TcpReassembler> reasm_;
+  std::unique_ptr<IsnEntry[]> isn_;
   dissect::Classifier classifier_;
   std::shared_ptr<const dissect::AppDb> apps_;
   dissect::DissectorSet dissectors_;
