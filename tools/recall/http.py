@@ -48,6 +48,10 @@ def zeek_items(log_name, row):
         key = ("zeek",) + flow4(row["id.orig_h"], row["id.orig_p"], row["id.resp_h"], row["id.resp_p"])
     except (KeyError, ValueError):
         return []
+    if row.get("method", "-") == "-" and row.get("status_code", "-") == "-":
+        # Neither a request nor a response: Zeek's empty entry for a transaction it opened
+        # (a second trans_depth after HTTP/0.9, a desync); nothing on the wire to compare.
+        return []
     fields = {}
     for col, ours in ZEEK_FIELDS.items():
         v = row.get(col)
