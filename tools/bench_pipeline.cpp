@@ -4,10 +4,12 @@
 //
 //   bench_pipeline [--flows N] [--packets-per-flow P] [--seconds S] [--frame-size B]
 //   bench_pipeline --pcap FILE [--seconds S]      (a capture's packets, replayed in a loop)
-//   bench_pipeline --mix FILE,FILE,... [--concurrent N] [--seconds S] [--stages 1]
+//   bench_pipeline --mix FILE,FILE,... [--concurrent N] [--seconds S] [--stages 1] [--workers W]
 //                                                 (real captures multiplied into N flows,
 //                                                 default 1000; --stages 1 also times each
-//                                                 stage of the worker, ~50 cycles/packet extra)
+//                                                 stage of the worker, ~50 cycles/packet extra;
+//                                                 --workers W runs W workers on CPUs 0..W-1,
+//                                                 each with its own flows, as RSS queues would)
 //
 // Packets are 64-byte (default) Ethernet/IPv4/TCP frames of N flows, both directions, in a
 // random order so that flow lookups miss the cache as they would on a busy link.
@@ -22,8 +24,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
+#include <barrier>
 #include <map>
+#include <memory>
+#include <thread>
 #include <numeric>
 #include <cstdio>
 #include <cstring>
@@ -101,6 +109,7 @@ struct Args {
   double seconds = 3;
   uint32_t frame = 64;
   bool stages = false;      // --mix: per-stage cycles (Worker::StageCycles)
+  uint32_t workers = 1;     // --mix: workers, one thread each on CPUs 0..N-1 (shared nothing)
 };
 
 // The worker step. With -Dalloc_guard=true the guard is armed around it, so a heap allocation
@@ -113,6 +122,165 @@ inline void guarded_burst(sensor::Worker& w, rte_mbuf** pkts, uint16_t n) {
 #else
   w.process_burst(pkts, n);
 #endif
+}
+
+// What every --mix worker replays, and what it measured.
+struct MixPlan {
+  const std::vector<tools::BasePacket>& base;
+  const Args& a;
+  uint32_t slots;         // copies in flight per worker
+  uint32_t idle_s, linger_s;
+  int ts_offset;
+  uint64_t ts_flag;
+  std::shared_ptr<const dissect::ClassifierDb> db;
+};
+
+struct MixResult {
+  std::string error;
+  uint64_t warm_pkts = 0, cycles = 0, pkts = 0, bytes = 0, cpu_ns = 0, table_sum = 0, chunks = 0;
+  uint32_t table_max = 0;
+  double median_chunk = 0;
+  uint64_t created = 0, midstream = 0, records = 0, lost = 0, exhausted = 0;
+  sensor::Worker::StageCycles stage_cycles;
+};
+
+// One worker on the calling thread: its own mbufs, flow table, app layer, record ring and
+// pool, as a sensor worker on its own RSS queue. Worker k replays copies k, k + N, k + 2N...
+// of the base sequence, so no two workers see the same flow.
+void run_mix_worker(const MixPlan& plan, uint32_t k, std::barrier<>& sync, MixResult& out) {
+  constexpr uint32_t kChunk = 4096;
+  const Args& a = plan.a;
+  const uint32_t n = a.workers, slots = plan.slots;
+  const uint32_t m = static_cast<uint32_t>(plan.base.size());
+  auto fail = [&](std::string why) {
+    out.error = std::move(why);
+    sync.arrive_and_drop();
+  };
+  rte_mempool* pool = rte_pktmbuf_pool_create(cat("bench", k).c_str(), kChunk + 1024, 256, 0,
+                                              RTE_PKTMBUF_HEADROOM + 2048,
+                                              static_cast<int>(rte_socket_id()));
+  if (pool == nullptr) return fail("cannot allocate the mbufs");
+  sensor::Shared shared;
+  shared.offline = false;  // a full ring is a counted drop, as live
+  shared.worker_count = n;
+  shared.ts_offset = plan.ts_offset;
+  shared.ts_flag = plan.ts_flag;
+  shared.ts_scale = 1;
+  const uint64_t ns_per_packet = std::max<uint64_t>(1, 1'000'000'000ULL / slots);
+  uint64_t stream_index = 0;
+  flow::FlowTableConfig cfg;
+  cfg.capacity = std::max<uint32_t>(4096, a.concurrent + a.concurrent / 2);
+  cfg.worker_id = k;
+  cfg.tcp_closed_timeout_s = plan.linger_s;
+  cfg.udp_idle_timeout_s = plan.idle_s;
+  cfg.other_idle_timeout_s = plan.idle_s;
+  cfg.tcp_syn_timeout_s = plan.idle_s;
+  cfg.tcp_idle_timeout_s = plan.idle_s;
+  auto table = flow::FlowTable::create(cfg);
+  if (!table.ok()) return fail(std::string(table.status().message()));
+  // Timers fire once per (virtual) second, so a second's worth of ended flows (~16K at 1M
+  // concurrent) arrive in one burst: the ring and pool hold that many.
+  rte_ring* ring = rte_ring_create(cat("bench_rec", k).c_str(), 1 << 17, 0,
+                                   RING_F_SP_ENQ | RING_F_SC_DEQ);
+  rte_mempool* recs = rte_mempool_create(cat("bench_recs", k).c_str(), (1 << 17) - 1,
+                                         sizeof(emit::Record), 0, 0, nullptr, nullptr, nullptr,
+                                         nullptr, 0, 0);
+  if (ring == nullptr || recs == nullptr) return fail("cannot set up the record ring");
+  sensor::AppConfig acfg;
+  acfg.states = std::clamp<uint32_t>(a.concurrent, 1024, 1u << 20);
+  auto app = sensor::AppLayer::create(acfg, plan.db);
+  if (!app.ok()) return fail(std::string(app.status().message()));
+  sensor::Worker worker(k, shared, *std::move(table), *std::move(app), ring, recs);
+
+  // Slot s starts at phase s*m/slots with copy id s*N + k; later copies take fresh ids.
+  std::vector<uint32_t> cursor(slots), copy(slots);
+  for (uint32_t s = 0; s < slots; ++s) {
+    cursor[s] = static_cast<uint32_t>(uint64_t{s} * m / slots);
+    copy[s] = s * n + k;
+  }
+  uint32_t next_copy = slots * n + k, rr = 0;
+  std::vector<rte_mbuf*> chunk(kChunk);
+  uint64_t chunk_bytes = 0;
+  auto fill = [&]() {
+    chunk_bytes = 0;
+    for (uint32_t i = 0; i < kChunk; ++i) {
+      const uint32_t s = rr;
+      rr = rr + 1 == slots ? 0 : rr + 1;
+      const tools::BasePacket& b = plan.base[cursor[s]];
+      rte_mbuf* mb = rte_pktmbuf_alloc(pool);
+      auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(mb, static_cast<uint16_t>(b.bytes.size())));
+      std::memcpy(d, b.bytes.data(), b.bytes.size());
+      tools::rewrite_for_copy(d, b, copy[s] & 0xffffff);
+      *RTE_MBUF_DYNFIELD(mb, shared.ts_offset, uint64_t*) = ++stream_index * ns_per_packet;
+      mb->ol_flags |= shared.ts_flag;
+      chunk_bytes += b.wire_len + 24;  // + FCS, preamble and inter-frame gap on the wire
+      chunk[i] = mb;
+      if (++cursor[s] == m) {
+        cursor[s] = 0;
+        copy[s] = next_copy;
+        next_copy += n;
+      }
+    }
+  };
+  auto drain = [&]() {
+    void* r = nullptr;
+    while (rte_ring_sc_dequeue(ring, &r) == 0) rte_mempool_put(recs, r);
+  };
+  auto run_chunk = [&]() {
+    uint64_t c = 0;
+    for (uint32_t i = 0; i < kChunk; i += 32) {
+      const uint64_t s = rte_rdtsc();
+      guarded_burst(worker, &chunk[i], 32);
+      c += rte_rdtsc() - s;
+      drain();
+    }
+    return c;
+  };
+  // Warm-up: every slot runs through the whole sequence once (so every flow in the table
+  // began with its first packet), capped at 40M packets for large --concurrent.
+  out.warm_pkts = std::min<uint64_t>(uint64_t{m} * slots, 40'000'000);
+  for (uint64_t done = 0; done < out.warm_pkts; done += kChunk) {
+    fill();
+    run_chunk();
+  }
+  const auto& fc = worker.table().counters();
+  const auto& wc = worker.counters();
+  const uint64_t created0 = fc.flow_created.get(), mid0 = fc.flow_midstream.get();
+  const uint64_t records0 = wc.worker_records.get();
+  const uint64_t lost0 = wc.worker_record_ring_full.get() + wc.worker_record_pool_empty.get();
+  const uint64_t exhausted0 = worker.app().counters().app_state_exhausted.get();
+  const uint64_t hz = rte_get_tsc_hz();
+  // On-CPU time of this thread as well: on a shared VM other processes take the vCPU in the
+  // middle of bursts, which the TSC counts and the thread's CPU clock does not.
+  auto thread_cpu_ns = []() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+  };
+  if (a.stages) worker.set_stage_cycles(&out.stage_cycles);
+  std::vector<double> per_chunk;
+  sync.arrive_and_wait();
+  while (static_cast<double>(out.cycles) / hz < a.seconds) {
+    fill();
+    const uint64_t t0 = thread_cpu_ns();
+    const uint64_t c = run_chunk();
+    out.cpu_ns += thread_cpu_ns() - t0;
+    out.cycles += c;
+    out.pkts += kChunk;
+    out.bytes += chunk_bytes;
+    per_chunk.push_back(static_cast<double>(c) / kChunk);
+    out.table_sum += worker.table().size();
+    out.table_max = std::max(out.table_max, worker.table().size());
+    ++out.chunks;
+  }
+  std::sort(per_chunk.begin(), per_chunk.end());
+  out.median_chunk = per_chunk[per_chunk.size() / 2];
+  out.created = fc.flow_created.get() - created0;
+  out.midstream = fc.flow_midstream.get() - mid0;
+  out.records = wc.worker_records.get() - records0;
+  out.lost = wc.worker_record_ring_full.get() + wc.worker_record_pool_empty.get() - lost0;
+  out.exhausted = worker.app().counters().app_state_exhausted.get() - exhausted0;
+  worker.set_stage_cycles(nullptr);
 }
 
 // --- The traffic multiplier (--mix): real captures, multiplied into many flows.
@@ -190,187 +358,99 @@ int run_mix(const Args& a) {
   const uint32_t slots =
       std::max<uint32_t>(1, static_cast<uint32_t>(a.concurrent / per_slot + 0.5));
 
-  // EAL, mbufs for one chunk, the worker.
-  constexpr uint32_t kChunk = 4096;
+  // EAL (one lcore; worker threads register their own), then one worker per thread.
   std::string prefix = cat("fsbench-", getpid());
-  const char* eal_argv[] = {"bench", "--no-huge", "-m", "2048", "--no-pci", "--lcores", "0",
+  const std::string mem = cat(1024 + 1024 * a.workers);
+  const char* eal_argv[] = {"bench", "--no-huge", "-m", mem.c_str(), "--no-pci", "--lcores", "0",
                             "--file-prefix", prefix.c_str(), "--log-level=*:error", "--no-shconf",
                             "--no-telemetry", nullptr};
   if (rte_eal_init(12, const_cast<char**>(eal_argv)) < 0) {
     std::fprintf(stderr, "bench_pipeline: EAL init failed\n");
     return 1;
   }
-  rte_mempool* pool = rte_pktmbuf_pool_create("bench", kChunk + 1024, 256, 0,
-                                              RTE_PKTMBUF_HEADROOM + 2048,
-                                              static_cast<int>(rte_socket_id()));
-  if (pool == nullptr) {
-    std::fprintf(stderr, "bench_pipeline: cannot allocate the mbufs\n");
-    return 1;
-  }
-  sensor::Shared shared;
-  shared.offline = false;  // a full ring is a counted drop, as live
-  shared.worker_count = 1;
+  int ts_offset = -1;
   uint64_t ts_flag = 0;
-  if (rte_mbuf_dyn_rx_timestamp_register(&shared.ts_offset, &ts_flag) != 0) {
+  if (rte_mbuf_dyn_rx_timestamp_register(&ts_offset, &ts_flag) != 0) {
     std::fprintf(stderr, "bench_pipeline: cannot register the mbuf timestamp field\n");
     return 1;
   }
-  shared.ts_flag = ts_flag;
-  shared.ts_scale = 1;
-  const uint64_t ns_per_packet = std::max<uint64_t>(1, 1'000'000'000ULL / slots);
-  uint64_t stream_index = 0;
-  flow::FlowTableConfig cfg;
-  cfg.capacity = std::max<uint32_t>(4096, a.concurrent + a.concurrent / 2);
-  cfg.tcp_closed_timeout_s = linger_s;
-  cfg.udp_idle_timeout_s = idle_s;
-  cfg.other_idle_timeout_s = idle_s;
-  cfg.tcp_syn_timeout_s = idle_s;
-  cfg.tcp_idle_timeout_s = idle_s;
-  auto table = flow::FlowTable::create(cfg);
-  if (!table.ok()) {
-    std::fprintf(stderr, "bench_pipeline: %s\n", std::string(table.status().message()).c_str());
-    return 1;
-  }
-  // Timers fire once per (virtual) second, so a second's worth of ended flows (~16K at 1M
-  // concurrent) arrive in one burst: the ring and pool hold that many.
-  rte_ring* ring = rte_ring_create("bench_rec", 1 << 17, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-  rte_mempool* recs = rte_mempool_create("bench_recs", (1 << 17) - 1, sizeof(emit::Record), 0, 0,
-                                         nullptr, nullptr, nullptr, nullptr, 0, 0);
   auto db = dissect::compile_classifier("");
-  if (!db.ok() || ring == nullptr || recs == nullptr) {
-    std::fprintf(stderr, "bench_pipeline: cannot set up the classifier or the record ring\n");
+  if (!db.ok()) {
+    std::fprintf(stderr, "bench_pipeline: cannot compile the classifier\n");
     return 1;
   }
-  sensor::AppConfig acfg;
-  acfg.states = std::clamp<uint32_t>(a.concurrent, 1024, 1u << 20);
-  auto app = sensor::AppLayer::create(acfg, *db);
-  if (!app.ok()) {
-    std::fprintf(stderr, "bench_pipeline: %s\n", std::string(app.status().message()).c_str());
-    return 1;
+  MixPlan plan{base, a, slots, idle_s, linger_s, ts_offset, ts_flag, *db};
+  std::vector<MixResult> results(a.workers);
+  // Workers start measuring together (after every warm-up), as RSS queues would be busy at once.
+  std::barrier sync(static_cast<std::ptrdiff_t>(a.workers));
+  std::vector<std::thread> threads;
+  const unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
+  for (uint32_t k = 0; k < a.workers; ++k) {
+    threads.emplace_back([&, k]() {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(k % ncpu, &set);
+      pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+      // An lcore id of its own, so its mempool cache works as on an EAL worker lcore.
+      if (rte_thread_register() != 0) results[k].error = "rte_thread_register failed";
+      else run_mix_worker(plan, k, sync, results[k]);
+      rte_thread_unregister();
+    });
   }
-  sensor::Worker worker(0, shared, *std::move(table), *std::move(app), ring, recs);
-
-  // Slot s starts at phase s*m/slots with copy id s; later copies take fresh ids.
-  std::vector<uint32_t> cursor(slots), copy(slots);
-  for (uint32_t s = 0; s < slots; ++s) {
-    cursor[s] = static_cast<uint32_t>(uint64_t{s} * m / slots);
-    copy[s] = s;
-  }
-  uint32_t next_copy = slots, rr = 0;
-  std::vector<rte_mbuf*> chunk(kChunk);
-  uint64_t chunk_bytes = 0;
-  auto fill = [&]() {
-    chunk_bytes = 0;
-    for (uint32_t i = 0; i < kChunk; ++i) {
-      const uint32_t s = rr;
-      rr = rr + 1 == slots ? 0 : rr + 1;
-      const tools::BasePacket& b = base[cursor[s]];
-      rte_mbuf* mb = rte_pktmbuf_alloc(pool);
-      auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(mb, static_cast<uint16_t>(b.bytes.size())));
-      std::memcpy(d, b.bytes.data(), b.bytes.size());
-      tools::rewrite_for_copy(d, b, copy[s] & 0xffffff);
-      *RTE_MBUF_DYNFIELD(mb, shared.ts_offset, uint64_t*) = ++stream_index * ns_per_packet;
-      mb->ol_flags |= shared.ts_flag;
-      chunk_bytes += b.wire_len + 24;  // + FCS, preamble and inter-frame gap on the wire
-      chunk[i] = mb;
-      if (++cursor[s] == m) {
-        cursor[s] = 0;
-        copy[s] = next_copy++;
-      }
+  for (std::thread& t : threads) t.join();
+  for (const MixResult& r : results) {
+    if (!r.error.empty()) {
+      std::fprintf(stderr, "bench_pipeline: %s\n", r.error.c_str());
+      return 1;
     }
-  };
-  auto drain = [&]() {
-    void* r = nullptr;
-    while (rte_ring_sc_dequeue(ring, &r) == 0) rte_mempool_put(recs, r);
-  };
-  auto run_chunk = [&]() {
-    uint64_t c = 0;
-    for (uint32_t i = 0; i < kChunk; i += 32) {
-      const uint64_t s = rte_rdtsc();
-      guarded_burst(worker, &chunk[i], 32);
-      c += rte_rdtsc() - s;
-      drain();
-    }
-    return c;
-  };
-  // Warm-up: every slot runs through the whole sequence once (so every flow in the table
-  // began with its first packet), capped at 40M packets for large --concurrent.
-  const uint64_t warm_pkts = std::min<uint64_t>(uint64_t{m} * slots, 40'000'000);
-  for (uint64_t done = 0; done < warm_pkts; done += kChunk) {
-    fill();
-    run_chunk();
   }
-  const auto& fc = worker.table().counters();
-  const auto& wc = worker.counters();
-  const uint64_t created0 = fc.flow_created.get(), mid0 = fc.flow_midstream.get();
-  const uint64_t records0 = wc.worker_records.get();
-  const uint64_t lost0 = wc.worker_record_ring_full.get() + wc.worker_record_pool_empty.get();
-  const uint64_t exhausted0 = worker.app().counters().app_state_exhausted.get();
   const uint64_t hz = rte_get_tsc_hz();
-  // On-CPU time of this thread as well: on a shared VM other processes take the vCPU in the
-  // middle of bursts, which the TSC counts and the thread's CPU clock does not.
-  auto thread_cpu_ns = []() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-  };
-  uint64_t cpu_ns = 0;
-  sensor::Worker::StageCycles stage_cycles;
-  if (a.stages) worker.set_stage_cycles(&stage_cycles);
-  uint64_t cycles = 0, pkts = 0, bytes = 0, table_sum = 0, chunks = 0;
-  uint32_t table_max = 0;
-  std::vector<double> per_chunk;
-  while (static_cast<double>(cycles) / hz < a.seconds) {
-    fill();
-    const uint64_t t0 = thread_cpu_ns();
-    const uint64_t c = run_chunk();
-    cpu_ns += thread_cpu_ns() - t0;
-    cycles += c;
-    pkts += kChunk;
-    bytes += chunk_bytes;
-    per_chunk.push_back(static_cast<double>(c) / kChunk);
-    table_sum += worker.table().size();
-    table_max = std::max(table_max, worker.table().size());
-    ++chunks;
-  }
-  const double secs = static_cast<double>(cycles) / hz;
-  const uint64_t created = fc.flow_created.get() - created0;
-  std::sort(per_chunk.begin(), per_chunk.end());
-  const double cpp = static_cast<double>(cycles) / pkts;
   std::printf("bench_pipeline: mix of %zu captures: %u packets, %zu flows, %.1f packets/flow, "
               "%.1f flows open at a random point, %.1f in the table\n", files.size(), m,
               spans.size(), static_cast<double>(m) / spans.size(), avg_open, per_slot);
-  std::printf("  %u copies in flight for --concurrent %u (virtual time: idle timeouts %u s, "
-              "TCP linger %u s); warm-up %lu packets; measured %lu packets, tsc=%.2fGHz\n", slots,
-              a.concurrent, idle_s, linger_s, warm_pkts, pkts, hz / 1e9);
-  std::printf("  concurrent flows (table occupancy): %.0f average, %u peak\n",
-              static_cast<double>(table_sum) / chunks, table_max);
-  std::printf("  full pipeline: %.1f cycles/packet (median chunk %.1f)  %.2f Mpps/core  "
-              "%.2f Gbit/s  %.0f B/packet on the wire\n", cpp, per_chunk[per_chunk.size() / 2],
-              hz / cpp / 1e6, static_cast<double>(bytes) * 8 / secs / 1e9,
-              static_cast<double>(bytes) / pkts);
-  // Includes the record ring drain and the per-burst TSC reads (a few cycles/packet).
-  const double cpu_cpp = static_cast<double>(cpu_ns) * hz / 1e9 / pkts;
-  std::printf("  on-CPU: %.1f cycles/packet (thread CPU time)  %.2f Mpps/core  %.0f new flows/s "
-              "per core\n", cpu_cpp, hz / cpu_cpp / 1e6,
-              static_cast<double>(created) / (static_cast<double>(cpu_ns) / 1e9));
-  if (a.stages) {
-    const double p = static_cast<double>(pkts);
-    std::printf("  stages, cycles/packet (TSC, timing included): decode %.1f  flow table %.1f  "
-                "app layer %.1f  ended flows %.1f  free+timers %.1f;  per new flow: app %.0f, "
-                "ended %.0f\n",
-                stage_cycles.decode / p, stage_cycles.flow / p, stage_cycles.app / p,
-                stage_cycles.ended / p, stage_cycles.tail / p,
-                static_cast<double>(stage_cycles.app) / std::max<uint64_t>(created, 1),
-                static_cast<double>(stage_cycles.ended) / std::max<uint64_t>(created, 1));
+  std::printf("  %u copies in flight for --concurrent %u per worker (virtual time: idle timeouts "
+              "%u s, TCP linger %u s); warm-up %lu packets per worker, tsc=%.2fGHz\n", slots,
+              a.concurrent, idle_s, linger_s, results[0].warm_pkts, hz / 1e9);
+  double sum_mpps = 0, sum_cpu_mpps = 0;
+  for (uint32_t k = 0; k < a.workers; ++k) {
+    const MixResult& r = results[k];
+    const double secs = static_cast<double>(r.cycles) / hz;
+    const double cpp = static_cast<double>(r.cycles) / r.pkts;
+    const double cpu_cpp = static_cast<double>(r.cpu_ns) * hz / 1e9 / r.pkts;
+    sum_mpps += hz / cpp / 1e6;
+    sum_cpu_mpps += hz / cpu_cpp / 1e6;
+    const char* who = a.workers > 1 ? "worker " : "";
+    std::printf("  %s%s%sconcurrent flows (table occupancy): %.0f average, %u peak; measured %lu packets\n",
+                who, a.workers > 1 ? cat(k).c_str() : "", a.workers > 1 ? ": " : "",
+                static_cast<double>(r.table_sum) / r.chunks, r.table_max, r.pkts);
+    std::printf("  full pipeline: %.1f cycles/packet (median chunk %.1f)  %.2f Mpps/core  "
+                "%.2f Gbit/s  %.0f B/packet on the wire\n", cpp, r.median_chunk,
+                hz / cpp / 1e6, static_cast<double>(r.bytes) * 8 / secs / 1e9,
+                static_cast<double>(r.bytes) / r.pkts);
+    // Includes the record ring drain and the per-burst TSC reads (a few cycles/packet).
+    std::printf("  on-CPU: %.1f cycles/packet (thread CPU time)  %.2f Mpps/core  %.0f new flows/s "
+                "per core\n", cpu_cpp, hz / cpu_cpp / 1e6,
+                static_cast<double>(r.created) / (static_cast<double>(r.cpu_ns) / 1e9));
+    if (a.stages) {
+      const double p = static_cast<double>(r.pkts);
+      const auto& sc = r.stage_cycles;
+      std::printf("  stages, cycles/packet (TSC, timing included): decode %.1f  flow table %.1f  "
+                  "app layer %.1f  ended flows %.1f  free+timers %.1f;  per new flow: app %.0f, "
+                  "ended %.0f\n",
+                  sc.decode / p, sc.flow / p, sc.app / p, sc.ended / p, sc.tail / p,
+                  static_cast<double>(sc.app) / std::max<uint64_t>(r.created, 1),
+                  static_cast<double>(sc.ended) / std::max<uint64_t>(r.created, 1));
+    }
+    std::printf("  new flows: %lu (%.0f/s per core), %.1f packets/flow, %lu picked up midstream\n",
+                r.created, r.created / secs,
+                static_cast<double>(r.pkts) / std::max<uint64_t>(r.created, 1), r.midstream);
+    std::printf("  records %lu; lost %lu; app-state pool exhausted %lu\n", r.records, r.lost,
+                r.exhausted);
   }
-  std::printf("  new flows: %lu (%.0f/s per core), %.1f packets/flow, %lu picked up midstream\n",
-              created, created / secs, static_cast<double>(pkts) / std::max<uint64_t>(created, 1),
-              fc.flow_midstream.get() - mid0);
-  std::printf("  records %lu; lost %lu; app-state pool exhausted %lu\n",
-              wc.worker_records.get() - records0,
-              wc.worker_record_ring_full.get() + wc.worker_record_pool_empty.get() - lost0,
-              worker.app().counters().app_state_exhausted.get() - exhausted0);
+  if (a.workers > 1) {
+    std::printf("  %u workers together: %.2f Mpps (TSC), %.2f Mpps (on-CPU)\n", a.workers,
+                sum_mpps, sum_cpu_mpps);
+  }
   std::string rtdir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
   rmdir(rtdir.c_str());  // empty: no shared config, no telemetry socket
@@ -393,11 +473,12 @@ int main(int argc, char** argv) {
               (k == "--pcap" && !(a.pcap = std::string(v)).empty()) ||
               (k == "--mix" && !(a.mix = std::string(v)).empty()) ||
               (k == "--concurrent" && parse_uint(v, a.concurrent) && a.concurrent > 0) ||
-              (k == "--stages" && (a.stages = v == "1", true));
+              (k == "--stages" && (a.stages = v == "1", true)) ||
+              (k == "--workers" && parse_uint(v, a.workers) && a.workers > 0 && a.workers <= 64);
     if (!ok) {
       std::fprintf(stderr, "usage: bench_pipeline [--flows N] [--packets-per-flow P] "
                            "[--seconds S] [--frame-size 60..1514] [--payload N] [--http 1] | --pcap FILE "
-                           "[--seconds S] | --mix FILE,FILE,... [--concurrent N] [--seconds S] [--stages 1]\n");
+                           "[--seconds S] | --mix FILE,FILE,... [--concurrent N] [--seconds S] [--stages 1] [--workers W]\n");
       return 2;
     }
   }
