@@ -43,6 +43,7 @@ std::vector<CounterValue> collect_counters(const Sources& src) {
     size_t at = base;
     add_all(out, at, w->counters(), first);
     add_all(out, at, w->decode_counters(), first);
+    add_all(out, at, w->reasm_counters(), first);
     add_all(out, at, w->table().counters(), first);
     add_all(out, at, w->rx_counters(), first);
     add_all(out, at, w->app().counters(), first);

@@ -251,37 +251,19 @@ bool Worker::prepare_packet(rte_mbuf* m, uint32_t i) {
   if (decode::decode_packet(shared_.link, data, caplen, pm, decode_) != decode::DecodeStatus::kOk) {
     return false;
   }
-  uint16_t sport = pm.sport, dport = pm.dport;
-  if (pm.frag != decode::Frag::kNone) {
-    // Non-first fragments carry no ports: remember them from the first fragment of the same
-    // datagram (src, dst, proto, id). Fragments that arrive before their first are counted.
-    uint32_t h = dispatch_hash(pm) ^ (pm.frag_id * 0x9e3779b1u);
-    FragEntry& e = frags_[h & (kFragSlots - 1)];
-    if (pm.frag == decode::Frag::kFirst) {
-      std::memcpy(e.src, pm.src.b, 16);
-      std::memcpy(e.dst, pm.dst.b, 16);
-      e.id = pm.frag_id;
-      e.proto = pm.l4_proto;
-      e.version = pm.ip_version;
-      e.sport = pm.sport;
-      e.dport = pm.dport;
-      e.seen = t;
-    } else if (e.id == pm.frag_id && e.proto == pm.l4_proto && e.version == pm.ip_version &&
-               std::memcmp(e.src, pm.src.b, 16) == 0 && std::memcmp(e.dst, pm.dst.b, 16) == 0 &&
-               t - e.seen < kFragTtl) {
-      sport = e.sport;
-      dport = e.dport;
-      counters_.worker_frag_attributed.inc();
-    } else {
-      counters_.worker_frag_unattributed.inc();
-      return false;
-    }
-  }
+  // Fragments leave here with one branch; the rest of the burst never pays for them.
+  if (pm.frag != decode::Frag::kNone) [[unlikely]] return prepare_fragment(pm, data + caplen, t, i);
+  fill_pending(i, pm, pm.sport, pm.dport, pm.ip_len, t);
+  return true;
+}
+
+inline void Worker::fill_pending(uint32_t i, const decode::PacketMeta& pm, uint16_t sport,
+                                 uint16_t dport, uint32_t ip_len, Nanos t) {
   Pending& p = pending_[i];
   p.side0 = flow::make_flow_key(pm.ip_version, pm.l4_proto, pm.src, pm.dst, sport, dport,
                                 pm.vlan_outer, p.key);
   p.hash = flow::flow_hash(p.key);
-  p.ip_len = pm.ip_len;
+  p.ip_len = ip_len;
   p.t = t;
   // A chained frame was linearised into the burst's arena (or, arena full, read in its first
   // segment only: the decoder then saw a cut frame and payload_len says so).
@@ -291,8 +273,102 @@ bool Worker::prepare_packet(rte_mbuf* m, uint32_t i) {
   p.seq = pm.tcp_seq;
   p.ack = pm.tcp_ack;
   p.tcp_flags = pm.tcp_flags;
+  p.frag = false;
   table_->prefetch(p.hash);
+}
+
+// Every fragment is one packet (and its IP length) of its flow, as before reassembly: the
+// flow comes from the first fragment's ports (a small direct-mapped cache, for the fragments
+// after it) or, when the first fragment came late or carried no ports, from the reassembled
+// datagram, with the fragments that waited for it (ReasmResult::late_*). The datagram goes to
+// the app layer once, whole, with the fragment that completes it; a fragment the reassembler
+// cannot use is handled as before reassembly existed (a first fragment's own bytes go up).
+[[gnu::noinline]] bool Worker::prepare_fragment(const decode::PacketMeta& pm,
+                                                const uint8_t* frame_end, Nanos t, uint32_t i) {
+  uint16_t sport = pm.sport, dport = pm.dport;
+  bool attributed = false;
+  const uint32_t h = dispatch_hash(pm) ^ (pm.frag_id * 0x9e3779b1u);
+  FragEntry& e = frags_[h & (kFragSlots - 1)];
+  const auto remember = [&](const decode::PacketMeta& m) {
+    std::memcpy(e.src, m.src.b, 16);
+    std::memcpy(e.dst, m.dst.b, 16);
+    e.id = pm.frag_id;
+    e.proto = m.l4_proto;
+    e.version = m.ip_version;
+    e.sport = m.sport;
+    e.dport = m.dport;
+    e.seen = t;
+  };
+  if (pm.frag == decode::Frag::kFirst && pm.has_ports) {
+    remember(pm);
+    attributed = true;
+  } else if (e.id == pm.frag_id && e.proto == pm.l4_proto && e.version == pm.ip_version &&
+             std::memcmp(e.src, pm.src.b, 16) == 0 && std::memcmp(e.dst, pm.dst.b, 16) == 0 &&
+             t - e.seen < kFragTtl) {
+    sport = e.sport;
+    dport = e.dport;
+    attributed = true;
+  }
+
+  decode::FragKey key;
+  decode::Fragment frag;
+  decode::fragment_of(pm, frame_end, key, frag);
+  uint8_t* const out = scratch_.get() + scratch_used_;
+  const decode::ReasmResult r = reasm_.add(key, frag, attributed, pm.ip_len, t, out,
+                                           kScratchArenaBytes - scratch_used_);
+  Pending& p = pending_[i];
+  if (r.late_pkts != 0) {
+    counters_.worker_frag_late.inc(r.late_pkts);
+    counters_.worker_frag_attributed.inc(r.late_pkts);
+  }
+  if (r.status == decode::ReasmStatus::kComplete) {
+    scratch_used_ += (r.len + 63) & ~63u;
+    decode::PacketMeta dm;
+    if (decode::decode_reassembled(pm, r.proto, out, r.len, dm, decode_) ==
+            decode::DecodeStatus::kOk &&
+        dm.frag == decode::Frag::kNone) {
+      if (!attributed) counters_.worker_frag_attributed.inc();
+      fill_pending(i, dm, dm.sport, dm.dport, pm.ip_len, t);
+      p.frag = true;
+      p.deliver = true;
+      p.late_pkts = r.late_pkts;
+      p.late_bytes = r.late_bytes;
+      // Copies of these fragments that come later (retransmissions) find the ports too.
+      if (dm.has_ports && dm.l4_proto == pm.l4_proto &&
+          std::memcmp(dm.src.b, pm.src.b, 16) == 0 && std::memcmp(dm.dst.b, pm.dst.b, 16) == 0) {
+        remember(dm);
+      }
+      return true;
+    }
+    counters_.worker_frag_undecodable.inc();
+  }
+  if (!attributed) {
+    counters_.worker_frag_unattributed.inc();
+    return false;
+  }
+  if (!(pm.frag == decode::Frag::kFirst && pm.has_ports)) counters_.worker_frag_attributed.inc();
+  fill_pending(i, pm, sport, dport, pm.ip_len, t);
+  p.frag = true;
+  p.deliver = r.status == decode::ReasmStatus::kRefused && pm.frag == decode::Frag::kFirst;
+  p.late_pkts = r.late_pkts;
+  p.late_bytes = r.late_bytes;
+  if (!p.deliver) {
+    // Held: its bytes, and its TCP flags, come with the datagram.
+    p.payload = nullptr;
+    p.payload_len = p.payload_wire_len = 0;
+    p.tcp_flags = 0;
+  }
   return true;
+}
+
+bool Worker::account_fragment(flow::Flow& f, uint32_t i) {
+  const Pending& p = pending_[i];
+  if (p.late_pkts != 0) {
+    const uint32_t side = p.side0 ? 0 : 1;
+    f.pkts[side] += p.late_pkts;
+    f.bytes[side] += p.late_bytes;
+  }
+  return p.deliver;
 }
 
 void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
@@ -333,8 +409,12 @@ void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
     if (!p.valid) continue;
     flow::Flow* f =
         table_->on_packet(p.key, p.hash, p.side0, p.t, p.ip_len, p.tcp_flags, p.payload_len, on_end);
+    if (f == nullptr) continue;
+    if (p.frag) [[unlikely]] {
+      if (!account_fragment(*f, i)) continue;
+    }
     // Bypassed flows (protocol decided) stop here: a lookup and a few adds per packet.
-    if (f == nullptr || (f->app_flags & flow::kAppBypass)) continue;
+    if (f->app_flags & flow::kAppBypass) continue;
     const uint64_t ta = sc ? rte_rdtsc() : 0;
     app_->on_packet(*f, flow::is_from_client(*f, p.side0),
                     AppPacket{p.payload, p.payload_len, p.payload_wire_len, p.seq, p.ack, p.tcp_flags, p.t});
@@ -342,8 +422,9 @@ void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
   }
   const uint64_t t2 = sc ? rte_rdtsc() : 0;
   const uint64_t ended1 = sc ? sc->ended : 0;
-  rte_pktmbuf_free_bulk(pkts, n);
+  rte_pktmbuf_free_bulk(pkts, n);  // reassembly copied what it keeps: no mbuf outlives the burst
   table_->advance(now_, on_end);
+  if (reasm_.active() != 0) [[unlikely]] reasm_.expire(now_);
   counters_.worker_flows_active.set(table_->size());
   if (sc) {
     const uint64_t t3 = rte_rdtsc();
@@ -409,6 +490,7 @@ int Worker::run() {
     idle_pause(shared_.shared_cpu, idle);
   }
   draining_ = true;
+  reasm_.expire_all();  // incomplete datagrams: counted (frag_timeout)
   table_->flush_all([this](flow::Flow& f, flow::EndReason r) { on_flow_end(f, r); });
   counters_.worker_flows_active.set(0);
   if (shared_.workers_done.fetch_add(1, std::memory_order_acq_rel) + 1 == shared_.worker_count) {

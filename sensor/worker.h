@@ -27,8 +27,10 @@ namespace flowscribe::sensor {
   X(worker_record_pool_empty, "records dropped: no free record buffer (emitter too slow)")   \
   X(worker_record_ring_full, "records dropped: ring to the emitter full (emitter too slow)") \
   X(worker_record_waits, "times a worker waited for the emitter (offline, or flushing at shutdown)")             \
-  X(worker_frag_attributed, "non-first fragments attributed to their flow")                  \
-  X(worker_frag_unattributed, "non-first fragments whose first fragment was not seen")       \
+  X(worker_frag_attributed, "fragments without ports of their own accounted to their flow (first fragment's ports, or the reassembled datagram's)") \
+  X(worker_frag_unattributed, "fragments without ports that arrived before the ports of their datagram were known") \
+  X(worker_frag_late, "of those, accounted to their flow later, when the first fragment or the reassembled datagram gave the ports") \
+  X(worker_frag_undecodable, "reassembled datagrams the decoder rejected (its decode_* counter says why): fragments accounted as before") \
   X(worker_flows_active, "flows in the table now (gauge)")                                  \
   X(worker_oversize, "frames longer than the 64 KiB decode buffer (decoded up to it)")       \
   X(worker_scratch_full, "multi-segment frames read only in their first segment: the burst's 2 MiB arena was full")
@@ -102,6 +104,7 @@ class Worker final : public dissect::RecordOut {
   const RxCounters& rx_counters() const { return rx_; }
   const flow::FlowTable& table() const { return *table_; }
   const AppLayer& app() const { return *app_; }
+  const decode::ReasmCounters& reasm_counters() const { return reasm_.counters(); }
 
   // dissect::RecordOut: records for the flows this worker owns (dissectors' transactions and
   // the session records). Offline or draining, waits for the emitter; live, a full pool or
@@ -112,6 +115,13 @@ class Worker final : public dissect::RecordOut {
  private:
   // Stage 1 of a burst: decode one frame into pending_[i]; false when there is nothing to track.
   bool prepare_packet(rte_mbuf* m, uint32_t i);
+  // prepare_packet for IP fragments: attribution, reassembly, the completed datagram.
+  bool prepare_fragment(const decode::PacketMeta& pm, const uint8_t* frame_end, Nanos t,
+                        uint32_t i);
+  void fill_pending(uint32_t i, const decode::PacketMeta& pm, uint16_t sport, uint16_t dport,
+                    uint32_t ip_len, Nanos t);
+  // Stage 2 for a fragment: adds the fragments accounted late; false: nothing to deliver.
+  bool account_fragment(flow::Flow& f, uint32_t i);
   void on_flow_end(flow::Flow& f, flow::EndReason reason);
   void emit_session(flow::Flow& f, flow::EndReason reason);
   Nanos packet_time(const rte_mbuf* m) const;
@@ -149,11 +159,17 @@ class Worker final : public dissect::RecordOut {
     uint8_t tcp_flags;
     bool side0;
     bool valid;
+    // Fragments only (stage 2 tests `frag` once; the rest is read when it is set).
+    bool frag;
+    bool deliver;           // hand the payload to the app layer
+    uint32_t late_pkts;     // earlier fragments of the datagram accounted with this packet
+    uint64_t late_bytes;
   };
   std::unique_ptr<Pending[]> pending_;
 
   struct FragEntry;
   std::unique_ptr<FragEntry[]> frags_;  // small direct-mapped cache, preallocated
+  decode::IpReassembler reasm_;         // preallocated slots and fragment bytes (~9 MiB)
   std::unique_ptr<uint8_t[]> scratch_;  // per-burst arena for linearised multi-segment frames
   uint32_t scratch_used_ = 0;
   StageCycles* stages_ = nullptr;

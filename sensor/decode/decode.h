@@ -6,6 +6,7 @@
 
 #include "common/counters.h"
 #include "common/net.h"
+#include "sensor/decode/ip_reasm.h"
 
 namespace flowscribe::decode {
 
@@ -59,12 +60,16 @@ struct PacketMeta {
   uint16_t dport = 0;
   bool has_ports = false;            // false for non-first fragments and other protocols
   uint8_t tcp_flags = 0;             // TcpFlag bits
+  // Fragments: offset from l3 of the fragment's data (IPv4: the header length; IPv6: the
+  // byte after the fragment header). Set only when frag != kNone; fits a padding hole.
+  uint16_t frag_data_off = 0;
   uint32_t tcp_seq = 0;
   uint32_t tcp_ack = 0;
   uint16_t tcp_window = 0;
   uint8_t icmp_type = 0;
   uint8_t icmp_code = 0;
   Frag frag = Frag::kNone;
+  uint8_t frag_depth = 0;            // fragments: tunnels decapsulated above the fragment
   uint32_t frag_id = 0;              // IPv4 identification or IPv6 fragment header id
   bool tunneled = false;             // decoded through GRE / ERSPAN / IP-in-IP / VXLAN / Geneve / GTP-U
 };
@@ -87,6 +92,7 @@ struct PacketMeta {
   X(decode_ipv4_bad_total_len, "IPv4 total length smaller than its header")      \
   X(decode_ipv4_options, "IPv4 packets carrying options (decoded)")              \
   X(decode_ipv4_frag_first, "first IPv4 fragments (attributed by ports)")        \
+  X(decode_frag_tiny_first, "first fragments too short for their transport header (RFC 1858 tiny fragments): no ports until reassembly") \
   X(decode_ipv4_frag_later, "non-first IPv4 fragments (no L4 header)")           \
   X(decode_ipv6_truncated, "IPv6 header cut short by the capture")               \
   X(decode_ipv6_bad_version, "IPv6 version nibble not 6")                        \
@@ -122,5 +128,18 @@ enum class DecodeStatus : uint8_t {
 // Decodes `caplen` captured bytes of one frame of link type `link`.
 DecodeStatus decode_packet(LinkType link, const uint8_t* data, uint32_t caplen,
                            PacketMeta& out, DecodeCounters& counters) noexcept;
+
+// For a packet decode_packet() found to be a fragment (pm.frag != kNone): the datagram it
+// belongs to and its place in it, read again from the IP (and IPv6 fragment) header the
+// decoder checked. `frame_end` is one past the frame's last captured byte.
+void fragment_of(const PacketMeta& pm, const uint8_t* frame_end, FragKey& key,
+                 Fragment& frag) noexcept;
+
+// Decodes a reassembled datagram: `len` bytes from its transport header (IPv6: from the
+// header after the fragment header, `proto` naming it) as if they had followed the
+// fragment's IP header `frag_pm`. Tunnels inside are opened as in decode_packet(); counters
+// of the transport (and of any tunnel) are counted, decode_ok is not (no frame).
+DecodeStatus decode_reassembled(const PacketMeta& frag_pm, uint8_t proto, const uint8_t* data,
+                                uint32_t len, PacketMeta& out, DecodeCounters& counters) noexcept;
 
 }  // namespace flowscribe::decode

@@ -4,7 +4,7 @@
 Runs only in a build with -Dalloc_guard=true, where a worker or dispatcher that allocates
 aborts with "alloc_guard: heap allocation on a worker ..." and a backtrace
 (sensor/alloc_guard.cpp). Every capture under tests/captures, tests/captures/proto and
-tests/captures/dissect/* (each dissector's real traffic) goes through flowscribe offline with one worker and with two workers behind the software
+tests/captures/dissect/* (each dissector's real traffic) and tests/captures/frag (IP reassembly) goes through flowscribe offline with one worker and with two workers behind the software
 dispatcher; any abort fails the test and shows the backtrace.
 
 usage: test_alloc_guard.py --bin FLOWSCRIBE --captures DIR
@@ -24,7 +24,8 @@ def main():
     args = ap.parse_args()
     caps = sorted(glob.glob(os.path.join(args.captures, "*.pcap*")) +
                   glob.glob(os.path.join(args.captures, "proto", "*.pcap")) +
-                  glob.glob(os.path.join(args.captures, "dissect", "*", "*.pcap")))
+                  glob.glob(os.path.join(args.captures, "dissect", "*", "*.pcap")) +
+                  glob.glob(os.path.join(args.captures, "frag", "*.pcap")))
     if not caps:
         print(f"no captures under {args.captures}")
         return 1

@@ -54,6 +54,7 @@ const Names kInfoCounters = {
     "decode_other_l4",     "decode_gre_decapsulated", "decode_gre_unsupported",
     "decode_ipip_decapsulated", "decode_tunnel_too_deep", "decode_tcp_options_truncated",
     "decode_pppoe",        "decode_mpls",            "decode_udp_decapsulated",
+    "decode_frag_tiny_first",
 };
 
 // ---- frame builder -------------------------------------------------------------------------
@@ -353,6 +354,14 @@ std::vector<Fixture> build_fixtures() {
     b.mark().payload(16);
     v.push_back(make("ipv4_frag_first", L::kEthernet, b, S::kOk,
                      {"decode_ok", "decode_ipv4_frag_first"}));
+  }
+  {  // Tiny first fragment (RFC 1858): 8 bytes of a TCP header. Ports come from reassembly.
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 6, .l4_len = 8, .frag = 0x2000, .id = 0xBEF0});
+    b.mark().payload(8);
+    v.push_back(make("ipv4_frag_tiny_first", L::kEthernet, b, S::kOk,
+                     {"decode_ok", "decode_ipv4_frag_first", "decode_frag_tiny_first"}));
   }
   {  // Later fragment: offset 3 (24 bytes), last (MF clear).
     Builder b;
@@ -1105,8 +1114,17 @@ TEST_CASE("IPv4 fragments", "[decode]") {
   CHECK(first.meta.sport == 7000);
   CHECK(first.meta.payload_len == 16);  // the fragment's share, not the UDP length
 
+  CHECK(first.meta.frag_data_off == 20);
+
+  Decoded tiny = expect_fixture("ipv4_frag_tiny_first");
+  CHECK(tiny.meta.frag == Frag::kFirst);
+  CHECK(tiny.meta.l4_proto == kIpProtoTcp);
+  CHECK_FALSE(tiny.meta.has_ports);
+  CHECK(tiny.meta.payload == nullptr);
+
   Decoded later = expect_fixture("ipv4_frag_later");
   CHECK(later.meta.frag == Frag::kLater);
+  CHECK(later.meta.frag_data_off == 20);
   CHECK(later.meta.frag_id == 0xBEEF);
   CHECK(later.meta.l4_proto == kIpProtoUdp);
   CHECK_FALSE(later.meta.has_ports);
@@ -1132,8 +1150,11 @@ TEST_CASE("IPv6 extension headers and fragments", "[decode]") {
   CHECK(offset_of(f, d.meta.payload) == 14 + 40 + 8 + 16 + 8 + 8);
   CHECK(d.meta.payload_len == kPayloadLen);
 
+  CHECK(d.meta.frag_data_off == 40 + 8 + 16 + 8);
+
   Decoded later = expect_fixture("ipv6_frag_later");
   CHECK(later.meta.frag == Frag::kLater);
+  CHECK(later.meta.frag_data_off == 40 + 8);
   CHECK(later.meta.l4_proto == kIpProtoTcp);
   CHECK_FALSE(later.meta.has_ports);
   CHECK(later.meta.payload == nullptr);
