@@ -4,6 +4,7 @@
 
 #include "dissectors/dns/dns.h"
 #include "dissectors/http/http.h"
+#include "dissectors/http2/http2.h"
 #include "dissectors/openvpn/openvpn.h"
 #include "dissectors/socks/socks.h"
 #include "dissectors/starttls/starttls.h"
@@ -25,6 +26,8 @@ DissectorSet make_dissectors() {
   // One line per dissector: add(s, make_<name>_dissector(), {AppProto::k...});
   add(s, make_dns_dissector(), {AppProto::kDns, AppProto::kMdns, AppProto::kLlmnr});
   add(s, make_http_dissector(), {AppProto::kHttp});
+  // h2c: prior knowledge, or handed over by http after Upgrade: h2c + 101.
+  add(s, make_http2_dissector(), {AppProto::kHttp2});
   // DTLS on UDP; stun: WebRTC's DTLS-SRTP handshake follows ICE on the same flow (RFC 7983).
   // quic: the ClientHello and ServerHello of its Initial packets (tls/quic.h).
   add(s, make_tls_dissector(), {AppProto::kTls, AppProto::kDtls, AppProto::kStun, AppProto::kQuic});

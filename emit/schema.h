@@ -48,6 +48,7 @@ enum class FieldKind : uint8_t {
   X(kHttpRespHeaders, 24, "http", "resp_headers", kUint)   \
   X(kHttpTags, 25, "http", "tags", kString)                \
   X(kHttpReqContentEncoding, 26, "http", "req_content_encoding", kString) \
+  X(kHttpStreamId, 27, "http", "stream_id", kUint)         \
   /* tls: MSGID tls (dissectors/tls) */                    \
   X(kTlsVersion, 100, "tls", "version", kString)         \
   X(kTlsCipher, 101, "tls", "cipher", kString)           \

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "dissectors/classify/probe_util.h"
+#include "dissectors/http/http_fields.h"
 
 // How it reads a flow (docs/protocols.md, "HTTP dissector"):
 //  - each direction is a small state machine over lines (start line, headers, chunk sizes,
@@ -25,6 +26,12 @@ namespace {
 using emit::Field;
 using emit::field_id;
 using probe_util::iequals;
+using http_fields::disposition_filename;
+using http_fields::hex_value;
+using http_fields::host_name;
+using http_fields::is_ows;
+using http_fields::trim;
+using http_fields::uri_filename;
 
 constexpr uint32_t kDepth = 4;          // transactions held per flow (pipelined requests)
 constexpr uint32_t kArena = 1152;       // string bytes per transaction, request and response
@@ -162,12 +169,6 @@ static_assert(kStrTotalMax > kArena, "the arena, not the caps, bounds a transact
 constexpr bool is_tchar(char c) noexcept {
   return probe_util::is_alpha(c) || probe_util::is_digit(c) ||
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
 }
 // "1.1" -> 11; anything else 0xff.
 uint8_t version_code(std::string_view v) noexcept {
@@ -310,12 +311,6 @@ bool parse_length(std::string_view s, uint64_t& v) noexcept {
   }
   return true;
 }
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 // chunk-size [ chunk-ext ] (RFC 9112 section 7.1).
 bool parse_chunk_size(std::string_view s, uint64_t& v) noexcept {
   s = trim(s);
@@ -327,104 +322,19 @@ bool parse_chunk_size(std::string_view s, uint64_t& v) noexcept {
   }
   return i > 0 && (i == s.size() || s[i] == ';' || is_ows(s[i]));
 }
+// The request's Upgrade offered h2c (RFC 7540 section 3.2), any case, maybe in a list.
+bool upgrade_h2c(std::string_view v) noexcept {
+  for (size_t i = 0; i + 3 <= v.size(); ++i) {
+    if (iequals(v.substr(i, 3), "h2c") && (i + 3 == v.size() || v[i + 3] == ',' || is_ows(v[i + 3]))) {
+      return true;
+    }
+  }
+  return false;
+}
 // The last transfer coding is chunked (RFC 9112 section 6.3 item 4).
 bool last_coding_chunked(std::string_view v) noexcept {
   const size_t comma = v.rfind(',');
   return iequals(trim(comma == std::string_view::npos ? v : v.substr(comma + 1)), "chunked");
-}
-
-// Content-Disposition filename (RFC 6266 section 4.3: filename* wins over filename). The
-// filename* value (RFC 8187) is percent-decoded into `out`; returns the bytes written.
-size_t disposition_filename(std::string_view v, char* out, size_t cap) noexcept {
-  size_t plain_len = 0;
-  bool got_plain = false;
-  char plain[256];
-  if (cap > sizeof plain) cap = sizeof plain;
-  size_t i = v.find(';');
-  while (i != std::string_view::npos && i < v.size()) {
-    ++i;
-    while (i < v.size() && is_ows(v[i])) ++i;
-    const size_t eq = v.find('=', i);
-    if (eq == std::string_view::npos) break;
-    const std::string_view name = trim(v.substr(i, eq - i));
-    size_t j = eq + 1;
-    while (j < v.size() && is_ows(v[j])) ++j;
-    char* dst = nullptr;
-    size_t n = 0;
-    if (iequals(name, "filename*")) {
-      dst = out;
-      // charset'[language]'value-chars
-      const size_t q1 = v.find('\'', j);
-      const size_t q2 = q1 == std::string_view::npos ? q1 : v.find('\'', q1 + 1);
-      const size_t end = v.find(';', j);
-      if (q2 != std::string_view::npos && q2 < end) {
-        for (size_t k = q2 + 1; k < v.size() && v[k] != ';' && !is_ows(v[k]) && n < cap; ++k) {
-          if (v[k] == '%' && k + 2 < v.size() && hex_value(v[k + 1]) >= 0 && hex_value(v[k + 2]) >= 0) {
-            dst[n++] = static_cast<char>(hex_value(v[k + 1]) << 4 | hex_value(v[k + 2]));
-            k += 2;
-          } else {
-            dst[n++] = v[k];
-          }
-        }
-        if (n > 0) return n;
-      }
-      i = end;
-      continue;
-    }
-    if (iequals(name, "filename") && !got_plain) {
-      dst = plain;
-      if (j < v.size() && v[j] == '"') {
-        size_t k = j + 1;
-        for (; k < v.size() && v[k] != '"'; ++k) {
-          if (v[k] == '\\' && k + 1 < v.size()) ++k;
-          if (n < cap) dst[n++] = v[k];
-        }
-        i = v.find(';', k);
-      } else {
-        const size_t end = v.find(';', j);
-        const std::string_view tok = trim(v.substr(j, end == std::string_view::npos ? v.npos : end - j));
-        for (char c : tok) {
-          if (n < cap) dst[n++] = c;
-        }
-        i = end;
-      }
-      plain_len = n;
-      got_plain = n > 0;
-      continue;
-    }
-    i = v.find(';', eq);
-  }
-  if (got_plain) std::memcpy(out, plain, plain_len);
-  return got_plain ? plain_len : 0;
-}
-
-// The last path segment of a request target when it names a file ("a/b/c.txt": "c.txt").
-std::string_view uri_filename(std::string_view uri, bool truncated) noexcept {
-  const size_t scheme = uri.find("://");
-  if (scheme != std::string_view::npos && scheme < 16) {
-    const size_t slash = uri.find('/', scheme + 3);
-    uri = slash == std::string_view::npos ? std::string_view{} : uri.substr(slash);
-  }
-  if (uri.empty() || uri[0] != '/') return {};  // authority-form (CONNECT), asterisk-form
-  const size_t q = uri.find_first_of("?#");
-  if (q == std::string_view::npos && truncated) return {};  // the path may go on
-  uri = uri.substr(0, q);
-  const size_t slash = uri.rfind('/');
-  const std::string_view seg = slash == std::string_view::npos ? uri : uri.substr(slash + 1);
-  const size_t dot = seg.rfind('.');
-  if (seg.empty() || dot == std::string_view::npos || dot == 0 || dot + 1 == seg.size()) return {};
-  return seg;
-}
-
-// Host without port, for the application table ("[::1]:8080" -> "::1", "a.b:80" -> "a.b").
-std::string_view host_name(std::string_view h) noexcept {
-  if (!h.empty() && h[0] == '[') {
-    const size_t e = h.find(']');
-    return e == std::string_view::npos ? std::string_view{} : h.substr(1, e - 1);
-  }
-  const size_t colon = h.rfind(':');
-  if (colon != std::string_view::npos && h.find(':') == colon) h = h.substr(0, colon);
-  return h;
 }
 
 class HttpDissector final : public Dissector {
@@ -625,6 +535,7 @@ class HttpDissector final : public Dissector {
   // ---- byte feeding ----
 
   Progress feed(State& s, Ctx& c, int d, const uint8_t* p, uint32_t n) noexcept {
+    const uint8_t* const start = p;
     Side& sd = s.side[d];
     while (n > 0) {
       switch (sd.phase) {
@@ -682,7 +593,11 @@ class HttpDissector final : public Dissector {
             if (pr != Progress::kMore) return pr;
           } else if (lf) {
             const Progress pr = deliver(s, c, d, false);
-            if (pr != Progress::kMore) return pr;
+            if (pr != Progress::kMore) {
+              // A hand-over after this line: the bytes after it belong to the next protocol.
+              if (c.next_proto != 0 && c.used == Ctx::kAllUsed) c.used = static_cast<uint32_t>(p - start);
+              return pr;
+            }
           } else if (sd.phase == kStart && !start_plausible(d, s.line[d], sd.line_len)) {
             return not_http(s, c, d);  // no need to wait for the end of a binary "line"
           }
@@ -1161,6 +1076,10 @@ class HttpDissector final : public Dissector {
       // A CONNECT tunnel nearly always carries TLS (HTTPS through a proxy): let the TLS
       // dissector read it; if it is not TLS, the flow is simply bypassed.
       if (code != 101) c.hand_over(AppProto::kTls);
+      // Upgrade: h2c answered 101 (RFC 7540 section 3.2): HTTP/2 frames follow, from the
+      // server at once (in this segment, maybe), from the client after its preface. The
+      // upgraded request is this record; its response comes as stream 1 (dissectors/http2).
+      if (code == 101 && upgrade_h2c(get_str(s, t, kUpgrade))) c.hand_over(AppProto::kHttp2);
       return Progress::kDone;
     }
     if ((t.flags & kHead) || code == 204 || code == 304) {
