@@ -63,7 +63,9 @@ namespace flowscribe {
   X(kAmqp, 48, "amqp")           \
   X(kRsync, 49, "rsync")         \
   X(kHttp2, 50, "http2")         \
-  X(kGit, 51, "git")
+  X(kGit, 51, "git")             \
+  X(kIke, 52, "ike")             \
+  X(kOpcua, 53, "opcua")
 
 enum class AppProto : uint16_t {
 #define FS_APP_PROTO_ENUM_(e, id, name) e = id,

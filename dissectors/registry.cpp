@@ -5,6 +5,8 @@
 #include "dissectors/dns/dns.h"
 #include "dissectors/http/http.h"
 #include "dissectors/http2/http2.h"
+#include "dissectors/ike/ike.h"
+#include "dissectors/opcua/opcua.h"
 #include "dissectors/openvpn/openvpn.h"
 #include "dissectors/socks/socks.h"
 #include "dissectors/starttls/starttls.h"
@@ -33,6 +35,8 @@ DissectorSet make_dissectors() {
   add(s, make_tls_dissector(), {AppProto::kTls, AppProto::kDtls, AppProto::kStun, AppProto::kQuic});
   add(s, make_socks_dissector(), {AppProto::kSocks});
   add(s, make_openvpn_dissector(), {AppProto::kOpenvpn});
+  add(s, make_ike_dissector(), {AppProto::kIke});
+  add(s, make_opcua_dissector(), {AppProto::kOpcua});
   add(s, make_starttls_dissector(),
       {AppProto::kSmtp, AppProto::kImap, AppProto::kPop3, AppProto::kFtp, AppProto::kXmpp});
   add(s, make_tlsup_dissector(),

@@ -72,8 +72,10 @@ enum class FieldKind : uint8_t {
   X(kTlsCipherCount, 119, "tls", "cipher_count", kUint)  \
   X(kTlsSslv2Hello, 120, "tls", "sslv2_hello", kBool)    \
   X(kTlsPartial, 121, "tls", "partial", kBool)           \
-  /* x509: MSGID x509 (dissectors/tls) */                  \
+  /* x509: MSGID x509 (dissectors/tls/x509_record.cpp: tls, tlsup, ike, opcua) */ \
   X(kX509Pos, 200, "x509", "pos", kUint)                 \
+  X(kX509Source, 228, "x509", "source", kString)         \
+  X(kX509Sender, 229, "x509", "sender", kString)         \
   X(kX509Subject, 201, "x509", "subject", kString)       \
   X(kX509Issuer, 202, "x509", "issuer", kString)         \
   X(kX509Serial, 203, "x509", "serial", kString)         \

@@ -72,6 +72,8 @@ constexpr Row kRows[] = {
     {P::kRsync, probes::rsync, kTcp, false, {873, 0, 0, 0}},
     {P::kHttp2, probes::http2, kTcp, false, {80, 8080, 0, 0}},
     {P::kGit, probes::git, kTcp, false, {9418, 0, 0, 0}},
+    {P::kIke, probes::ike, kUdp, true, {500, 4500, 0, 0}},
+    {P::kOpcua, probes::opcua, kTcp, true, {4840, 4843, 0, 0}},
 };
 
 // Protocols whose other side's first message is checked after a one-sided decision

@@ -1024,6 +1024,83 @@ Verdict openvpn(const ProbeInput& in, AppProto) noexcept {
   return kMaybe;
 }
 
+// IKE (ISAKMP header, RFC 2408 §3.1; IKEv2 RFC 7296 §3.1): initiator SPI (8, non-zero),
+// responder SPI (8), next payload, version (major.minor: 0x10 or 0x20), exchange type, flags,
+// message id, length (28 or more, the whole message: equal to the datagram). UDP 4500 puts
+// the 4-byte non-ESP marker (zero) first (RFC 3948 §2.2). Certain when the other side's
+// message has the same initiator SPI.
+namespace {
+bool ike_header(Bytes b, uint32_t wire) noexcept {
+  if (b.n >= 4 && be32_at(b, 0) == 0) {  // non-ESP marker
+    b = b.from(4);
+    wire = wire >= 4 ? wire - 4 : 0;
+  }
+  if (b.n < 28 || (be32_at(b, 0) == 0 && be32_at(b, 4) == 0)) return false;
+  const uint8_t np = b[16], ver = b[17], ex = b[18];
+  bool ok = false;
+  if (ver == 0x10) {  // IKEv1: payloads 1-13, NAT-D/NAT-OA 20/21 (RFC 3947); exchanges 1-5, 32, 33
+    ok = (np <= 13 || np == 20 || np == 21) && ((ex >= 1 && ex <= 5) || ex == 32 || ex == 33);
+  } else if (ver == 0x20) {  // IKEv2: payloads 33-54 or none; exchanges 34-37, 43, 44
+    ok = (np == 0 || (np >= 33 && np <= 54)) && ((ex >= 34 && ex <= 37) || ex == 43 || ex == 44);
+  }
+  return ok && be32_at(b, 24) >= 28 && be32_at(b, 24) == wire;
+}
+}  // namespace
+
+Verdict ike(const ProbeInput& in, AppProto) noexcept {
+  if (!in.udp() || !ike_header(in.cli, in.cli_wire)) return kNo;
+  if (in.srv.n >= 8 && ike_header(in.srv, in.srv_wire)) {
+    const Bytes c = in.cli.n >= 4 && be32_at(in.cli, 0) == 0 ? in.cli.from(4) : in.cli;
+    const Bytes s = in.srv.n >= 4 && be32_at(in.srv, 0) == 0 ? in.srv.from(4) : in.srv;
+    if (same_bytes(s, 0, c, 0, 8)) return kYes;
+  }
+  return kMaybe;
+}
+
+// OPC UA Binary over TCP (OPC 10000-6 §7.1.2): every message starts with a 3-byte type
+// (HEL, ACK, ERR, RHE, OPN, MSG, CLO), a chunk type ('F'; MSG, OPN and CLO also 'C' or 'A')
+// and a little-endian uint32 size of the whole message, header included. A client starts with
+// HEL (ReverseHello: the server sends RHE first, so the flow's client does) and the server
+// answers ACK (or ERR): Certain; one side alone is Unsure.
+namespace {
+// 0: not an OPC UA message header; else the 3-byte type as 'H' (HEL), 'A' (ACK), 'E' (ERR),
+// 'R' (RHE), 'O' (OPN), 'M' (MSG), 'C' (CLO).
+char opcua_header(Bytes b) noexcept {
+  if (b.n < 8) return 0;
+  const uint32_t size = le32_at(b, 4);
+  char t = 0;
+  if (b[0] == 'H' && b[1] == 'E' && b[2] == 'L') t = 'H';
+  else if (b[0] == 'A' && b[1] == 'C' && b[2] == 'K') t = 'A';
+  else if (b[0] == 'E' && b[1] == 'R' && b[2] == 'R') t = 'E';
+  else if (b[0] == 'R' && b[1] == 'H' && b[2] == 'E') t = 'R';
+  else if (b[0] == 'O' && b[1] == 'P' && b[2] == 'N') t = 'O';
+  else if (b[0] == 'M' && b[1] == 'S' && b[2] == 'G') t = 'M';
+  else if (b[0] == 'C' && b[1] == 'L' && b[2] == 'O') t = 'C';
+  if (t == 0) return 0;
+  const bool chunked = t == 'O' || t == 'M' || t == 'C';
+  if (b[3] != 'F' && !(chunked && (b[3] == 'C' || b[3] == 'A'))) return 0;
+  // HEL: 8 + 20 + the EndpointUrl's length (at most 4096 bytes, §7.1.2.3); ACK: 8 + 20;
+  // ERR: 8 + 8 + a reason; others: a secure channel id and a security header at least.
+  switch (t) {
+    case 'H': return size >= 32 && size <= 8 + 20 + 4 + 4096 ? t : 0;
+    case 'A': return size == 28 ? t : 0;
+    case 'E': return size >= 16 && size <= 8 + 8 + 4 + 4096 ? t : 0;
+    case 'R': return size >= 16 && size <= 8 + 8 + 2 * 4096 ? t : 0;
+    default: return size >= 12 && size <= (16u << 20) ? t : 0;
+  }
+}
+}  // namespace
+
+Verdict opcua(const ProbeInput& in, AppProto) noexcept {
+  if (!in.tcp()) return kNo;
+  const char ct = opcua_header(in.cli);
+  if (ct == 0) return kNo;
+  const char st = in.srv.n >= 8 ? opcua_header(in.srv) : 0;
+  if (ct == 'H' && (st == 'A' || st == 'E')) return kYes;
+  if (ct == 'R' && st == 'H') return kYes;  // ReverseHello from the connecting server
+  return ct == 'H' || ct == 'R' || ct == 'O' ? kMaybe : kNo;
+}
+
 // WireGuard (whitepaper §5.4): message type, three zero bytes; initiation is exactly 148 bytes,
 // the response 92 bytes with its receiver index equal to the initiator's sender index.
 Verdict wireguard(const ProbeInput& in, AppProto) noexcept {

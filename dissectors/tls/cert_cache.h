@@ -36,10 +36,11 @@ struct CertCacheEntry {
 
 class CertCache {
  public:
-  static constexpr uint32_t kEntries = 512;  // ~2.6 MB per worker
+  static constexpr uint32_t kEntries = 512;  // ~2.6 MB per worker (the TLS dissector's)
 
-  CertCache() : e_(new CertCacheEntry[kEntries]) {
-    std::memset(static_cast<void*>(e_.get()), 0, sizeof(CertCacheEntry) * kEntries);
+  explicit CertCache(uint32_t entries = kEntries)
+      : n_(entries == 0 ? 1 : entries), e_(new CertCacheEntry[n_]) {
+    std::memset(static_cast<void*>(e_.get()), 0, sizeof(CertCacheEntry) * n_);
   }
 
   static uint64_t hash_of(const uint8_t* der, uint32_t len) noexcept {
@@ -50,7 +51,7 @@ class CertCache {
   // The entry holding exactly these DER bytes, or nullptr.
   const CertCacheEntry* find(const uint8_t* der, uint32_t len, uint64_t h) const noexcept {
     if (len == 0 || len > CertCacheEntry::kMaxDer) return nullptr;
-    const CertCacheEntry& e = e_[h % kEntries];
+    const CertCacheEntry& e = e_[h % n_];
     if (e.hash != h || e.der_len != len || std::memcmp(e.der, der, len) != 0) return nullptr;
     return &e;
   }
@@ -59,7 +60,7 @@ class CertCache {
   // the previous occupant is gone.
   CertCacheEntry* slot(const uint8_t* der, uint32_t len, uint64_t h) noexcept {
     if (len == 0 || len > CertCacheEntry::kMaxDer) return nullptr;
-    CertCacheEntry& e = e_[h % kEntries];
+    CertCacheEntry& e = e_[h % n_];
     e.hash = h;
     e.der_len = len;
     std::memcpy(e.der, der, len);
@@ -67,6 +68,7 @@ class CertCache {
   }
 
  private:
+  uint32_t n_;
   std::unique_ptr<CertCacheEntry[]> e_;
 };
 

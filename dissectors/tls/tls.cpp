@@ -11,6 +11,7 @@
 #include "dissectors/tls/quic.h"
 #include "dissectors/tls/text.h"
 #include "dissectors/tls/x509.h"
+#include "dissectors/tls/x509_record.h"
 
 namespace flowscribe::dissect {
 namespace {
@@ -30,9 +31,8 @@ constexpr uint32_t kMaxChain = 10;                // certificates parsed per cha
 // Fingerprint inputs held while a ClientHello is parsed (stack arrays; more is counted).
 constexpr uint32_t kMaxCiphers = 512, kMaxExts = 128, kMaxGroups = 128, kMaxSigAlgs = 128,
                    kMaxPointFormats = 32;
-// Field caps kept in the flow state (the leaf summary) and in x509 records.
-constexpr uint32_t kSniCap = 255, kAlpnCap = 64, kClientAlpnCap = 128, kVersionsCap = 64,
-                   kLeafDnCap = 256, kLeafSanCap = 256, kDnCap = 384, kNameCap = 96, kSerialCap = 64;
+// Field caps kept in the flow state (x509 records and the leaf summary: tls/x509_record.h).
+constexpr uint32_t kSniCap = 255, kAlpnCap = 64, kClientAlpnCap = 128, kVersionsCap = 64;
 
 // DTLS (RFC 6347 section 4.2.3, RFC 9147 section 5.5): a fragmented handshake message is
 // reassembled in the flow's buffer from up to kMaxRanges disjoint pieces; a datagram with no
@@ -86,7 +86,7 @@ struct State {
   bool done;          // records due; the app layer bypasses the rest of the flow
   bool written;
   bool have_ch, have_sh, complete, cert_hidden, resumed, sslv2, fp_ok, fps_ok;
-  bool has_alert, leaf_seen, leaf_self_signed, sv_present;
+  bool has_alert, sv_present;
   // DTLS (UDP): datagrams, not a stream.
   bool dtls;
   bool roles_known;   // the first ClientHello (or server hello) said which side is which
@@ -116,19 +116,16 @@ struct State {
   uint16_t cipher_count;
   uint16_t server_version;
   uint16_t cipher;
-  uint16_t sni_len, alpn_len, client_alpn_len, versions_len, subject_len, issuer_len, san_len;
+  uint16_t sni_len, alpn_len, client_alpn_len, versions_len;
   uint32_t buf_len;
   uint8_t sid[32];
   uint8_t ja3[16], ja3s[16];
-  uint8_t leaf_sha256[32];
   char ja4[40];
   char sni[kSniCap];
   char alpn[kAlpnCap];
   char client_alpn[kClientAlpnCap];
   char client_versions[kVersionsCap];
-  char subject[kLeafDnCap];
-  char issuer[kLeafDnCap];
-  char san_dns[kLeafSanCap];
+  tls::LeafSummary leaf;  // the server's own certificate, for the tls record
   alignas(64) uint8_t buf[kBufBytes];
 };
 
@@ -1345,230 +1342,16 @@ class TlsDissector final : public Dissector {
     const uint8_t b = v ? 1 : 0;
     if (!r->add_field(emit::field_id(f), &b, 1)) cnt_.tls_field_truncated.inc();
   }
-  static size_t room(const emit::Record* r) noexcept { return sizeof(r->ext) - r->ext_len; }
 
   // A certificate that was not parsed still gets its record: position, size, why.
   void cert_error(State& s, Ctx& c, uint32_t len, const char* why) noexcept {
-    const uint32_t pos = s.cert_count++;
-    emit::Record* r = c.begin(emit::RecordType::kX509);
-    if (r == nullptr) {
-      cnt_.tls_no_record_buffer.inc();
-      return;
-    }
-    add_uint(r, F::kX509Pos, pos);
-    add_uint(r, F::kX509DerLen, len);
-    add_str(r, F::kX509Error, why);
-    c.commit(r);
+    x509_.write_error(c, s.cert_count++, len, why, {});
   }
 
+  // One x509 record per certificate (tls/x509_record.h); the first is the server's own.
   void certificate(State& s, Ctx& c, const uint8_t* der, uint32_t len) noexcept {
     const uint32_t pos = s.cert_count++;
-    cnt_.tls_certs.inc();
-    const uint64_t hash = tls::CertCache::hash_of(der, len);
-    if (const tls::CertCacheEntry* e = certs_.find(der, len, hash)) {
-      cnt_.tls_cert_cache_hits.inc();
-      replay_certificate(s, c, pos, *e);
-      return;
-    }
-    tls::CertInfo ci;
-    const bool ok = tls::parse_cert(Bytes{der, len}, ci);
-    if (!ok) cnt_.tls_cert_errors.inc();
-    if (ci.ext_cap) cnt_.tls_ext_cap.inc();
-    uint8_t h256[32], h1[20];
-    tls::sha256(der, len, h256);
-    tls::sha1(der, len, h1);
-    const bool self = ok && tls::self_issued(ci);
-    if (pos == 0) {  // the leaf's summary for the tls record
-      s.leaf_seen = true;
-      s.leaf_self_signed = self;
-      std::memcpy(s.leaf_sha256, h256, 32);
-      Text subj(s.subject, kLeafDnCap), iss(s.issuer, kLeafDnCap), san(s.san_dns, kLeafSanCap);
-      tls::dn_text(ci.subject, subj);
-      tls::dn_text(ci.issuer, iss);
-      char ipb[8], emb[8], urb[8];
-      Text ip(ipb, 0), em(emb, 0), ur(urb, 0);
-      tls::SanLists l{&san, &ip, &em, &ur};
-      if (ci.has_san) tls::san_lists(ci.san, l);
-      if (subj.cut() || iss.cut() || san.cut()) cnt_.tls_field_truncated.inc();
-      s.subject_len = static_cast<uint16_t>(subj.size());
-      s.issuer_len = static_cast<uint16_t>(iss.size());
-      s.san_len = static_cast<uint16_t>(san.size());
-    }
-    emit::Record* r = c.begin(emit::RecordType::kX509);
-    if (r == nullptr) {
-      cnt_.tls_no_record_buffer.inc();
-      return;
-    }
-    char buf[kDnCap];
-    add_uint(r, F::kX509Pos, pos);
-    const uint16_t body_at = r->ext_len;
-    const uint64_t trunc0 = cnt_.tls_field_truncated.get(), san0 = cnt_.tls_san_truncated.get();
-    {
-      Text t(buf, kDnCap);
-      tls::dn_text(ci.subject, t);
-      add_text(r, F::kX509Subject, t);
-    }
-    {
-      Text t(buf, kDnCap);
-      tls::dn_text(ci.issuer, t);
-      add_text(r, F::kX509Issuer, t);
-    }
-    if (ci.serial.n) {
-      Text t(buf, kSerialCap);
-      tls::serial_text(ci.serial, t);
-      add_text(r, F::kX509Serial, t);
-    }
-    {
-      Text t(buf, 32);
-      if (ci.not_before.tag && tls::time_text(ci.not_before, t)) add_text(r, F::kX509NotBefore, t);
-    }
-    {
-      Text t(buf, 32);
-      if (ci.not_after.tag && tls::time_text(ci.not_after, t)) add_text(r, F::kX509NotAfter, t);
-    }
-    {
-      Text t(buf, 64);
-      t.hex(h256, 32);
-      add_text(r, F::kX509Sha256, t);
-      Text u(buf, 40);
-      u.hex(h1, 20);
-      add_text(r, F::kX509Sha1, u);
-    }
-    if (!ci.key_oid.empty()) {
-      Text t(buf, kNameCap);
-      if (const char* n = tls::key_alg_name(ci.key_oid)) t.put(n);
-      else tls::oid_text(ci.key_oid, t);
-      add_text(r, F::kX509KeyAlg, t);
-    }
-    if (const char* kt = tls::key_type_name(ci.key_type)) add_str(r, F::kX509KeyType, kt);
-    if (ci.key_bits) add_uint(r, F::kX509KeyBits, ci.key_bits);
-    if (ci.key_type == tls::KeyType::kEcdsa && !ci.key_param_oid.empty()) {
-      Text t(buf, kNameCap);
-      if (const char* n = tls::curve_name(ci.key_param_oid)) t.put(n);
-      else tls::oid_text(ci.key_param_oid, t);
-      add_text(r, F::kX509Curve, t);
-    }
-    if (!ci.sig_oid.empty()) {
-      Text t(buf, kNameCap);
-      if (const char* n = tls::sig_alg_name(ci.sig_oid)) t.put(n);
-      else tls::oid_text(ci.sig_oid, t);
-      add_text(r, F::kX509SigAlg, t);
-    }
-    if (ok || ci.serial.n) add_uint(r, F::kX509Version, ci.version);
-    if (ok) add_bool(r, F::kX509SelfSigned, self);
-    if (ci.has_bc) add_bool(r, F::kX509Ca, ci.ca);
-    {
-      Text t(buf, kNameCap);
-      if (tls::dn_attr(ci.subject, 3, t)) add_text(r, F::kX509SubjectCn, t);
-    }
-    {
-      Text t(buf, kNameCap);
-      if (tls::dn_attr(ci.subject, 10, t)) add_text(r, F::kX509SubjectO, t);
-    }
-    {
-      Text t(buf, kNameCap);
-      if (tls::dn_attr(ci.issuer, 3, t)) add_text(r, F::kX509IssuerCn, t);
-    }
-    {
-      Text t(buf, kNameCap);
-      if (tls::dn_attr(ci.issuer, 10, t)) add_text(r, F::kX509IssuerO, t);
-    }
-    if (ci.has_san) {
-      // The lists share what the record has left, less room for the fields after them; DNS
-      // names first. Each list is one pass over the SAN (bounded by the certificate size).
-      constexpr size_t kTail = (4 + 1) + (4 + 4) + (4 + 64) + (4 + 4);  // san_truncated, der_len, error, san_count
-      size_t left = room(r) > kTail ? room(r) - kTail : 0;
-      char sb[1536];
-      char none[1];
-      Text nil(none, 0);
-      uint32_t count = 0;
-      bool cut = false;
-      add_uint(r, F::kX509SanCount, 0);  // placeholder, patched below (fixed 4-byte value)
-      const size_t count_at = r->ext_len - 4;
-      for (int kind = 0; kind < 4; ++kind) {
-        const size_t cap = left > 4 ? std::min(left - 4, sizeof sb) : 0;
-        Text t(sb, cap);
-        tls::SanLists l{kind == 0 ? &t : &nil, kind == 1 ? &t : &nil, kind == 2 ? &t : &nil,
-                        kind == 3 ? &t : &nil};
-        count = tls::san_lists(ci.san, l);
-        cut = cut || t.cut();
-        if (t.size() == 0) continue;
-        static constexpr F kFields[4] = {F::kX509SanDns, F::kX509SanIp, F::kX509SanEmail, F::kX509SanUri};
-        add_str(r, kFields[kind], t.view());
-        left -= t.size() + 4;
-      }
-      std::memcpy(r->ext + count_at, &count, 4);
-      if (cut) {
-        cnt_.tls_san_truncated.inc();
-        add_bool(r, F::kX509SanTruncated, true);
-      }
-    }
-    add_uint(r, F::kX509DerLen, len);
-    if (!ok) add_str(r, F::kX509Error, ci.error);
-    if (tls::CertCacheEntry* e = certs_.slot(der, len, hash)) {
-      remember(*e, ci, ok, self, h256, *r, body_at,
-               cnt_.tls_field_truncated.get() - trunc0, cnt_.tls_san_truncated.get() - san0);
-    }
-    c.commit(r);
-  }
-
-  static_assert(kLeafDnCap <= tls::CertCacheEntry::kMaxText &&
-                kLeafSanCap <= tls::CertCacheEntry::kMaxText &&
-                sizeof(emit::Record::ext) <= tls::CertCacheEntry::kMaxBody + 8);
-  // Keeps what a certificate gave for the next time it is seen (tls/cert_cache.h).
-  void remember(tls::CertCacheEntry& e, const tls::CertInfo& ci, bool ok, bool self,
-                const uint8_t h256[32], const emit::Record& r, uint16_t body_at,
-                uint64_t truncated, uint64_t san_truncated) noexcept {
-    e.body_len = static_cast<uint16_t>(r.ext_len - body_at);
-    std::memcpy(e.body, r.ext + body_at, e.body_len);
-    e.self_signed = self;
-    e.cert_error = !ok;
-    e.ext_cap = ci.ext_cap;
-    e.field_truncated = static_cast<uint8_t>(std::min<uint64_t>(truncated, 255));
-    e.san_truncated = static_cast<uint8_t>(std::min<uint64_t>(san_truncated, 255));
-    std::memcpy(e.sha256, h256, 32);
-    // The leaf summary, as the tls record takes it when this certificate comes first.
-    Text subj(e.subject, kLeafDnCap), iss(e.issuer, kLeafDnCap), san(e.san, kLeafSanCap);
-    tls::dn_text(ci.subject, subj);
-    tls::dn_text(ci.issuer, iss);
-    char ipb[8], emb[8], urb[8];
-    Text ip(ipb, 0), em(emb, 0), ur(urb, 0);
-    tls::SanLists l{&san, &ip, &em, &ur};
-    if (ci.has_san) tls::san_lists(ci.san, l);
-    e.leaf_cut = subj.cut() || iss.cut() || san.cut();
-    e.subject_len = static_cast<uint16_t>(subj.size());
-    e.issuer_len = static_cast<uint16_t>(iss.size());
-    e.san_len = static_cast<uint16_t>(san.size());
-  }
-
-  // A certificate seen before: the same x509 record and leaf summary, without parsing.
-  void replay_certificate(State& s, Ctx& c, uint32_t pos, const tls::CertCacheEntry& e) noexcept {
-    if (e.cert_error) cnt_.tls_cert_errors.inc();
-    if (e.ext_cap) cnt_.tls_ext_cap.inc();
-    if (pos == 0) {
-      s.leaf_seen = true;
-      s.leaf_self_signed = e.self_signed;
-      std::memcpy(s.leaf_sha256, e.sha256, 32);
-      std::memcpy(s.subject, e.subject, e.subject_len);
-      std::memcpy(s.issuer, e.issuer, e.issuer_len);
-      std::memcpy(s.san_dns, e.san, e.san_len);
-      s.subject_len = e.subject_len;
-      s.issuer_len = e.issuer_len;
-      s.san_len = e.san_len;
-      if (e.leaf_cut) cnt_.tls_field_truncated.inc();
-    }
-    emit::Record* r = c.begin(emit::RecordType::kX509);
-    if (r == nullptr) {
-      cnt_.tls_no_record_buffer.inc();
-      return;
-    }
-    add_uint(r, F::kX509Pos, pos);
-    // The fields after `pos` fitted after a `pos` of the same size when they were made.
-    std::memcpy(r->ext + r->ext_len, e.body, e.body_len);
-    r->ext_len = static_cast<uint16_t>(r->ext_len + e.body_len);
-    if (e.field_truncated) cnt_.tls_field_truncated.inc(e.field_truncated);
-    if (e.san_truncated) cnt_.tls_san_truncated.inc(e.san_truncated);
-    c.commit(r);
+    x509_.write(c, der, len, pos, {}, pos == 0 ? &s.leaf : nullptr);
   }
 
   // ---- the tls record ---------------------------------------------------------------------
@@ -1620,14 +1403,14 @@ class TlsDissector final : public Dissector {
       add_text(r, F::kTlsAlert, a);
     }
     if (s.cert_count) add_uint(r, F::kTlsCertCount, s.cert_count);
-    if (s.leaf_seen) {
-      add_str(r, F::kTlsCertSubject, {s.subject, s.subject_len});
-      add_str(r, F::kTlsCertIssuer, {s.issuer, s.issuer_len});
+    if (s.leaf.seen) {
+      add_str(r, F::kTlsCertSubject, {s.leaf.subject, s.leaf.subject_len});
+      add_str(r, F::kTlsCertIssuer, {s.leaf.issuer, s.leaf.issuer_len});
       Text h(buf, sizeof buf);
-      h.hex(s.leaf_sha256, 32);
+      h.hex(s.leaf.sha256, 32);
       add_text(r, F::kTlsCertSha256, h);
-      add_bool(r, F::kTlsCertSelfSigned, s.leaf_self_signed);
-      add_str(r, F::kTlsCertSanDns, {s.san_dns, s.san_len});
+      add_bool(r, F::kTlsCertSelfSigned, s.leaf.self_signed);
+      add_str(r, F::kTlsCertSanDns, {s.leaf.san_dns, s.leaf.san_len});
     }
     if (s.have_ch) add_uint(r, F::kTlsCipherCount, s.cipher_count);
     if (s.sslv2) add_bool(r, F::kTlsSslv2Hello, true);
@@ -1640,7 +1423,8 @@ class TlsDissector final : public Dissector {
   }
 
   TlsCounters cnt_;
-  tls::CertCache certs_;
+  tls::X509Writer x509_{{cnt_.tls_certs, cnt_.tls_cert_cache_hits, cnt_.tls_cert_errors, cnt_.tls_ext_cap,
+                         cnt_.tls_field_truncated, cnt_.tls_san_truncated, cnt_.tls_no_record_buffer}};
 };
 
 }  // namespace

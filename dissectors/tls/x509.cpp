@@ -50,6 +50,16 @@ constexpr std::string_view kEd448 = "\x2b\x65\x71"sv;
 constexpr std::string_view kX25519 = "\x2b\x65\x6e"sv;
 constexpr std::string_view kX448 = "\x2b\x65\x6f"sv;
 
+// A PKCS #1 signature OID (1.2.840.113549.1.1.2-5, 11-14) as the key's algorithm: Windows'
+// Terminal Services and licensing certificates (RDP standard security) label their RSA key
+// md5WithRSAEncryption or sha1WithRSAEncryption; the key is an RSAPublicKey all the same
+// (OpenSSL, and so Zeek, read it as RSA).
+bool pkcs1_sig_oid(std::string_view o) noexcept {
+  if (o.size() != kRsa.size() || o.substr(0, 8) != kRsa.substr(0, 8)) return false;
+  const uint8_t v = static_cast<uint8_t>(o[8]);
+  return (v >= 2 && v <= 5) || (v >= 11 && v <= 14);
+}
+
 constexpr OidName kKeyAlgs[] = {
     {kRsa, "rsaEncryption", 0},
     {kRsaPss, "rsassaPss", 0},
@@ -136,8 +146,8 @@ void read_key(const Tlv& alg, const Tlv& bits, CertInfo& ci) noexcept {
   const bool has_param = der_next(a, param);
   if (has_param && param.tag == 0x06) ci.key_param_oid = param.val;
   const std::string_view o = oid.val.str();
-  if (o == kRsa || o == kRsaPss) {
-    ci.key_type = o == kRsa ? KeyType::kRsa : KeyType::kRsaPss;
+  if (o == kRsa || o == kRsaPss || pkcs1_sig_oid(o)) {
+    ci.key_type = o == kRsaPss ? KeyType::kRsaPss : KeyType::kRsa;
     // BIT STRING: unused-bits byte, then RSAPublicKey ::= SEQUENCE { modulus, exponent }
     Reader k(bits.val.from(1));
     Tlv seq, n;
@@ -368,6 +378,7 @@ const char* sig_alg_name(Bytes oid) noexcept {
 }
 const char* key_alg_name(Bytes oid) noexcept {
   const OidName* e = find(kKeyAlgs, oid);
+  if (e == nullptr && pkcs1_sig_oid(oid.str())) return sig_alg_name(oid);
   return e ? e->name : nullptr;
 }
 const char* curve_name(Bytes oid) noexcept {
@@ -441,15 +452,26 @@ bool dn_text(Bytes name, Text& out) noexcept {
   }
   for (uint32_t i = n; i-- > 0;) {
     if (i != n - 1) out.put(',');
+    // A multi-valued RDN's attributes, also last to first: RFC 4514 section 2.2 allows any
+    // order; this is OpenSSL's (and so Zeek's) order, "L=TURNBKL+CN=SERVR".
+    constexpr uint32_t kMaxAvas = 16;
+    Span avas[kMaxAvas];
+    uint32_t m = 0;
     Reader s(Bytes{rdns[i].p, rdns[i].n});
-    bool first = true;
     while (!s.at_end()) {
-      Tlv atv, oid, val;
+      Tlv atv;
       if (!next_tag(s, atv, 0x30)) return false;
-      Reader a(atv.val);
+      if (m == kMaxAvas) {
+        out.set_cut();
+        break;
+      }
+      avas[m++] = Span{atv.val.p, atv.val.n};
+    }
+    for (uint32_t j = m; j-- > 0;) {
+      Tlv oid, val;
+      Reader a(Bytes{avas[j].p, avas[j].n});
       if (!next_tag(a, oid, 0x06) || !der_next(a, val)) return false;
-      if (!first) out.put('+');
-      first = false;
+      if (j != m - 1) out.put('+');
       const OidName* e = find(kAttrs, oid.val);
       if (e) {
         out.put(e->name);

@@ -1,13 +1,24 @@
 #include "dissectors/tlsup/tlsup.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
+
+#include "dissectors/classify/reader.h"
+#include "dissectors/tls/x509_record.h"
 
 namespace flowscribe::dissect {
 namespace {
 
 constexpr uint32_t kHead = 64;           // first bytes of each message kept
 constexpr uint32_t kBudget = 32 * 1024;  // bytes per side watched before giving up
+// RDP standard security: the server's MCS Connect Response is kept whole up to this size
+// (Zeek's rdp-x509.pcap: 1405 bytes with a two-certificate chain of 512-bit keys; 2048-bit
+// chains are ~2.5 KB).
+constexpr uint32_t kRdpBuf = 6144;
+constexpr uint32_t kRdpMaxChain = 10;   // certificates recorded per chain
+constexpr uint32_t kRdpMaxBlobs = 64;   // CERT_BLOBs walked
+constexpr uint32_t kRdpMaxBlocks = 16;  // server data blocks walked
 
 enum Dialect : uint8_t { kMysql, kPgsql, kLdap, kRdp };
 
@@ -31,7 +42,9 @@ struct State {
   uint8_t udp;
   uint8_t pending;  // PostgreSQL: what awaits the server's byte (1 SSLRequest, 2 GSSENCRequest,
                     //   3 StartupMessage); LDAP: StartTLS sent
+  uint8_t rdp_std;    // RDP: standard security chosen; the server's next message is kept in rdp
   uint32_t ldap_id;  // the StartTLS request's messageID
+  uint8_t rdp[kRdpBuf];  // RDP: the server's MCS Connect Response (its first kRdpBuf bytes)
 };
 
 uint32_t le24(const uint8_t* p) { return p[0] | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16; }
@@ -77,11 +90,12 @@ class TlsupDissector final : public Dissector {
  public:
   std::string_view name() const noexcept override { return "tlsup"; }
   uint32_t state_bytes() const noexcept override { return sizeof(State); }
-  uint32_t default_states() const noexcept override { return 8192; }
+  // 4096 x ~6.3 KiB = ~26 MiB per worker; flows stay only until their upgrade (a few RTTs).
+  uint32_t default_states() const noexcept override { return 4096; }
 
   void begin_flow(void* st, Ctx& c, uint8_t transport) noexcept override {
     auto& s = *static_cast<State*>(st);
-    std::memset(&s, 0, sizeof s);
+    std::memset(&s, 0, offsetof(State, rdp));
     switch (static_cast<AppProto>(c.flow.app_proto)) {
       case AppProto::kPostgresql:
         s.dialect = kPgsql;
@@ -110,9 +124,13 @@ class TlsupDissector final : public Dissector {
     Side& sd = s.side[d];
     uint32_t i = 0;
     while (i < len) {
+      // The server's MCS Connect Response of an RDP session with standard security is kept
+      // whole (up to kRdpBuf), not only its head (it may share a call with the Confirm).
+      const bool keep = s.rdp_std && d == 1;
       // The header, a byte at a time, until it tells the message's length.
       while (sd.total == 0 && i < len) {
         if (sd.have < kHead) sd.head[sd.have] = p[i];
+        if (keep && sd.have < kRdpBuf) s.rdp[sd.have] = p[i];
         ++sd.have;
         ++i;
         const int64_t t = frame_len(s, d, sd.head, std::min(sd.have, kHead));
@@ -130,6 +148,7 @@ class TlsupDissector final : public Dissector {
       if (sd.total == 0) break;
       const uint32_t take = std::min(sd.total - sd.have, len - i);
       if (sd.have < kHead) std::memcpy(sd.head + sd.have, p + i, std::min(take, kHead - sd.have));
+      if (keep && sd.have < kRdpBuf) std::memcpy(s.rdp + sd.have, p + i, std::min(take, kRdpBuf - sd.have));
       sd.have += take;
       i += take;
       if (sd.have < sd.total) break;
@@ -215,7 +234,8 @@ class TlsupDissector final : public Dissector {
       case kLdap:
         return ldap(s, c, d, h, n, first, end);
       default:
-        return rdp(c, d, h, n, first, end);
+        if (s.rdp_std && d == 1) return rdp_connect_response(s, c);
+        return rdp(s, c, d, h, n, first, end);
     }
   }
 
@@ -358,7 +378,7 @@ class TlsupDissector final : public Dissector {
   }
 
   // MS-RDPBCGR 2.2.1.2: the X.224 Connection Confirm and its RDP Negotiation Response.
-  Progress rdp(Ctx& c, int d, const uint8_t* h, uint32_t n, bool first, uint32_t end) noexcept {
+  Progress rdp(State& s, Ctx& c, int d, const uint8_t* h, uint32_t n, bool first, uint32_t end) noexcept {
     if (d == 0) return Progress::kMore;  // the Connection Request: the server's answer decides
     // TPKT (4), X.224 length indicator, CC code 0xD0, dst-ref, src-ref, class (7 bytes).
     if (n < 11 || (h[5] & 0xf0) != 0xd0) {
@@ -376,15 +396,152 @@ class TlsupDissector final : public Dissector {
         counters_.tlsup_rdp_upgrades.inc();
         return upgrade(c, end);
       }
+      if (selected != 0) {  // a protocol this build does not know: nothing to follow
+        counters_.tlsup_rdp_standard.inc();
+        return Progress::kDone;
+      }
     } else if (n >= 19 && h[11] == kNegFailure) {
       counters_.tlsup_rdp_refused.inc();
       return Progress::kDone;
     }
+    // PROTOCOL_RDP, or a server that did not negotiate: Standard RDP Security. Its
+    // certificate comes in the server's next message, the MCS Connect Response.
     counters_.tlsup_rdp_standard.inc();
+    s.rdp_std = 1;
+    return Progress::kMore;
+  }
+
+  // MS-RDPBCGR 2.2.1.4: the server's MCS Connect Response, kept whole in s.rdp. Writes an
+  // x509 record per certificate of an X.509 server certificate chain; done either way.
+  Progress rdp_connect_response(State& s, Ctx& c) noexcept {
+    const uint32_t total = s.side[1].total;
+    if (total > kRdpBuf) {
+      counters_.tlsup_rdp_response_oversize.inc();
+      return Progress::kDone;
+    }
+    const uint8_t* m = s.rdp;
+    // X.224 Data TPDU (LI 2, code 0xF0, EOT) and T.125 Connect-Response ([APPLICATION 102]:
+    // 0x7F 0x66).
+    if (total < 9 || m[4] != 2 || m[5] != 0xf0 || m[7] != 0x7f || m[8] != 0x66) {
+      counters_.tlsup_rdp_no_response.inc();
+      return Progress::kDone;
+    }
+    uint32_t pos = 9, len = 0;
+    uint8_t tag = 0;
+    Bytes user{};
+    // Connect-Response ::= SEQUENCE { result ENUMERATED, calledConnectId INTEGER,
+    //   domainParameters DomainParameters, userData OCTET STRING } (T.125 section 11.2).
+    bool ok = ber_len(m, total, pos, len);
+    for (int field = 0; ok && field < 4; ++field) {
+      static constexpr uint8_t kTags[4] = {0x0a, 0x02, 0x30, 0x04};
+      ok = ber_header(m, total, pos, tag, len) && tag == kTags[field] && len <= total - pos;
+      if (ok && field == 3) user = Bytes{m + pos, len};
+      pos += ok ? len : 0;
+    }
+    if (!ok || !server_data(c, user)) counters_.tlsup_rdp_bad_server_data.inc();
     return Progress::kDone;
   }
 
+  // A BER length at h[pos] (the identifier already read).
+  static bool ber_len(const uint8_t* h, uint32_t n, uint32_t& pos, uint32_t& len) noexcept {
+    if (pos >= n) return false;
+    const uint8_t l0 = h[pos++];
+    if (l0 < 0x80) {
+      len = l0;
+      return true;
+    }
+    const uint32_t k = l0 & 0x7f;
+    if (k == 0 || k > 4 || pos + k > n) return false;
+    len = 0;
+    for (uint32_t j = 0; j < k; ++j) len = len << 8 | h[pos + j];
+    pos += k;
+    return true;
+  }
+
+  // The userData: a T.124 ConnectData (PER) whose Conference Create Response carries the
+  // server data blocks after the H.221 key "McDn" and a PER length (2.2.1.4). Its PER fields
+  // before the key are skipped by finding the key in the first 64 bytes (their lengths are
+  // not checked by Windows either: Zeek's capture has a connectPDU length of 42).
+  bool server_data(Ctx& c, Bytes u) noexcept {
+    uint32_t at = 0;
+    const uint32_t scan = std::min<uint32_t>(u.n, 64);
+    while (at + 4 <= scan && std::memcmp(u.p + at, "McDn", 4) != 0) ++at;
+    if (at + 4 > scan) return false;
+    at += 4;
+    if (at >= u.n) return false;
+    uint32_t blen = u.p[at++];
+    if (blen & 0x80) {  // X.691 10.9.3.7: a two-byte length
+      if (at >= u.n) return false;
+      blen = (blen & 0x3f) << 8 | u.p[at++];
+    }
+    const uint32_t end = at + std::min(blen, u.n - at);
+    bool whole = blen <= u.n - at;
+    // TS_UD_HEADER: type (2), length (2, header included), little-endian (2.2.1.4.1).
+    for (uint32_t k = 0; at + 4 <= end; ++k) {
+      if (k == kRdpMaxBlocks) return false;
+      const uint32_t type = u.p[at] | uint32_t{u.p[at + 1]} << 8;
+      const uint32_t bl = u.p[at + 2] | uint32_t{u.p[at + 3]} << 8;
+      if (bl < 4 || bl > end - at) return false;
+      if (type == 0x0c02) return security_data(c, Bytes{u.p + at + 4, bl - 4}) && whole;  // SC_SECURITY
+      at += bl;
+    }
+    // No security data block: nothing to record (the server sent no certificate).
+    return whole;
+  }
+
+  // TS_UD_SC_SEC1 (2.2.1.4.3): encryptionMethod, encryptionLevel, then (when either is set)
+  // serverRandomLen, serverCertLen, serverRandom, serverCertificate.
+  bool security_data(Ctx& c, Bytes b) noexcept {
+    if (b.n < 8) return false;
+    if (le32(b.p) == 0 && le32(b.p + 4) == 0) {
+      counters_.tlsup_rdp_no_encryption.inc();
+      return true;
+    }
+    if (b.n < 16) return false;
+    const uint32_t rlen = le32(b.p + 8), clen = le32(b.p + 12);
+    if (rlen > b.n - 16 || clen > b.n - 16 - rlen || clen < 4) return false;
+    const uint8_t* cert = b.p + 16 + rlen;
+    // SERVER_CERTIFICATE (2.2.1.4.3.1): dwVersion's low 31 bits (the top bit: temporary).
+    const uint32_t version = le32(cert) & 0x7fffffff;
+    if (version == 1) {
+      counters_.tlsup_rdp_proprietary_certs.inc();
+      return true;
+    }
+    if (version != 2 || clen < 8) return false;
+    // X.509 chain ([MS-RDPELE] 2.2.1.4.2): NumCertBlobs, then CERT_BLOB {cbCert, abCert}.
+    const uint32_t blobs = le32(cert + 4);
+    uint32_t at = 8, got = 0;
+    uint32_t off[kRdpMaxChain], len[kRdpMaxChain];
+    bool ok = blobs > 0;
+    for (uint32_t k = 0; k < blobs && k < kRdpMaxBlobs; ++k) {
+      if (at + 4 > clen || le32(cert + at) == 0 || le32(cert + at) > clen - at - 4) {
+        ok = false;
+        break;
+      }
+      const uint32_t n = le32(cert + at);
+      if (got < kRdpMaxChain) {
+        off[got] = at + 4;
+        len[got++] = n;
+      }
+      at += 4 + n;
+    }
+    if (blobs > kRdpMaxChain) counters_.tlsup_rdp_chain_cap.inc();
+    // Root first, the server's own last: records from the server's own, pos 0 (as TLS's).
+    for (uint32_t k = got; k-- > 0;) {
+      const uint32_t pos = std::min(blobs, kRdpMaxBlobs) - 1 - k;
+      x509_.write(c, cert + off[k], len[k], pos, {"rdp", {}}, nullptr);
+    }
+    return ok;
+  }
+
   TlsupCounters counters_;
+  // A small certificate cache (64 entries, ~330 KB per worker): RDP servers with standard
+  // security are few, but each shows its chain to every client.
+  tls::X509Writer x509_{{counters_.tlsup_rdp_certs, counters_.tlsup_rdp_cert_cache_hits,
+                         counters_.tlsup_rdp_cert_errors, counters_.tlsup_rdp_cert_ext_cap,
+                         counters_.tlsup_field_truncated, counters_.tlsup_san_truncated,
+                         counters_.tlsup_no_record_buffer},
+                        64};
 };
 
 }  // namespace

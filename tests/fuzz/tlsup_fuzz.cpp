@@ -5,8 +5,9 @@
 //   unknown), else bits 0-13 = payload length (a length past the end takes what is left).
 // Each payload is fed from an exactly-sized heap copy, so ASan sees any over-read. Beyond
 // "no crash" it checks the watcher's promises: nothing is fed after kDone/kViolation (as in
-// sensor/app_layer.cpp), it writes no records, a hand-over names TLS, comes only with kDone
-// and leaves at most the bytes of the call it was made in.
+// sensor/app_layer.cpp), its only records are x509 (RDP standard security; valid fields, at
+// most 10, none for other protocols), a hand-over names TLS, comes only with kDone and leaves
+// at most the bytes of the call it was made in.
 #include "dissectors/tlsup/tlsup.h"
 #include "tests/fuzz/dissect_fuzz.h"
 
@@ -23,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto& d = *dissector;
   Slot st(d);
   flowscribe::flow::Flow flow = make_flow(6, static_cast<uint16_t>(kProtos[data[0] & 3]));
-  CheckedOut out({}, 0);  // the watcher writes no records of its own
+  CheckedOut out({{flowscribe::emit::RecordType::kX509, "x509"}}, 1u << 4 | 1u << 8);
   Ctx c{flow, 1, out, nullptr};
   d.begin_flow(st.get(), c, 6);
   size_t bytes = 0;
@@ -36,6 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   });
   if (c.next_proto != 0) check(p == Progress::kDone);  // a gap never hands over
   if (p != Progress::kViolation) d.end_flow(st.get(), c);
-  check(out.records() == 0);
+  check(out.open() == 0);
+  check(out.records() <= 10);
+  if ((data[0] & 3) != 3) check(out.records() == 0);
   return 0;
 }

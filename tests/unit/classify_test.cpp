@@ -410,6 +410,19 @@ std::vector<Fixture> fixtures() {
     std::string sm = "\x40"s + H("11 22 33 44 55 66 77 88 01 00 00 00 00") + sid + H("00 00 00 00");
     f.push_back({"openvpn-tcp", AppProto::kOpenvpn, kTransportTcp, 1194, {c(be16(cm.size()) + cm), s(be16(sm.size()) + sm)}});
   }
+  // IKE (Arkime IKEv2.pcap: the first bytes of IKE_SA_INIT, its answer with the same initiator
+  // SPI; the header's length made the datagram's).
+  {
+    auto ike = [](const std::string& spis, const std::string& rest, size_t len) {
+      std::string m = spis + rest + be16(0) + be16(static_cast<uint16_t>(len));
+      m.resize(len, '\0');
+      return m;
+    };
+    const std::string ispi = H("8e 77 79 46 40 44 67 3e");
+    f.push_back({"ike", AppProto::kIke, kTransportUdp, 500,
+                 {c(ike(ispi + fill(8, '\0'), H("21 20 22 08 00 00 00 00"), 216)),
+                  s(ike(ispi + H("7b 45 2c 84 2b c4 e8 91"), H("21 20 22 20 00 00 00 00"), 216))}});
+  }
   f.push_back({"wireguard", AppProto::kWireguard, kTransportUdp, 51820,
                {c(H("01 00 00 00 5e 7a 11 03") + fill(140, '\x3c')), s(H("02 00 00 00 91 d2 00 7a 5e 7a 11 03") + fill(80, '\x4d'))}});
   f.push_back({"quic", AppProto::kQuic, kTransportUdp, 443,
@@ -418,6 +431,11 @@ std::vector<Fixture> fixtures() {
   // --- industrial, routing, sync
   f.push_back({"modbus", AppProto::kModbus, kTransportTcp, 502,
                {c(H("00 01 00 00 00 06 11 03 00 6b 00 03")), s(H("00 01 00 00 00 09 11 03 06 02 2b 00 00 00 64"))}});
+  // OPC UA (Arkime opcua_synthetic.pcap: HEL with its EndpointUrl, the server's ACK).
+  f.push_back({"opcua", AppProto::kOpcua, kTransportTcp, 4840,
+               {c(H("48 45 4c 46 3d 00 00 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 00 01 88 13 00 00 1d 00 00 00") +
+                  "opc.tcp://hostA.example:4840/"),
+                s(H("41 43 4b 46 1c 00 00 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 00 01 88 13 00 00"))}});
   f.push_back({"dnp3", AppProto::kDnp3, kTransportTcp, 20000,
                {c(dnp3_frame(H("05 64 05 c9 01 00 00 04"))), s(dnp3_frame(H("05 64 05 0b 00 04 01 00")))}});
   {
@@ -1236,7 +1254,8 @@ TEST_CASE("violations: each check accepts both sides of its protocol's fixtures"
 
 TEST_CASE("violations: the protocols with a dissector or no sound check have none", "[classify]") {
   for (AppProto p : {AppProto::kHttp, AppProto::kTls, AppProto::kDns, AppProto::kMdns, AppProto::kLlmnr,
-                     AppProto::kTelnet, AppProto::kSyslog, AppProto::kSocks, AppProto::kQuic, AppProto::kNbns}) {
+                     AppProto::kTelnet, AppProto::kSyslog, AppProto::kSocks, AppProto::kQuic, AppProto::kNbns,
+                     AppProto::kIke, AppProto::kOpcua}) {
     INFO(app_proto_name(static_cast<uint16_t>(p)));
     CHECK(proto_info(static_cast<uint16_t>(p)).verify == nullptr);
   }
@@ -1540,4 +1559,28 @@ TEST_CASE("bench: classification cost per flow and per feed", "[.bench]") {
               stream->size_bytes());
   std::printf("sizeof(ClassifyState) = %zu B\n", sizeof(ClassifyState));
   CHECK(hits > 0);
+}
+
+TEST_CASE("opcua: HEL and ACK Certain, one side alone Unsure, a bad header not OPC UA", "[classify]") {
+  const std::string hel = H("48 45 4c 46 20 00 00 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 00 01 88 13 00 00 ff ff ff ff");
+  const std::string ack = H("41 43 4b 46 1c 00 00 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 00 01 88 13 00 00");
+  auto probe = [](const std::string& cli, const std::string& srv) {
+    ProbeInput in;
+    in.cli = {reinterpret_cast<const uint8_t*>(cli.data()), static_cast<uint32_t>(cli.size())};
+    in.srv = {reinterpret_cast<const uint8_t*>(srv.data()), static_cast<uint32_t>(srv.size())};
+    in.cli_wire = static_cast<uint32_t>(cli.size());
+    in.srv_wire = static_cast<uint32_t>(srv.size());
+    in.transport = kTransportTcp;
+    return proto_info(static_cast<uint16_t>(AppProto::kOpcua)).probe(in, AppProto::kOpcua);
+  };
+  CHECK(probe(hel, ack) == Verdict::kCertain);
+  CHECK(probe(hel, "") == Verdict::kUnsure);
+  CHECK(probe(hel, "HTTP/1.1 200 OK\r\n") == Verdict::kUnsure);
+  std::string bad = hel;
+  bad[3] = 'C';  // HEL is never chunked
+  CHECK(probe(bad, ack) == Verdict::kNotMine);
+  bad = hel;
+  bad[4] = 0x08;  // size below HEL's minimum
+  CHECK(probe(bad, ack) == Verdict::kNotMine);
+  CHECK(probe("MSGF" + std::string(20, '\0'), ack) == Verdict::kNotMine);  // MSG first: not a start
 }

@@ -73,6 +73,40 @@ const std::string kRdpRequestX509 =
     unhex("0300002f2ae00000000000436f6f6b69653a206d737473686173683d4a4f484e2d504320200d0a0100080000000000");
 const std::string kRdpConfirmStandard = unhex("030000130ed000001234000200080000000000");
 const std::string kRdpNegFailure = unhex("030000130ed000001234000300080002000000");
+// Its MCS Connect Response (1405 bytes in two segments): Standard RDP Security, 128-bit RC4,
+// a CERT_CHAIN_VERSION_2 (temporary) chain of two certificates, root first (Zeek's x509.log of
+// the capture: e3859c4a... the self-signed "SERVR", then bd976713... "ncalrpc:SERVR").
+const std::string kRdpConnectResponseX509 = unhex(
+    "0300057d02f0807f668205710a0100020100301a020122020103020100020101020100020101020300fff80201020482"
+    "054b000500147c00012a14760a01010001c0004d63446e8534010c0c000400080000000000030c1000eb030400ec03ed"
+    "03ee03ef03020c1805020000000200000020000000e40400009fda0605a0e36f690bff0ca0b121db62dae41b97123537"
+    "5c712b642d8ae3cfa702000080020000005f0100003082015b30820109a003020102020859eb28cb02b1a0d430090605"
+    "2b0e03021d0500302c312a301106035504031e0a00530045005200560052301506035504071e0e005400550052004e00"
+    "42004b004c301e170d3135303231313134313530365a170d3135303531323030303030305a302c312a30110603550403"
+    "1e0a00530045005200560052301506035504071e0e005400550052004e0042004b004c305c300d06092a864886f70d01"
+    "01010500034b003048024100d31474f69f983d557757f6680d765c1965f19f8b7d31a605a2aa3b47e14ba9d01a3fce17"
+    "80402e77838f7bb5e47be12c18eefcc3e277ffd9d6936ad6ce9809fd0203010001a3133011300f0603551d1304083006"
+    "0101ff020100300906052b0e03021d05000341008a9264745d17d5003e74c9039a10e0c1f3ae56d8ef0f5523cda88209"
+    "f56bdad26a18caa9b2a1d12a7aee6b57858a3a07aafb116c5fb9feff7592abaa02feac9c65030000308203613082030f"
+    "a00302010202050100000001300906052b0e03021d0500302c312a301106035504031e0a005300450052005600523015"
+    "06035504071e0e005400550052004e0042004b004c301e170d3133303430353135313535355a170d3136313233313233"
+    "353935395a30818e31818b302106035504031e1a006e00630061006c007200700063003a005300450052005600523021"
+    "06035504071e1a006e00630061006c007200700063003a00530045005200560052304306035504051e3c003100420063"
+    "004b006500660059005300460039003700450076006b0061006900430071006100680050005900380075005000640030"
+    "003d000d000a305c300d06092a864886f70d0101040500034b003048024100f22d4e9a36ed8f684449ede380f86db3fc"
+    "0360ad644dc4e3a5d200e9247b92efa8657610e7fbe2256f46837c33d8620ccbb366963b13c6772b60428cb221acc702"
+    "03010001a38201b7308201b3301406092b06010401823712040101ff040401000500303c06092b060104018237120201"
+    "01ff042c4d006900630072006f0073006f0066007400200043006f00720070006f0072006100740069006f006e000000"
+    "3081cd06092b06010401823712050101ff0481bc003000000100000002000000090400001c004a0066004a00b0000100"
+    "330064003200360037003900350034002d0065006500630037002d0031003100640031002d0062003900340065002d00"
+    "3000300064003000340066006100330030003800300064000000330064003200360037003900350034002d0064006500"
+    "610037002d0031003200640031002d0062003900340065002d0030003000630030003400660061003300300038003000"
+    "64000000000000100080d40000000000306806092b06010401823712060101ff04580030000000000c003c0053004500"
+    "5200560052000000360039003700310033002d003000310032002d0034003700300031003700360033002d0034003400"
+    "37003500310000005400550052004e0042004b004c000000000030230603551d230101ff04193017a10ea40c53004500"
+    "520056005200000082050100000001300906052b0e03021d0500034100aad15319b38adaf8857735cc8a23af10d4c0c2"
+    "407ca60092163e4e65e38331c22395ecbe98581f61d9924279fa483f72aa4064c01d34016491ee237ce26bcce3000000"
+    "00000000000000000000000000");
 
 struct Msg {
   bool client;
@@ -117,8 +151,9 @@ std::vector<Scenario> scenarios() {
        Progress::kDone, true, 1, static_cast<uint32_t>(kRdpConfirmSsl.size())},
       {"rdp hybrid_ex", AppProto::kRdp, {{true, kRdpRequestNoCookie}, {false, kRdpConfirmHybridEx}},
        Progress::kDone, true, 1, static_cast<uint32_t>(kRdpConfirmHybridEx.size())},
-      {"rdp standard security", AppProto::kRdp, {{true, kRdpRequestX509}, {false, kRdpConfirmStandard}},
-       Progress::kDone, false, 1, static_cast<uint32_t>(kRdpConfirmStandard.size())},
+      {"rdp standard security", AppProto::kRdp,
+       {{true, kRdpRequestX509}, {false, kRdpConfirmStandard}, {false, kRdpConnectResponseX509}},
+       Progress::kDone, false, 2, static_cast<uint32_t>(kRdpConnectResponseX509.size())},
   };
 }
 
@@ -127,7 +162,11 @@ struct Outcome {
   bool tls = false;
   size_t at_msg = 0;
   uint32_t at_byte = 0;  // offset in that message of the first byte the dissector left
+  std::vector<std::vector<std::pair<std::string, std::string>>> records;  // fields of each
 };
+
+// x509 records a scenario writes once decided: only RDP's standard security has any.
+size_t want_records(const Scenario& sc) { return std::string_view(sc.name) == "rdp standard security" ? 2 : 0; }
 
 // Feeds the scenario's first `limit` bytes, each message cut into pieces of `chunk` bytes
 // (the first piece `first_cut` bytes when non-zero), until the dissector decides.
@@ -156,6 +195,7 @@ Outcome run(const Scenario& sc, size_t limit, size_t chunk, size_t first_cut, in
         t.end();
         *bad_commits += t.out.bad_commits;
         *records += t.out.records.size();
+        for (const auto& r : t.out.records) o.records.push_back(flowscribe::test::RecordCollector::fields(*r));
         return o;
       }
       at += piece;
@@ -165,6 +205,7 @@ Outcome run(const Scenario& sc, size_t limit, size_t chunk, size_t first_cut, in
   t.end();
   *bad_commits += t.out.bad_commits;
   *records += t.out.records.size();
+  for (const auto& r : t.out.records) o.records.push_back(flowscribe::test::RecordCollector::fields(*r));
   return o;
 }
 
@@ -206,6 +247,8 @@ TEST_CASE("tlsup: each exchange decides at the right byte, whatever the segmenta
       CHECK(o.tls == sc.tls);
       CHECK(o.at_msg == sc.at_msg);
       if (sc.tls) CHECK(o.at_byte == sc.at_byte);  // where the TLS bytes begin
+      CHECK(o.records.size() == want_records(sc));
+      if (o.records.size() == want_records(sc) && !o.records.empty()) CHECK(o.records == run(sc, SIZE_MAX, 4096, 0, &bad, &recs).records);
     }
     // Every two-piece split of every message.
     size_t longest = 0;
@@ -217,10 +260,11 @@ TEST_CASE("tlsup: each exchange decides at the right byte, whatever the segmenta
       CHECK(o.tls == sc.tls);
       CHECK(o.at_msg == sc.at_msg);
       if (sc.tls) CHECK(o.at_byte == sc.at_byte);  // where the TLS bytes begin
+      CHECK(o.records.size() == want_records(sc));  // the same records whatever the split
+      if (!o.records.empty()) CHECK(o.records == run(sc, SIZE_MAX, 4096, 0, &bad, &recs).records);
     }
   }
   CHECK(bad == 0);
-  CHECK(recs == 0);  // the watcher writes no records of its own
 }
 
 TEST_CASE("tlsup: every truncation decides only once its bytes are there", "[tlsup]") {
@@ -240,11 +284,11 @@ TEST_CASE("tlsup: every truncation decides only once its bytes are there", "[tls
           CHECK(o.tls == sc.tls);
           if (sc.tls) CHECK(o.at_byte == sc.at_byte);  // where the TLS bytes begin
         }
+        CHECK(o.records.size() == (k < at ? 0 : want_records(sc)));
       }
     }
   }
   CHECK(bad == 0);
-  CHECK(recs == 0);
 }
 
 TEST_CASE("tlsup: counters name the outcome", "[tlsup]") {
@@ -366,4 +410,127 @@ TEST_CASE("tlsup: gaps, UDP, long clear sessions and hostile bytes", "[tlsup]") 
       CHECK(t.out.records.empty());
     }
   }
+}
+
+namespace {
+
+std::string field(const std::vector<std::pair<std::string, std::string>>& f, std::string_view name) {
+  for (const auto& [k, v] : f) {
+    if (k == name) return v;
+  }
+  return "<absent>";
+}
+
+// The Confirm's standard security, then `response` from the server; the records written.
+std::vector<std::vector<std::pair<std::string, std::string>>> rdp_standard(flowscribe::dissect::Dissector& d,
+                                                                           const std::string& response,
+                                                                           Progress* last = nullptr) {
+  flowscribe::test::FlowUnderTest t(d, 6, 54990, 3389, static_cast<uint16_t>(AppProto::kRdp));
+  CHECK(feed(t, true, kRdpRequestX509) == Progress::kMore);
+  CHECK(feed(t, false, kRdpConfirmStandard) == Progress::kMore);
+  const Progress p = feed(t, false, response);
+  if (last != nullptr) *last = p;
+  t.end();
+  CHECK(t.out.bad_commits == 0);
+  std::vector<std::vector<std::pair<std::string, std::string>>> out;
+  for (const auto& r : t.out.records) {
+    CHECK(r->type == flowscribe::emit::RecordType::kX509);
+    out.push_back(flowscribe::test::RecordCollector::fields(*r));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("tlsup: RDP standard security: an x509 record per certificate, the server's own first", "[tlsup]") {
+  auto d = flowscribe::dissect::make_tlsup_dissector();
+  Progress last = Progress::kMore;
+  const auto recs = rdp_standard(*d, kRdpConnectResponseX509, &last);
+  CHECK(last == Progress::kDone);
+  REQUIRE(recs.size() == 2);
+  // Zeek's x509.log of rdp-x509.pcap: the same fingerprints, serials, keys and validity.
+  CHECK(field(recs[0], "x509.pos") == "0");
+  CHECK(field(recs[0], "x509.source") == "rdp");
+  CHECK(field(recs[0], "x509.sender") == "<absent>");
+  CHECK(field(recs[0], "x509.sha256") == "bd97671306086c3393a1bd835340a68043557a7ae131b8ee72f4d015287024ba");
+  CHECK(field(recs[0], "x509.serial") == "0100000001");
+  CHECK(field(recs[0], "x509.subject_cn") == "ncalrpc:SERVR");
+  CHECK(field(recs[0], "x509.issuer_cn") == "SERVR");
+  CHECK(field(recs[0], "x509.issuer") == "L=TURNBKL+CN=SERVR");  // a multi-valued RDN, OpenSSL's order
+  CHECK(field(recs[0], "x509.not_before") == "2013-04-05T15:15:55Z");
+  CHECK(field(recs[0], "x509.key_bits") == "512");
+  CHECK(field(recs[0], "x509.key_type") == "rsa");
+  CHECK(field(recs[0], "x509.key_alg") == "md5WithRSAEncryption");  // Windows labels its key so
+  CHECK(field(recs[0], "x509.self_signed") == "false");
+  CHECK(field(recs[1], "x509.pos") == "1");
+  CHECK(field(recs[1], "x509.source") == "rdp");
+  CHECK(field(recs[1], "x509.sha256") == "e3859c4a77098a7b84589e0cb1171662d15699fc84c19d3421f7d52dc0dc59c9");
+  CHECK(field(recs[1], "x509.serial") == "59EB28CB02B1A0D4");
+  CHECK(field(recs[1], "x509.self_signed") == "true");
+  CHECK(field(recs[1], "x509.ca") == "true");
+  CHECK(field(recs[1], "x509.not_after") == "2015-05-12T00:00:00Z");
+  CHECK(counter(*d, "tlsup_rdp_standard") == 1);
+  CHECK(counter(*d, "tlsup_rdp_certs") == 2);
+  CHECK(counter(*d, "tlsup_rdp_cert_errors") == 0);
+  // The same server to a second client: the records come from the cache, identical.
+  CHECK(rdp_standard(*d, kRdpConnectResponseX509) == recs);
+  // (Both hit, unless the two certificates share one of the cache's 64 slots: the hash is
+  // seeded per process, 1 run in 64; the records are the same either way.)
+  CHECK((counter(*d, "tlsup_rdp_cert_cache_hits") == 2 || counter(*d, "tlsup_rdp_cert_cache_hits") == 0));
+  CHECK(counter(*d, "tlsup_rdp_bad_server_data") == 0);
+}
+
+TEST_CASE("tlsup: RDP server security data that is proprietary, absent, cut or hostile", "[tlsup]") {
+  auto d = flowscribe::dissect::make_tlsup_dissector();
+  const size_t sec = kRdpConnectResponseX509.find(unhex("020c1805"));  // TS_UD_SC_SEC1
+  REQUIRE(sec != std::string::npos);
+  const size_t version = sec + 4 + 16 + 32;  // header, method/level/lengths, serverRandom
+  REQUIRE(kRdpConnectResponseX509.substr(version, 4) == unhex("02000080"));
+  {
+    // A proprietary certificate (CERT_CHAIN_VERSION_1) is no X.509: counted, not recorded.
+    std::string m = kRdpConnectResponseX509;
+    m[version] = 1;
+    CHECK(rdp_standard(*d, m).empty());
+    CHECK(counter(*d, "tlsup_rdp_proprietary_certs") == 1);
+  }
+  {
+    // No encryption: no certificate.
+    std::string m = kRdpConnectResponseX509;
+    for (size_t i = sec + 4; i < sec + 12; ++i) m[i] = 0;
+    CHECK(rdp_standard(*d, m).empty());
+    CHECK(counter(*d, "tlsup_rdp_no_encryption") == 1);
+  }
+  {
+    // The server's next message is no Connect Response; one larger than the buffer.
+    CHECK(rdp_standard(*d, unhex("0300000c02f0807f650100ff")).empty());
+    CHECK(counter(*d, "tlsup_rdp_no_response") == 1);
+    std::string big = unhex("03001f4002f0807f66");
+    big.resize(0x1f40, '\0');
+    Progress last = Progress::kMore;
+    CHECK(rdp_standard(*d, big, &last).empty());
+    CHECK(last == Progress::kDone);
+    CHECK(counter(*d, "tlsup_rdp_response_oversize") == 1);
+  }
+  {
+    // A chain that claims a third certificate past its end: the two there are recorded (their
+    // positions from the count declared), the fault counted.
+    std::string m = kRdpConnectResponseX509;
+    m[version + 4] = 3;
+    const auto recs = rdp_standard(*d, m);
+    REQUIRE(recs.size() == 2);
+    CHECK(field(recs[0], "x509.pos") == "1");
+    CHECK(field(recs[1], "x509.pos") == "2");
+    CHECK(counter(*d, "tlsup_rdp_bad_server_data") == 1);
+  }
+  // Every byte of the Connect Response (TPKT length aside) set to 0x00, 0xff and flipped:
+  // no crash, no over-read (the sanitizer build), never more records than certificates.
+  for (size_t i = 4; i < kRdpConnectResponseX509.size(); ++i) {
+    for (int how = 0; how < 3; ++how) {
+      std::string m = kRdpConnectResponseX509;
+      m[i] = how == 0 ? '\0' : how == 1 ? '\xff' : static_cast<char>(m[i] ^ 0x80);
+      const auto recs = rdp_standard(*d, m);
+      CHECK(recs.size() <= 10);
+    }
+  }
+  CHECK(counter(*d, "tlsup_not_protocol") == 0);
 }

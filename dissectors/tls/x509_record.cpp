@@ -1,0 +1,268 @@
+#include "dissectors/tls/x509_record.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "dissectors/tls/digest.h"
+#include "dissectors/tls/text.h"
+#include "dissectors/tls/x509.h"
+
+namespace flowscribe::dissect::tls {
+namespace {
+
+using F = emit::Field;
+
+size_t room(const emit::Record* r) noexcept { return sizeof(r->ext) - r->ext_len; }
+
+struct Adder {
+  emit::Record* r;
+  Counter& truncated;
+  void str(F f, std::string_view v) noexcept {
+    if (!v.empty() && !r->add_field(emit::field_id(f), v.data(), v.size())) truncated.inc();
+  }
+  void text(F f, const Text& t) noexcept {
+    if (t.cut()) truncated.inc();
+    str(f, t.view());
+  }
+  void uint(F f, uint64_t v) noexcept {
+    if (v <= 0xffffffffu) {
+      const uint32_t u = static_cast<uint32_t>(v);
+      if (!r->add_field(emit::field_id(f), &u, 4)) truncated.inc();
+    } else if (!r->add_field(emit::field_id(f), &v, 8)) {
+      truncated.inc();
+    }
+  }
+  void boolean(F f, bool v) noexcept {
+    const uint8_t b = v ? 1 : 0;
+    if (!r->add_field(emit::field_id(f), &b, 1)) truncated.inc();
+  }
+  // The fields every x509 record begins with: pos, then where the certificate came from.
+  void head(uint32_t pos, CertOrigin o) noexcept {
+    uint(F::kX509Pos, pos);
+    str(F::kX509Source, o.source);
+    str(F::kX509Sender, o.sender);
+  }
+};
+
+// The leaf summary of a parsed certificate (subject, issuer, SAN DNS names).
+bool summarize(const CertInfo& ci, char* subject, char* issuer, char* san_dns, uint16_t& subject_len,
+               uint16_t& issuer_len, uint16_t& san_len) noexcept {
+  Text subj(subject, kLeafDnCap), iss(issuer, kLeafDnCap), san(san_dns, kLeafSanCap);
+  dn_text(ci.subject, subj);
+  dn_text(ci.issuer, iss);
+  char ipb[8], emb[8], urb[8];
+  Text ip(ipb, 0), em(emb, 0), ur(urb, 0);
+  SanLists l{&san, &ip, &em, &ur};
+  if (ci.has_san) san_lists(ci.san, l);
+  subject_len = static_cast<uint16_t>(subj.size());
+  issuer_len = static_cast<uint16_t>(iss.size());
+  san_len = static_cast<uint16_t>(san.size());
+  return subj.cut() || iss.cut() || san.cut();
+}
+
+static_assert(kLeafDnCap <= CertCacheEntry::kMaxText && kLeafSanCap <= CertCacheEntry::kMaxText &&
+              sizeof(emit::Record::ext) <= CertCacheEntry::kMaxBody + 8);
+
+}  // namespace
+
+void X509Writer::write_error(Ctx& c, uint32_t pos, uint32_t len, const char* why,
+                             CertOrigin origin) noexcept {
+  emit::Record* r = c.begin(emit::RecordType::kX509);
+  if (r == nullptr) {
+    cnt_.no_record_buffer.inc();
+    return;
+  }
+  Adder a{r, cnt_.field_truncated};
+  a.head(pos, origin);
+  a.uint(F::kX509DerLen, len);
+  a.str(F::kX509Error, why);
+  c.commit(r);
+}
+
+void X509Writer::write(Ctx& c, const uint8_t* der, uint32_t len, uint32_t pos, CertOrigin origin,
+                       LeafSummary* leaf) noexcept {
+  cnt_.certs.inc();
+  const uint64_t hash = CertCache::hash_of(der, len);
+  if (const CertCacheEntry* e = cache_.find(der, len, hash)) {
+    // A certificate seen before: the same record and leaf summary, without parsing.
+    cnt_.cache_hits.inc();
+    if (e->cert_error) cnt_.errors.inc();
+    if (e->ext_cap) cnt_.ext_cap.inc();
+    if (leaf != nullptr) {
+      leaf->seen = true;
+      leaf->self_signed = e->self_signed;
+      std::memcpy(leaf->sha256, e->sha256, 32);
+      std::memcpy(leaf->subject, e->subject, e->subject_len);
+      std::memcpy(leaf->issuer, e->issuer, e->issuer_len);
+      std::memcpy(leaf->san_dns, e->san, e->san_len);
+      leaf->subject_len = e->subject_len;
+      leaf->issuer_len = e->issuer_len;
+      leaf->san_len = e->san_len;
+      if (e->leaf_cut) cnt_.field_truncated.inc();
+    }
+    emit::Record* r = c.begin(emit::RecordType::kX509);
+    if (r == nullptr) {
+      cnt_.no_record_buffer.inc();
+      return;
+    }
+    Adder a{r, cnt_.field_truncated};
+    a.head(pos, origin);
+    // The body fitted after a head of the same size when it was made (one writer, one source;
+    // IKE's two senders have names of one length); anything else is cut whole and counted.
+    if (e->body_len <= room(r)) {
+      std::memcpy(r->ext + r->ext_len, e->body, e->body_len);
+      r->ext_len = static_cast<uint16_t>(r->ext_len + e->body_len);
+    } else {
+      cnt_.field_truncated.inc();
+    }
+    if (e->field_truncated) cnt_.field_truncated.inc(e->field_truncated);
+    if (e->san_truncated) cnt_.san_truncated.inc(e->san_truncated);
+    c.commit(r);
+    return;
+  }
+  CertInfo ci;
+  const bool ok = parse_cert(Bytes{der, len}, ci);
+  if (!ok) cnt_.errors.inc();
+  if (ci.ext_cap) cnt_.ext_cap.inc();
+  uint8_t h256[32], h1[20];
+  sha256(der, len, h256);
+  sha1(der, len, h1);
+  const bool self = ok && self_issued(ci);
+  if (leaf != nullptr) {
+    leaf->seen = true;
+    leaf->self_signed = self;
+    std::memcpy(leaf->sha256, h256, 32);
+    if (summarize(ci, leaf->subject, leaf->issuer, leaf->san_dns, leaf->subject_len,
+                  leaf->issuer_len, leaf->san_len)) {
+      cnt_.field_truncated.inc();
+    }
+  }
+  emit::Record* r = c.begin(emit::RecordType::kX509);
+  if (r == nullptr) {
+    cnt_.no_record_buffer.inc();
+    return;
+  }
+  Adder a{r, cnt_.field_truncated};
+  char buf[kDnCap];
+  a.head(pos, origin);
+  const uint16_t body_at = r->ext_len;
+  const uint64_t trunc0 = cnt_.field_truncated.get(), san0 = cnt_.san_truncated.get();
+  {
+    Text t(buf, kDnCap);
+    dn_text(ci.subject, t);
+    a.text(F::kX509Subject, t);
+  }
+  {
+    Text t(buf, kDnCap);
+    dn_text(ci.issuer, t);
+    a.text(F::kX509Issuer, t);
+  }
+  if (ci.serial.n) {
+    Text t(buf, kSerialCap);
+    serial_text(ci.serial, t);
+    a.text(F::kX509Serial, t);
+  }
+  {
+    Text t(buf, 32);
+    if (ci.not_before.tag && time_text(ci.not_before, t)) a.text(F::kX509NotBefore, t);
+  }
+  {
+    Text t(buf, 32);
+    if (ci.not_after.tag && time_text(ci.not_after, t)) a.text(F::kX509NotAfter, t);
+  }
+  {
+    Text t(buf, 64);
+    t.hex(h256, 32);
+    a.text(F::kX509Sha256, t);
+    Text u(buf, 40);
+    u.hex(h1, 20);
+    a.text(F::kX509Sha1, u);
+  }
+  if (!ci.key_oid.empty()) {
+    Text t(buf, kNameCap);
+    if (const char* n = key_alg_name(ci.key_oid)) t.put(n);
+    else oid_text(ci.key_oid, t);
+    a.text(F::kX509KeyAlg, t);
+  }
+  if (const char* kt = key_type_name(ci.key_type)) a.str(F::kX509KeyType, kt);
+  if (ci.key_bits) a.uint(F::kX509KeyBits, ci.key_bits);
+  if (ci.key_type == KeyType::kEcdsa && !ci.key_param_oid.empty()) {
+    Text t(buf, kNameCap);
+    if (const char* n = curve_name(ci.key_param_oid)) t.put(n);
+    else oid_text(ci.key_param_oid, t);
+    a.text(F::kX509Curve, t);
+  }
+  if (!ci.sig_oid.empty()) {
+    Text t(buf, kNameCap);
+    if (const char* n = sig_alg_name(ci.sig_oid)) t.put(n);
+    else oid_text(ci.sig_oid, t);
+    a.text(F::kX509SigAlg, t);
+  }
+  if (ok || ci.serial.n) a.uint(F::kX509Version, ci.version);
+  if (ok) a.boolean(F::kX509SelfSigned, self);
+  if (ci.has_bc) a.boolean(F::kX509Ca, ci.ca);
+  {
+    Text t(buf, kNameCap);
+    if (dn_attr(ci.subject, 3, t)) a.text(F::kX509SubjectCn, t);
+  }
+  {
+    Text t(buf, kNameCap);
+    if (dn_attr(ci.subject, 10, t)) a.text(F::kX509SubjectO, t);
+  }
+  {
+    Text t(buf, kNameCap);
+    if (dn_attr(ci.issuer, 3, t)) a.text(F::kX509IssuerCn, t);
+  }
+  {
+    Text t(buf, kNameCap);
+    if (dn_attr(ci.issuer, 10, t)) a.text(F::kX509IssuerO, t);
+  }
+  if (ci.has_san) {
+    // The lists share what the record has left, less room for the fields after them; DNS
+    // names first. Each list is one pass over the SAN (bounded by the certificate size).
+    constexpr size_t kTail = (4 + 1) + (4 + 4) + (4 + 64) + (4 + 4);  // san_truncated, der_len, error, san_count
+    size_t left = room(r) > kTail ? room(r) - kTail : 0;
+    char sb[1536];
+    char none[1];
+    Text nil(none, 0);
+    uint32_t count = 0;
+    bool cut = false;
+    a.uint(F::kX509SanCount, 0);  // placeholder, patched below (fixed 4-byte value)
+    const size_t count_at = r->ext_len - 4;
+    for (int kind = 0; kind < 4; ++kind) {
+      const size_t cap = left > 4 ? std::min(left - 4, sizeof sb) : 0;
+      Text t(sb, cap);
+      SanLists l{kind == 0 ? &t : &nil, kind == 1 ? &t : &nil, kind == 2 ? &t : &nil,
+                 kind == 3 ? &t : &nil};
+      count = san_lists(ci.san, l);
+      cut = cut || t.cut();
+      if (t.size() == 0) continue;
+      static constexpr F kFields[4] = {F::kX509SanDns, F::kX509SanIp, F::kX509SanEmail, F::kX509SanUri};
+      a.str(kFields[kind], t.view());
+      left -= t.size() + 4;
+    }
+    std::memcpy(r->ext + count_at, &count, 4);
+    if (cut) {
+      cnt_.san_truncated.inc();
+      a.boolean(F::kX509SanTruncated, true);
+    }
+  }
+  a.uint(F::kX509DerLen, len);
+  if (!ok) a.str(F::kX509Error, ci.error);
+  if (CertCacheEntry* e = cache_.slot(der, len, hash)) {
+    // Keeps what this certificate gave for the next time it is seen.
+    e->body_len = static_cast<uint16_t>(r->ext_len - body_at);
+    std::memcpy(e->body, r->ext + body_at, e->body_len);
+    e->self_signed = self;
+    e->cert_error = !ok;
+    e->ext_cap = ci.ext_cap;
+    e->field_truncated =
+        static_cast<uint8_t>(std::min<uint64_t>(cnt_.field_truncated.get() - trunc0, 255));
+    e->san_truncated = static_cast<uint8_t>(std::min<uint64_t>(cnt_.san_truncated.get() - san0, 255));
+    std::memcpy(e->sha256, h256, 32);
+    e->leaf_cut = summarize(ci, e->subject, e->issuer, e->san, e->subject_len, e->issuer_len, e->san_len);
+  }
+  c.commit(r);
+}
+
+}  // namespace flowscribe::dissect::tls
