@@ -86,6 +86,7 @@ struct State {
   bool done;          // records due; the app layer bypasses the rest of the flow
   bool written;
   bool have_ch, have_sh, complete, cert_hidden, resumed, sslv2, fp_ok, fps_ok;
+  bool sslv2_sh;  // the ServerHello was SSLv2's: cipher specs, no one cipher
   bool has_alert, sv_present;
   // DTLS (UDP): datagrams, not a stream.
   bool dtls;
@@ -1226,9 +1227,12 @@ class TlsDissector final : public Dissector {
     Reader r(m);
     const uint16_t legacy = r.be16();
     const Bytes random = r.bytes(32);
-    const Bytes sid = r.bytes(r.u8());
+    // TLS 1.3 drafts before 22 (0x7f00-0x7f15) sent a ServerHello with neither session id nor
+    // compression method (draft-ietf-tls-tls13-21 section 4.1.3); draft 22 brought them back.
+    const bool early_draft = (legacy >> 8) == 0x7f && (legacy & 0xff) < 22;
+    const Bytes sid = early_draft ? Bytes{} : r.bytes(r.u8());
     const uint16_t cipher = r.be16();
-    r.skip(1);  // compression method
+    if (!early_draft) r.skip(1);  // compression method
     if (!r.ok()) {
       cnt_.tls_hello_malformed.inc();
       return;
@@ -1317,6 +1321,7 @@ class TlsDissector final : public Dissector {
     if (!r.ok()) return;
     s.have_sh = true;
     s.sslv2 = true;
+    s.sslv2_sh = true;
     s.server_version = version;
     s.complete = true;
     if (cert_type == 1 && cert.n > 0) certificate(s, c, cert.p, cert.n);  // SSL_CT_X509_CERTIFICATE
@@ -1368,7 +1373,7 @@ class TlsDissector final : public Dissector {
       Text v(buf, sizeof buf);
       tls::version_text(s.server_version, v);
       add_text(r, F::kTlsVersion, v);
-      if (!s.sslv2) {
+      if (!s.sslv2_sh) {  // an SSLv2-format ClientHello may well get a TLS ServerHello
         Text ci(buf, sizeof buf);
         tls::cipher_text(s.cipher, ci);
         add_text(r, F::kTlsCipher, ci);

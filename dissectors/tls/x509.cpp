@@ -69,9 +69,11 @@ constexpr OidName kKeyAlgs[] = {
     {kEd448, "ED448", 456},
     {kX25519, "X25519", 256},
     {kX448, "X448", 448},
-    {"\x60\x86\x48\x01\x65\x03\x04\x03\x11"sv, "ML-DSA-44", 0},
-    {"\x60\x86\x48\x01\x65\x03\x04\x03\x12"sv, "ML-DSA-65", 0},
-    {"\x60\x86\x48\x01\x65\x03\x04\x03\x13"sv, "ML-DSA-87", 0},
+    // FIPS 204 parameter sets; bits: the public key's size (1312, 1952, 2592 bytes), as
+    // OpenSSL 3.5 and Zeek report them.
+    {"\x60\x86\x48\x01\x65\x03\x04\x03\x11"sv, "ML-DSA-44", 10496},
+    {"\x60\x86\x48\x01\x65\x03\x04\x03\x12"sv, "ML-DSA-65", 15616},
+    {"\x60\x86\x48\x01\x65\x03\x04\x03\x13"sv, "ML-DSA-87", 20736},
 };
 
 // Named curves (RFC 5480 section 2.1.1.1, RFC 5639), OpenSSL names, field size in bits.
@@ -170,7 +172,9 @@ void read_key(const Tlv& alg, const Tlv& bits, CertInfo& ci) noexcept {
     else if (o == kEd448) ci.key_type = KeyType::kEd448;
     else if (o == kX25519) ci.key_type = KeyType::kX25519;
     else if (o == kX448) ci.key_type = KeyType::kX448;
-    else ci.key_type = KeyType::kMlDsa;
+    else if (e->bits == 10496) ci.key_type = KeyType::kMlDsa44;
+    else if (e->bits == 15616) ci.key_type = KeyType::kMlDsa65;
+    else ci.key_type = KeyType::kMlDsa87;
     ci.key_bits = e->bits;
   }
 }
@@ -395,7 +399,9 @@ const char* key_type_name(KeyType t) noexcept {
     case KeyType::kEd448: return "ed448";
     case KeyType::kX25519: return "x25519";
     case KeyType::kX448: return "x448";
-    case KeyType::kMlDsa: return "ml-dsa";
+    case KeyType::kMlDsa44: return "ml-dsa-44";
+    case KeyType::kMlDsa65: return "ml-dsa-65";
+    case KeyType::kMlDsa87: return "ml-dsa-87";
     case KeyType::kUnknown: break;
   }
   return nullptr;
@@ -515,18 +521,55 @@ bool dn_attr(Bytes name, uint8_t which, Text& out) noexcept {
   return found;
 }
 
+namespace {
+
+// Days since 1970-01-01 of a proleptic Gregorian date, and back (H. Hinnant's algorithms).
+int64_t days_from_civil(int64_t y, int m, int d) noexcept {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+void civil_from_days(int64_t z, int& y, int& m, int& d) noexcept {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  y = static_cast<int>(yoe + era * 400 + (m <= 2));
+}
+
+}  // namespace
+
 bool time_text(const Tlv& t, Text& out) noexcept {
   const uint8_t* p = t.val.p;
   uint32_t n = t.val.n;
+  // The zone: 'Z' (RFC 5280), or a +hhmm/-hhmm offset, which DER forbids but certificates in
+  // the wild carry (OpenSSL and Arkime read it): the time is converted to UTC.
+  int off_min = 0;
+  if (n >= 5 && (p[n - 5] == '+' || p[n - 5] == '-')) {
+    int oh, om;
+    if (!digits(p + n - 4, 2, oh) || !digits(p + n - 2, 2, om) || oh > 23 || om > 59) return false;
+    off_min = (oh * 60 + om) * (p[n - 5] == '-' ? -1 : 1);
+    n -= 4;  // the sign takes the place of the 'Z' below
+  } else if (n == 0 || p[n - 1] != 'Z') {
+    return false;
+  }
   int year, mon, day, hour, min, sec = 0;
   if (t.tag == 0x17) {  // UTCTime: YYMMDDhhmm[ss]Z; YY < 50 is 20YY (RFC 5280 4.1.2.5.1)
-    if ((n != 13 && n != 11) || p[n - 1] != 'Z') return false;
+    if (n != 13 && n != 11) return false;
     if (!digits(p, 2, year)) return false;
     year += year < 50 ? 2000 : 1900;
     p += 2;
     n -= 2;
   } else if (t.tag == 0x18) {  // GeneralizedTime: YYYYMMDDhhmmss[.f*]Z (4.1.2.5.2)
-    if (n < 15 || p[n - 1] != 'Z' || !digits(p, 4, year)) return false;
+    if (n < 15 || !digits(p, 4, year)) return false;
     if (n > 15) {  // fractional seconds (DER forbids them; BER certificates have them): dropped
       if (p[14] != '.' || n == 16) return false;
       for (uint32_t i = 15; i + 1 < n; ++i) {
@@ -543,6 +586,15 @@ bool time_text(const Tlv& t, Text& out) noexcept {
     return false;
   }
   if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return false;
+  if (off_min != 0) {
+    const int64_t m = (days_from_civil(year, mon, day) * 24 + hour) * 60 + min - off_min;
+    const int64_t days = m >= 0 ? m / 1440 : (m - 1439) / 1440;
+    const int64_t in_day = m - days * 1440;
+    civil_from_days(days, year, mon, day);
+    hour = static_cast<int>(in_day / 60);
+    min = static_cast<int>(in_day % 60);
+    if (year < 0 || year > 9999) return false;
+  }
   out.dec(static_cast<uint64_t>(year / 1000));
   out.dec(static_cast<uint64_t>(year / 100 % 10));
   two(out, year % 100);

@@ -21,7 +21,8 @@ struct Tlv {
 // the end of `r`'s bytes.
 bool der_next(Reader& r, Tlv& t) noexcept;
 
-enum class KeyType : uint8_t { kUnknown, kRsa, kEcdsa, kDsa, kEd25519, kEd448, kX25519, kX448, kRsaPss, kMlDsa };
+enum class KeyType : uint8_t { kUnknown, kRsa, kEcdsa, kDsa, kEd25519, kEd448, kX25519, kX448, kRsaPss,
+                              kMlDsa44, kMlDsa65, kMlDsa87 };
 
 struct CertInfo {
   const char* error = nullptr;  // why parsing stopped (fields before it are valid)

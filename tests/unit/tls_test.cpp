@@ -5,6 +5,7 @@
 // the harness (RecordCollector::line/fields), as in dns_test.cpp.
 #pragma GCC diagnostic ignored "-Wrestrict"
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -238,6 +239,55 @@ TEST_CASE("tls: TLS 1.3 hides the certificate; done at the ServerHello") {
   CHECK(get(r.fields[0], "tls.partial") == "<absent>");
 }
 
+TEST_CASE("tls: a TLS 1.3 draft-18 ServerHello has no session id and no compression method") {
+  // The layout of Cloudflare's draft-18 answer in Arkime's tls13.pcap: version 0x7f12, random,
+  // cipher, extensions (key_share was extension 40 then); JA3S string "32530,4865,40".
+  std::string body;
+  be16(body, 0x7f12);
+  body += std::string(32, '\x22');
+  be16(body, 0x1301);
+  std::string ks;
+  be16(ks, 0x001d);
+  be16(ks, 32);
+  ks += std::string(32, '\x33');
+  const std::string exts = ext(0x0028, ks);
+  be16(body, static_cast<unsigned>(exts.size()));
+  body += exts;
+  const Run r = run(ja4_example_hello(), record(22, handshake(2, body)));
+  CHECK(r.last == Progress::kDone);
+  REQUIRE(r.fields.size() == 1);
+  CHECK(get(r.fields[0], "tls.version") == "TLSv1.3-draft18");
+  CHECK(get(r.fields[0], "tls.cipher") == "TLS_AES_128_GCM_SHA256");
+  CHECK(get(r.fields[0], "tls.cert_hidden") == "true");
+  CHECK(get(r.fields[0], "tls.ja3s") == "b8a8031b301aef7618403061e9f33065");  // MD5("32530,4865,40")
+}
+
+TEST_CASE("tls: an SSLv2-format ClientHello answered by a TLS 1.0 ServerHello keeps the cipher") {
+  // As GitHub's server answered an old client in Arkime's https2-301-get.pcap.
+  std::string v2;
+  v2 += '\x01';  // CLIENT-HELLO
+  be16(v2, 0x0301);
+  be16(v2, 6);    // cipher specs: two of 3 bytes
+  be16(v2, 0);    // session id
+  be16(v2, 16);   // challenge
+  v2 += std::string("\x00\x00\x05\x00\x00\x04", 6);
+  v2 += std::string(16, '\x44');
+  std::string client(1, static_cast<char>(0x80));
+  client += static_cast<char>(v2.size());
+  client += v2;
+  std::string body;
+  be16(body, 0x0301);
+  body += std::string(32, '\x22');
+  body += '\0';  // session id
+  be16(body, 0x0005);
+  body += '\0';  // compression
+  const Run r = run(client, record(22, handshake(2, body)));
+  REQUIRE(r.fields.size() == 1);
+  CHECK(get(r.fields[0], "tls.sslv2_hello") == "true");
+  CHECK(get(r.fields[0], "tls.version") == "TLSv1.0");
+  CHECK(get(r.fields[0], "tls.cipher") == "TLS_RSA_WITH_RC4_128_SHA");
+}
+
 TEST_CASE("tls: Ed25519 without SNI, then the resumed session") {
   const Run a = run(fx::k9443_1_client, fx::k9443_1_server);
   REQUIRE(a.fields.size() == 2);
@@ -374,6 +424,21 @@ TEST_CASE("x509: DER reader helpers") {
     tls::Tlv x{0x18, Bytes{bad, 15}, {}};
     tls::Text o3(b, sizeof b);
     CHECK(!tls::time_text(x, o3));
+    // Zone offsets (not DER, but in certificates of the wild; Arkime's arkime_synthetic.pcap):
+    // converted to UTC, across a day and a year boundary too.
+    auto conv = [&](uint8_t tag, const char* v) {
+      const auto* u = reinterpret_cast<const uint8_t*>(v);
+      tls::Tlv z{tag, Bytes{u, static_cast<uint32_t>(std::strlen(v))}, {}};
+      tls::Text oz(b, sizeof b);
+      return tls::time_text(z, oz) ? std::string(oz.view()) : std::string("<bad>");
+    };
+    CHECK(conv(0x17, "250115120000+0530") == "2025-01-15T06:30:00Z");
+    CHECK(conv(0x18, "20260115120000-0800") == "2026-01-15T20:00:00Z");
+    CHECK(conv(0x17, "241231230000-0130") == "2025-01-01T00:30:00Z");
+    CHECK(conv(0x18, "20240301003000+0100") == "2024-02-29T23:30:00Z");
+    CHECK(conv(0x17, "2501151200+0000") == "2025-01-15T12:00:00Z");
+    CHECK(conv(0x17, "250115120000+2400") == "<bad>");
+    CHECK(conv(0x17, "250115120000+05") == "<bad>");
   }
   SECTION("serial without the sign byte") {
     const uint8_t s[] = {0x00, 0x80, 0x01};

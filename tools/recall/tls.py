@@ -35,7 +35,7 @@ ZEEK_X509 = {"certificate.version": "version", "certificate.serial": "serial",
              "certificate.curve": "curve"}
 ZEEK_X509_SETS = {"san.dns": "san_dns", "san.uri": "san_uri", "san.email": "san_email", "san.ip": "san_ip"}
 NAME_FIELDS = {"subject", "issuer", "cert_subject", "cert_issuer", "subject_cn", "issuer_cn"}
-CASELESS = {"serial", "ja3", "ja3s", "ja4", "sha1", "sha256", "cert_sha256"}
+CASELESS = {"serial", "ja3", "ja3s", "ja4", "sha1", "sha256", "cert_sha256", "key_type"}
 
 
 def _rfc3339(epoch):
@@ -57,7 +57,8 @@ def same(field, truth, ours):
     if isinstance(ours, (list, tuple, set)):
         return truth in ours
     if field in NAME_FIELDS:
-        return _unhex(truth) == _unhex(ours)
+        # Zeek's log writes a backslash of OpenSSL's DN escapes (\0D) doubled.
+        return _unhex(truth.replace("\\\\", "\\")) == _unhex(ours)
     if field == "serial":
         # Arkime writes the DER INTEGER's content bytes, with the 00 sign byte before a first
         # byte >= 0x80 (00b27e45...); OpenSSL, Zeek and we write the number (B27E45...).
@@ -128,6 +129,8 @@ def arkime_items(body):
                       ("ja4", "ja4")):
         for v in t.get(col, []) or []:
             v = {"TLSv1": "TLSv1.0"}.get(str(v), str(v)) if col == "version" else str(v)
+            if col == "version":
+                v = v.replace("-draft-", "-draft")  # Arkime's TLSv1.3-draft-18 is our TLSv1.3-draft18
             out.append(((flow, ours, v.lower()), {ours: v}))
     for c in body.get("cert", []) or []:
         h = (c.get("hash") or "").replace(":", "").lower()
