@@ -109,7 +109,7 @@ ARKIME_IGNORE = {"tcp", "udp", "icmp", "sctp", "esp", "gre", "gtp", "geneve", "v
                  "vxlan-gpe", "mpls", "ppp", "pppoe", "arp", "igmp", "ospf", "pim", "isis",
                  "lldp", "xid", "corrupt-ether", "corrupt-ip", "unknown-ether", "unknown-ip",
                  "iprulztest", "tlsrulestest", "socksipset"}
-ARKIME_NAME = {"krb5": "kerberos", "mongo": "mongodb"}
+ARKIME_NAME = {"krb5": "kerberos", "mongo": "mongodb", "isakmp": "ike"}
 # DCE/RPC interfaces Arkime names beside dcerpc.
 ARKIME_DCERPC = {"lsarpc", "samr", "netlogon", "svcctl", "srvsvc", "atsvc", "winreg", "efsrpc",
                  "efsr", "wkssvc", "dssetup", "epmapper", "itaskscheduler", "iremunknown",
