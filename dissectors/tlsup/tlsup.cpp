@@ -53,14 +53,10 @@ uint32_t be32(const uint8_t* p) {
   return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
 }
 
-// BER identifier-and-length at h[pos] (a low tag number, definite length of up to 4 bytes);
-// advances pos past the header. False when it does not fit in n or is malformed.
-bool ber_header(const uint8_t* h, uint32_t n, uint32_t& pos, uint8_t& tag, uint32_t& len) {
-  if (pos + 2 > n) return false;
-  tag = h[pos];
-  if ((tag & 0x1f) == 0x1f) return false;
-  const uint8_t l0 = h[pos + 1];
-  pos += 2;
+// A BER definite length (up to 4 bytes) at h[pos], the identifier already read; advances pos.
+bool ber_len(const uint8_t* h, uint32_t n, uint32_t& pos, uint32_t& len) noexcept {
+  if (pos >= n) return false;
+  const uint8_t l0 = h[pos++];
   if (l0 < 0x80) {
     len = l0;
     return true;
@@ -68,12 +64,21 @@ bool ber_header(const uint8_t* h, uint32_t n, uint32_t& pos, uint8_t& tag, uint3
   const uint32_t k = l0 & 0x7f;
   if (k == 0 || k > 4 || pos + k > n) return false;
   len = 0;
-  for (uint32_t i = 0; i < k; ++i) len = len << 8 | h[pos + i];
+  for (uint32_t j = 0; j < k; ++j) len = len << 8 | h[pos + j];
   pos += k;
   return true;
 }
 
-// An INTEGER's value (up to 4 bytes) at h[pos].
+// BER identifier-and-length at h[pos] (a low tag number, definite length of up to 4 bytes);
+// advances pos past the header. False when it does not fit in n or is malformed.
+bool ber_header(const uint8_t* h, uint32_t n, uint32_t& pos, uint8_t& tag, uint32_t& len) {
+  if (pos + 2 > n) return false;
+  tag = h[pos];
+  if ((tag & 0x1f) == 0x1f) return false;
+  ++pos;
+  return ber_len(h, n, pos, len);
+}
+
 bool ber_int(const uint8_t* h, uint32_t n, uint32_t& pos, uint8_t want_tag, uint32_t& v) {
   uint8_t tag = 0;
   uint32_t len = 0;
@@ -442,21 +447,6 @@ class TlsupDissector final : public Dissector {
     return Progress::kDone;
   }
 
-  // A BER length at h[pos] (the identifier already read).
-  static bool ber_len(const uint8_t* h, uint32_t n, uint32_t& pos, uint32_t& len) noexcept {
-    if (pos >= n) return false;
-    const uint8_t l0 = h[pos++];
-    if (l0 < 0x80) {
-      len = l0;
-      return true;
-    }
-    const uint32_t k = l0 & 0x7f;
-    if (k == 0 || k > 4 || pos + k > n) return false;
-    len = 0;
-    for (uint32_t j = 0; j < k; ++j) len = len << 8 | h[pos + j];
-    pos += k;
-    return true;
-  }
 
   // The userData: a T.124 ConnectData (PER) whose Conference Create Response carries the
   // server data blocks after the H.221 key "McDn" and a PER length (2.2.1.4). Its PER fields

@@ -1,5 +1,6 @@
 """Parses flowscribe's RFC 5424 records (the subset of the grammar flowscribe writes, strictly)
 for the integration tests. Validation of the full grammar is rfc5424_check's job."""
+import argparse
 import json
 import os
 import re
@@ -81,6 +82,40 @@ def flow(rec):
         if k.startswith("flow@"):
             return v
     raise KeyError("no flow@ element")
+
+
+def capture_args(pcap_flag="--captures"):
+    """The command line of a golden-file test: --bin FLOWSCRIBE --check RFC5424_CHECK, the
+    capture directory (or file: pcap_flag="--pcap") and --update (rewrite the golden file)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--check", required=True)
+    ap.add_argument(pcap_flag, required=True)
+    ap.add_argument("--update", action="store_true")
+    return ap
+
+
+def collect(stdout, kinds, tag=True):
+    """The records of the msgids in `kinds` from a run's output, in output order: each a dict
+    {"msgid" (when `tag`), "ts", "client" ("ip:port"), "server", <msgid>: the params of its
+    <msgid>@PEN element}. Also returns each client's session proto and the sids seen per
+    client: (records, {client: proto}, {client: {sid}})."""
+    got, sessions, sids = [], {}, {}
+    for line in stdout.splitlines():
+        r = parse(line)
+        fl = flow(r)
+        client = f"{fl['src']}:{fl['sport']}"
+        m = r["msgid"]
+        if m == "session":
+            sessions[client] = fl.get("proto")
+        elif m in kinds:
+            el = next(v for k, v in r["sd"].items() if k.startswith(m + "@"))
+            g = {"msgid": m} if tag else {}
+            g.update({"ts": r["timestamp"], "client": client,
+                      "server": f"{fl['dst']}:{fl['dport']}", m: el})
+            got.append(g)
+            sids.setdefault(client, set()).add(fl.get("sid"))
+    return got, sessions, sids
 
 
 def run_capture(binary, check, pcap, *extra):

@@ -10,7 +10,6 @@ one JSON object per record in output order sorted by (time, client). Every line 
 writes is checked against the RFC 5424 grammar, and every http record must belong to a
 session record named proto="http". --update rewrites the golden file (read its diff).
 """
-import argparse
 import os
 import sys
 
@@ -19,26 +18,10 @@ import records  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--check", required=True)
-    ap.add_argument("--captures", required=True)
-    ap.add_argument("--update", action="store_true")
-    args = ap.parse_args()
+    args = records.capture_args().parse_args()
 
     p = records.run_capture(args.bin, args.check, os.path.join(args.captures, "http.pcap"))
-
-    got, sessions = [], {}
-    for line in p.stdout.splitlines():
-        r = records.parse(line)
-        fl = records.flow(r)
-        client = f"{fl['src']}:{fl['sport']}"
-        if r["msgid"] == "session":
-            sessions[client] = fl.get("proto")
-        elif r["msgid"] == "http":
-            http = next(v for k, v in r["sd"].items() if k.startswith("http@"))
-            got.append({"ts": r["timestamp"], "client": client,
-                        "server": f"{fl['dst']}:{fl['dport']}", "http": http})
+    got, sessions, _ = records.collect(p.stdout, {"http"}, tag=False)
     got.sort(key=lambda g: (g["ts"], g["client"]))
     for g in got:
         assert sessions.get(g["client"]) == "http", f"{g['client']}: no proto=http session"

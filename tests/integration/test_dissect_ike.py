@@ -16,7 +16,6 @@ checks that:
 and compares every x509 record (MSGID, time, client, server, every param) with
 DIR/golden.jsonl. --update rewrites the golden file (after the checks above pass).
 """
-import argparse
 import csv
 import glob
 import os
@@ -27,12 +26,7 @@ import records  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--check", required=True)
-    ap.add_argument("--captures", required=True)
-    ap.add_argument("--update", action="store_true")
-    args = ap.parse_args()
+    args = records.capture_args().parse_args()
 
     pcaps = sorted(glob.glob(os.path.join(args.captures, "*.pcap")))
     assert len(pcaps) >= 3, f"captures missing under {args.captures}"
@@ -42,17 +36,8 @@ def main():
     for pcap in pcaps:
         cap = os.path.basename(pcap)
         p = records.run_capture(args.bin, args.check, pcap)
-        sessions, mine = {}, []
-        for line in p.stdout.splitlines():
-            r = records.parse(line)
-            fl = records.flow(r)
-            client = f"{fl['src']}:{fl['sport']}"
-            if r["msgid"] == "session":
-                sessions[client] = fl.get("proto")
-            elif r["msgid"] == "x509":
-                el = next(v for k, v in r["sd"].items() if k.startswith("x509@"))
-                mine.append({"capture": cap, "msgid": "x509", "ts": r["timestamp"], "client": client,
-                             "server": f"{fl['dst']}:{fl['dport']}", "x509": el})
+        mine, sessions, _ = records.collect(p.stdout, {"x509"})
+        mine = [{"capture": cap, **g} for g in mine]
         mine.sort(key=lambda g: (g["ts"], g["x509"].get("pos", "")))
         for g in mine:
             x = g["x509"]

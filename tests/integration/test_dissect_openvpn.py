@@ -12,7 +12,6 @@ Every line is checked against the RFC 5424 grammar; every record must belong to 
 record named proto="openvpn"; each capture must give one tls record with the server's
 certificate and the x509 records of its chain. --update rewrites the golden file.
 """
-import argparse
 import glob
 import os
 import sys
@@ -34,30 +33,15 @@ def run(args, pcap):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--check", required=True)
-    ap.add_argument("--captures", required=True)
-    ap.add_argument("--update", action="store_true")
-    args = ap.parse_args()
+    args = records.capture_args().parse_args()
 
     pcaps = sorted(glob.glob(os.path.join(args.captures, "*.pcap")))
     assert len(pcaps) >= 3, f"captures missing under {args.captures}"
     got, failures = [], []
     for pcap in pcaps:
         cap = os.path.basename(pcap)
-        sessions, mine = {}, []
-        for line in run(args, pcap).splitlines():
-            r = records.parse(line)
-            fl = records.flow(r)
-            client = f"{fl['src']}:{fl['sport']}"
-            if r["msgid"] == "session":
-                sessions[client] = fl.get("proto")
-            elif r["msgid"] in KINDS:
-                el = next(v for k, v in r["sd"].items() if k.startswith(r["msgid"] + "@"))
-                mine.append({"capture": cap, "msgid": r["msgid"], "ts": r["timestamp"],
-                             "client": client, "server": f"{fl['dst']}:{fl['dport']}",
-                             r["msgid"]: el})
+        mine, sessions, _ = records.collect(run(args, pcap), KINDS)
+        mine = [{"capture": cap, **g} for g in mine]
         mine.sort(key=lambda g: (g["ts"], g["msgid"]))
         for g in mine:
             if sessions.get(g["client"]) != "openvpn":

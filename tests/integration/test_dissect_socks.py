@@ -13,7 +13,6 @@ proto="socks" (the tunnel's records keep the flow's identity and protocol); each
 socks record says went to HTTP or TLS must have its http, or tls and x509, records.
 --update rewrites the golden file (read its diff).
 """
-import argparse
 import os
 import sys
 
@@ -24,27 +23,10 @@ KINDS = ("socks", "http", "tls", "x509")
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--check", required=True)
-    ap.add_argument("--captures", required=True)
-    ap.add_argument("--update", action="store_true")
-    args = ap.parse_args()
+    args = records.capture_args().parse_args()
 
     p = records.run_capture(args.bin, args.check, os.path.join(args.captures, "socks.pcap"))
-
-    got, sessions, sids = [], {}, {}
-    for line in p.stdout.splitlines():
-        r = records.parse(line)
-        fl = records.flow(r)
-        client = f"{fl['src']}:{fl['sport']}"
-        if r["msgid"] == "session":
-            sessions[client] = fl.get("proto")
-        elif r["msgid"] in KINDS:
-            el = next(v for k, v in r["sd"].items() if k.startswith(r["msgid"] + "@"))
-            got.append({"msgid": r["msgid"], "ts": r["timestamp"], "client": client,
-                        "server": f"{fl['dst']}:{fl['dport']}", r["msgid"]: el})
-            sids.setdefault(client, set()).add(fl["sid"])
+    got, sessions, sids = records.collect(p.stdout, KINDS)
     got.sort(key=lambda g: (g["ts"], g["client"], g["msgid"]))
 
     failures = []

@@ -19,7 +19,6 @@ the way a SPAN port or a lossy capture delivers them:
 
 IP and TCP checksums of the derived segments are recomputed.
 """
-import argparse
 import os
 import struct
 import sys
@@ -141,27 +140,16 @@ def counter(stderr, name):
 
 
 def http_records(stdout, ordered=None):
-    got, sessions = [], {}
-    for line in stdout.splitlines():
-        r = records.parse(line)
-        fl = records.flow(r)
-        client = f"{fl['src']}:{fl['sport']}"
-        if r["msgid"] == "session":
-            sessions[client] = fl.get("proto")
-        elif r["msgid"] == "http":
-            http = next(v for k, v in r["sd"].items() if k.startswith("http@"))
-            got.append((client, tuple(sorted(http.items()))))
-            if ordered is not None:
-                ordered.append((client, http.get("uri")))
-    return sorted(got), sessions
+    """The http records' (client, sorted params) pairs, sorted, and each client's session proto;
+    `ordered` gets (client, uri) in output order."""
+    recs, sessions, _ = records.collect(stdout, {"http"}, tag=False)
+    if ordered is not None:
+        ordered.extend((g["client"], g["http"].get("uri")) for g in recs)
+    return sorted((g["client"], tuple(sorted(g["http"].items()))) for g in recs), sessions
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--check", required=True)
-    ap.add_argument("--pcap", required=True)
-    args = ap.parse_args()
+    args = records.capture_args("--pcap").parse_args()
 
     header, pkts = read_pcap(args.pcap)
     base = records.run_capture(args.bin, args.check, args.pcap)

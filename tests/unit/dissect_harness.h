@@ -13,6 +13,14 @@
 
 namespace flowscribe::test {
 
+// Bytes from hex text ("16030100..."), for fixtures copied out of captures.
+inline std::string unhex(std::string_view h) {
+  std::string out;
+  auto v = [](char ch) { return ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10; };
+  for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(v(h[i]) << 4 | v(h[i + 1])));
+  return out;
+}
+
 class RecordCollector final : public dissect::RecordOut {
  public:
   emit::Record* begin(const flow::Flow& f, emit::RecordType type, Nanos ts) noexcept override {

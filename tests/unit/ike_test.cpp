@@ -19,12 +19,7 @@ using flowscribe::test::RecordCollector;
 
 namespace {
 
-std::string unhex(std::string_view h) {
-  std::string out;
-  auto v = [](char ch) { return ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10; };
-  for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(v(h[i]) << 4 | v(h[i + 1])));
-  return out;
-}
+using flowscribe::test::unhex;
 
 // ike-cert_synthetic.pcap frame 1: IKEv1 Main Mode, SA + CERT (X.509, "ikev1.example.com").
 const std::string kV1Cert = unhex(

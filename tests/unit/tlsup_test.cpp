@@ -17,12 +17,7 @@ using flowscribe::dissect::Progress;
 
 namespace {
 
-std::string unhex(std::string_view h) {
-  std::string out;
-  auto v = [](char ch) { return ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10; };
-  for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(v(h[i]) << 4 | v(h[i + 1])));
-  return out;
-}
+using flowscribe::test::unhex;
 
 // The first bytes of a TLS ClientHello (Zeek mysql/encrypted.pcap): what follows an upgrade.
 const std::string kClientHello = unhex("160302005901000055030223e615b686053bde4a8bbffc78dee3b7929c3abe34");
