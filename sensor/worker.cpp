@@ -505,12 +505,59 @@ int Worker::run() {
 Dispatcher::Dispatcher(Shared& shared, std::vector<RxQueue> rxqs, std::vector<rte_ring*> rings)
     : shared_(shared), rxqs_(std::move(rxqs)), rings_(std::move(rings)) {}
 
+namespace {
+
+// The dispatcher's memory of where each fragmented datagram went: a first fragment (which has
+// the ports) is sent by its flow's hash, like the flow's whole packets, and files that hash
+// under (src, dst, protocol, id); its later fragments look it up and follow it, so the worker
+// that reassembles the datagram is the one that holds the flow. Direct-mapped, overwritten by
+// newer datagrams; a later fragment that finds nothing (it came before its first fragment)
+// goes by addresses, as before, and is counted.
+struct FragRoute {
+  uint8_t src[16];
+  uint8_t dst[16];
+  uint32_t id;
+  uint32_t hash;
+  uint8_t proto;
+  uint8_t version;
+  bool used;
+};
+constexpr uint32_t kFragRoutes = 4096;  // power of two
+
+uint32_t route_fragment(const decode::PacketMeta& pm, FragRoute* routes, RxCounters& rx) noexcept {
+  const uint32_t by_addr = dispatch_hash(pm);
+  FragRoute& e = routes[(by_addr ^ (pm.frag_id * 0x9e3779b1u)) & (kFragRoutes - 1)];
+  if (pm.frag == decode::Frag::kFirst && pm.has_ports) {
+    flow::FlowKey key;
+    flow::make_flow_key(pm.ip_version, pm.l4_proto, pm.src, pm.dst, pm.sport, pm.dport,
+                        pm.vlan_outer, key);
+    std::memcpy(e.src, pm.src.b, 16);
+    std::memcpy(e.dst, pm.dst.b, 16);
+    e.id = pm.frag_id;
+    e.proto = pm.l4_proto;
+    e.version = pm.ip_version;
+    e.hash = flow::flow_hash(key);
+    e.used = true;
+    return e.hash;
+  }
+  if (e.used && e.id == pm.frag_id && e.proto == pm.l4_proto && e.version == pm.ip_version &&
+      std::memcmp(e.src, pm.src.b, 16) == 0 && std::memcmp(e.dst, pm.dst.b, 16) == 0) {
+    rx.dispatch_frag_routed.inc();
+    return e.hash;
+  }
+  rx.dispatch_frag_unrouted.inc();
+  return by_addr;
+}
+
+}  // namespace
+
 int Dispatcher::run() {
   rte_mbuf* pkts[kMaxBurst];
   const uint32_t nw = static_cast<uint32_t>(rings_.size());
   std::vector<std::vector<rte_mbuf*>> per(nw);
   for (auto& v : per) v.reserve(kMaxBurst);
   std::unique_ptr<uint8_t[]> scratch(new uint8_t[kScratchBytes]);
+  std::unique_ptr<FragRoute[]> routes(new FragRoute[kFragRoutes]());
   const uint16_t burst = burst_size(shared_);
   unsigned idle = 0;
   EofWatch eof;
@@ -538,7 +585,8 @@ int Dispatcher::run() {
         uint32_t h = 0;  // undecodable frames all go to one worker, which counts them
         if (data && decode::decode_packet(shared_.link, data, caplen, pm, decode_) ==
                         decode::DecodeStatus::kOk) {
-          h = dispatch_hash(pm);
+          h = pm.frag == decode::Frag::kNone ? dispatch_hash(pm)
+                                             : route_fragment(pm, routes.get(), rx_);
         }
         per[(static_cast<uint64_t>(h) * nw) >> 32].push_back(pkts[i]);
       }

@@ -41,7 +41,9 @@ FS_DEFINE_COUNTERS(WorkerCounters, FS_WORKER_COUNTERS);
   X(rx_packets, "packets received from the ports by this poller")                        \
   X(dispatch_packets, "packets the software dispatcher handed to a worker")              \
   X(dispatch_ring_full, "packets dropped: a worker's input ring was full (worker slow)") \
-  X(dispatch_waits, "offline mode: times the dispatcher waited for a worker")
+  X(dispatch_waits, "offline mode: times the dispatcher waited for a worker")             \
+  X(dispatch_frag_routed, "non-first fragments sent to the worker of their first fragment's flow") \
+  X(dispatch_frag_unrouted, "fragments sent by addresses alone: their first fragment (ports) not seen yet")
 
 FS_DEFINE_COUNTERS(RxCounters, FS_RX_COUNTERS);
 
@@ -197,7 +199,9 @@ class Dispatcher {
 };
 
 // Hash used to pick a worker: the flow hash, or for IP fragments an address-only hash so
-// every fragment of a datagram (ports or not) reaches the same worker.
+// every fragment of a datagram (ports or not) reaches the same worker. The dispatcher does
+// better for fragments (Dispatcher::run): a first fragment goes by its flow hash and the later
+// fragments of its datagram follow it.
 uint32_t dispatch_hash(const decode::PacketMeta& pm) noexcept;
 
 }  // namespace flowscribe::sensor
