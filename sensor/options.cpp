@@ -67,7 +67,8 @@ const std::vector<Flag>& flags() {
       // Input
       {"pcap", "FILE", "Input",
        "Offline mode: read a pcap or pcapng capture (Ethernet, Linux cooked v1/v2, raw IP, "
-       "null/loopback link types) through DPDK's net_pcap device, flush every flow at the end "
+       "null/loopback, NFLOG, 802.11 and 802.11 radiotap link types) through DPDK's net_pcap "
+       "device, flush every flow at the end "
        "and exit. Implies --no-huge unless --hugepages is given.",
        [](Options& o, std::string_view v) -> absl::Status {
          if (v.empty()) return bad("pcap", "expected a file name", v);

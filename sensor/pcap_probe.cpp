@@ -34,7 +34,7 @@ absl::StatusOr<PcapProbe> probe_pcap(const std::string& path) {
     return absl::InvalidArgumentError(cat(
         "'", path, "' has link type ", r.linktype, " (", name,
         "), which flowscribe does not decode (supported: Ethernet, Linux cooked v1/v2, raw "
-        "IP, null/loopback)"));
+        "IP, null/loopback, NFLOG, 802.11, 802.11 radiotap)"));
   }
   pcap_pkthdr* h = nullptr;
   const u_char* data = nullptr;

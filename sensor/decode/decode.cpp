@@ -5,9 +5,10 @@
 // - Ethernet keeps the first two VLAN tags (outer/inner); tags 3..8 are skipped and counted
 //   (decode_vlan_too_deep) so the frame is still tracked; a 9th tag is malformed.
 // - GRE (RFC 2784/2890) carrying IPv4/IPv6, TEB (0x6558) and ERSPAN I/II/III, and IP-in-IP
-//   (protocols 4 and 41, RFC 2003 / RFC 4213), are decapsulated at most twice; the flow is the
-//   inner packet's. A third tunnel, or a GRE payload we do not know, is tracked as an
-//   "other L4" flow of the packet that carries it (proto 47 / 4 / 41).
+//   (protocols 4 and 41, RFC 2003 / RFC 4213), and PPTP's enhanced GRE (RFC 2637) carrying
+//   PPP IPv4/IPv6, are decapsulated at most twice; the flow is the inner packet's. A third
+//   tunnel, or a GRE payload we do not know, is tracked as an "other L4" flow of the packet
+//   that carries it (proto 47 / 4 / 41).
 // - A malformed inner packet makes the whole frame malformed (its inner counter says why).
 // - A capture cut inside TCP options still yields the flow key (payload empty, counted).
 // - IPv4 header checksums are not verified: NIC offloads leave them zero in many captures.
@@ -33,6 +34,7 @@ constexpr uint16_t kEtherMplsUnicast = 0x8847;   // RFC 3032
 constexpr uint16_t kEtherMplsMulticast = 0x8848;
 constexpr uint16_t kPppIpv4 = 0x0021;
 constexpr uint16_t kPppIpv6 = 0x0057;
+constexpr uint16_t kGrePptp = 0x880B;        // RFC 2637 enhanced GRE: PPP inside
 constexpr uint32_t kMaxMplsLabels = 8;
 
 constexpr uint8_t kProtoIpip = 4;
@@ -321,6 +323,51 @@ DecodeStatus decode_icmp(Ctx& ctx, Cursor c, uint32_t l4_wire, bool v6) noexcept
   return DecodeStatus::kOk;
 }
 
+// PPTP enhanced GRE (RFC 2637 section 4.1): flags and version 1 (C R K S s Recur A 0000
+// 001), protocol 0x880B, key = payload length(16) + call id(16), then the sequence number
+// when S is set and the acknowledgement number when A is set. The payload is a PPP frame
+// (RFC 1661): address/control FF 03 unless compressed (RFC 1661 section 6.6), a 1- or 2-byte
+// protocol (protocol-field compression: an odd first byte is the whole field). IPv4 / IPv6
+// inside are decoded as the inner packet; anything else (LCP, CCP, MPPE-encrypted 0x00FD,
+// acknowledgement-only packets) is tracked as a GRE flow of the carrier. `c` is at the GRE
+// header, `whole` the carrier's L4 bytes.
+[[gnu::noinline]] DecodeStatus decode_pptp(Ctx& ctx, Cursor c, Cursor whole,
+                                           uint32_t l4_wire) noexcept {
+  const uint16_t flags = c.u16be(0);
+  const uint32_t hlen = kGreBaseLen + 4 + ((flags & 0x1000) ? 4u : 0u) +
+                        ((flags & 0x0080) ? 4u : 0u);
+  const uint32_t payload_len = c.u16be(4);
+  if (!c.skip(hlen)) return malformed(ctx.n.decode_gre_truncated);
+  ctx.n.decode_gre_pptp.inc();
+  const auto not_ip = [&] {
+    ctx.n.decode_gre_pptp_not_ip.inc();
+    return track_other(ctx, kIpProtoGre, whole, l4_wire);
+  };
+  if (payload_len == 0) return not_ip();  // acknowledgement only
+  c.limit(payload_len);
+  uint32_t off = 0;
+  if (!c.has(1)) return malformed(ctx.n.decode_gre_truncated);
+  if (c.u8(0) == 0xFF) {
+    if (!c.has(2)) return malformed(ctx.n.decode_gre_truncated);
+    if (c.u8(1) != 0x03) return not_ip();
+    off = 2;
+  }
+  if (!c.has(off + 1)) return malformed(ctx.n.decode_gre_truncated);
+  uint16_t proto = c.u8(off);
+  if (proto & 1) {
+    off += 1;
+  } else {
+    if (!c.has(off + 2)) return malformed(ctx.n.decode_gre_truncated);
+    proto = static_cast<uint16_t>(proto << 8 | c.u8(off + 1));
+    off += 2;
+  }
+  if (proto != kPppIpv4 && proto != kPppIpv6) return not_ip();
+  c.skip(off);
+  ctx.n.decode_gre_decapsulated.inc();
+  enter_tunnel(ctx, false);
+  return proto == kPppIpv4 ? decode_ipv4(ctx, c) : decode_ipv6(ctx, c);
+}
+
 // GRE, RFC 2784 with the key and sequence extensions of RFC 2890. `c` starts at the GRE
 // header and holds the captured bytes of the outer IP payload.
 DecodeStatus decode_gre(Ctx& ctx, Cursor c, uint32_t l4_wire) noexcept {
@@ -339,6 +386,9 @@ DecodeStatus decode_gre(Ctx& ctx, Cursor c, uint32_t l4_wire) noexcept {
   const bool has_key = flags & 0x2000;
   const bool has_seq = flags & 0x1000;
   const uint16_t version = flags & 0x0007;  // 1 = PPTP enhanced GRE (RFC 2637)
+  if (version == 1 && ptype == kGrePptp && has_key && !has_csum && !has_routing) {
+    return decode_pptp(ctx, c, whole, l4_wire);
+  }
   if (version != 0 || has_routing) {
     ctx.n.decode_gre_unsupported.inc();
     return track_other(ctx, kIpProtoGre, whole, l4_wire);
@@ -682,6 +732,121 @@ DecodeStatus decode_af_family(Ctx& ctx, uint32_t family, Cursor c) noexcept {
   }
 }
 
+// LINKTYPE_NFLOG (Linux NETLINK_NETFILTER ULOG): family(1) version(1) resource id(2, big
+// endian), then TLVs: length(2) and type(2) in host (little-endian) order, the length
+// counting the 4-byte TLV header, each padded to 4 bytes. NFULA_PAYLOAD (type 9) holds the
+// packet from its network header; the family says which IP it is. Type bits 15/14 are
+// netlink's nested / byte-order flags. TLVs before the payload must be whole; the payload
+// itself may be cut by the snaplen like any packet.
+constexpr uint32_t kNflogHeaderLen = 4;
+constexpr uint32_t kNflogTlvLen = 4;
+constexpr uint16_t kNflogPayload = 9;
+constexpr uint8_t kLinuxAfInet = 2;
+constexpr uint8_t kLinuxAfInet6 = 10;
+
+[[gnu::noinline]] DecodeStatus decode_nflog(Ctx& ctx, Cursor c) noexcept {
+  if (!c.has(kNflogHeaderLen)) return malformed(ctx.n.decode_nflog_truncated);
+  const uint8_t family = c.u8(0);
+  if (family != kLinuxAfInet && family != kLinuxAfInet6) {
+    ctx.n.decode_nflog_not_ip.inc();
+    return DecodeStatus::kNotIp;
+  }
+  c.skip(kNflogHeaderLen);
+  // Each TLV moves at least 4 bytes on: the walk is bounded by the frame.
+  while (c.size() != 0) {
+    if (!c.has(kNflogTlvLen)) return malformed(ctx.n.decode_nflog_truncated);
+    const uint32_t len = c.u32le(0) & 0xFFFF;
+    const uint16_t type = static_cast<uint16_t>((c.u32le(0) >> 16) & 0x3FFF);
+    if (len < kNflogTlvLen) return malformed(ctx.n.decode_nflog_truncated);
+    if (type == kNflogPayload) {
+      c.skip(kNflogTlvLen);
+      c.limit(len - kNflogTlvLen);
+      return family == kLinuxAfInet ? decode_ipv4(ctx, c) : decode_ipv6(ctx, c);
+    }
+    const uint32_t padded = (len + 3) & ~3u;
+    if (!c.has(len)) return malformed(ctx.n.decode_nflog_truncated);
+    if (!c.skip(padded)) c.skip(c.size());  // the last TLV's padding may be left out
+  }
+  return malformed(ctx.n.decode_nflog_no_payload);
+}
+
+// Radiotap (https://www.radiotap.org): version(1) pad(1) length(2, little endian) present
+// bitmaps (32 bits each, bit 31 = another follows), then the fields of the first bitmap in
+// bit order, each aligned to its size. Only Flags (bit 1) is read: after TSFT (bit 0, 8
+// bytes aligned to 8) when present. `hdr_pad` is set when the 802.11 header is padded to a
+// 32-bit boundary (Flags 0x20). The FCS at the end of the frame that Flags 0x10 announces is
+// left there: the IP length ends the packet before it, as it does Ethernet padding.
+constexpr uint32_t kRadiotapMinLen = 8;
+constexpr uint8_t kRadiotapFlagDataPad = 0x20;
+
+[[gnu::noinline]] bool radiotap_header(Ctx& ctx, Cursor& c, bool& hdr_pad,
+                                       DecodeStatus& st) noexcept {
+  if (!c.has(kRadiotapMinLen)) {
+    st = malformed(ctx.n.decode_radiotap_bad);
+    return false;
+  }
+  const uint32_t len = c.u32le(0) >> 16;
+  if (c.u8(0) != 0 || len < kRadiotapMinLen || !c.has(len)) {
+    st = malformed(ctx.n.decode_radiotap_bad);
+    return false;
+  }
+  const uint32_t present = c.u32le(4);
+  uint32_t off = 8;
+  for (uint32_t word = present; (word & 0x80000000u) != 0 && off + 4 <= len; off += 4) {
+    word = c.u32le(off);
+  }
+  hdr_pad = false;
+  if (present & 0x2) {
+    if (present & 0x1) off = ((off + 7) & ~7u) + 8;
+    if (off < len) hdr_pad = (c.u8(off) & kRadiotapFlagDataPad) != 0;
+  }
+  c.skip(len);
+  return true;
+}
+
+// IEEE 802.11-2020 section 9.2: Frame Control (protocol version 2 bits, type 2, subtype 4;
+// then ToDS FromDS MoreFrag Retry PwrMgt MoreData Protected Order), Duration, Address 1-3,
+// Sequence Control, Address 4 when ToDS and FromDS are both set, QoS Control (2) in QoS
+// subtypes, HT Control (4) when a QoS frame has the Order bit. The MSDU of a data frame
+// starts with LLC/SNAP (RFC 1042 / 802.1H: AA AA 03, OUI 000000 or 0000F8, ethertype).
+constexpr uint32_t kWlanHeaderLen = 24;
+constexpr uint32_t kSnapLen = 8;
+
+[[gnu::noinline]] DecodeStatus decode_ieee80211(Ctx& ctx, Cursor c, bool hdr_pad) noexcept {
+  if (!c.has(2)) return malformed(ctx.n.decode_wlan_truncated);
+  const uint8_t fc0 = c.u8(0);
+  const uint8_t fc1 = c.u8(1);
+  const auto not_ip = [](Counter& n) {
+    n.inc();
+    return DecodeStatus::kNotIp;
+  };
+  if ((fc0 & 0x03) != 0) return not_ip(ctx.n.decode_wlan_unsupported);  // version
+  // Not a data frame, or a data subtype without data (Null, QoS Null, CF-Ack/-Poll only).
+  if ((fc0 & 0x0C) != 0x08 || (fc0 & 0x40) != 0) return not_ip(ctx.n.decode_wlan_not_data);
+  if (fc1 & 0x40) return not_ip(ctx.n.decode_wlan_protected);
+  const bool qos = (fc0 & 0x80) != 0;
+  uint32_t hlen = kWlanHeaderLen + ((fc1 & 0x03) == 0x03 ? 6u : 0u);
+  const uint32_t qos_off = hlen;
+  if (qos) hlen += 2 + ((fc1 & 0x80) ? 4u : 0u);
+  if (hdr_pad) hlen = (hlen + 3) & ~3u;
+  if (!c.has(hlen)) return malformed(ctx.n.decode_wlan_truncated);
+  // More Fragments, or a fragment number: fragments are not reassembled.
+  if ((fc1 & 0x04) != 0 || (c.u8(22) & 0x0F) != 0) return not_ip(ctx.n.decode_wlan_unsupported);
+  if (qos && (c.u8(qos_off) & 0x80) != 0) return not_ip(ctx.n.decode_wlan_unsupported);  // A-MSDU
+  c.skip(hlen);
+  if (!c.has(3)) return malformed(ctx.n.decode_wlan_truncated);
+  if (c.u8(0) != 0xAA || c.u8(1) != 0xAA || c.u8(2) != 0x03) {
+    return not_ip(ctx.n.decode_wlan_unsupported);
+  }
+  if (!c.has(kSnapLen)) return malformed(ctx.n.decode_wlan_truncated);
+  if (c.u8(3) != 0 || c.u8(4) != 0 || (c.u8(5) != 0 && c.u8(5) != 0xF8)) {
+    return not_ip(ctx.n.decode_wlan_unsupported);
+  }
+  const uint16_t type = c.u16be(6);
+  c.skip(kSnapLen);
+  return decode_ethertype(ctx, type, c);
+}
+
 [[gnu::noinline]] DecodeStatus decode_other_link(Ctx& ctx, LinkType link, Cursor c) noexcept {
   switch (link) {
     case LinkType::kEthernet:
@@ -722,6 +887,16 @@ DecodeStatus decode_af_family(Ctx& ctx, uint32_t family, Cursor c) noexcept {
       c.skip(kLoopHeaderLen);
       return decode_af_family(ctx, family, c);
     }
+    case LinkType::kNflog:
+      return decode_nflog(ctx, c);
+    case LinkType::kIeee80211:
+      return decode_ieee80211(ctx, c, false);
+    case LinkType::kIeee80211Radiotap: {
+      bool hdr_pad = false;
+      DecodeStatus st;
+      if (!radiotap_header(ctx, c, hdr_pad, st)) return st;
+      return decode_ieee80211(ctx, c, hdr_pad);
+    }
   }
   return malformed(ctx.n.decode_unsupported_link);
 }
@@ -739,6 +914,9 @@ bool link_type_supported(uint32_t linktype) noexcept {
     case static_cast<uint32_t>(LinkType::kIpv4):
     case static_cast<uint32_t>(LinkType::kIpv6):
     case static_cast<uint32_t>(LinkType::kLinuxSll2):
+    case static_cast<uint32_t>(LinkType::kNflog):
+    case static_cast<uint32_t>(LinkType::kIeee80211):
+    case static_cast<uint32_t>(LinkType::kIeee80211Radiotap):
       return true;
     default:
       return false;
@@ -765,6 +943,12 @@ const char* link_type_name(uint32_t linktype) noexcept {
       return "IPV6";
     case static_cast<uint32_t>(LinkType::kLinuxSll2):
       return "LINUX_SLL2";
+    case static_cast<uint32_t>(LinkType::kNflog):
+      return "NFLOG";
+    case static_cast<uint32_t>(LinkType::kIeee80211):
+      return "IEEE802_11";
+    case static_cast<uint32_t>(LinkType::kIeee80211Radiotap):
+      return "IEEE802_11_RADIO";
     default:
       return "unknown";
   }

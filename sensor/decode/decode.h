@@ -17,9 +17,12 @@ enum class LinkType : uint16_t {
   kDltRaw = 12,      // what pcap_datalink() returns for LINKTYPE_RAW files on Linux (DLT_RAW)
   kRaw = 101,        // raw IPv4/IPv6, version from the first nibble
   kLoop = 108,       // OpenBSD loopback: 4-byte network-order AF_ family
+  kIeee80211 = 105,  // 802.11 frames, no radio header
   kLinuxSll = 113,   // Linux cooked v1, 16-byte header
+  kIeee80211Radiotap = 127,  // radiotap header, then the 802.11 frame
   kIpv4 = 228,
   kIpv6 = 229,
+  kNflog = 239,      // Linux netfilter log: 4-byte header, then TLVs (NFULA_PAYLOAD holds the IP)
   kLinuxSll2 = 276,  // Linux cooked v2, 20-byte header
 };
 
@@ -71,7 +74,7 @@ struct PacketMeta {
   Frag frag = Frag::kNone;
   uint8_t frag_depth = 0;            // fragments: tunnels decapsulated above the fragment
   uint32_t frag_id = 0;              // IPv4 identification or IPv6 fragment header id
-  bool tunneled = false;             // decoded through GRE / ERSPAN / IP-in-IP / VXLAN / Geneve / GTP-U
+  bool tunneled = false;             // decoded through GRE (incl. PPTP) / ERSPAN / IP-in-IP / VXLAN / Geneve / GTP-U
 };
 
 // Every outcome that is not a clean decode has a counter here. kOk-path counters too.
@@ -111,10 +114,20 @@ struct PacketMeta {
   X(decode_gre_truncated, "GRE or ERSPAN header cut short")                      \
   X(decode_gre_decapsulated, "GRE/ERSPAN packets decoded through to the inner packet") \
   X(decode_gre_unsupported, "GRE with a payload or version we do not decode")     \
+  X(decode_gre_pptp, "PPTP enhanced GRE packets (version 1, RFC 2637); the IPv4/IPv6 inside their PPP frame is decoded (also decode_gre_decapsulated)") \
+  X(decode_gre_pptp_not_ip, "PPTP GRE packets with no IP inside (acknowledgement only, LCP, CCP, MPPE-encrypted 0x00FD, ...): tracked as a GRE flow of the carrier") \
   X(decode_ipip_decapsulated, "IP-in-IP packets (protocol 4 / 41) decoded through to the inner packet") \
   X(decode_udp_tunnel_truncated, "VXLAN/Geneve/GTP-U header cut short by the capture")      \
   X(decode_udp_decapsulated, "VXLAN (4789), VXLAN-GPE (4790), Geneve (6081) and GTP-U (2152) packets decoded to the inner packet") \
   X(decode_tunnel_too_deep, "nested tunnels beyond the cap (2)")                 \
+  X(decode_nflog_truncated, "NFLOG header or TLV cut short, or a TLV length below 4: malformed") \
+  X(decode_nflog_no_payload, "NFLOG messages that end without a payload TLV (logged without packet bytes, or cut before them): malformed") \
+  X(decode_nflog_not_ip, "NFLOG messages of a family other than IPv4/IPv6 (bridge, ARP, ...): not IP") \
+  X(decode_radiotap_bad, "radiotap header cut short, version not 0, or length below 8: malformed") \
+  X(decode_wlan_truncated, "802.11 header or its LLC/SNAP header cut short: malformed") \
+  X(decode_wlan_not_data, "802.11 management, control and null-data frames: not IP") \
+  X(decode_wlan_protected, "802.11 data frames with the Protected bit (WEP/TKIP/CCMP, not decrypted): not IP") \
+  X(decode_wlan_unsupported, "802.11 data frames not opened (fragments, A-MSDU, LLC other than SNAP, protocol version not 0): not IP") \
   X(decode_unsupported_link, "frames on a link type we do not decode")
 
 FS_DEFINE_COUNTERS(DecodeCounters, FS_DECODE_COUNTERS);

@@ -20,7 +20,8 @@ using flowscribe::decode::PacketMeta;
 constexpr LinkType kLinks[] = {
     LinkType::kEthernet, LinkType::kLinuxSll, LinkType::kLinuxSll2, LinkType::kRaw,
     LinkType::kIpv4,     LinkType::kIpv6,     LinkType::kNull,      LinkType::kLoop,
-    static_cast<LinkType>(105),  // unsupported: must be rejected cleanly
+    static_cast<LinkType>(147),  // LINKTYPE_USER0, unsupported: must be rejected cleanly
+    LinkType::kNflog,    LinkType::kIeee80211, LinkType::kIeee80211Radiotap,
 };
 
 void check(bool ok) {

@@ -364,6 +364,89 @@ def case_active_timeout():
     assert long_sids <= got, (long_sids, got)
 
 
+# Frames of public captures (Arkime's test suite; only these few frames are kept here, as
+# the unit fixtures of tests/unit/decode_test.cpp are): link type, then (seconds, hex) each.
+LINK_FRAMES = {
+    # 6-4-gre-ppp-udp-4-dns.pcap, Ethernet: VLAN 100, IPv6, IPv4, PPTP GRE, PPP, IPv4 UDP DNS.
+    "pptp": (1, [
+        (1417577703,
+         "c500000082c400121ef2613d8100006486dd60000000008b04f62402f00000018e01000000000000555526"
+         "07fcd00100230000000000b1082a6b4500008b8caf0000402f75fe100000c8c034a69a3081880b006717"
+         "8000068fb100083a76ff03002145000063000040003c115667ac102c03080808089f400035004f2d23a6"
+         "2c01000001000000000000357871742d6465746563742d6d6f6465322d39373731326538382d31363761"
+         "2d343562392d393365652d39313331343065373636373800001c0001"),
+        (1417577704,
+         "0c010000613d001906e682c48100006486dd6000000000d204392607fcd00100230000000000b1082a6b24"
+         "02f00000018e010000000000005555450000d286d74000402f3b8fc034a69a100000c83001880b00b200"
+         "1100083ab8ff030021450000ae0306000032119d1608080808ac102c0300359f40009abbdaa62c818300"
+         "01000000010000357871742d6465746563742d6d6f6465322d39373731326538382d313637612d343562"
+         "392d393365652d39313331343065373636373800001c00010000060001000002f5004001610c726f6f74"
+         "2d73657276657273036e657400056e73746c640c766572697369676e2d67727303636f6d00780d090900"
+         "0007080000038400093a8000015180"),
+    ]),
+    # nflog.pcap, NFLOG: a TCP SYN and its SYN-ACK.
+    "nflog": (239, [
+        (1489603870,
+         "02000028080001000000031605000a0000000000080005000000000208000b000000064c08000e000000"
+         "0402400009004500003cc8fe40004006b6aa0a0a0a0a342be49cd3300050f1ea5c7f00000000a0023908"
+         "fc4d0000020405b40402080aa12a94810000000001030307"),
+        (1489603870,
+         "02000028080001000800012805000a000000000008000400000000021000080000063828cce17f8264c1"
+         "e88906000f000001000006001100000e000012001000001372c4f1e1cce17f8264c10800000014000300"
+         "0000000058c98d1e000000000000b710400009004500003c00004000e206dda8342be49c0a0a0a0a0050"
+         "d33030f94356f1ea5c80a01268dfc3940000020405b40402080a204a7436a12a948101030308"),
+    ]),
+    # 80211http.pcap, 802.11 + radiotap (FCS at the end): a TCP SYN and its SYN-ACK.
+    "wlan": (127, [
+        (1523241953,
+         "000024002f4000a0200800000000000028eb68280000000010169e09a000ba000000ba00080102018825"
+         "93406b6ff8a9d01e90a3882593406b6f20b7aaaa0300000008004500003cf931400040066130ac050571"
+         "0e1120d3c109005096740dd600000000a002ffff0d1b0000020405b40402080afffff4e7000000000103"
+         "030638ac82fa"),
+        (1523241953,
+         "000024002f4000a0200800000000000089ef68280000000010169e09a000e7000000e7000802d500f8a9"
+         "d01e90a3882593406b6f882593406b6f003eaaaa0300000008004500003c0000400040065a620e1120d3"
+         "ac0505710050c1095bc513de96740dd7a0127120b88b0000020405b40402080ab037c381fffff4e70103"
+         "0307c6bffb04"),
+    ]),
+}
+
+
+def _write_pcap(path, linktype, frames):
+    import struct
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype))
+        for i, (sec, hexbytes) in enumerate(frames):
+            data = bytes.fromhex(hexbytes)
+            f.write(struct.pack("<IIII", sec, 1000 * (i + 1), len(data), len(data)))
+            f.write(data)
+
+
+def case_links():
+    """PPTP, NFLOG and 802.11 radiotap frames reach the decoder and make one flow each."""
+    want = {
+        "pptp": ("udp", "172.16.44.3", 40768, "8.8.8.8", 53, 1, 99, 1, 174, "100"),
+        "nflog": ("tcp", "10.10.10.10", 54064, "52.43.228.156", 80, 1, 60, 1, 60, "-"),
+        "wlan": ("tcp", "172.5.5.113", 49417, "14.17.32.211", 80, 1, 60, 1, 60, "-"),
+    }
+    with tempfile.TemporaryDirectory() as d:
+        for name, (linktype, frames) in LINK_FRAMES.items():
+            path = os.path.join(d, name + ".pcap")
+            _write_pcap(path, linktype, frames)
+            p = run(["--pcap", path], check_rc=0)
+            check_grammar(p.stdout)
+            got = got_flows(sessions(p.stdout))
+            assert got == [want[name]], (name, got, p.stderr)
+            if name == "pptp":
+                dns = [records.parse(l) for l in p.stdout.splitlines()
+                       if records.parse(l)["msgid"] == "dns"]
+                assert len(dns) == 1, p.stdout
+        # A link type that is still not decoded (LINKTYPE_USER0) is refused with one line.
+        path = os.path.join(d, "user0.pcap")
+        _write_pcap(path, 147, LINK_FRAMES["nflog"][1])
+        _one_line_error(run(["--pcap", path], check_rc=2), "link type 147")
+
+
 CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}
 
 

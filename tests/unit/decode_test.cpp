@@ -54,7 +54,9 @@ const Names kInfoCounters = {
     "decode_other_l4",     "decode_gre_decapsulated", "decode_gre_unsupported",
     "decode_ipip_decapsulated", "decode_tunnel_too_deep", "decode_tcp_options_truncated",
     "decode_pppoe",        "decode_mpls",            "decode_udp_decapsulated",
-    "decode_frag_tiny_first",
+    "decode_frag_tiny_first", "decode_gre_pptp", "decode_gre_pptp_not_ip",
+    "decode_nflog_not_ip", "decode_wlan_not_data", "decode_wlan_protected",
+    "decode_wlan_unsupported",
 };
 
 // ---- frame builder -------------------------------------------------------------------------
@@ -203,6 +205,321 @@ Fixture make(std::string name, LinkType link, const Builder& b, DecodeStatus sta
   Fixture f{std::move(name), link, b.b, status, std::move(counters), b.mark_};
   if (status == DecodeStatus::kMalformed) f.min_len = SIZE_MAX;
   return f;
+}
+
+// Real frames: bytes of a captured frame in hex, `mark` = end of the last header needed.
+Builder from_hex(const char* hex, size_t mark) {
+  Builder b;
+  const auto nib = [](char ch) {
+    return static_cast<uint8_t>(ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10);
+  };
+  for (const char* p = hex; p[0] != 0 && p[1] != 0; p += 2) {
+    b.u8(static_cast<uint8_t>(nib(p[0]) << 4 | nib(p[1])));
+  }
+  b.mark_ = mark;
+  return b;
+}
+
+// PPTP (RFC 2637) frame 1 of Arkime's tests/pcap/6-4-gre-ppp-udp-4-dns.pcap: Ethernet, VLAN
+// 100, IPv6 carrying IPv4 (protocol 4), GRE version 1 with key, sequence and acknowledgement
+// (flags 0x3081, call id 6016), PPP FF 03 0021, IPv4 172.16.44.3:40768 -> 8.8.8.8:53 UDP (a
+// DNS AAAA query, 71 bytes).
+constexpr const char* kPptpDnsFrame =
+    "c500000082c400121ef2613d8100006486dd60000000008b04f62402f00000018e0100000000000055552607"
+    "fcd00100230000000000b1082a6b4500008b8caf0000402f75fe100000c8c034a69a3081880b006717800006"
+    "8fb100083a76ff03002145000063000040003c115667ac102c03080808089f400035004f2d23a62c01000001"
+    "000000000000357871742d6465746563742d6d6f6465322d39373731326538382d313637612d343562392d39"
+    "3365652d39313331343065373636373800001c0001";
+constexpr size_t kPptpDnsUdp = 14 + 4 + 40 + 20 + 16 + 4 + 20;  // offset of the inner UDP header
+
+// Enhanced GRE header: flags (K, S when seq, A when ack; version 1), 0x880B, payload length,
+// call id, then sequence / acknowledgement numbers.
+void pptp(Builder& b, uint16_t payload_len, bool seq, bool ack) {
+  b.u16(static_cast<uint16_t>(0x2001 | (seq ? 0x1000 : 0) | (ack ? 0x0080 : 0))).u16(0x880B);
+  b.u16(payload_len).u16(0x1780);
+  if (seq) b.u32(430001);
+  if (ack) b.u32(539254);
+}
+
+void add_pptp_fixtures(std::vector<Fixture>& v) {
+  using S = DecodeStatus;
+  const Names decap = {"decode_ok", "decode_gre_pptp", "decode_gre_decapsulated"};
+  const Names tracked = {"decode_ok", "decode_gre_pptp", "decode_gre_pptp_not_ip",
+                         "decode_other_l4"};
+  v.push_back(make("pptp_dns_real", LinkType::kEthernet, from_hex(kPptpDnsFrame, kPptpDnsUdp + 8),
+                   S::kOk,
+                   {"decode_ok", "decode_ipip_decapsulated", "decode_gre_pptp",
+                    "decode_gre_decapsulated"}));
+  {  // Address/control and protocol fields compressed (ACFC + PFC): PPP is just 0x21.
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 47, .l4_len = 12 + 1 + kInnerTcpLen});
+    pptp(b, 1 + kInnerTcpLen, true, false);
+    b.u8(0x21);
+    inner_tcp4(b);
+    v.push_back(make("pptp_compressed", LinkType::kEthernet, b, S::kOk, decap));
+  }
+  {  // IPv6 (PPP 0x0057) with the address/control field, ack only in the header.
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 47, .l4_len = 12 + 4 + 40 + 8});
+    pptp(b, 4 + 40 + 8, false, true);
+    b.raw({0xFF, 0x03, 0x00, 0x57});
+    ipv6(b, 58, 8);
+    icmp(b, 128, 0, 0x0999, 1);
+    b.mark();
+    v.push_back(make("pptp_ipv6", LinkType::kEthernet, b, S::kOk, decap));
+  }
+  {  // Acknowledgement only: payload length 0, no PPP frame.
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 47, .l4_len = 12});
+    pptp(b, 0, false, true);
+    b.mark();
+    v.push_back(make("pptp_ack_only", LinkType::kEthernet, b, S::kOk, tracked));
+  }
+  {  // LCP echo request (0xC021).
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 47, .l4_len = 12 + 12});
+    pptp(b, 12, true, false);
+    b.raw({0xFF, 0x03, 0xC0, 0x21}).mark().raw({0x09, 0x01, 0x00, 0x08}).u32(0x12345678);
+    v.push_back(make("pptp_lcp", LinkType::kEthernet, b, S::kOk, tracked));
+  }
+  {  // MPPE-encrypted data (compressed datagram 0x00FD), address/control compressed.
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 47, .l4_len = 12 + 2 + 20});
+    pptp(b, 2 + 20, true, false);
+    b.raw({0x00, 0xFD}).mark().payload(20);
+    v.push_back(make("pptp_mppe", LinkType::kEthernet, b, S::kOk, tracked));
+  }
+  {  // Payload length 6: the PPP frame ends inside the inner IPv4 header.
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 47, .l4_len = 12 + 4 + kInnerTcpLen});
+    pptp(b, 6, true, false);
+    b.raw({0xFF, 0x03, 0x00, 0x21});
+    inner_tcp4(b);
+    v.push_back(make("pptp_len_short", LinkType::kEthernet, b, S::kMalformed,
+                     {"decode_gre_pptp", "decode_gre_decapsulated", "decode_ipv4_truncated"}));
+  }
+  {  // Payload length 1: the frame ends inside the address/control field.
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 47, .l4_len = 12 + 4 + kInnerTcpLen});
+    pptp(b, 1, true, false);
+    b.raw({0xFF, 0x03, 0x00, 0x21});
+    inner_tcp4(b);
+    v.push_back(make("pptp_ppp_cut", LinkType::kEthernet, b, S::kMalformed,
+                     {"decode_gre_pptp", "decode_gre_truncated"}));
+  }
+}
+
+// NFLOG (LINKTYPE 239) frames 1 and 2 of Arkime's tests/pcap/nflog.pcap: family AF_INET,
+// resource id 40, TLVs (packet header, prefix, indev, uid, gid / hwaddr, timestamp, ...),
+// then NFULA_PAYLOAD: a TCP SYN 10.10.10.10:54064 -> 52.43.228.156:80 and its SYN-ACK.
+constexpr const char* kNflogSyn =
+    "02000028080001000000031605000a0000000000080005000000000208000b000000064c08000e000000040240"
+    "0009004500003cc8fe40004006b6aa0a0a0a0a342be49cd3300050f1ea5c7f00000000a0023908fc4d000002"
+    "0405b40402080aa12a94810000000001030307";
+constexpr const char* kNflogSynAck =
+    "02000028080001000800012805000a000000000008000400000000021000080000063828cce17f8264c1e889"
+    "06000f000001000006001100000e000012001000001372c4f1e1cce17f8264c108000000140003000000000058"
+    "c98d1e000000000000b710400009004500003c00004000e206dda8342be49c0a0a0a0a0050d33030f94356f1ea"
+    "5c80a01268dfc3940000020405b40402080a204a7436a12a948101030308";
+
+// One NFLOG TLV: length (header included) and type, little endian, value, padding to 4.
+void nflog_tlv(Builder& b, uint16_t type, const Bytes& value) {
+  const uint16_t len = static_cast<uint16_t>(4 + value.size());
+  b.u8(static_cast<uint8_t>(len)).u8(static_cast<uint8_t>(len >> 8));
+  b.u8(static_cast<uint8_t>(type)).u8(static_cast<uint8_t>(type >> 8));
+  b.b.insert(b.b.end(), value.begin(), value.end());
+  b.fill((4 - value.size() % 4) % 4, 0);
+}
+
+void add_nflog_fixtures(std::vector<Fixture>& v) {
+  using S = DecodeStatus;
+  const Names ok = {"decode_ok"};
+  v.push_back(make("nflog_syn_real", LinkType::kNflog, from_hex(kNflogSyn, 48 + 40), S::kOk, ok));
+  v.push_back(
+      make("nflog_synack_real", LinkType::kNflog, from_hex(kNflogSynAck, 104 + 40), S::kOk, ok));
+  {  // AF_INET6 (10), a prefix TLV whose 3 bytes are padded, then IPv6 UDP.
+    Builder b;
+    b.u8(10).u8(0).u16(7);
+    nflog_tlv(b, 10, {'a', 'b', 0});
+    b.u8(4 + 40 + 8 + kPayloadLen).u8(0).u8(9).u8(0);
+    ipv6(b, 17, 8 + kPayloadLen);
+    udp(b, 5353, 53, 8 + kPayloadLen);
+    b.mark().payload(kPayloadLen);
+    v.push_back(make("nflog_ipv6", LinkType::kNflog, b, S::kOk, ok));
+  }
+  {  // AF_BRIDGE (7): not IP.
+    Builder b;
+    b.u8(7).u8(0).u16(0).mark();
+    nflog_tlv(b, 1, {0x08, 0x06, 0x01, 0x00});
+    v.push_back(make("nflog_bridge", LinkType::kNflog, b, S::kNotIp,
+                     {"decode_not_ip", "decode_nflog_not_ip"}));
+  }
+  {  // No payload TLV (logged with a copy range of 0).
+    Builder b;
+    b.u8(2).u8(0).u16(0);
+    nflog_tlv(b, 1, {0x08, 0x00, 0x01, 0x00});
+    v.push_back(make("nflog_no_payload", LinkType::kNflog, b, S::kMalformed,
+                     {"decode_nflog_no_payload"}));
+  }
+  {  // A TLV length of 2 (below its own header) would never move on.
+    Builder b;
+    b.u8(2).u8(0).u16(0).u8(2).u8(0).u8(1).u8(0).fill(8, 0);
+    v.push_back(make("nflog_bad_tlv_len", LinkType::kNflog, b, S::kMalformed,
+                     {"decode_nflog_truncated"}));
+  }
+  {  // A TLV that claims more bytes than the frame has.
+    Builder b;
+    b.u8(2).u8(0).u16(0).u8(200).u8(0).u8(1).u8(0).fill(8, 0);
+    v.push_back(make("nflog_tlv_beyond", LinkType::kNflog, b, S::kMalformed,
+                     {"decode_nflog_truncated"}));
+  }
+}
+
+// 802.11 with radiotap (LINKTYPE 127) frames 1 and 2 of Arkime's tests/pcap/80211http.pcap:
+// a 36-byte radiotap header (TSFT, Flags 0x10 = FCS at the end, rate, channel, signal,
+// antenna), a data frame (ToDS; then FromDS), LLC/SNAP 0800, IPv4 TCP SYN 172.5.5.113:49417
+// -> 14.17.32.211:80 and its SYN-ACK, then the 4-byte FCS.
+constexpr const char* kWlanSyn =
+    "000024002f4000a0200800000000000028eb68280000000010169e09a000ba000000ba000801020188259340"
+    "6b6ff8a9d01e90a3882593406b6f20b7aaaa0300000008004500003cf931400040066130ac0505710e1120d3"
+    "c109005096740dd600000000a002ffff0d1b0000020405b40402080afffff4e7000000000103030638ac82fa";
+constexpr const char* kWlanSynAck =
+    "000024002f4000a0200800000000000089ef68280000000010169e09a000e7000000e7000802d500f8a9d01e"
+    "90a3882593406b6f882593406b6f003eaaaa0300000008004500003c000040004006"
+    "5a620e1120d3ac0505710050c1095bc513de96740dd7a0127120b88b0000020405b40402080ab037c381ffff"
+    "f4e701030307c6bffb04";
+
+// 802.11 data frame header: frame control, duration, addresses (4 when ToDS and FromDS),
+// sequence control (fragment number in the low nibble), QoS control, HT control.
+struct Wlan {
+  uint8_t fc0 = 0x08;  // version 0, type 2 (data), subtype 0
+  uint8_t fc1 = 0x01;  // ToDS
+  uint8_t frag = 0;
+  uint8_t qos0 = 0x00;
+};
+void wlan(Builder& b, const Wlan& w) {
+  b.u8(w.fc0).u8(w.fc1).u16(0x3a01);
+  for (int i = 0; i < 3; ++i) b.raw({0x02, 0x11, 0x22, 0x33, 0x44, static_cast<uint8_t>(i)});
+  b.u8(static_cast<uint8_t>(0x10 | w.frag)).u8(0x05);
+  if ((w.fc1 & 0x03) == 0x03) b.raw({0x02, 0x11, 0x22, 0x33, 0x44, 0x03});
+  if (w.fc0 & 0x80) {
+    b.u8(w.qos0).u8(0);
+    if (w.fc1 & 0x80) b.u32(0x0000C003);
+  }
+}
+void snap(Builder& b, uint16_t type) { b.raw({0xAA, 0xAA, 0x03, 0, 0, 0}).u16(type); }
+// The shortest radiotap header: version 0, length 8, no fields.
+void radiotap(Builder& b) { b.raw({0, 0, 8, 0, 0, 0, 0, 0}); }
+
+void add_wlan_fixtures(std::vector<Fixture>& v) {
+  using S = DecodeStatus;
+  using L = LinkType;
+  const Names ok = {"decode_ok"};
+  v.push_back(make("wlan_syn_real", L::kIeee80211Radiotap, from_hex(kWlanSyn, 36 + 24 + 8 + 40),
+                   S::kOk, ok));
+  v.push_back(make("wlan_synack_real", L::kIeee80211Radiotap,
+                   from_hex(kWlanSynAck, 36 + 24 + 8 + 40), S::kOk, ok));
+  {  // No radiotap (LINKTYPE 105): QoS data, 4 addresses, Order bit (HT control), IPv6 UDP.
+    Builder b;
+    wlan(b, {.fc0 = 0x88, .fc1 = 0x83});
+    snap(b, kEthIpv6);
+    ipv6(b, 17, 8 + kPayloadLen);
+    udp(b, 5353, 53, 8 + kPayloadLen);
+    b.mark().payload(kPayloadLen);
+    v.push_back(make("wlan_qos_4addr_htc", L::kIeee80211, b, S::kOk, ok));
+  }
+  {  // Radiotap Flags 0x20: the 26-byte QoS header is padded to 28. SNAP OUI 0000F8, VLAN.
+    Builder b;
+    b.raw({0, 0, 12, 0, 0x02, 0, 0, 0, 0x20, 0, 0, 0});  // present: Flags; 3 bytes of padding
+    wlan(b, {.fc0 = 0x88, .fc1 = 0x02});
+    b.u16(0).raw({0xAA, 0xAA, 0x03, 0, 0, 0xF8}).u16(kEthVlan);
+    tag(b, 12, kEthIpv4);
+    ipv4(b, {.proto = 6, .l4_len = 20 + kPayloadLen});
+    tcp(b, {});
+    b.mark().payload(kPayloadLen);
+    v.push_back(make("wlan_radiotap_datapad", L::kIeee80211Radiotap, b, S::kOk, ok));
+  }
+  {  // Protected (WEP/TKIP/CCMP): not decrypted.
+    Builder b;
+    radiotap(b);
+    b.u8(0x88).u8(0x41).mark();
+    b.fill(24, 0x5a);
+    v.push_back(make("wlan_protected", L::kIeee80211Radiotap, b, S::kNotIp,
+                     {"decode_not_ip", "decode_wlan_protected"}));
+  }
+  {  // Beacon (management type 0, subtype 8).
+    Builder b;
+    radiotap(b);
+    b.u8(0x80).u8(0x00).mark();
+    b.fill(22, 0xff).fill(12, 0);
+    v.push_back(make("wlan_beacon", L::kIeee80211Radiotap, b, S::kNotIp,
+                     {"decode_not_ip", "decode_wlan_not_data"}));
+  }
+  {  // ACK (control type 1, subtype 13): 10 bytes.
+    Builder b;
+    b.u8(0xD4).u8(0x00).mark().u16(0).raw({0x02, 0x11, 0x22, 0x33, 0x44, 0x55});
+    v.push_back(make("wlan_ack", L::kIeee80211, b, S::kNotIp,
+                     {"decode_not_ip", "decode_wlan_not_data"}));
+  }
+  {  // QoS Null (subtype 12): no data.
+    Builder b;
+    b.u8(0xC8).u8(0x01).mark();
+    b.fill(24, 0);
+    v.push_back(make("wlan_qos_null", L::kIeee80211, b, S::kNotIp,
+                     {"decode_not_ip", "decode_wlan_not_data"}));
+  }
+  {  // A-MSDU (QoS control bit 7), a fragment (number 1), a non-SNAP LLC (STP), version 1.
+    struct Case {
+      const char* name;
+      Wlan w;
+      bool stp;
+    };
+    for (const Case& k : {Case{"wlan_amsdu", {.fc0 = 0x88, .fc1 = 0x02, .qos0 = 0x80}, false},
+                          Case{"wlan_fragment", {.frag = 1}, false},
+                          Case{"wlan_more_fragments", {.fc1 = 0x05}, false},
+                          Case{"wlan_llc_stp", {}, true}}) {
+      Builder b;
+      wlan(b, k.w);
+      if (k.stp) b.raw({0x42, 0x42, 0x03});
+      b.mark();
+      snap(b, kEthIpv4);
+      ipv4(b, {.proto = 6, .l4_len = 20});
+      tcp(b, {});
+      v.push_back(make(k.name, L::kIeee80211, b, S::kNotIp,
+                       {"decode_not_ip", "decode_wlan_unsupported"}));
+    }
+    Builder b;
+    b.u8(0x09).u8(0x01).mark().fill(40, 0);
+    v.push_back(make("wlan_version_1", L::kIeee80211, b, S::kNotIp,
+                     {"decode_not_ip", "decode_wlan_unsupported"}));
+  }
+  {  // SNAP with ARP inside: a valid frame, not IP.
+    Builder b;
+    wlan(b, {});
+    snap(b, kEthArp);
+    b.mark().fill(28, 0);
+    v.push_back(make("wlan_arp", L::kIeee80211, b, S::kNotIp, {"decode_not_ip"}));
+  }
+  {  // Radiotap version 1; and a radiotap length beyond the frame.
+    Builder b;
+    b.raw({1, 0, 8, 0, 0, 0, 0, 0});
+    wlan(b, {});
+    snap(b, kEthIpv4);
+    v.push_back(make("radiotap_bad_version", L::kIeee80211Radiotap, b, S::kMalformed,
+                     {"decode_radiotap_bad"}));
+    Builder c;
+    c.raw({0, 0, 0xff, 0, 0, 0, 0, 0});
+    wlan(c, {});
+    v.push_back(make("radiotap_too_long", L::kIeee80211Radiotap, c, S::kMalformed,
+                     {"decode_radiotap_bad"}));
+  }
 }
 
 std::vector<Fixture> build_fixtures() {
@@ -641,14 +958,14 @@ std::vector<Fixture> build_fixtures() {
     v.push_back(make("erspan3_ip", L::kEthernet, b, S::kOk,
                      {"decode_ok", "decode_gre_decapsulated"}));
   }
-  {  // GRE carrying PPP (0x880B, enhanced GRE version 1, RFC 2637): tracked as GRE.
+  {  // GRE version 1 with a payload other than PPP (0x880B): tracked as GRE.
     Builder b;
     eth(b, kEthIpv4);
     ipv4(b, {.proto = 47, .l4_len = 8 + 4});
-    gre(b, {.ptype = 0x880B, .key = true, .version = 1});
-    b.raw({0xFF, 0x03, 0x00, 0x21});
+    gre(b, {.ptype = kEthIpv4, .key = true, .version = 1});
+    b.raw({0x45, 0x00, 0x00, 0x14});
     b.mark_ = 14 + 20 + 4;  // the version is in the first 4 bytes
-    v.push_back(make("gre_pptp", L::kEthernet, b, S::kOk,
+    v.push_back(make("gre_v1_not_ppp", L::kEthernet, b, S::kOk,
                      {"decode_ok", "decode_gre_unsupported", "decode_other_l4"}));
   }
   {  // GRE version 0 with an unknown payload type: tracked as GRE once the header is seen.
@@ -877,12 +1194,15 @@ std::vector<Fixture> build_fixtures() {
     v.push_back(make("gre_inner_bad_ihl", L::kEthernet, b, S::kMalformed,
                      {"decode_gre_decapsulated", "decode_ipv4_bad_ihl"}));
   }
-  {  // A link type we do not decode (LINKTYPE_IEEE802_11 = 105).
+  {  // A link type we do not decode (LINKTYPE_USER0 = 147).
     Builder b;
     b.fill(40, 0);
-    v.push_back(make("unsupported_link", static_cast<LinkType>(105), b, S::kMalformed,
+    v.push_back(make("unsupported_link", static_cast<LinkType>(147), b, S::kMalformed,
                      {"decode_unsupported_link"}));
   }
+  add_pptp_fixtures(v);
+  add_nflog_fixtures(v);
+  add_wlan_fixtures(v);
   return v;
 }
 
@@ -1227,12 +1547,13 @@ TEST_CASE("Linux cooked, raw, null and loop link types", "[decode]") {
 TEST_CASE("Link type names and support", "[decode]") {
   const std::map<uint32_t, std::string> names = {
       {1, "EN10MB"}, {113, "LINUX_SLL"}, {276, "LINUX_SLL2"}, {101, "RAW"}, {12, "RAW"},
-      {0, "NULL"},   {108, "LOOP"},      {228, "IPV4"},       {229, "IPV6"}};
+      {0, "NULL"},   {108, "LOOP"},      {228, "IPV4"},       {229, "IPV6"},
+      {239, "NFLOG"}, {105, "IEEE802_11"}, {127, "IEEE802_11_RADIO"}};
   for (const auto& [lt, name] : names) {
     CHECK(link_type_supported(lt));
     CHECK(std::string(link_type_name(lt)) == name);
   }
-  for (uint32_t lt : {105u, 127u, 239u, 65535u, 0xFFFFFFFFu}) {
+  for (uint32_t lt : {119u, 147u, 163u, 65535u, 0xFFFFFFFFu}) {
     CHECK_FALSE(link_type_supported(lt));
     CHECK(std::string(link_type_name(lt)) == "unknown");
   }
@@ -1274,7 +1595,7 @@ TEST_CASE("GRE and ERSPAN are decoded to the inner flow", "[decode]") {
 }
 
 TEST_CASE("Unsupported and too-deep tunnels are tracked on the carrier", "[decode]") {
-  for (const char* name : {"gre_pptp", "gre_mpls"}) {
+  for (const char* name : {"gre_v1_not_ppp", "gre_mpls"}) {
     const Fixture& f = fixture(name);
     Decoded d = expect_fixture(name);
     CHECK(d.meta.l4_proto == kIpProtoGre);
@@ -1295,6 +1616,127 @@ TEST_CASE("Unsupported and too-deep tunnels are tracked on the carrier", "[decod
   CHECK(addr(deep_ipip.meta.src) == v4({10, 7, 0, 1}));
   CHECK(deep_ipip.meta.payload_len == kInnerTcpLen);
   expect_fixture("gre_inner_bad_ihl");
+}
+
+TEST_CASE("PPTP enhanced GRE is decoded through PPP to the inner IP", "[decode]") {
+  {
+    const Fixture& f = fixture("pptp_dns_real");
+    Decoded d = expect_fixture(f.name);
+    const PacketMeta& m = d.meta;
+    CHECK(m.tunneled);
+    CHECK(m.ip_version == 4);
+    CHECK(addr(m.src) == v4({172, 16, 44, 3}));
+    CHECK(addr(m.dst) == v4({8, 8, 8, 8}));
+    CHECK(m.l4_proto == kIpProtoUdp);
+    CHECK(m.sport == 40768);
+    CHECK(m.dport == 53);
+    CHECK(m.vlan_outer == 100);
+    CHECK(offset_of(f, m.l3) == kPptpDnsUdp - 20);
+    CHECK(offset_of(f, m.payload) == kPptpDnsUdp + 8);
+    CHECK(m.payload_len == 71);
+    CHECK(m.payload_wire_len == 71);
+    CHECK(m.payload[0] == 0xa6);  // DNS id 0xa62c
+  }
+  {
+    const Fixture& f = fixture("pptp_compressed");
+    Decoded d = expect_fixture(f.name);
+    CHECK(d.meta.tunneled);
+    CHECK(addr(d.meta.src) == v4(kInnerSrc4));
+    CHECK(d.meta.dport == 80);
+    CHECK(offset_of(f, d.meta.l3) == 14 + 20 + 12 + 1);
+    CHECK(d.meta.payload_len == kPayloadLen);
+  }
+  {
+    Decoded d = expect_fixture("pptp_ipv6");
+    CHECK(d.meta.tunneled);
+    CHECK(d.meta.ip_version == 6);
+    CHECK(d.meta.sport == 0x0999);
+  }
+  for (const char* name : {"pptp_ack_only", "pptp_lcp", "pptp_mppe"}) {
+    INFO(name);
+    const Fixture& f = fixture(name);
+    Decoded d = expect_fixture(name);
+    CHECK_FALSE(d.meta.tunneled);
+    CHECK(d.meta.l4_proto == kIpProtoGre);
+    CHECK_FALSE(d.meta.has_ports);
+    CHECK(addr(d.meta.src) == v4(kSrc4));
+    CHECK(offset_of(f, d.meta.l3) == 14);
+    CHECK(offset_of(f, d.meta.payload) == 34);
+  }
+  expect_fixture("pptp_len_short");
+  expect_fixture("pptp_ppp_cut");
+  expect_fixture("gre_v1_not_ppp");
+}
+
+TEST_CASE("NFLOG: the payload TLV is the packet", "[decode]") {
+  {
+    const Fixture& f = fixture("nflog_syn_real");
+    Decoded d = expect_fixture(f.name);
+    CHECK(offset_of(f, d.meta.l3) == 48);
+    CHECK(addr(d.meta.src) == v4({10, 10, 10, 10}));
+    CHECK(addr(d.meta.dst) == v4({52, 43, 228, 156}));
+    CHECK(d.meta.sport == 54064);
+    CHECK(d.meta.dport == 80);
+    CHECK(d.meta.tcp_flags == kTcpSyn);
+    CHECK(d.meta.payload == nullptr);
+  }
+  {
+    const Fixture& f = fixture("nflog_synack_real");
+    Decoded d = expect_fixture(f.name);
+    CHECK(offset_of(f, d.meta.l3) == 104);
+    CHECK(d.meta.sport == 80);
+    CHECK(d.meta.tcp_flags == (kTcpSyn | kTcpAck));
+  }
+  {
+    const Fixture& f = fixture("nflog_ipv6");
+    Decoded d = expect_fixture(f.name);
+    CHECK(d.meta.ip_version == 6);
+    CHECK(offset_of(f, d.meta.l3) == 4 + 8 + 4);
+    CHECK(d.meta.dport == 53);
+    CHECK(d.meta.payload_len == kPayloadLen);
+  }
+  for (const char* name : {"nflog_bridge", "nflog_no_payload", "nflog_bad_tlv_len",
+                           "nflog_tlv_beyond"}) {
+    expect_fixture(name);
+  }
+}
+
+TEST_CASE("802.11 data frames are decoded through LLC/SNAP", "[decode]") {
+  for (const char* name : {"wlan_syn_real", "wlan_synack_real"}) {
+    INFO(name);
+    const Fixture& f = fixture(name);
+    Decoded d = expect_fixture(name);
+    const bool syn = std::string(name) == "wlan_syn_real";
+    CHECK(offset_of(f, d.meta.l3) == 36 + 24 + 8);
+    CHECK(addr(d.meta.src) == v4(syn ? std::array<uint8_t, 4>{172, 5, 5, 113}
+                                     : std::array<uint8_t, 4>{14, 17, 32, 211}));
+    CHECK(d.meta.sport == (syn ? 49417 : 80));
+    CHECK(d.meta.ip_len == 60);
+    // The frame ends with the 4-byte FCS (radiotap Flags 0x10): not TCP payload.
+    CHECK(d.meta.payload == nullptr);
+    CHECK(d.meta.payload_wire_len == 0);
+  }
+  {
+    const Fixture& f = fixture("wlan_qos_4addr_htc");
+    Decoded d = expect_fixture(f.name);
+    CHECK(offset_of(f, d.meta.l3) == 30 + 2 + 4 + 8);
+    CHECK(d.meta.ip_version == 6);
+    CHECK(d.meta.dport == 53);
+  }
+  {
+    const Fixture& f = fixture("wlan_radiotap_datapad");
+    Decoded d = expect_fixture(f.name);
+    CHECK(offset_of(f, d.meta.l3) == 12 + 28 + 8 + 4);
+    CHECK(d.meta.vlan_outer == 12);
+    CHECK(d.meta.dport == 443);
+    CHECK(d.meta.payload_len == kPayloadLen);
+  }
+  for (const char* name : {"wlan_protected", "wlan_beacon", "wlan_ack", "wlan_qos_null",
+                           "wlan_amsdu", "wlan_fragment", "wlan_more_fragments", "wlan_llc_stp",
+                           "wlan_version_1", "wlan_arp", "radiotap_bad_version",
+                           "radiotap_too_long"}) {
+    expect_fixture(name);
+  }
 }
 
 TEST_CASE("Non-IP frames", "[decode]") {
@@ -1467,10 +1909,12 @@ TEST_CASE("write fuzz seeds", "[.corpus]") {
   REQUIRE(dir != nullptr);
   const LinkType order[] = {LinkType::kEthernet, LinkType::kLinuxSll, LinkType::kLinuxSll2,
                             LinkType::kRaw,      LinkType::kIpv4,     LinkType::kIpv6,
-                            LinkType::kNull,     LinkType::kLoop};
+                            LinkType::kNull,     LinkType::kLoop,     static_cast<LinkType>(147),
+                            LinkType::kNflog,    LinkType::kIeee80211,
+                            LinkType::kIeee80211Radiotap};
   for (const Fixture& f : fixtures()) {
     int sel = -1;
-    for (int i = 0; i < 8; ++i)
+    for (int i = 0; i < 12; ++i)
       if (order[i] == f.link) sel = i;
     if (sel < 0) continue;
     std::ofstream out(std::string(dir) + "/" + f.name, std::ios::binary);
