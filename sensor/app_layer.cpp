@@ -1,5 +1,6 @@
 #include "sensor/app_layer.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -21,6 +22,8 @@ struct alignas(64) AppLayer::State {
   uint8_t handed_over;    // the active dissector took the stream over from another one
   uint8_t dir_swap;       // 1 when the classifier flipped the roles: reassembler dir 0 is now
                           //   the server side
+  uint8_t sctp_started;   // SCTP: bit d set once side d (0 = client as first seen) sent DATA
+  uint32_t sctp_next_tsn[2];  // SCTP: the TSN expected next from each side
 };
 
 // Receives a flow's ordered bytes from the reassembler: to the classifier until it decides,
@@ -169,7 +172,10 @@ uint32_t AppLayer::alloc(flow::Flow& f, bool from_client, const AppPacket& p) no
   // ports or the first packet: the classifier may then find the roles the other way round.
   const bool guessed = f.direction_basis != static_cast<uint8_t>(flow::DirectionBasis::kSyn) &&
                        f.direction_basis != static_cast<uint8_t>(flow::DirectionBasis::kSynAck);
-  classifier_.init(s.cls, f.key.proto, f.key.port[c], f.key.port[c ^ 1], guessed);
+  s.sctp_started = 0;
+  // SCTP's DATA chunks are read as a byte stream (on_sctp): classified as TCP is.
+  const uint8_t transport = f.key.proto == kIpProtoSctp ? uint8_t{kIpProtoTcp} : f.key.proto;
+  classifier_.init(s.cls, transport, f.key.port[c], f.key.port[c ^ 1], guessed);
   if (f.key.proto == kIpProtoTcp) {
     flow::TcpReassembler::init(s.stream);
     // State is taken at the first payload packet, after the handshake went by (a SYN scan
@@ -256,7 +262,9 @@ bool AppLayer::start_dissector(flow::Flow& f, State& s, uint16_t proto, Nanos no
   s.dissector = static_cast<uint8_t>(di);
   s.slot = sl.free_list[--sl.free_count];
   dissect::Ctx c = ctx(f, now);
-  dissectors_.list[s.dissector]->begin_flow(dslot(s), c, f.key.proto);
+  // SCTP reaches dissectors as a stream, as TCP does (on_sctp).
+  dissectors_.list[s.dissector]->begin_flow(dslot(s), c,
+                                            f.key.proto == kIpProtoSctp ? uint8_t{kIpProtoTcp} : f.key.proto);
   return true;
 }
 
@@ -400,7 +408,7 @@ void AppLayer::conclude(flow::Flow& f, const dissect::Decision& d, const Chunk& 
   // spoke first, then the other, then the chunk that decided. Bytes the prefix could not hold
   // reach the dissector as a gap.
   const dissect::ClassifyState& cs = s.cls;
-  const bool tcp = f.key.proto == kIpProtoTcp;
+  const bool tcp = f.key.proto == kIpProtoTcp || f.key.proto == kIpProtoSctp;  // a stream
   auto replay = [&](uint32_t dir, uint32_t n, uint32_t wire) {
     if (s.dissector == kNoDissector || (f.app_flags & flow::kAppBypass)) return;
     if (n) dissect_data(f, s, dir, cs.prefix[dir], n, tcp ? n : wire, now);
@@ -438,14 +446,98 @@ void AppLayer::conclude(flow::Flow& f, const dissect::Decision& d, const Chunk& 
   }
 }
 
+namespace {
+constexpr uint8_t kSctpData = 0;    // RFC 9260 3.3.1
+constexpr uint8_t kSctpIData = 64;  // RFC 8260 2.1: interleaved fragments, not read
+constexpr uint32_t kSctpDataHeader = 16;
+
+uint32_t be16(const uint8_t* p) noexcept { return static_cast<uint32_t>(p[0]) << 8 | p[1]; }
+uint32_t be32(const uint8_t* p) noexcept {
+  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
+         static_cast<uint32_t>(p[2]) << 8 | p[3];
+}
+
+// True when the chunks of an SCTP packet hold user data (DATA with at least one byte, or
+// I-DATA): only those take app state.
+bool sctp_has_data(const uint8_t* c, uint32_t left) noexcept {
+  while (c != nullptr && left >= 4) {
+    const uint32_t len = be16(c + 2);
+    if (len < 4) return false;
+    if ((c[0] == kSctpData && len > kSctpDataHeader) || c[0] == kSctpIData) return true;
+    const uint32_t padded = (len + 3) & ~3u;
+    if (padded >= left) return false;
+    c += padded;
+    left -= padded;
+  }
+  return false;
+}
+}  // namespace
+
+// SCTP (RFC 9260): the DATA chunks of each side, taken in TSN order, make that side's byte
+// stream. Without I-DATA a message's fragments have consecutive TSNs, so the stream is the
+// side's messages one after the other, whatever SCTP stream each was sent on. A TSN seen
+// before is a retransmission (skipped); one past the next expected is a hole of unknown size.
+void AppLayer::on_sctp(flow::Flow& f, State& s, bool from_client, const AppPacket& p) noexcept {
+  Consumer consumer{*this, f, s, p.t};
+  const uint32_t side = from_client ? 0u : 1u;
+  const uint8_t* c = p.payload;
+  uint32_t left = p.payload_len;
+  uint32_t wire_left = p.payload_wire_len;
+  while (c != nullptr && left >= 4 && !(f.app_flags & flow::kAppBypass)) {
+    const uint8_t type = c[0];
+    const uint32_t len = be16(c + 2);
+    if (len < 4 || len > wire_left) {  // a chunk length the packet cannot hold
+      counters_.app_sctp_bad_chunk.inc();
+      return;
+    }
+    const uint32_t dir = side ^ s.dir_swap;
+    if (type == kSctpIData) {
+      counters_.app_sctp_idata.inc();
+      consumer.gap(dir, 0);
+    } else if (type == kSctpData) {
+      if (len < kSctpDataHeader) {
+        counters_.app_sctp_bad_chunk.inc();
+        return;
+      }
+      if (left < kSctpDataHeader) return;  // the capture cut the chunk's header: nothing known
+      const uint32_t tsn = be32(c + 4);
+      if (!(s.sctp_started & (1u << side))) {
+        s.sctp_started |= static_cast<uint8_t>(1u << side);
+        s.sctp_next_tsn[side] = tsn;
+      }
+      const int32_t ahead = static_cast<int32_t>(tsn - s.sctp_next_tsn[side]);
+      if (ahead < 0) {
+        counters_.app_sctp_tsn_old.inc();
+      } else {
+        if (ahead > 0) {  // DATA the capture lost (or that comes later, out of order)
+          counters_.app_sctp_tsn_gap.inc();
+          consumer.gap(dir, 0);
+        }
+        s.sctp_next_tsn[side] = tsn + 1;
+        const uint32_t n = len - kSctpDataHeader;
+        const uint32_t have = std::min(n, left - kSctpDataHeader);
+        if (have != 0) consumer.data(dir, c + kSctpDataHeader, have);
+        if (have < n) consumer.gap(dir, n - have);  // cut by the capture's snap length
+      }
+    }
+    const uint32_t padded = (len + 3) & ~3u;
+    if (padded >= left) return;
+    c += padded;
+    left -= padded;
+    wire_left -= padded;
+  }
+}
+
 void AppLayer::on_packet(flow::Flow& f, bool from_client, const AppPacket& p) noexcept {
   const bool tcp = f.key.proto == kIpProtoTcp;
+  const bool sctp = f.key.proto == kIpProtoSctp;
   if (f.app_state == flow::kNoAppState) {
-    if (!tcp && f.key.proto != kIpProtoUdp) {
+    if (!tcp && !sctp && f.key.proto != kIpProtoUdp) {
       counters_.app_other_transport.inc();
       f.app_flags |= flow::kAppBypass;
       return;
     }
+    if (sctp && !sctp_has_data(p.payload, p.payload_len)) return;  // INIT, SACK, ...: no state
     if (p.payload_wire_len == 0) {  // nothing to classify yet; take no state
       if (tcp && (p.tcp_flags & kTcpSyn)) note_isn(f, from_client ? 0 : 1, p.seq);
       return;
@@ -473,6 +565,8 @@ void AppLayer::on_packet(flow::Flow& f, bool from_client, const AppPacket& p) no
     flow::TcpSegment seg{p.seq, p.ack, p.payload, p.payload_len, p.payload_wire_len, p.tcp_flags};
     // The reassembler's directions stay as they were when the state was taken.
     reasm_->on_segment(s.stream, (from_client ? 0u : 1u) ^ s.dir_swap, seg, consumer);
+  } else if (sctp) {
+    on_sctp(f, s, from_client, p);
   } else if (p.payload_len != 0) {
     const uint32_t dir = (from_client ? 0u : 1u) ^ s.dir_swap;
     if (s.dissector != kNoDissector) {

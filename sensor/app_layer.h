@@ -28,7 +28,11 @@ namespace flowscribe::sensor {
   X(app_classified, "flows whose protocol was named")                                       \
   X(app_unknown, "flows whose payload matched no protocol (proto=unknown)")                 \
   X(app_no_payload, "flows that ended without payload (never classified)")                  \
-  X(app_other_transport, "flows neither TCP nor UDP: not classified")                       \
+  X(app_other_transport, "flows neither TCP, UDP nor SCTP: not classified")                 \
+  X(app_sctp_bad_chunk, "SCTP packets whose chunk list broke off (a length too short or past the packet): the rest not read") \
+  X(app_sctp_tsn_old, "SCTP DATA chunks with a TSN already taken (retransmissions): skipped") \
+  X(app_sctp_tsn_gap, "SCTP DATA chunks after a TSN never seen (lost or out of order): a hole in the stream") \
+  X(app_sctp_idata, "SCTP I-DATA chunks (interleaved messages, RFC 8260): not read, a hole in the stream") \
   X(app_reversed, "flows whose guessed client was the server (payload proved it): flipped")  \
   X(app_decided_prefix_full, "flows decided on an unconfirmed candidate: a first message outgrew the classifier's prefix") \
   X(app_dissected, "flows handed to their protocol's dissector")                            \
@@ -117,6 +121,8 @@ class AppLayer {
   bool start_dissector(flow::Flow& f, State& s, uint16_t proto, Nanos now) noexcept;
   void stop_dissector(flow::Flow& f, State& s, bool write_pending, Nanos now) noexcept;
   void release(flow::Flow& f) noexcept;
+  // SCTP: reads the packet's DATA chunks as the sending side's stream.
+  void on_sctp(flow::Flow& f, State& s, bool from_client, const AppPacket& p) noexcept;
   dissect::Ctx ctx(flow::Flow& f, Nanos now) noexcept;
   void* dslot(const State& s) noexcept;
   // Sequence numbers of handshakes (SYN, SYN-ACK) of flows that hold no state yet, so that a

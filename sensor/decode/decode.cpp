@@ -52,6 +52,7 @@ constexpr uint32_t kIpv6HeaderLen = 40;
 constexpr uint32_t kTcpMinHeaderLen = 20;
 constexpr uint32_t kUdpHeaderLen = 8;
 constexpr uint32_t kIcmpHeaderLen = 8;
+constexpr uint32_t kSctpCommonLen = 12;  // RFC 9260 3.1: ports, verification tag, checksum
 constexpr uint32_t kGreBaseLen = 4;
 constexpr uint32_t kErspan2HeaderLen = 8;
 constexpr uint32_t kErspan3HeaderLen = 12;
@@ -301,6 +302,18 @@ inline DecodeStatus decode_udp(Ctx& ctx, Cursor c, uint32_t l4_wire) noexcept {
   return DecodeStatus::kOk;
 }
 
+// RFC 9260 3.1: the common header gives the ports; the chunks after it are the payload (the
+// app layer reads their DATA chunks as a stream: docs/streams.md, "SCTP").
+DecodeStatus decode_sctp(Ctx& ctx, Cursor c, uint32_t l4_wire) noexcept {
+  PacketMeta& out = ctx.out;
+  if (!c.has(kSctpCommonLen)) return malformed(ctx.n.decode_sctp_truncated);
+  out.sport = c.u16be(0);
+  out.dport = c.u16be(2);
+  out.has_ports = true;
+  set_payload(out, c.ptr() + kSctpCommonLen, c.size() - kSctpCommonLen, l4_wire - kSctpCommonLen);
+  return DecodeStatus::kOk;
+}
+
 // RFC 792 / RFC 4443. Echo request and reply share (identifier, identifier) so both
 // directions land in one flow; other messages are keyed by (type, code).
 DecodeStatus decode_icmp(Ctx& ctx, Cursor c, uint32_t l4_wire, bool v6) noexcept {
@@ -468,6 +481,8 @@ inline DecodeStatus decode_transport(Ctx& ctx, uint8_t proto, Cursor c,
       return decode_icmp(ctx, c, l4_wire, true);
     case kIpProtoGre:
       return decode_gre(ctx, c, l4_wire);
+    case kIpProtoSctp:
+      return decode_sctp(ctx, c, l4_wire);
     case kProtoIpip:
     case kProtoIpv6InIp:
       return decode_ipip(ctx, proto, c, l4_wire);
@@ -490,6 +505,8 @@ inline DecodeStatus decode_transport(Ctx& ctx, uint8_t proto, Cursor c,
     need = kUdpHeaderLen;
   } else if (proto == kIpProtoIcmp || proto == kIpProtoIcmpv6) {
     need = kIcmpHeaderLen;
+  } else if (proto == kIpProtoSctp) {
+    need = kSctpCommonLen;
   }
   if (l4_wire >= need) return false;
   ctx.out.l4_proto = proto;

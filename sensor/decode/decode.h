@@ -37,8 +37,8 @@ enum class Frag : uint8_t { kNone = 0, kFirst = 1, kLater = 2 };
 struct PacketMeta {
   const uint8_t* l3 = nullptr;       // IP header we track on (the inner one after a tunnel)
   // L4 payload, nullptr when empty. TCP/UDP: the data after the header; ICMP/ICMPv6: the
-  // bytes after the 8-byte header; other transports (ESP, SCTP, unsupported GRE, ...): the
-  // whole L4 segment. Non-first fragments have no L4 header, so nullptr there.
+  // bytes after the 8-byte header; SCTP: the chunks after the 12-byte common header; other
+  // transports (ESP, unsupported GRE, ...): the whole L4 segment. Non-first fragments have no L4 header, so nullptr there.
   const uint8_t* payload = nullptr;
   uint32_t payload_len = 0;          // captured L4 payload bytes available at `payload`
   // L4 payload bytes on the wire (from the IP and UDP lengths): more than payload_len when
@@ -110,8 +110,9 @@ struct PacketMeta {
   X(decode_udp_truncated, "UDP header cut short by the capture or the IP length") \
   X(decode_udp_bad_len, "UDP length field inconsistent with the IP payload")     \
   X(decode_icmp_truncated, "ICMP/ICMPv6 header cut short")                       \
-  X(decode_other_l4, "IP packets of other transports (ESP, SCTP, ...): tracked by addresses") \
-  X(decode_gre_truncated, "GRE or ERSPAN header cut short")                      \
+  X(decode_sctp_truncated, "SCTP common header (12 bytes) cut short by the capture or the IP length") \
+  X(decode_other_l4, "IP packets of other transports (ESP, GRE we do not open, ...): tracked by addresses") \
+  X(decode_gre_truncated, "GRE or ERSPAN header (or PPTP's PPP header) cut short") \
   X(decode_gre_decapsulated, "GRE/ERSPAN packets decoded through to the inner packet") \
   X(decode_gre_unsupported, "GRE with a payload or version we do not decode")     \
   X(decode_gre_pptp, "PPTP enhanced GRE packets (version 1, RFC 2637); the IPv4/IPv6 inside their PPP frame is decoded (also decode_gre_decapsulated)") \

@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import re
+import struct
 import subprocess
 import tempfile
 
@@ -162,3 +163,35 @@ def check_golden(got, golden, update, what="records"):
         return 1
     print(f"{len(got)} {what} match {golden}")
     return 0
+
+
+def counters(stderr):
+    """The counters of flowscribe's end-of-run summary (stderr): {name: value}."""
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"^flowscribe:\s+(\w+)\s+(\d+)\s", stderr, re.M)}
+
+
+def read_pcap(path):
+    """A little-endian microsecond Ethernet pcap: (its 24-byte header, [[sec, usec, frame]])."""
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = struct.unpack("<I", data[:4])[0]
+    assert magic == 0xA1B2C3D4, "little-endian microsecond pcap expected"
+    linktype = struct.unpack("<I", data[20:24])[0]
+    assert linktype == 1, "Ethernet expected"
+    out, off = [], 24
+    while off + 16 <= len(data):
+        sec, usec, caplen, _ = struct.unpack("<IIII", data[off:off + 16])
+        out.append([sec, usec, data[off + 16:off + 16 + caplen]])
+        off += 16 + caplen
+    return data[:24], out
+
+
+def write_pcap(path, header, pkts, wire_lens=None):
+    """Writes [[sec, usec, frame]] after `header`; `wire_lens[i]`, when given, is packet i's
+    length on the wire (a frame shorter than it was cut by the capture)."""
+    with open(path, "wb") as f:
+        f.write(header)
+        for i, (sec, usec, frame) in enumerate(pkts):
+            wire = wire_lens[i] if wire_lens else len(frame)
+            f.write(struct.pack("<IIII", sec, usec, len(frame), wire) + frame)

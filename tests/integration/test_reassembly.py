@@ -23,7 +23,6 @@ Whatever the golden file says, it also checks:
 import argparse
 import glob
 import os
-import re
 import subprocess
 import sys
 
@@ -47,11 +46,7 @@ EXPECT = {
 }
 
 
-def counters(stderr):
-    out = {}
-    for m in re.finditer(r"^flowscribe:\s+(\w+)\s+(\d+)\s", stderr, re.M):
-        out[m.group(1)] = int(m.group(2))
-    return out
+counters = records.counters
 
 
 def truth(pcap):

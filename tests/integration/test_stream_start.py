@@ -37,28 +37,6 @@ def csum(data):
     return (~s) & 0xFFFF
 
 
-def read_pcap(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    magic = struct.unpack("<I", data[:4])[0]
-    assert magic == 0xA1B2C3D4, "little-endian microsecond pcap expected"
-    linktype = struct.unpack("<I", data[20:24])[0]
-    assert linktype == 1, "Ethernet expected"
-    out, off = [], 24
-    while off + 16 <= len(data):
-        sec, usec, caplen, wirelen = struct.unpack("<IIII", data[off:off + 16])
-        out.append([sec, usec, data[off + 16:off + 16 + caplen]])
-        off += 16 + caplen
-    return data[:24], out
-
-
-def write_pcap(path, header, pkts):
-    with open(path, "wb") as f:
-        f.write(header)
-        for sec, usec, frame in pkts:
-            f.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
-
-
 def tcp_of(frame):
     """(ip header offset, tcp offset, payload offset, src, dst, sport, dport, seq, flags) of an
     Ethernet/IPv4/TCP frame, else None."""
@@ -132,11 +110,7 @@ def derive(pkts, lose_first):
 
 
 def counter(stderr, name):
-    for line in stderr.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[1] == name:
-            return int(parts[2])
-    return 0
+    return records.counters(stderr).get(name, 0)
 
 
 def http_records(stdout, ordered=None):
@@ -151,7 +125,7 @@ def http_records(stdout, ordered=None):
 def main():
     args = records.capture_args("--pcap").parse_args()
 
-    header, pkts = read_pcap(args.pcap)
+    header, pkts = records.read_pcap(args.pcap)
     base = records.run_capture(args.bin, args.check, args.pcap)
     order = []
     want, want_sessions = http_records(base.stdout, order)
@@ -160,7 +134,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         reordered, n = derive(pkts, lose_first=False)
         path = os.path.join(d, "reordered.pcap")
-        write_pcap(path, header, reordered)
+        records.write_pcap(path, header, reordered)
         p = records.run_capture(args.bin, args.check, path)
         got, _ = http_records(p.stdout)
         if got != want:
@@ -172,7 +146,7 @@ def main():
 
         lost, n = derive(pkts, lose_first=True)
         path = os.path.join(d, "lost.pcap")
-        write_pcap(path, header, lost)
+        records.write_pcap(path, header, lost)
         p = records.run_capture(args.bin, args.check, path)
         got_order = []
         got, sessions = http_records(p.stdout, got_order)

@@ -741,6 +741,21 @@ std::vector<Fixture> build_fixtures() {
     b.mark().u32(0x1001).u32(1).payload(kPayloadLen);
     v.push_back(make("ipv4_esp", L::kEthernet, b, S::kOk, {"decode_ok", "decode_other_l4"}));
   }
+  {  // SCTP (RFC 9260): the common header's ports key the flow; the chunks are the payload.
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 132, .l4_len = 12 + kPayloadLen});
+    b.u16(36412).u16(80).u32(0x3b9aca07).u32(0);
+    b.mark().payload(kPayloadLen);
+    v.push_back(make("ipv4_sctp", L::kEthernet, b, S::kOk, {"decode_ok"}));
+  }
+  {  // SCTP common header cut by the IP length: no ports to key on.
+    Builder b;
+    eth(b, kEthIpv4);
+    ipv4(b, {.proto = 132, .l4_len = 8});
+    b.u16(36412).u16(80).u32(0x3b9aca07);
+    v.push_back(make("ipv4_sctp_short", L::kEthernet, b, S::kMalformed, {"decode_sctp_truncated"}));
+  }
   {  // IPv6 No Next Header: nothing after the header.
     Builder b;
     eth(b, kEthIpv6);
@@ -1491,7 +1506,7 @@ TEST_CASE("IPv6 extension headers and fragments", "[decode]") {
   expect_fixture("ipv6_jumbogram");
 }
 
-TEST_CASE("Other transports are tracked by addresses", "[decode]") {
+TEST_CASE("Other transports are tracked by addresses, SCTP by its ports", "[decode]") {
   const Fixture& f = fixture("ipv4_esp");
   Decoded esp = expect_fixture(f.name);
   CHECK(esp.meta.l4_proto == 50);
@@ -1500,6 +1515,16 @@ TEST_CASE("Other transports are tracked by addresses", "[decode]") {
   CHECK(offset_of(f, esp.meta.payload) == 34);
   CHECK(esp.meta.payload_len == 8 + kPayloadLen);
   CHECK(esp.meta.payload_wire_len == 8 + kPayloadLen);
+
+  const Fixture& sf = fixture("ipv4_sctp");
+  Decoded sctp = expect_fixture(sf.name);
+  CHECK(sctp.meta.l4_proto == kIpProtoSctp);
+  CHECK(sctp.meta.has_ports);
+  CHECK(sctp.meta.sport == 36412);
+  CHECK(sctp.meta.dport == 80);
+  CHECK(offset_of(sf, sctp.meta.payload) == 14 + 20 + 12);
+  CHECK(sctp.meta.payload_len == kPayloadLen);
+  CHECK(sctp.meta.payload_wire_len == kPayloadLen);
 
   Decoded none = expect_fixture("ipv6_no_next");
   CHECK(none.meta.l4_proto == 59);
