@@ -4,7 +4,7 @@
 //
 //   bench_pipeline [--flows N] [--packets-per-flow P] [--seconds S] [--frame-size B]
 //   bench_pipeline --pcap FILE [--seconds S]      (a capture's packets, replayed in a loop)
-//   bench_pipeline --mix FILE,FILE,... [--concurrent N] [--seconds S] [--stages 1] [--workers W]
+//   bench_pipeline --mix FILE[*W],FILE,... [--concurrent N] [--seconds S] [--stages 1] [--workers W]
 //                                                 (real captures multiplied into N flows,
 //                                                 default 1000; --stages 1 also times each
 //                                                 stage of the worker, ~50 cycles/packet extra;
@@ -478,7 +478,7 @@ int main(int argc, char** argv) {
     if (!ok) {
       std::fprintf(stderr, "usage: bench_pipeline [--flows N] [--packets-per-flow P] "
                            "[--seconds S] [--frame-size 60..1514] [--payload N] [--http 1] | --pcap FILE "
-                           "[--seconds S] | --mix FILE,FILE,... [--concurrent N] [--seconds S] [--stages 1] [--workers W]\n");
+                           "[--seconds S] | --mix FILE[*W],FILE,... [--concurrent N] [--seconds S] [--stages 1] [--workers W]\n");
       return 2;
     }
   }

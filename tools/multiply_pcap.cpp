@@ -3,7 +3,7 @@
 // (tools/pcap_mix.h), so a tool that reads the result (ndpiReader, flowscribe --pcap,
 // dpdk-testpmd's net_pcap) sees COPIES x the input's flows instead of the same few again.
 //
-//   multiply_pcap --copies K --out FILE IN.pcap [IN.pcap ...]
+//   multiply_pcap --copies K --out FILE IN.pcap[*W] [IN.pcap[*W] ...]   (*W: the capture W times)
 //
 // Copy k's packets keep their capture's relative times, shifted to start 1 ms after copy k-1
 // ended, so copies follow one another and timeouts behave as in the original captures.
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
     }
   }
   if (copies == 0 || out.empty() || in.empty()) {
-    std::fprintf(stderr, "usage: multiply_pcap --copies 1..16777216 --out FILE IN.pcap [IN.pcap ...]\n");
+    std::fprintf(stderr, "usage: multiply_pcap --copies 1..16777216 --out FILE IN.pcap[*W] [IN.pcap[*W] ...]\n");
     return 2;
   }
   std::vector<tools::BasePacket> base;

@@ -27,11 +27,43 @@ struct BasePacket {
   uint8_t ip_version = 0;
 };
 
-// Appends every packet of `files` (Ethernet captures) to `base`, in file order; finds each
-// packet's IP header. Returns "" or a one-line error.
-inline std::string load_mix(const std::vector<std::string>& files, std::vector<BasePacket>& base) {
-  for (uint32_t fi = 0; fi < files.size(); ++fi) {
-    const std::string& file = files[fi];
+// Splits "FILE*W" (W = 1..255 repetitions) into FILE and W; a plain FILE is W = 1. Returns
+// false when the weight is not a number in range.
+inline bool split_weight(const std::string& spec, std::string& file, uint32_t& weight) {
+  const size_t star = spec.rfind('*');
+  file = spec;
+  weight = 1;
+  if (star == std::string::npos) return true;
+  file = spec.substr(0, star);
+  const std::string w = spec.substr(star + 1);
+  if (w.empty() || w.size() > 3 || w.find_first_not_of("0123456789") != std::string::npos) return false;
+  weight = static_cast<uint32_t>(std::stoul(w));
+  return weight >= 1 && weight <= 255;
+}
+
+// Repetition r (1..255) of a weighted capture: r is XORed into the first byte of both IPv4
+// addresses (byte 8 of both IPv6 addresses), so each repetition's flows are flows of their
+// own, distinct from the other repetitions' (the copy id takes bytes 1-3).
+inline void rewrite_for_repetition(BasePacket& b, uint32_t r) {
+  if (b.l3 < 0 || r == 0) return;
+  uint8_t* ip = b.bytes.data() + b.l3;
+  const int at[2] = {b.ip_version == 4 ? 12 : 8, b.ip_version == 4 ? 16 : 24};
+  const int byte = b.ip_version == 4 ? 0 : 8;
+  for (int a : at) ip[a + byte] ^= static_cast<uint8_t>(r);
+}
+
+// Appends every packet of `files` (Ethernet captures; "FILE*W" takes a capture W times, each
+// repetition with addresses of its own) to `base`, in file order; finds each packet's IP
+// header. Returns "" or a one-line error.
+inline std::string load_mix(const std::vector<std::string>& specs, std::vector<BasePacket>& base) {
+  uint32_t fi = 0;
+  for (const std::string& spec : specs) {
+    std::string file;
+    uint32_t weight = 1;
+    if (!split_weight(spec, file, weight)) {
+      return "'" + spec + "': a weight is FILE*W with W from 1 to 255";
+    }
+    const size_t first = base.size();
     char err[PCAP_ERRBUF_SIZE];
     pcap_t* p = pcap_open_offline(file.c_str(), err);
     if (p == nullptr) return "cannot read " + file + ": " + err;
@@ -63,6 +95,16 @@ inline std::string load_mix(const std::vector<std::string>& files, std::vector<B
       base.push_back(std::move(b));
     }
     pcap_close(p);
+    const size_t last = base.size();
+    ++fi;
+    for (uint32_t r = 1; r < weight; ++r, ++fi) {
+      for (size_t i = first; i < last; ++i) {
+        BasePacket b = base[i];
+        b.file = fi;
+        rewrite_for_repetition(b, r);
+        base.push_back(std::move(b));
+      }
+    }
   }
   return base.empty() ? "the captures hold no packets" : "";
 }
