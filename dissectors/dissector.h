@@ -10,7 +10,8 @@
 // flow-table update per packet. Rules for every dissector:
 //  - never allocate, never throw, never block; every byte is hostile;
 //  - bounded work and memory per byte; anything cut short is counted;
-//  - a record is begun (RecordOut::begin), filled with add_field(), and committed once.
+//  - a record is begun (RecordOut::begin), filled with add_field() (or a RecordChain, which
+//    may grow continuation slots), and committed once.
 #include <cstdint>
 #include <string_view>
 
@@ -42,11 +43,44 @@ class RecordOut {
   // locality, ts_ns = `ts`) and no extension fields; nullptr when no record buffer is free
   // (the implementation counts that). Every non-null record must be passed to commit().
   virtual emit::Record* begin(const flow::Flow& f, emit::RecordType type, Nanos ts) noexcept = 0;
-  // Hands the record on (the implementation adds the flow's `app` fields first).
+  // Hands the record on (the implementation adds the flow's `app` fields first), with the
+  // continuation slots extend() gave it.
   virtual void commit(const flow::Flow& f, emit::Record* r) noexcept = 0;
+  // Room for more fields of the record `head` (begun, not yet committed): a continuation slot
+  // (emit/record.h, kMaxContinuations) with an empty ext area, or nullptr when there is none
+  // (no free buffer, counted, or `head` already has kMaxContinuations): the field is then cut
+  // as it would be without continuations. One record at a time may grow continuations.
+  // Use RecordChain rather than calling this directly. Outputs that cannot hold chains keep
+  // this default.
+  virtual emit::Record* extend(emit::Record* head) noexcept {
+    (void)head;
+    return nullptr;
+  }
 
  protected:
   ~RecordOut() = default;
+};
+
+// A record being written and the continuation slots it has grown: fields go to the last
+// slot; a field that does not fit there gets a fresh continuation slot (RecordOut::extend).
+// For records that may outgrow one slot (x509 with long SAN lists); others use add_field().
+struct RecordChain {
+  RecordOut& out;
+  emit::Record* head;
+  emit::Record* last;
+  RecordChain(RecordOut& o, emit::Record* h) noexcept : out(o), head(h), last(h) {}
+
+  // Appends one field whole; false (nothing appended) when even a fresh slot is not to be had.
+  bool add_field(uint16_t field, const void* data, size_t len) noexcept {
+    if (last->add_field(field, data, len)) return true;
+    if (sizeof(emit::ExtHeader) + len > sizeof(last->ext) || last->ext_len == 0) return false;
+    emit::Record* next = out.extend(head);
+    if (next == nullptr) return false;
+    last = next;
+    return last->add_field(field, data, len);
+  }
+  // Bytes left in the last slot.
+  size_t room() const noexcept { return sizeof(last->ext) - last->ext_len; }
 };
 
 // Names internet applications (dissectors/apps): implemented by the app layer.
@@ -97,6 +131,7 @@ struct Ctx {
 
   emit::Record* begin(emit::RecordType type) noexcept { return out.begin(flow, type, now); }
   void commit(emit::Record* r) noexcept { out.commit(flow, r); }
+  RecordChain chain(emit::Record* head) noexcept { return RecordChain(out, head); }
   // Names the flow's application from a host name the first time one matches (later names
   // do not change it); returns the id the name matched (0: none).
   uint16_t name_app(std::string_view host) noexcept {

@@ -2,6 +2,7 @@
 
 #include <rte_pause.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <time.h>
 #include <unistd.h>
@@ -42,7 +43,8 @@ bool Emitter::output_failed() const noexcept {
 }
 
 void Emitter::run(const std::atomic<bool>& producers_done) {
-  Record* recs[kDequeueBurst];
+  // A burst, plus the continuation slots of a record that ends it (dequeued after it).
+  Record* recs[kDequeueBurst + kMaxContinuations];
   unsigned idle_turns = 0;
   for (;;) {
     // Read the flag before draining: producers set it after their last enqueue, so a full
@@ -65,11 +67,28 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
     }
     unsigned got = 0;
     for (EmitterInput& in : inputs_) {
-      const unsigned n = rte_ring_sc_dequeue_burst(in.ring, reinterpret_cast<void**>(recs),
-                                                   kDequeueBurst, nullptr);
-      for (unsigned i = 0; i < n; ++i) {
+      unsigned n = rte_ring_sc_dequeue_burst(in.ring, reinterpret_cast<void**>(recs),
+                                             kDequeueBurst, nullptr);
+      unsigned records = 0;
+      for (unsigned i = 0; i < n;) {
+        // A record and its continuation slots (Record::more) are one line. The worker
+        // enqueued them at once, so those the burst did not take are in the ring already.
+        unsigned k = 1 + std::min<unsigned>(recs[i]->more, kMaxContinuations);
+        if (i + k > n) {
+          const unsigned rest = i + k - n;
+          if (rte_ring_sc_dequeue_bulk(in.ring, reinterpret_cast<void**>(recs + n), rest,
+                                       nullptr) == rest) {
+            n += rest;
+          } else {
+            k = n - i;  // cannot happen (enqueued at once): format what there is
+          }
+        }
+        const Record* const* chain = recs + i;
+        counters_.emitter_continuations.inc(k - 1);
+        i += k;
+        ++records;
         // Formatted once; each output copies the line into its own queue.
-        const size_t len = formatter_->format_to(*recs[i], line_.get());
+        const size_t len = formatter_->format_chain(chain, k, line_.get());
         if (len == 0) continue;
         counters_.emitter_bytes.inc(len);
         // JSON/CEF/LEEF: network outputs take the line with its syslog header, file: and
@@ -79,7 +98,7 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
         for (auto& o : outputs_) o->push(o->syslog_framed() ? line : body, now);
       }
       if (n) rte_mempool_put_bulk(in.pool, reinterpret_cast<void**>(recs), n);
-      counters_.emitter_records.inc(n);
+      counters_.emitter_records.inc(records);
       got += n;
     }
     for (auto& o : outputs_) o->poll(now);

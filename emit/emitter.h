@@ -17,6 +17,7 @@ namespace flowscribe::emit {
 
 #define FS_EMITTER_COUNTERS(X)                                                          \
   X(emitter_records, "records formatted")                                                \
+  X(emitter_continuations, "continuation slots read with their record (records longer than one slot)") \
   X(emitter_bytes, "bytes of formatted records")                                         \
   X(emitter_reopens, "outputs reopened on SIGHUP")
 

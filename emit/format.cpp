@@ -631,7 +631,9 @@ char* Rfc5424Formatter::write_ts(char* p, Nanos ns) {
   return p;
 }
 
-size_t Rfc5424Formatter::format_to(const Record& r, char* const dst) {
+size_t Rfc5424Formatter::format_chain(const Record* const* chain, size_t nslots,
+                                      char* const dst) {
+  const Record& r = *chain[0];
   if (static_cast<uint8_t>(r.type) >= kRecordTypeCount) {
     counters_.emit_record_bad_type.inc();
     return 0;
@@ -675,7 +677,7 @@ size_t Rfc5424Formatter::format_to(const Record& r, char* const dst) {
   if (transaction) {
     // A transaction names its session (sid) and the flow; counters belong to the session.
     p = put(p, "\"]");
-    if (r.ext_len) p = write_ext(r, p, dst + kMaxLineBytes - kMsgMax - 2);
+    if (has_ext(chain, nslots)) p = write_ext(chain, nslots, p, dst + kMaxLineBytes - kMsgMax - 2);
     *p++ = ' ';
     p = put_short(p, std::string_view(record_msgid(r.type)));
     *p++ = ' ';
@@ -726,7 +728,7 @@ size_t Rfc5424Formatter::format_to(const Record& r, char* const dst) {
   p = put(p, "\"]");
 
   // Extension fields get what is left of the line once the longest MSG fits.
-  if (r.ext_len) p = write_ext(r, p, dst + kMaxLineBytes - kMsgMax - 2);
+  if (has_ext(chain, nslots)) p = write_ext(chain, nslots, p, dst + kMaxLineBytes - kMsgMax - 2);
 
   // MSG: a short ASCII summary (RFC 5424 section 6.4, MSG-ANY).
   *p++ = ' ';
@@ -761,36 +763,46 @@ size_t Rfc5424Formatter::format_to(const Record& r, char* const dst) {
   return static_cast<size_t>(p - dst);
 }
 
-char* Rfc5424Formatter::write_ext(const Record& r, char* p, char* const limit) {
-  size_t ext_len = r.ext_len;
-  if (ext_len > sizeof r.ext) {
-    counters_.emit_ext_malformed.inc();
-    ext_len = sizeof r.ext;
-  }
-  ExtEntry entries[sizeof r.ext / sizeof(ExtHeader)];
+size_t parse_ext(const Record* const* chain, size_t nslots, ExtEntry* out,
+                 FormatCounters& counters) noexcept {
   size_t n = 0;
-  for (size_t off = 0; off < ext_len;) {
-    ExtHeader h;
-    if (ext_len - off < sizeof h) {
-      counters_.emit_ext_malformed.inc();
-      break;
+  for (size_t s = 0; s < nslots && s <= kMaxContinuations; ++s) {
+    const Record& r = *chain[s];
+    size_t ext_len = r.ext_len;
+    if (ext_len > sizeof r.ext) {
+      counters.emit_ext_malformed.inc();
+      ext_len = sizeof r.ext;
     }
-    std::memcpy(&h, r.ext + off, sizeof h);
-    off += sizeof h;
-    if (h.len > ext_len - off) {
-      counters_.emit_ext_malformed.inc();
-      break;
+    for (size_t off = 0; off < ext_len;) {
+      ExtHeader h;
+      if (ext_len - off < sizeof h) {
+        counters.emit_ext_malformed.inc();
+        break;
+      }
+      std::memcpy(&h, r.ext + off, sizeof h);
+      off += sizeof h;
+      if (h.len > ext_len - off) {
+        counters.emit_ext_malformed.inc();
+        break;
+      }
+      const FieldInfo* fi = find_field(h.field);
+      if (!fi) {
+        counters.emit_ext_unknown_field.inc();
+      } else if (!length_fits(fi->kind, h.len)) {
+        counters.emit_ext_bad_length.inc();
+      } else {
+        out[n++] = {r.ext + off, static_cast<uint16_t>(fi - kFields), h.len};
+      }
+      off += h.len;
     }
-    const FieldInfo* fi = find_field(h.field);
-    if (!fi) {
-      counters_.emit_ext_unknown_field.inc();
-    } else if (!length_fits(fi->kind, h.len)) {
-      counters_.emit_ext_bad_length.inc();
-    } else {
-      entries[n++] = {static_cast<uint16_t>(fi - kFields), static_cast<uint16_t>(off), h.len};
-    }
-    off += h.len;
   }
+  return n;
+}
+
+char* Rfc5424Formatter::write_ext(const Record* const* chain, size_t nslots, char* p,
+                                  char* const limit) {
+  ExtEntry entries[kMaxExtEntries];
+  const size_t n = parse_ext(chain, nslots, entries, counters_);
 
   // One SD element per schema element, in order of first appearance; fields in record order.
   uint64_t done = 0;
@@ -811,7 +823,7 @@ char* Rfc5424Formatter::write_ext(const Record& r, char* p, char* const limit) {
       *p++ = ' ';
       p = put_short(p, f.param);
       p = put(p, "=\"");
-      const FieldValueResult v = write_field_value(f.kind, r.ext + e.offset, e.len, p);
+      const FieldValueResult v = write_field_value(f.kind, e.value, e.len, p);
       p = v.end;
       if (v.truncated) counters_.emit_value_truncated.inc();
       if (v.hex_escaped) counters_.emit_value_hex_escaped.inc();
@@ -1175,40 +1187,14 @@ std::string camel_key(std::string_view prefix, std::string_view element, std::st
   return out;
 }
 
-void collect_ext(const Record& r, ExtList& out, FormatCounters& counters) noexcept {
-  out.n = 0;
+void collect_ext(const Record* const* chain, size_t nslots, ExtList& out,
+                 FormatCounters& counters) noexcept {
   out.ngroups = 0;
-  size_t ext_len = r.ext_len;
-  if (ext_len > sizeof r.ext) {
-    counters.emit_ext_malformed.inc();
-    ext_len = sizeof r.ext;
-  }
-  for (size_t off = 0; off < ext_len;) {
-    ExtHeader h;
-    if (ext_len - off < sizeof h) {
-      counters.emit_ext_malformed.inc();
-      break;
-    }
-    std::memcpy(&h, r.ext + off, sizeof h);
-    off += sizeof h;
-    if (h.len > ext_len - off) {
-      counters.emit_ext_malformed.inc();
-      break;
-    }
-    const FieldInfo* fi = find_field(h.field);
-    if (!fi) {
-      counters.emit_ext_unknown_field.inc();
-    } else if (!length_fits(fi->kind, h.len)) {
-      counters.emit_ext_bad_length.inc();
-    } else {
-      out.entries[out.n++] = {static_cast<uint16_t>(fi - kFields), static_cast<uint16_t>(off),
-                              h.len};
-    }
-    off += h.len;
-  }
+  out.n = parse_ext(chain, nslots, out.entries, counters);
   // Group: elements by first appearance, params of an element by first appearance. Quadratic
   // in the worst case (a hostile record of hundreds of tiny fields), a handful in practice.
-  bool used[ExtList::kMax] = {};
+  bool used[ExtList::kMax];
+  std::memset(used, 0, out.n);
   size_t no = 0;
   for (size_t i = 0; i < out.n; ++i) {
     if (used[i]) continue;
@@ -1236,9 +1222,10 @@ void collect_ext(const Record& r, ExtList& out, FormatCounters& counters) noexce
 // CEF and LEEF extensions: `<sep>key=value` per schema field of the record, a repeated param's
 // values joined by ','; a value that would cross `limit` is dropped and counted, and a key
 // left with no value is taken back.
-static char* put_ext_pairs(char* p, char* const limit, const Record& r, char sep, Target target,
-                    const std::string* keys, ExtList& ext, FormatCounters& counters) noexcept {
-  collect_ext(r, ext, counters);
+static char* put_ext_pairs(char* p, char* const limit, const Record* const* chain, size_t nslots,
+                           char sep, Target target, const std::string* keys, ExtList& ext,
+                           FormatCounters& counters) noexcept {
+  collect_ext(chain, nslots, ext, counters);
   for (size_t gi = 0; gi < ext.ngroups; ++gi) {
     const ExtGroup& g = ext.groups[gi];
     const uint16_t fidx = ext.at(g, 0).field_index;
@@ -1251,7 +1238,7 @@ static char* put_ext_pairs(char* p, char* const limit, const Record& r, char sep
       const ExtEntry& e = ext.at(g, k);
       char* const before = p;
       if (written) *p++ = ',';
-      p = put_ext_value(p, kFields[fidx], r.ext + e.offset, e.len, target, counters);
+      p = put_ext_value(p, kFields[fidx], e.value, e.len, target, counters);
       if (p > limit) {
         p = before;
         counters.emit_ext_line_cap.inc();
@@ -1288,7 +1275,8 @@ JsonFormatter::JsonFormatter(const FormatConfig& cfg)
                         escape_config(cfg.procid, Target::kJson))),
       run_id_(cfg.run_id) {}
 
-size_t JsonFormatter::format_to(const Record& r, char* const dst) {
+size_t JsonFormatter::format_chain(const Record* const* chain, size_t nslots, char* const dst) {
+  const Record& r = *chain[0];
   if (static_cast<uint8_t>(r.type) >= kRecordTypeCount) {
     counters_.emit_record_bad_type.inc();
     return 0;
@@ -1310,8 +1298,8 @@ size_t JsonFormatter::format_to(const Record& r, char* const dst) {
     p = put(p, "\":");
     p = put_flow_value(p, f, r, FlowTime::kRfc3339, true);
   }
-  if (r.ext_len) {
-    collect_ext(r, ext_, counters_);
+  if (has_ext(chain, nslots)) {
+    collect_ext(chain, nslots, ext_, counters_);
     // Room for "]}}\n" after any value.
     char* const limit = dst + kMaxLineBytes - 4;
     char* element_start = nullptr;
@@ -1350,7 +1338,7 @@ size_t JsonFormatter::format_to(const Record& r, char* const dst) {
         const ExtEntry& e = ext_.at(g, k);
         char* const before = p;
         if (written) *p++ = ',';
-        p = put_ext_value(p, fi, r.ext + e.offset, e.len, Target::kJson, counters_);
+        p = put_ext_value(p, fi, e.value, e.len, Target::kJson, counters_);
         if (p > limit) {
           p = before;
           counters_.emit_ext_line_cap.inc();
@@ -1390,7 +1378,8 @@ CefFormatter::CefFormatter(const FormatConfig& cfg) : prefix_(cfg), run_id_(cfg.
   }
 }
 
-size_t CefFormatter::format_to(const Record& r, char* const dst) {
+size_t CefFormatter::format_chain(const Record* const* chain, size_t nslots, char* const dst) {
+  const Record& r = *chain[0];
   if (static_cast<uint8_t>(r.type) >= kRecordTypeCount) {
     counters_.emit_record_bad_type.inc();
     return 0;
@@ -1417,7 +1406,10 @@ size_t CefFormatter::format_to(const Record& r, char* const dst) {
     *p++ = '=';
     p = put_flow_value(p, f, r, FlowTime::kMillis, false);
   }
-  if (r.ext_len) p = put_ext_pairs(p, dst + kMaxLineBytes - 1, r, ' ', Target::kCef, keys_, ext_, counters_);
+  if (has_ext(chain, nslots)) {
+    p = put_ext_pairs(p, dst + kMaxLineBytes - 1, chain, nslots, ' ', Target::kCef, keys_, ext_,
+                      counters_);
+  }
   *p++ = '\n';
   return static_cast<size_t>(p - dst);
 }
@@ -1439,7 +1431,8 @@ LeefFormatter::LeefFormatter(const FormatConfig& cfg) : prefix_(cfg), run_id_(cf
   }
 }
 
-size_t LeefFormatter::format_to(const Record& r, char* const dst) {
+size_t LeefFormatter::format_chain(const Record* const* chain, size_t nslots, char* const dst) {
+  const Record& r = *chain[0];
   if (static_cast<uint8_t>(r.type) >= kRecordTypeCount) {
     counters_.emit_record_bad_type.inc();
     return 0;
@@ -1458,7 +1451,10 @@ size_t LeefFormatter::format_to(const Record& r, char* const dst) {
     *p++ = '=';
     p = put_flow_value(p, f, r, FlowTime::kRfc3339, false);
   }
-  if (r.ext_len) p = put_ext_pairs(p, dst + kMaxLineBytes - 1, r, '\t', Target::kLeef, keys_, ext_, counters_);
+  if (has_ext(chain, nslots)) {
+    p = put_ext_pairs(p, dst + kMaxLineBytes - 1, chain, nslots, '\t', Target::kLeef, keys_,
+                      ext_, counters_);
+  }
   *p++ = '\n';
   return static_cast<size_t>(p - dst);
 }

@@ -109,12 +109,22 @@ class Formatter {
   // ("<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - "), which network outputs send and
   // file/stdout outputs skip: body_offset() is where the JSON/CEF/LEEF text of the last line
   // starts (0 for RFC 5424, whose line is the record itself). docs/records.md "Formats".
-  virtual size_t format_to(const Record& r, char* dst) = 0;
+  size_t format_to(const Record& r, char* dst) {
+    const Record* chain = &r;
+    return format_chain(&chain, 1, dst);
+  }
+  // The same for a record that has continuation slots (emit/record.h, Record::more):
+  // chain[0] is the record, chain[1..n) its continuations, whose extension fields follow
+  // the record's own on the one line.
+  virtual size_t format_chain(const Record* const* chain, size_t n, char* dst) = 0;
   size_t body_offset() const noexcept { return body_off_; }
 
   // Appends one line ending in '\n' (nothing for a record of unknown type, counted).
   void format(const Record& r, std::string& out) {
     out.append(scratch_.get(), format_to(r, scratch_.get()));
+  }
+  void format(const Record* const* chain, size_t n, std::string& out) {
+    out.append(scratch_.get(), format_chain(chain, n, scratch_.get()));
   }
   // The same without the syslog header of JSON/CEF/LEEF: what file and stdout outputs get.
   void format_body(const Record& r, std::string& out) {
@@ -147,7 +157,7 @@ class Rfc5424Formatter final : public Formatter {
   // `cfg` must have passed validate().
   explicit Rfc5424Formatter(const FormatConfig& cfg);
 
-  size_t format_to(const Record& r, char* dst) override;
+  size_t format_chain(const Record* const* chain, size_t n, char* dst) override;
 
  private:
   // Header text copied in 16-byte chunks (inlined moves instead of a memcpy call); the
@@ -163,7 +173,7 @@ class Rfc5424Formatter final : public Formatter {
     size_t len_ = 0;
   };
 
-  char* write_ext(const Record& r, char* p, char* limit);
+  char* write_ext(const Record* const* chain, size_t n, char* p, char* limit);
   char* write_ts(char* p, Nanos ns);
 
   PaddedText pri_version_;    // "<134>1 "
@@ -193,17 +203,33 @@ class SyslogPrefix {
 // against the schema (counting what is skipped) and grouped: elements in order of first
 // appearance, within an element one group per param name, its values in record order.
 struct ExtEntry {
+  const uint8_t* value;  // in the ext area of the record or of one of its continuations
   uint16_t field_index;  // into kFields
-  uint16_t offset;       // of the value in Record::ext
   uint16_t len;
 };
+// Most entries a record and its continuations can hold (each entry takes >= 4 bytes).
+inline constexpr size_t kMaxExtEntries =
+    (kMaxContinuations + 1) * (kRecordSize - 128) / sizeof(ExtHeader);
+// Parses the extension fields of a record and its continuations into `out` (room for
+// kMaxExtEntries), checked against the schema and counted as the formatters count (an
+// ext_len or entry overrunning its slot: emit_ext_malformed, the rest of that slot
+// skipped). Returns how many entries it wrote.
+size_t parse_ext(const Record* const* chain, size_t n, ExtEntry* out,
+                 FormatCounters& counters) noexcept;
+// True when the record or a continuation has extension fields.
+inline bool has_ext(const Record* const* chain, size_t n) noexcept {
+  for (size_t i = 0; i < n; ++i) {
+    if (chain[i]->ext_len != 0) return true;
+  }
+  return false;
+}
 struct ExtGroup {
   uint16_t first;       // into ExtList::order
   uint16_t count;       // values of this param (more than one: a repeated param)
   bool new_element;     // the first param group of its element
 };
 struct ExtList {
-  static constexpr size_t kMax = (kRecordSize - 128) / sizeof(ExtHeader);
+  static constexpr size_t kMax = kMaxExtEntries;
   ExtEntry entries[kMax];
   uint16_t order[kMax];
   ExtGroup groups[kMax];
@@ -213,7 +239,8 @@ struct ExtList {
     return entries[order[g.first + k]];
   }
 };
-void collect_ext(const Record& r, ExtList& out, FormatCounters& counters) noexcept;
+void collect_ext(const Record* const* chain, size_t n, ExtList& out,
+                 FormatCounters& counters) noexcept;
 
 // JSON lines (docs/records.md "JSON"): one object per record, header fields, every flow@
 // param at the top level, each extension element a nested object, repeated params arrays,
@@ -221,7 +248,7 @@ void collect_ext(const Record& r, ExtList& out, FormatCounters& counters) noexce
 class JsonFormatter final : public Formatter {
  public:
   explicit JsonFormatter(const FormatConfig& cfg);
-  size_t format_to(const Record& r, char* dst) override;
+  size_t format_chain(const Record* const* chain, size_t n, char* dst) override;
 
  private:
   SyslogPrefix prefix_;
@@ -234,7 +261,7 @@ class JsonFormatter final : public Formatter {
 class CefFormatter final : public Formatter {
  public:
   explicit CefFormatter(const FormatConfig& cfg);
-  size_t format_to(const Record& r, char* dst) override;
+  size_t format_chain(const Record* const* chain, size_t n, char* dst) override;
 
  private:
   SyslogPrefix prefix_;
@@ -249,7 +276,7 @@ class CefFormatter final : public Formatter {
 class LeefFormatter final : public Formatter {
  public:
   explicit LeefFormatter(const FormatConfig& cfg);
-  size_t format_to(const Record& r, char* dst) override;
+  size_t format_chain(const Record* const* chain, size_t n, char* dst) override;
 
  private:
   SyslogPrefix prefix_;

@@ -48,6 +48,14 @@ struct ExtHeader {
 
 constexpr size_t kRecordSize = 2048;
 
+// A record whose fields do not fit one slot's ext area (an x509 record with a long SAN list)
+// is followed by up to kMaxContinuations continuation slots from the same pool
+// (docs/architecture.md, "Records"): `more` in the first slot says how many. A continuation
+// slot's header is ignored except its own `ext_len`; its `ext` holds more whole entries. The
+// worker enqueues a record and its continuations with one bulk enqueue, so the emitter always
+// finds the whole chain in the ring, and formats it as one line.
+constexpr uint8_t kMaxContinuations = 3;
+
 struct alignas(64) Record {
   RecordType type;
   uint8_t transport;     // IpProto
@@ -70,7 +78,9 @@ struct alignas(64) Record {
   IpAddr client;
   IpAddr server;
   uint8_t locality;      // Locality of client -> server against --home-net (0 = not configured)
-  uint8_t reserved_[7];
+  uint8_t more;          // continuation slots after this one (0..kMaxContinuations), set by
+                         // the worker at commit; meaningless in a continuation slot
+  uint8_t reserved_[6];
   uint8_t ext[kRecordSize - 128];
 
   // Appends one extension field; returns false (and appends nothing) if it does not fit.

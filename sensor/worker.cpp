@@ -162,6 +162,8 @@ void Worker::emit_session(flow::Flow& f, flow::EndReason reason) {
 }
 
 emit::Record* Worker::begin(const flow::Flow& f, emit::RecordType type, Nanos ts) noexcept {
+  // Continuations still held here belong to a record that was never committed.
+  if (chain_n_ != 0) drop_chain();
   void* obj = nullptr;
   unsigned turns = 0;
   // Offline there is no wire to fall behind, and at shutdown no more traffic is coming: in
@@ -196,25 +198,71 @@ emit::Record* Worker::begin(const flow::Flow& f, emit::RecordType type, Nanos ts
   return rec;
 }
 
+void Worker::drop_chain() noexcept {
+  rte_mempool_put_bulk(rec_pool_, reinterpret_cast<void**>(chain_), chain_n_);
+  counters_.worker_record_chain_abandoned.inc(chain_n_);
+  if (chain_head_ != nullptr) chain_head_->more = 0;
+  chain_head_ = nullptr;
+  chain_n_ = 0;
+}
+
+emit::Record* Worker::extend(emit::Record* head) noexcept {
+  if (head == nullptr) return nullptr;
+  // One record grows continuations at a time (dissectors begin, fill and commit a record in
+  // one go): another head's slots are those of a record that was never committed.
+  if (chain_n_ != 0 && chain_head_ != head) drop_chain();
+  if (chain_n_ >= emit::kMaxContinuations) return nullptr;
+  void* obj = nullptr;
+  unsigned turns = 0;
+  const bool wait = shared_.offline || draining_;
+  while (rte_mempool_get(rec_pool_, &obj) != 0) {
+    if (!wait) {
+      counters_.worker_record_no_continuation.inc();
+      return nullptr;
+    }
+    counters_.worker_record_waits.inc();
+    idle_pause(shared_.shared_cpu, turns);
+  }
+  auto* rec = static_cast<emit::Record*>(obj);
+  std::memset(rec, 0, offsetof(emit::Record, ext));
+  rec->type = head->type;
+  chain_head_ = head;
+  chain_[chain_n_++] = rec;
+  head->more = chain_n_;
+  return rec;
+}
+
 void Worker::commit(const flow::Flow& f, emit::Record* rec) noexcept {
+  // The record and its continuations (extend()) go to the ring together, or not at all.
+  void* slots[1 + emit::kMaxContinuations];
+  unsigned n = 1;
+  slots[0] = rec;
+  if (chain_n_ != 0 && chain_head_ != rec) drop_chain();
   if (f.app_id != 0 && app_->apps() != nullptr) {
     const std::string_view name = app_->apps()->name(f.app_id);
     const std::string_view cat = app_->apps()->category(f.app_id);
-    rec->add_field(emit::field_id(emit::Field::kAppName), name.data(), name.size());
-    rec->add_field(emit::field_id(emit::Field::kAppCategory), cat.data(), cat.size());
+    dissect::RecordChain c(*this, rec);
+    if (chain_n_ != 0) c.last = chain_[chain_n_ - 1];
+    c.add_field(emit::field_id(emit::Field::kAppName), name.data(), name.size());
+    c.add_field(emit::field_id(emit::Field::kAppCategory), cat.data(), cat.size());
   }
+  rec->more = chain_n_;
+  for (unsigned i = 0; i < chain_n_; ++i) slots[n++] = chain_[i];
+  chain_head_ = nullptr;
+  chain_n_ = 0;
   const bool wait = shared_.offline || draining_;
   unsigned turns = 0;
-  while (rte_ring_sp_enqueue(rec_ring_, rec) != 0) {
+  while (rte_ring_sp_enqueue_bulk(rec_ring_, slots, n, nullptr) == 0) {
     if (!wait) {
       counters_.worker_record_ring_full.inc();
-      rte_mempool_put(rec_pool_, rec);
+      rte_mempool_put_bulk(rec_pool_, slots, n);
       return;
     }
     counters_.worker_record_waits.inc();
     idle_pause(shared_.shared_cpu, turns);
   }
   counters_.worker_records.inc();
+  if (n > 1) counters_.worker_record_continuations.inc(n - 1);
   if (emit::is_transaction(rec->type)) counters_.worker_transaction_records.inc();
 }
 

@@ -27,6 +27,9 @@ namespace flowscribe::sensor {
   X(worker_record_pool_empty, "records dropped: no free record buffer (emitter too slow)")   \
   X(worker_record_ring_full, "records dropped: ring to the emitter full (emitter too slow)") \
   X(worker_record_waits, "times a worker waited for the emitter (offline, or flushing at shutdown)")             \
+  X(worker_record_continuations, "continuation slots handed to the emitter with their record (records longer than one slot)") \
+  X(worker_record_no_continuation, "fields cut: no free record buffer for a continuation slot (the record itself is written)") \
+  X(worker_record_chain_abandoned, "continuation slots given back: their record was begun but never committed") \
   X(worker_frag_attributed, "fragments without ports of their own accounted to their flow (first fragment's ports, or the reassembled datagram's)") \
   X(worker_frag_unattributed, "fragments without ports that arrived before the ports of their datagram were known") \
   X(worker_frag_late, "of those, accounted to their flow later, when the first fragment or the reassembled datagram gave the ports") \
@@ -113,6 +116,7 @@ class Worker final : public dissect::RecordOut {
   // ring is a counted drop.
   emit::Record* begin(const flow::Flow& f, emit::RecordType type, Nanos ts) noexcept override;
   void commit(const flow::Flow& f, emit::Record* rec) noexcept override;
+  emit::Record* extend(emit::Record* head) noexcept override;
 
  private:
   // Stage 1 of a burst: decode one frame into pending_[i]; false when there is nothing to track.
@@ -136,6 +140,11 @@ class Worker final : public dissect::RecordOut {
   std::unique_ptr<AppLayer> app_;
   rte_ring* rec_ring_;
   rte_mempool* rec_pool_;
+  // The continuation slots of the record under construction (extend()), enqueued with it.
+  emit::Record* chain_head_ = nullptr;
+  emit::Record* chain_[emit::kMaxContinuations] = {};
+  uint8_t chain_n_ = 0;
+  void drop_chain() noexcept;
   std::vector<RxQueue> rxqs_;
   rte_ring* in_ring_ = nullptr;
   Nanos now_ = 0;

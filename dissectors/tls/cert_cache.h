@@ -8,7 +8,8 @@
 // An entry is found by a hash of the DER and then compared byte for byte, so a hit is the
 // same certificate, never a lookalike: hostile traffic can only cause misses. Direct-mapped,
 // fixed size, allocated and touched once at start; a certificate larger than kMaxDer is never
-// cached.
+// cached, nor one whose record took continuation slots (more than kMaxBody of fields: a long
+// SAN list; tls_cert_cache_skipped), so that a hit always gives the record a parse would.
 #include <cstdint>
 #include <cstring>
 #include <memory>

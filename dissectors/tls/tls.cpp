@@ -1429,7 +1429,8 @@ class TlsDissector final : public Dissector {
 
   TlsCounters cnt_;
   tls::X509Writer x509_{{cnt_.tls_certs, cnt_.tls_cert_cache_hits, cnt_.tls_cert_errors, cnt_.tls_ext_cap,
-                         cnt_.tls_field_truncated, cnt_.tls_san_truncated, cnt_.tls_no_record_buffer}};
+                         cnt_.tls_field_truncated, cnt_.tls_san_truncated, cnt_.tls_no_record_buffer,
+                         &cnt_.tls_cert_cache_skipped}};
 };
 
 }  // namespace

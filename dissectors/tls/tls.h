@@ -18,6 +18,7 @@
   X(tls_v13_hidden, "handshakes where the server chose TLS 1.3: certificates encrypted")          \
   X(tls_certs, "certificates parsed (x509 records)")                                              \
   X(tls_cert_cache_hits, "certificates seen before: x509 record from the worker's cache")        \
+  X(tls_cert_cache_skipped, "certificates not cached: their x509 record took continuation slots") \
   X(tls_cert_errors, "certificates whose DER did not parse whole (x509 record with error)")      \
   X(tls_cert_oversize, "certificates larger than the buffer: not parsed (x509 record with error)") \
   X(tls_chain_cap, "certificates past the 10th of a chain: not parsed")                           \

@@ -6,6 +6,7 @@
 #include "dissectors/tls/digest.h"
 #include "dissectors/tls/text.h"
 #include "dissectors/tls/x509.h"
+#include "emit/escape.h"
 
 namespace flowscribe::dissect::tls {
 namespace {
@@ -14,11 +15,48 @@ using F = emit::Field;
 
 size_t room(const emit::Record* r) noexcept { return sizeof(r->ext) - r->ext_len; }
 
+// SAN text one x509 record carries at most (all four lists): with the record's other fields
+// at their caps and a long header, the line stays under kMaxLineBytes (emit/format.h).
+constexpr size_t kSanBudget = 5120;
+// A list longer than one value may be (kMaxValueBytes escaped) is written as several params
+// of the same name, split between names (docs/records.md, x509 `san_dns`).
+constexpr size_t kSanValueCap = emit::kMaxValueBytes - 4;
+
+// Bytes `c` takes once escaped, at most (emit/escape.h: non-ASCII counted as \xHH).
+constexpr size_t escaped_bytes(uint8_t c) noexcept {
+  return c == '"' || c == '\\' || c == ']' ? 2 : (c < 0x20 || c >= 0x7f) ? 4 : 1;
+}
+
+// Length of the longest prefix of whole items of the comma-separated `list` whose escaped
+// text fits `cap`; 0 when not even the first item does.
+size_t whole_items(std::string_view list, size_t cap) noexcept {
+  size_t esc = 0, end = 0;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (list[i] == ',') end = i;
+    esc += escaped_bytes(static_cast<uint8_t>(list[i]));
+    if (esc > cap) return end;
+  }
+  return list.size();
+}
+
 struct Adder {
-  emit::Record* r;
+  RecordChain& r;
   Counter& truncated;
   void str(F f, std::string_view v) noexcept {
-    if (!v.empty() && !r->add_field(emit::field_id(f), v.data(), v.size())) truncated.inc();
+    if (!v.empty() && !r.add_field(emit::field_id(f), v.data(), v.size())) truncated.inc();
+  }
+  // A comma-separated list as one param or, past kSanValueCap, several (each filling what is
+  // left of the slot it goes to first). False when some items did not fit.
+  bool list(F f, std::string_view v) noexcept {
+    while (!v.empty()) {
+      const size_t here = std::min(kSanValueCap, room(r.last) > 4 ? room(r.last) - 4 : 0);
+      size_t n = whole_items(v, here);
+      if (n == 0) n = whole_items(v, kSanValueCap);  // a fresh slot
+      if (n == 0) n = std::min(v.find(','), v.size());  // one long item: the formatter cuts it
+      if (!r.add_field(emit::field_id(f), v.data(), n)) return false;
+      v.remove_prefix(std::min(n + 1, v.size()));
+    }
+    return true;
   }
   void text(F f, const Text& t) noexcept {
     if (t.cut()) truncated.inc();
@@ -27,14 +65,14 @@ struct Adder {
   void uint(F f, uint64_t v) noexcept {
     if (v <= 0xffffffffu) {
       const uint32_t u = static_cast<uint32_t>(v);
-      if (!r->add_field(emit::field_id(f), &u, 4)) truncated.inc();
-    } else if (!r->add_field(emit::field_id(f), &v, 8)) {
+      if (!r.add_field(emit::field_id(f), &u, 4)) truncated.inc();
+    } else if (!r.add_field(emit::field_id(f), &v, 8)) {
       truncated.inc();
     }
   }
   void boolean(F f, bool v) noexcept {
     const uint8_t b = v ? 1 : 0;
-    if (!r->add_field(emit::field_id(f), &b, 1)) truncated.inc();
+    if (!r.add_field(emit::field_id(f), &b, 1)) truncated.inc();
   }
   // The fields every x509 record begins with: pos, then where the certificate came from.
   void head(uint32_t pos, CertOrigin o) noexcept {
@@ -72,7 +110,8 @@ void X509Writer::write_error(Ctx& c, uint32_t pos, uint32_t len, const char* why
     cnt_.no_record_buffer.inc();
     return;
   }
-  Adder a{r, cnt_.field_truncated};
+  RecordChain ch = c.chain(r);
+  Adder a{ch, cnt_.field_truncated};
   a.head(pos, origin);
   a.uint(F::kX509DerLen, len);
   a.str(F::kX509Error, why);
@@ -105,7 +144,8 @@ void X509Writer::write(Ctx& c, const uint8_t* der, uint32_t len, uint32_t pos, C
       cnt_.no_record_buffer.inc();
       return;
     }
-    Adder a{r, cnt_.field_truncated};
+    RecordChain ch = c.chain(r);
+    Adder a{ch, cnt_.field_truncated};
     a.head(pos, origin);
     // The body fitted after a head of the same size when it was made (one writer, one source;
     // IKE's two senders have names of one length); anything else is cut whole and counted.
@@ -142,7 +182,8 @@ void X509Writer::write(Ctx& c, const uint8_t* der, uint32_t len, uint32_t pos, C
     cnt_.no_record_buffer.inc();
     return;
   }
-  Adder a{r, cnt_.field_truncated};
+  RecordChain ch = c.chain(r);
+  Adder a{ch, cnt_.field_truncated};
   char buf[kDnCap];
   a.head(pos, origin);
   const uint16_t body_at = r->ext_len;
@@ -218,17 +259,25 @@ void X509Writer::write(Ctx& c, const uint8_t* der, uint32_t len, uint32_t pos, C
     if (dn_attr(ci.issuer, 10, t)) a.text(F::kX509IssuerO, t);
   }
   if (ci.has_san) {
-    // The lists share what the record has left, less room for the fields after them; DNS
-    // names first. Each list is one pass over the SAN (bounded by the certificate size).
-    constexpr size_t kTail = (4 + 1) + (4 + 4) + (4 + 64) + (4 + 4);  // san_truncated, der_len, error, san_count
-    size_t left = room(r) > kTail ? room(r) - kTail : 0;
-    char sb[1536];
+    // The lists share kSanBudget, and what the record and its continuation slots
+    // (kMaxContinuations, RecordOut::extend) can take, less room for the fields after them;
+    // DNS names first. Each list is one pass over the SAN (bounded by the certificate size).
+    constexpr size_t kTail = (4 + 1) + (4 + 4) + (4 + 64);  // san_truncated, der_len, error
+    const size_t slots = emit::kMaxContinuations - std::min<size_t>(r->more, emit::kMaxContinuations);
+    const size_t can = room(ch.last) + slots * sizeof(r->ext);
+    size_t left = std::min(kSanBudget, can > kTail ? can - kTail : 0);
+    char sb[kSanBudget];
     char none[1];
     Text nil(none, 0);
     uint32_t count = 0;
     bool cut = false;
-    a.uint(F::kX509SanCount, 0);  // placeholder, patched below (fixed 4-byte value)
-    const size_t count_at = r->ext_len - 4;
+    // Placeholder, patched below (fixed 4-byte value).
+    uint8_t* count_at = nullptr;
+    if (ch.add_field(emit::field_id(F::kX509SanCount), &count, 4)) {
+      count_at = ch.last->ext + ch.last->ext_len - 4;
+    } else {
+      cnt_.field_truncated.inc();
+    }
     for (int kind = 0; kind < 4; ++kind) {
       const size_t cap = left > 4 ? std::min(left - 4, sizeof sb) : 0;
       Text t(sb, cap);
@@ -238,10 +287,10 @@ void X509Writer::write(Ctx& c, const uint8_t* der, uint32_t len, uint32_t pos, C
       cut = cut || t.cut();
       if (t.size() == 0) continue;
       static constexpr F kFields[4] = {F::kX509SanDns, F::kX509SanIp, F::kX509SanEmail, F::kX509SanUri};
-      a.str(kFields[kind], t.view());
-      left -= t.size() + 4;
+      if (!a.list(kFields[kind], t.view())) cut = true;
+      left -= std::min(left, t.size() + 4);
     }
-    std::memcpy(r->ext + count_at, &count, 4);
+    if (count_at != nullptr) std::memcpy(count_at, &count, 4);
     if (cut) {
       cnt_.san_truncated.inc();
       a.boolean(F::kX509SanTruncated, true);
@@ -249,7 +298,11 @@ void X509Writer::write(Ctx& c, const uint8_t* der, uint32_t len, uint32_t pos, C
   }
   a.uint(F::kX509DerLen, len);
   if (!ok) a.str(F::kX509Error, ci.error);
-  if (CertCacheEntry* e = cache_.slot(der, len, hash)) {
+  if (ch.last != r) {
+    // Continuation slots: more than an entry holds. Not cached (parsed again next time), so
+    // that a hit always gives the same record as a parse.
+    if (cnt_.cache_skipped != nullptr) cnt_.cache_skipped->inc();
+  } else if (CertCacheEntry* e = cache_.slot(der, len, hash)) {
     // Keeps what this certificate gave for the next time it is seen.
     e->body_len = static_cast<uint16_t>(r->ext_len - body_at);
     std::memcpy(e->body, r->ext + body_at, e->body_len);

@@ -36,6 +36,7 @@ struct X509Counters {
   Counter& field_truncated;   // a field cut to fit its cap or the record
   Counter& san_truncated;     // SAN lists cut to fit
   Counter& no_record_buffer;  // no record buffer free
+  Counter* cache_skipped = nullptr;  // records with continuation slots: not cached
 };
 
 // Where a certificate came from, written as the record's `source` (and `sender`) right after

@@ -2,6 +2,7 @@
 // Drives one dissector the way sensor/app_layer.cpp does, without DPDK: a flow, a state slot,
 // and a RecordOut that keeps the records (and can format them as the emitter would), so a
 // test feeds bytes and checks the records and the lines.
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -21,11 +22,22 @@ inline std::string unhex(std::string_view h) {
   return out;
 }
 
+// Records are allocated with room for their continuation slots right after them (as the
+// worker's chain, RecordOut::extend): record `r`'s continuations are (&r)[1 .. r.more].
+struct RecordSlab {
+  emit::Record slot[1 + emit::kMaxContinuations];
+};
+struct RecordSlabDelete {
+  void operator()(emit::Record* r) const noexcept { delete reinterpret_cast<RecordSlab*>(r); }
+};
+using RecordPtr = std::unique_ptr<emit::Record, RecordSlabDelete>;
+
 class RecordCollector final : public dissect::RecordOut {
  public:
   emit::Record* begin(const flow::Flow& f, emit::RecordType type, Nanos ts) noexcept override {
-    auto r = std::make_unique<emit::Record>();
-    std::memset(static_cast<void*>(r.get()), 0, sizeof(emit::Record));
+    auto* slab = new RecordSlab;
+    std::memset(static_cast<void*>(slab), 0, sizeof(RecordSlab));
+    RecordPtr r(&slab->slot[0]);
     r->type = type;
     r->transport = f.key.proto;
     r->ip_version = f.key.ip_version;
@@ -41,6 +53,13 @@ class RecordCollector final : public dissect::RecordOut {
     open_.push_back(std::move(r));
     return open_.back().get();
   }
+  emit::Record* extend(emit::Record* head) noexcept override {
+    bool open = false;
+    for (auto& o : open_) open |= o.get() == head;
+    if (!open || head->more >= emit::kMaxContinuations) return nullptr;
+    ++extended;
+    return &head[++head->more];
+  }
   void commit(const flow::Flow&, emit::Record* r) noexcept override {
     for (auto it = open_.begin(); it != open_.end(); ++it) {
       if (it->get() == r) {
@@ -54,22 +73,25 @@ class RecordCollector final : public dissect::RecordOut {
 
   // Extension fields of a record as (param name with element, value text) pairs in order,
   // e.g. {"http.host", "example.com"}; values rendered as the formatter does.
-  static std::vector<std::pair<std::string, std::string>> fields(const emit::Record& r) {
+  static std::vector<std::pair<std::string, std::string>> fields(const emit::Record& head) {
     std::vector<std::pair<std::string, std::string>> out;
-    for (size_t off = 0; off + sizeof(emit::ExtHeader) <= r.ext_len;) {
-      emit::ExtHeader h;
-      std::memcpy(&h, r.ext + off, sizeof h);
-      off += sizeof h;
-      const emit::FieldInfo* fi = emit::find_field(h.field);
-      std::string name = fi ? std::string(fi->element) + "." + std::string(fi->param) : "?";
-      char buf[emit::kMaxValueBytes * 4 + 64];
-      std::string value;
-      if (fi) {
-        const emit::FieldValueResult v = emit::write_field_value(fi->kind, r.ext + off, h.len, buf);
-        value.assign(buf, static_cast<size_t>(v.end - buf));
+    for (size_t s = 0; s <= std::min<size_t>(head.more, emit::kMaxContinuations); ++s) {
+      const emit::Record& r = (&head)[s];
+      for (size_t off = 0; off + sizeof(emit::ExtHeader) <= r.ext_len;) {
+        emit::ExtHeader h;
+        std::memcpy(&h, r.ext + off, sizeof h);
+        off += sizeof h;
+        const emit::FieldInfo* fi = emit::find_field(h.field);
+        std::string name = fi ? std::string(fi->element) + "." + std::string(fi->param) : "?";
+        char buf[emit::kMaxValueBytes * 4 + 64];
+        std::string value;
+        if (fi) {
+          const emit::FieldValueResult v = emit::write_field_value(fi->kind, r.ext + off, h.len, buf);
+          value.assign(buf, static_cast<size_t>(v.end - buf));
+        }
+        out.emplace_back(std::move(name), std::move(value));
+        off += h.len;
       }
-      out.emplace_back(std::move(name), std::move(value));
-      off += h.len;
     }
     return out;
   }
@@ -80,6 +102,20 @@ class RecordCollector final : public dissect::RecordOut {
     }
     return "<absent>";
   }
+  // Every value of `element.param` in a record, in order.
+  static std::vector<std::string> all(const emit::Record& r, std::string_view name) {
+    std::vector<std::string> out;
+    for (auto& [k, v] : fields(r)) {
+      if (k == name) out.push_back(v);
+    }
+    return out;
+  }
+  // The record and its continuations, as the emitter hands them to a formatter.
+  static size_t chain(const emit::Record& r, const emit::Record** out) {
+    const size_t n = 1 + std::min<size_t>(r.more, emit::kMaxContinuations);
+    for (size_t i = 0; i < n; ++i) out[i] = &r + i;
+    return n;
+  }
   // The record as the emitter would write it (RFC 5424, default configuration).
   static std::string line(const emit::Record& r) {
     emit::FormatConfig cfg;
@@ -87,16 +123,18 @@ class RecordCollector final : public dissect::RecordOut {
     cfg.procid = "1";
     emit::Rfc5424Formatter f(cfg);
     std::string out;
-    f.format(r, out);
+    const emit::Record* c[1 + emit::kMaxContinuations];
+    f.format(c, chain(r, c), out);
     return out;
   }
 
-  std::vector<std::unique_ptr<emit::Record>> records;
+  std::vector<RecordPtr> records;
   int bad_commits = 0;
+  int extended = 0;  // continuation slots handed out
   size_t open_count() const { return open_.size(); }
 
  private:
-  std::vector<std::unique_ptr<emit::Record>> open_;
+  std::vector<RecordPtr> open_;
 };
 
 // One flow under test: IPv4 10.0.0.1:client_port -> 10.0.0.2:server_port.

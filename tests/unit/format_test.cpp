@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cctype>
 #include <memory>
 #include <set>
@@ -1539,4 +1540,134 @@ TEST_CASE("standard CEF/LEEF keys and custom key names", "[format][siem]") {
   CHECK(camel_key("flowscribe", "http", "user_agent") == "flowscribeHttpUserAgent");
   CHECK(camel_key("", "x509", "not.before") == "x509NotBefore");
   CHECK(camel_key("", "app-x", "name") == "appXName");
+}
+
+// ---- records with continuation slots (emit/record.h, kMaxContinuations) ----
+
+namespace {
+
+// A transaction record and `n` continuation slots: x509 fields in the record, more in each
+// continuation (whose header is left as garbage: only ext_len counts), app in the last.
+struct Chain {
+  Record slot[1 + kMaxContinuations];
+  const Record* ptr[1 + kMaxContinuations];
+  size_t n = 0;
+};
+void make_chain(Chain& c, size_t conts) {
+  c.slot[0] = v4_tcp_session();
+  c.slot[0].type = RecordType::kX509;
+  c.slot[0].more = static_cast<uint8_t>(conts);
+  add(c.slot[0], Field::kX509Subject, "CN=chain.test");
+  for (size_t i = 1; i <= conts; ++i) {
+    std::memset(static_cast<void*>(&c.slot[i]), 0, sizeof(Record));
+    std::memset(static_cast<void*>(&c.slot[i]), 0xa5, offsetof(Record, ext));
+    c.slot[i].ext_len = 0;
+    add(c.slot[i], Field::kX509SanDns, "name" + std::to_string(i) + ".test");
+  }
+  add(c.slot[conts], Field::kAppName, "example");
+  c.n = conts + 1;
+  for (size_t i = 0; i < c.n; ++i) c.ptr[i] = &c.slot[i];
+}
+
+}  // namespace
+
+TEST_CASE("continuations: a record and its continuation slots are one line", "[format][chain]") {
+  Rfc5424Formatter f(test_config());
+  for (size_t conts = 0; conts <= kMaxContinuations; ++conts) {
+    Chain c;
+    make_chain(c, conts);
+    std::string line;
+    f.format(c.ptr, c.n, line);
+    INFO(line);
+    CHECK(invalid_reason(body(line)) == "");
+    CHECK(std::count(line.begin(), line.end(), '\n') == 1);
+    std::string want = "[x509@32473 subject=\"CN=chain.test\"";
+    for (size_t i = 1; i <= conts; ++i) want += " san_dns=\"name" + std::to_string(i) + ".test\"";
+    want += "][app@32473 name=\"example\"]";
+    CHECK(line.find(want) != std::string::npos);
+    CHECK(line.find(" x509 tcp 10.0.0.1:51234 -> 10.0.0.2:80 http\n") != std::string::npos);
+  }
+  // A slot full of fields in each of the four: all of it on the line, nothing counted.
+  Chain c;
+  make_chain(c, kMaxContinuations);
+  const std::string v(300, 'a');
+  size_t added = 0;
+  for (size_t i = 1; i < c.n; ++i) {
+    while (c.slot[i].add_field(field_id(Field::kX509SanUri), v.data(), 300)) ++added;
+  }
+  REQUIRE(added >= 3 * 5);
+  std::string line;
+  f.format(c.ptr, c.n, line);
+  CHECK(line.size() <= kMaxLineBytes);
+  CHECK(invalid_reason(body(line)) == "");
+  // Whatever the line cap took is counted; the rest is there.
+  size_t uris = 0;
+  for (size_t p = line.find(" san_uri=\""); p != std::string::npos; p = line.find(" san_uri=\"", p + 1)) ++uris;
+  CHECK(uris + f.counters().emit_ext_line_cap.get() == added);
+  CHECK(f.counters().emit_ext_malformed.get() == 0);
+  // The record alone (format_to) is the record without its continuations.
+  std::string alone;
+  f.format(c.slot[0], alone);
+  CHECK(alone.find("san_dns") == std::string::npos);
+  CHECK(alone.find("[x509@32473 subject=\"CN=chain.test\"]") != std::string::npos);
+}
+
+TEST_CASE("continuations: a malformed continuation is counted, never overread", "[format][chain]") {
+  for (LineFormat lf : {LineFormat::kRfc5424, LineFormat::kJson, LineFormat::kCef, LineFormat::kLeef}) {
+    FormatConfig cfg = test_config();
+    cfg.line_format = lf;
+    std::unique_ptr<Formatter> fm = make_formatter(cfg);
+    Chain c;
+    make_chain(c, 2);
+    c.slot[1].ext_len = 0xffff;  // beyond its ext array: read up to the array's end
+    ExtHeader h{field_id(Field::kX509SanEmail), 900};  // claims more than the slot holds
+    std::memcpy(c.slot[2].ext + c.slot[2].ext_len, &h, sizeof h);
+    c.slot[2].ext_len = static_cast<uint16_t>(c.slot[2].ext_len + sizeof h + 10);
+    std::string line;
+    fm->format(c.ptr, c.n, line);
+    INFO(line);
+    // Slot 1: its ext_len, then 2 bytes left after its entries (too few for a header);
+    // slot 2: the entry that overruns.
+    CHECK(fm->counters().emit_ext_malformed.get() == 3);
+    CHECK(line.find("chain.test") != std::string::npos);
+    CHECK(line.find("name2.test") != std::string::npos);
+    CHECK(line.find("example") != std::string::npos);
+    CHECK(std::count(line.begin(), line.end(), '\n') == 1);
+    if (lf == LineFormat::kRfc5424) CHECK(invalid_reason(body(line)) == "");
+  }
+}
+
+TEST_CASE("continuations: JSON, CEF and LEEF read the whole chain", "[format][chain][siem]") {
+  Chain c;
+  make_chain(c, kMaxContinuations);
+  add(c.slot[0], Field::kX509SanDns, "name0.test");  // san_dns in all four slots
+  for (LineFormat lf : {LineFormat::kJson, LineFormat::kCef, LineFormat::kLeef}) {
+    FormatConfig cfg = test_config();
+    cfg.line_format = lf;
+    std::unique_ptr<Formatter> fm = make_formatter(cfg);
+    std::string line;
+    fm->format(c.ptr, c.n, line);
+    INFO(line);
+    CHECK(std::count(line.begin(), line.end(), '\n') == 1);
+    const std::string text = line.substr(fm->body_offset());
+    switch (lf) {
+      case LineFormat::kJson:
+        CHECK(json_problem(body(text)) == "");
+        CHECK(text.find("\"x509\":{\"subject\":\"CN=chain.test\",\"san_dns\":[\"name0.test\","
+                        "\"name1.test\",\"name2.test\",\"name3.test\"]},\"app\":{\"name\":"
+                        "\"example\"}}\n") != std::string::npos);
+        break;
+      case LineFormat::kCef:
+        CHECK(text.find("=name0.test,name1.test,name2.test,name3.test") != std::string::npos);
+        CHECK(text.find("=CN\\=chain.test") != std::string::npos);
+        CHECK(text.find("=example") != std::string::npos);
+        break;
+      default:
+        CHECK(text.find("=name0.test,name1.test,name2.test,name3.test") != std::string::npos);
+        CHECK(text.find("=CN=chain.test") != std::string::npos);
+        CHECK(text.find("=example") != std::string::npos);
+        break;
+    }
+    CHECK(fm->counters().emit_ext_malformed.get() == 0);
+  }
 }

@@ -518,3 +518,151 @@ TEST_CASE("tls: the cache never answers for a different certificate of the same 
   CHECK(run_on(*fresh, fx::k443_1_client, server) == changed);
   CHECK(changed != first);
 }
+
+namespace {
+
+// DER TLV with a definite length (short or long form).
+std::string der(uint8_t tag, const std::string& v) {
+  std::string s(1, static_cast<char>(tag));
+  if (v.size() < 128) {
+    s += static_cast<char>(v.size());
+  } else if (v.size() < 256) {
+    s += '\x81';
+    s += static_cast<char>(v.size());
+  } else {
+    s += '\x82';
+    be16(s, static_cast<unsigned>(v.size()));
+  }
+  return s + v;
+}
+
+// A certificate whose subjectAltName holds `names` dNSNames (CN=many.test, RSA key, v3).
+std::string cert_with_dns_names(const std::vector<std::string>& names) {
+  const std::string sha256_rsa = der(0x30, der(0x06, "\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b") + std::string("\x05\x00", 2));
+  const std::string rsa = der(0x30, der(0x06, "\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01") + std::string("\x05\x00", 2));
+  const std::string name = der(0x30, der(0x31, der(0x30, der(0x06, "\x55\x04\x03") + der(0x0c, "many.test"))));
+  const std::string validity = der(0x30, der(0x17, "260101000000Z") + der(0x17, "360101000000Z"));
+  const std::string key = der(0x30, der(0x02, "\x00" + std::string(64, '\xc5')) + der(0x02, "\x01\x00\x01"));
+  const std::string spki = der(0x30, rsa + der(0x03, std::string(1, '\0') + key));
+  std::string gn;
+  for (const std::string& n : names) gn += der(0x82, n);
+  const std::string san = der(0x30, der(0x06, "\x55\x1d\x11") + der(0x04, der(0x30, gn)));
+  const std::string tbs = der(0x30, der(0xa0, der(0x02, "\x02")) + der(0x02, "\x01\x23") + sha256_rsa +
+                                        name + validity + name + spki + der(0xa3, der(0x30, san)));
+  return der(0x30, tbs + sha256_rsa + der(0x03, std::string(1, '\0') + std::string(64, '\x5a')));
+}
+
+// The server's Certificate message carrying `cert`, in one TLS record.
+std::string certificate_message(const std::string& cert) {
+  std::string certs;
+  be24(certs, static_cast<unsigned>(cert.size() + 3));
+  be24(certs, static_cast<unsigned>(cert.size()));
+  certs += cert;
+  return record(22, handshake(11, certs));
+}
+
+std::vector<std::string> dns_names(size_t n) {
+  std::vector<std::string> v;
+  for (size_t i = 0; i < n; ++i) v.push_back("host" + std::to_string(i) + ".wac.edgecastcdn.example");
+  return v;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& x : v) s += (s.empty() ? "" : ",") + x;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("x509: 150 SAN DNS names all reach one record (continuation slots)") {
+  const std::vector<std::string> names = dns_names(150);
+  const std::string msg = certificate_message(cert_with_dns_names(names));
+  auto d = flowscribe::dissect::make_tls_dissector();
+  std::string first;
+  for (int pass = 0; pass < 2; ++pass) {
+    FlowUnderTest f(*d, 6, 40000, 443);
+    f.data(false, msg);
+    f.end();
+    REQUIRE(f.out.records.size() == 1);
+    const flowscribe::emit::Record& r = *f.out.records[0];
+    CHECK(r.more >= 1);
+    CHECK(r.more <= flowscribe::emit::kMaxContinuations);
+    const auto values = RecordCollector::all(r, "x509.san_dns");
+    CHECK(values.size() > 1);  // a list past one value's cap is several params
+    CHECK(joined(values) == joined(names));
+    CHECK(RecordCollector::field(r, "x509.san_count") == "150");
+    CHECK(RecordCollector::field(r, "x509.san_truncated") == "<absent>");
+    CHECK(RecordCollector::field(r, "x509.subject_cn") == "many.test");
+    CHECK(RecordCollector::field(r, "x509.der_len") == std::to_string(msg.size() - 15));
+    const std::string line = RecordCollector::line(r);
+    INFO(line);
+    CHECK(line.size() < flowscribe::emit::kMaxLineBytes);
+    CHECK(line.find('\n') == line.size() - 1);
+    CHECK(line.find("...") == std::string::npos);  // no value cut by the formatter
+    for (const std::string& n : names) {
+      const size_t at = line.find("=\"" + n) != std::string::npos ? line.find("=\"" + n) + 2 : line.find("," + n) + 1;
+      REQUIRE(at != std::string::npos + 1);
+      CHECK((line[at + n.size()] == ',' || line[at + n.size()] == '"'));
+    }
+    if (pass == 0) first = line;
+    else CHECK(line == first);  // not served from the cache: parsed again, the same record
+  }
+  CHECK(counter(*d, "tls_san_truncated") == 0);
+  // Only the leaf summary (the tls record's cert_san_dns, 256 bytes) is cut, once a pass.
+  CHECK(counter(*d, "tls_field_truncated") == 2);
+  CHECK(counter(*d, "tls_cert_cache_hits") == 0);
+  CHECK(counter(*d, "tls_cert_cache_skipped") == 2);
+}
+
+TEST_CASE("x509: a SAN list past the line budget is cut at a name and flagged") {
+  const std::vector<std::string> names = dns_names(400);
+  auto d = flowscribe::dissect::make_tls_dissector();
+  FlowUnderTest f(*d, 6, 40000, 443);
+  f.data(false, certificate_message(cert_with_dns_names(names)));
+  f.end();
+  REQUIRE(f.out.records.size() == 1);
+  const flowscribe::emit::Record& r = *f.out.records[0];
+  const std::string got = joined(RecordCollector::all(r, "x509.san_dns"));
+  CHECK(got.size() > 4000);
+  CHECK(joined(names).starts_with(got + ","));  // whole names, in order
+  CHECK(RecordCollector::field(r, "x509.san_truncated") == "true");
+  CHECK(RecordCollector::field(r, "x509.san_count") == "400");
+  CHECK(RecordCollector::field(r, "x509.der_len") != "<absent>");
+  CHECK(counter(*d, "tls_san_truncated") == 1);
+  const std::string line = RecordCollector::line(r);
+  CHECK(line.size() < flowscribe::emit::kMaxLineBytes);
+  CHECK(line.find("der_len=") != std::string::npos);
+}
+
+TEST_CASE("x509: without continuation slots the SAN lists are cut to the record, as before") {
+  // An output that cannot hold chains (RecordOut::extend's default): the record's own slot.
+  struct NoChains final : flowscribe::dissect::RecordOut {
+    flowscribe::test::RecordCollector inner;
+    flowscribe::emit::Record* begin(const flowscribe::flow::Flow& fl, flowscribe::emit::RecordType t,
+                                    flowscribe::Nanos ts) noexcept override {
+      return inner.begin(fl, t, ts);
+    }
+    void commit(const flowscribe::flow::Flow& fl, flowscribe::emit::Record* r) noexcept override {
+      inner.commit(fl, r);
+    }
+  };
+  const std::vector<std::string> names = dns_names(150);
+  auto d = flowscribe::dissect::make_tls_dissector();
+  FlowUnderTest f(*d, 6, 40000, 443);
+  NoChains out;
+  flowscribe::dissect::Ctx c{f.flow, f.now, out, nullptr};
+  const std::string msg = certificate_message(cert_with_dns_names(names));
+  d->data(f.slot, c, false, reinterpret_cast<const uint8_t*>(msg.data()),
+          static_cast<uint32_t>(msg.size()), static_cast<uint32_t>(msg.size()));
+  d->end_flow(f.slot, c);
+  REQUIRE(out.inner.records.size() == 1);
+  const flowscribe::emit::Record& r = *out.inner.records[0];
+  CHECK(r.more == 0);
+  const std::string got = joined(RecordCollector::all(r, "x509.san_dns"));
+  CHECK(got.size() > 500);
+  CHECK(joined(names).starts_with(got + ","));
+  CHECK(RecordCollector::field(r, "x509.san_truncated") == "true");
+  CHECK(RecordCollector::field(r, "x509.der_len") != "<absent>");
+  CHECK(counter(*d, "tls_cert_cache_skipped") == 0);
+}

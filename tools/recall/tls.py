@@ -53,6 +53,9 @@ def same(field, truth, ours):
         have = set(ours) if isinstance(ours, (list, tuple, set)) else {ours}
         if field in ("subject_cn", "issuer_cn"):  # Arkime lists every CN, lowercased; we write the last
             return any(_unhex(t).lower() in {_unhex(h).lower() for h in have} for t in truth)
+        if field in ("san", "san_dns"):  # Arkime lowercases DNS names (RFC 4343: caseless)
+            low = {h.lower() for h in have}
+            return all(t.lower() in low for t in truth)
         return all(t in have for t in truth)
     if isinstance(ours, (list, tuple, set)):
         return truth in ours
@@ -167,7 +170,8 @@ def our_items(rec):
     fields = dict(x)
     for f in ("san_dns", "san_uri", "san_email", "san_ip"):
         if f in fields:
-            fields[f] = fields[f].split(",")
+            # A long list is several params of the same name (docs/records.md, x509).
+            fields[f] = ",".join(x.all[f]).split(",")
     fields["san"] = fields.get("san_dns", []) + fields.get("san_ip", [])
     for fp in (x.get("sha256"), x.get("sha1")):
         if fp:
