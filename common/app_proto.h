@@ -65,7 +65,8 @@ namespace flowscribe {
   X(kHttp2, 50, "http2")         \
   X(kGit, 51, "git")             \
   X(kIke, 52, "ike")             \
-  X(kOpcua, 53, "opcua")
+  X(kOpcua, 53, "opcua")         \
+  X(kAdb, 54, "adb")
 
 enum class AppProto : uint16_t {
 #define FS_APP_PROTO_ENUM_(e, id, name) e = id,

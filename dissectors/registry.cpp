@@ -40,7 +40,7 @@ DissectorSet make_dissectors() {
   add(s, make_starttls_dissector(),
       {AppProto::kSmtp, AppProto::kImap, AppProto::kPop3, AppProto::kFtp, AppProto::kXmpp});
   add(s, make_tlsup_dissector(),
-      {AppProto::kMysql, AppProto::kPostgresql, AppProto::kLdap, AppProto::kRdp});
+      {AppProto::kMysql, AppProto::kPostgresql, AppProto::kLdap, AppProto::kRdp, AppProto::kAdb});
   return s;
 }
 

@@ -74,6 +74,7 @@ constexpr Row kRows[] = {
     {P::kGit, probes::git, kTcp, false, {9418, 0, 0, 0}},
     {P::kIke, probes::ike, kUdp, true, {500, 4500, 0, 0}},
     {P::kOpcua, probes::opcua, kTcp, true, {4840, 4843, 0, 0}},
+    {P::kAdb, probes::adb, kTcp, false, {5555, 5037, 0, 0}},
 };
 
 // Protocols whose other side's first message is checked after a one-sided decision

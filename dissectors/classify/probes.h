@@ -11,7 +11,8 @@ namespace flowscribe::dissect::probes {
   X(syslog) X(redis) X(memcached) X(rsync) X(git) X(mqtt) X(amqp) X(bittorrent)         \
   X(tls) X(dtls) X(rdp) X(smb) X(rpc) X(dns_family) X(mysql) X(postgresql) X(tds)        \
   X(ldap) X(kerberos) X(snmp) X(dhcp) X(dhcpv6) X(ntp) X(quic) X(socks) X(mongodb)       \
-  X(tftp) X(stun) X(openvpn) X(wireguard) X(modbus) X(dnp3) X(bgp) X(ike) X(opcua)
+  X(tftp) X(stun) X(openvpn) X(wireguard) X(modbus) X(dnp3) X(bgp) X(ike) X(opcua) \
+  X(adb)
 
 #define FS_CLASSIFY_PROBE_DECL_(name) Verdict name(const ProbeInput& in, AppProto self) noexcept;
 FS_CLASSIFY_PROBES(FS_CLASSIFY_PROBE_DECL_)

@@ -1101,6 +1101,45 @@ Verdict opcua(const ProbeInput& in, AppProto) noexcept {
   return ct == 'H' || ct == 'R' || ct == 'O' ? kMaybe : kNo;
 }
 
+// Android Debug Bridge (AOSP packages/modules/adb/protocol.txt): every message starts with a
+// 24-byte header of little-endian uint32s: command (four ASCII letters), arg0, arg1, the data
+// length, a data checksum and magic = command ^ 0xffffffff. The host opens with CNXN (or STLS /
+// AUTH), the device answers CNXN, AUTH or STLS: both sides framed is Certain; the host's
+// message alone (its 32-bit magic checked) is Unsure. A client of the ADB server (adb's
+// SERVICES.TXT, port 5037) sends a request of 4 hex digits (the length) and the service name
+// (the signature lists them); the server answers OKAY or FAIL: Certain, else Unsure.
+namespace {
+constexpr uint32_t kAdbCnxn = 0x4e584e43, kAdbAuth = 0x48545541, kAdbStls = 0x534c5453;
+
+uint32_t adb_command(Bytes b) noexcept {  // the command of an ADB header at b, else 0
+  if (b.n < 24) return 0;
+  const uint32_t cmd = le32_at(b, 0);
+  if (le32_at(b, 20) != (cmd ^ 0xffffffffu) || le32_at(b, 12) > (1u << 20)) return 0;
+  return cmd == kAdbCnxn || cmd == kAdbAuth || cmd == kAdbStls ? cmd : 0;
+}
+}  // namespace
+
+Verdict adb(const ProbeInput& in, AppProto) noexcept {
+  if (!in.tcp()) return kNo;
+  if (adb_command(in.cli) != 0) return adb_command(in.srv) != 0 ? kYes : kMaybe;
+  Bytes c = in.cli, s = in.srv;
+  uint32_t len = 0;
+  for (uint32_t i = 0; i < 4; ++i) {
+    if (i >= c.n) return kNo;
+    const uint8_t x = c[i];
+    const int v = x >= '0' && x <= '9' ? x - '0' : (x | 0x20) >= 'a' && (x | 0x20) <= 'f' ? (x | 0x20) - 'a' + 10 : -1;
+    if (v < 0) return kNo;
+    len = len << 4 | static_cast<uint32_t>(v);
+  }
+  // The request's length counts the service text after the 4 digits (at least "sync:").
+  if (len < 5 || (in.cli_wire >= 4 && in.cli_wire - 4 < len && in.cli_wire == c.n)) return kNo;
+  if (s.n >= 4 && ((s[0] == 'O' && s[1] == 'K' && s[2] == 'A' && s[3] == 'Y') ||
+                   (s[0] == 'F' && s[1] == 'A' && s[2] == 'I' && s[3] == 'L'))) {
+    return kYes;
+  }
+  return kMaybe;
+}
+
 // WireGuard (whitepaper §5.4): message type, three zero bytes; initiation is exactly 148 bytes,
 // the response 92 bytes with its receiver index equal to the initiator's sender index.
 Verdict wireguard(const ProbeInput& in, AppProto) noexcept {

@@ -49,6 +49,12 @@ constexpr BuiltinSignature kSignatures[] = {
     {"^(:[!-~]|NOTICE )", P::kIrc, S, kTcp, 7},
     {"^(<\\?xml |<stream:stream)", P::kXmpp, E, kTcp, 14},
     {"^@RSYNCD: ", P::kRsync, E, kTcp, 9},
+    // Android Debug Bridge: the host's first message (CNXN, or STLS/AUTH), its 24-byte header
+    // checked by the probe (magic = command ^ 0xffffffff).
+    {"^(CNXN|STLS|AUTH)", P::kAdb, C, kTcp, 4},
+    // ... and a client of the ADB server (port 5037): a 4-hex-digit length, then the service.
+    {"^[0-9a-fA-F]{4}(host|shell|sync|tcp|local|exec|reboot|root|unroot|jdwp|track-|reverse|"
+     "framebuffer|remount|usb|abb|sideload|disable-verity|enable-verity)", P::kAdb, C, kTcp, 24},
     {"^[0-9a-f]{4}git-(upload-pack|receive-pack|upload-archive) ", P::kGit, C, kTcp, 28},
     // Databases and caches.
     {"^...\\x00\\x0a[0-9]", P::kMysql, S, kTcp, 6},

@@ -20,7 +20,15 @@ constexpr uint32_t kRdpMaxChain = 10;   // certificates recorded per chain
 constexpr uint32_t kRdpMaxBlobs = 64;   // CERT_BLOBs walked
 constexpr uint32_t kRdpMaxBlocks = 16;  // server data blocks walked
 
-enum Dialect : uint8_t { kMysql, kPgsql, kLdap, kRdp };
+enum Dialect : uint8_t { kMysql, kPgsql, kLdap, kRdp, kAdb };
+
+// Android Debug Bridge (AOSP packages/modules/adb/protocol.txt): a 24-byte header of
+// little-endian uint32s (command, arg0, arg1, data length, data checksum, magic = command ^
+// 0xffffffff), then the data. After CNXN (and AUTH), each side sends STLS and TLS follows.
+constexpr uint32_t kAdbHeader = 24;
+constexpr uint32_t kAdbMaxData = 1u << 20;  // MAX_PAYLOAD of protocol version 0x01000001
+constexpr uint32_t kAdbCnxn = 0x4e584e43, kAdbAuth = 0x48545541, kAdbStls = 0x534c5453,
+                   kAdbSync = 0x434e5953;  // SYNC: obsolete, still seen before STLS
 
 // PostgreSQL request codes (protocol §55.7, "Message Formats").
 constexpr uint32_t kPgCancel = 80877102, kPgSsl = 80877103, kPgGss = 80877104;
@@ -47,6 +55,15 @@ struct State {
   uint8_t rdp[kRdpBuf];  // RDP: the server's MCS Connect Response (its first kRdpBuf bytes)
 };
 
+int hex_digit(uint8_t x) {
+  if (x >= '0' && x <= '9') return x - '0';
+  x |= 0x20;
+  return x >= 'a' && x <= 'f' ? x - 'a' + 10 : -1;
+}
+// The first 4 bytes of an ADB server request: its length in hex (no command has 4 hex letters).
+bool adb_service_request(const uint8_t* h) {
+  return hex_digit(h[0]) >= 0 && hex_digit(h[1]) >= 0 && hex_digit(h[2]) >= 0 && hex_digit(h[3]) >= 0;
+}
 uint32_t le24(const uint8_t* p) { return p[0] | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16; }
 uint32_t le32(const uint8_t* p) { return le24(p) | uint32_t{p[3]} << 24; }
 uint32_t be32(const uint8_t* p) {
@@ -110,6 +127,9 @@ class TlsupDissector final : public Dissector {
         break;
       case AppProto::kRdp:
         s.dialect = kRdp;
+        break;
+      case AppProto::kAdb:
+        s.dialect = kAdb;
         break;
       default:
         s.dialect = kMysql;
@@ -212,6 +232,18 @@ class TlsupDissector final : public Dissector {
         for (uint32_t j = 0; j < k; ++j) v = v << 8 | h[2 + j];
         return v > (1u << 24) ? -1 : 2 + int64_t{k} + v;
       }
+      case kAdb: {
+        // A client of the ADB server (port 5037): 4 hex digits, the request's length.
+        if (d == 0 && s.side[0].msgs == 0 && n >= 4 && adb_service_request(h)) {
+          int64_t v = 0;
+          for (uint32_t j = 0; j < 4; ++j) v = v << 4 | hex_digit(h[j]);
+          return 4 + v;
+        }
+        if (n < kAdbHeader) return 0;
+        const uint32_t cmd = le32(h), len = le32(h + 12);
+        if (le32(h + 20) != (cmd ^ 0xffffffffu) || len > kAdbMaxData) return -1;
+        return kAdbHeader + int64_t{len};
+      }
       default: {  // RDP: TPKT (RFC 1006): version 3, reserved 0, 16-bit length
         if (h[0] != 3 || (n >= 2 && h[1] != 0)) return -1;
         if (n < 4) return 0;
@@ -238,10 +270,31 @@ class TlsupDissector final : public Dissector {
         return pgsql(s, c, d, h, n, first, end);
       case kLdap:
         return ldap(s, c, d, h, n, first, end);
+      case kAdb:
+        return adb(s, c, d, h, end);
       default:
         if (s.rdp_std && d == 1) return rdp_connect_response(s, c);
         return rdp(s, c, d, h, n, first, end);
     }
+  }
+
+  // ADB: CNXN, AUTH and SYNC go by; STLS from both sides (in either order) hands the stream
+  // to TLS. Any other message (OPEN, WRTE, ...) means the session runs in the clear.
+  Progress adb(State& s, Ctx& c, int d, const uint8_t* h, uint32_t end) noexcept {
+    if (d == 0 && s.side[0].msgs == 0 && adb_service_request(h)) {
+      counters_.tlsup_adb_server_client.inc();  // host services, no TLS to come
+      return Progress::kDone;
+    }
+    const uint32_t cmd = le32(h);
+    if (cmd == kAdbCnxn || cmd == kAdbAuth || cmd == kAdbSync) return Progress::kMore;
+    if (cmd == kAdbStls) {
+      s.pending |= static_cast<uint8_t>(1u << d);
+      if (s.pending != 3) return Progress::kMore;
+      counters_.tlsup_adb_upgrades.inc();
+      return upgrade(c, end);
+    }
+    counters_.tlsup_adb_clear.inc();
+    return Progress::kDone;
   }
 
   // MySQL client/server protocol, "Connection Phase".

@@ -39,7 +39,10 @@
 namespace flowscribe::dissect {
 
 #define FS_TLSUP_COUNTERS(X)                                                                      \
-  X(tlsup_flows, "MySQL/PostgreSQL/LDAP/RDP flows watched for an upgrade to TLS")                \
+  X(tlsup_flows, "MySQL/PostgreSQL/LDAP/RDP/ADB flows watched for an upgrade to TLS")            \
+  X(tlsup_adb_upgrades, "ADB connections where both sides sent STLS: handed to TLS")                \
+  X(tlsup_adb_clear, "ADB connections that went on in the clear (OPEN, WRTE, ... before STLS)")     \
+  X(tlsup_adb_server_client, "ADB server clients (port 5037 requests: host services, no TLS): not watched") \
   X(tlsup_mysql_upgrades, "MySQL SSLRequests: the stream went to the TLS dissector")              \
   X(tlsup_mysql_clear, "MySQL clients that answered the handshake without SSL (or server errors)") \
   X(tlsup_pgsql_upgrades, "PostgreSQL SSLRequests the server accepted ('S'): handed to TLS")      \

@@ -436,6 +436,15 @@ std::vector<Fixture> fixtures() {
                {c(H("48 45 4c 46 3d 00 00 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 00 01 88 13 00 00 1d 00 00 00") +
                   "opc.tcp://hostA.example:4840/"),
                 s(H("41 43 4b 46 1c 00 00 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 00 01 88 13 00 00"))}});
+  // ADB: the host's CNXN (Debian's adb, tests/captures/dissect/adb/adb-connect.pcap) and a
+  // device's CNXN built by the protocol; a client of the adb server (adb-server.pcap) and its OKAY.
+  f.push_back({"adb", AppProto::kAdb, kTransportTcp, 5555,
+               {c(H("43 4e 58 4e 01 00 00 01 00 00 10 00 77 00 00 00 40 2e 00 00 bc b1 a7 b1") +
+                  "host::features=remount_shell,abb_exec,abb,apex,fixed_push_mkdir,ls_v2,stat_v2,"
+                  "fixed_push_symlink_timestamp,cmd,shell_v2"),
+                s(H("43 4e 58 4e 01 00 00 01 00 00 10 00 4a 00 00 00 ad 1c 00 00 bc b1 a7 b1") +
+                  "device::ro.product.name=flowscribe;ro.product.model=test;features=shell_v2")}});
+  f.push_back({"adb-server", AppProto::kAdb, kTransportTcp, 5037, {c("000chost:version"), s("OKAY0029")}});
   f.push_back({"dnp3", AppProto::kDnp3, kTransportTcp, 20000,
                {c(dnp3_frame(H("05 64 05 c9 01 00 00 04"))), s(dnp3_frame(H("05 64 05 0b 00 04 01 00")))}});
   {
@@ -1255,7 +1264,7 @@ TEST_CASE("violations: each check accepts both sides of its protocol's fixtures"
 TEST_CASE("violations: the protocols with a dissector or no sound check have none", "[classify]") {
   for (AppProto p : {AppProto::kHttp, AppProto::kTls, AppProto::kDns, AppProto::kMdns, AppProto::kLlmnr,
                      AppProto::kTelnet, AppProto::kSyslog, AppProto::kSocks, AppProto::kQuic, AppProto::kNbns,
-                     AppProto::kIke, AppProto::kOpcua}) {
+                     AppProto::kIke, AppProto::kOpcua, AppProto::kAdb}) {
     INFO(app_proto_name(static_cast<uint16_t>(p)));
     CHECK(proto_info(static_cast<uint16_t>(p)).verify == nullptr);
   }
@@ -1559,6 +1568,35 @@ TEST_CASE("bench: classification cost per flow and per feed", "[.bench]") {
               stream->size_bytes());
   std::printf("sizeof(ClassifyState) = %zu B\n", sizeof(ClassifyState));
   CHECK(hits > 0);
+}
+
+TEST_CASE("adb: both sides framed Certain, the host alone Unsure, a bad magic not ADB", "[classify]") {
+  const std::string cnxn = H("43 4e 58 4e 01 00 00 01 00 00 10 00 06 00 00 00 32 02 00 00 bc b1 a7 b1") + "host::";
+  const std::string stls = H("53 54 4c 53 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 ac ab b3 ac");
+  auto probe = [](const std::string& cli, const std::string& srv) {
+    ProbeInput in;
+    in.cli = {reinterpret_cast<const uint8_t*>(cli.data()), static_cast<uint32_t>(cli.size())};
+    in.srv = {reinterpret_cast<const uint8_t*>(srv.data()), static_cast<uint32_t>(srv.size())};
+    in.cli_wire = static_cast<uint32_t>(cli.size());
+    in.srv_wire = static_cast<uint32_t>(srv.size());
+    in.transport = kTransportTcp;
+    return proto_info(static_cast<uint16_t>(AppProto::kAdb)).probe(in, AppProto::kAdb);
+  };
+  CHECK(probe(cnxn, stls) == Verdict::kCertain);
+  CHECK(probe(cnxn, "") == Verdict::kUnsure);
+  CHECK(probe(cnxn, "SSH-2.0-x\r\n") == Verdict::kUnsure);
+  std::string bad = cnxn;
+  bad[20] ^= 1;  // magic no longer command ^ 0xffffffff
+  CHECK(probe(bad, stls) == Verdict::kNotMine);
+  bad = cnxn;
+  bad[15] = 0x01;  // data length past 1 MiB
+  CHECK(probe(bad, stls) == Verdict::kNotMine);
+  CHECK(probe(cnxn.substr(0, 23), stls) == Verdict::kNotMine);  // a header cut short
+  CHECK(probe("000chost:version", "OKAY") == Verdict::kCertain);
+  CHECK(probe("000chost:version", "FAIL0004oops") == Verdict::kCertain);
+  CHECK(probe("000chost:version", "") == Verdict::kUnsure);
+  CHECK(probe("0003sync", "OKAY") == Verdict::kNotMine);  // a length below any service name
+  CHECK(probe("00g0host:version", "OKAY") == Verdict::kNotMine);
 }
 
 TEST_CASE("opcua: HEL and ACK Certain, one side alone Unsure, a bad header not OPC UA", "[classify]") {

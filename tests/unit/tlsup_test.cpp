@@ -1,4 +1,4 @@
-// dissectors/tlsup: MySQL, PostgreSQL, LDAP and RDP sessions that turn to TLS are handed to the
+// dissectors/tlsup: MySQL, PostgreSQL, LDAP, RDP and ADB sessions that turn to TLS are handed to the
 // TLS dissector at the right byte; refusals and clear sessions stop watching; bytes that are
 // not the protocol are violations. Fixtures are messages of the captures named beside them
 // (/work/shared/corpora: Zeek's Traces/ and Arkime's tests), byte for byte.
@@ -103,6 +103,20 @@ const std::string kRdpConnectResponseX509 = unhex(
     "407ca60092163e4e65e38331c22395ecbe98581f61d9924279fa483f72aa4064c01d34016491ee237ce26bcce3000000"
     "00000000000000000000000000");
 
+// ADB: the host's CNXN as Debian's adb sent it (tests/captures/dissect/adb/adb-connect.pcap);
+// the device's CNXN, STLS and OPEN built by the protocol (AOSP adb protocol.txt: magic =
+// command ^ 0xffffffff); a client's request to the adb server (adb-server.pcap).
+const std::string kAdbHostCnxn = unhex(
+    "434e584e010000010000100077000000402e0000bcb1a7b1") +
+    "host::features=remount_shell,abb_exec,abb,apex,fixed_push_mkdir,ls_v2,stat_v2,"
+    "fixed_push_symlink_timestamp,cmd,shell_v2";
+const std::string kAdbDeviceCnxn = unhex(
+    "434e584e01000001000010004a000000ad1c0000bcb1a7b1") +
+    "device::ro.product.name=flowscribe;ro.product.model=test;features=shell_v2";
+const std::string kAdbStls = unhex("53544c5300000001000000000000000000000000acabb3ac");
+const std::string kAdbOpen = unhex("4f50454e01000000000000000900000031030000b0afbab17368656c6c3a6c7300");
+const std::string kAdbServerRequest = "000chost:version";
+
 struct Msg {
   bool client;
   std::string bytes;
@@ -146,6 +160,17 @@ std::vector<Scenario> scenarios() {
        Progress::kDone, true, 1, static_cast<uint32_t>(kRdpConfirmSsl.size())},
       {"rdp hybrid_ex", AppProto::kRdp, {{true, kRdpRequestNoCookie}, {false, kRdpConfirmHybridEx}},
        Progress::kDone, true, 1, static_cast<uint32_t>(kRdpConfirmHybridEx.size())},
+      {"adb stls", AppProto::kAdb,
+       {{true, kAdbHostCnxn}, {false, kAdbDeviceCnxn}, {true, kAdbStls}, {false, kAdbStls},
+        {true, kClientHello}},
+       Progress::kDone, true, 3, static_cast<uint32_t>(kAdbStls.size())},
+      {"adb stls from the device first", AppProto::kAdb,
+       {{true, kAdbHostCnxn}, {false, kAdbStls}, {true, kAdbStls}, {true, kClientHello}},
+       Progress::kDone, true, 2, static_cast<uint32_t>(kAdbStls.size())},
+      {"adb clear", AppProto::kAdb, {{true, kAdbHostCnxn}, {false, kAdbDeviceCnxn}, {true, kAdbOpen}},
+       Progress::kDone, false, 2, static_cast<uint32_t>(kAdbOpen.size())},
+      {"adb server client", AppProto::kAdb, {{true, kAdbServerRequest}, {false, "OKAY"}},
+       Progress::kDone, false, 0, static_cast<uint32_t>(kAdbServerRequest.size())},
       {"rdp standard security", AppProto::kRdp,
        {{true, kRdpRequestX509}, {false, kRdpConfirmStandard}, {false, kRdpConnectResponseX509}},
        Progress::kDone, false, 2, static_cast<uint32_t>(kRdpConnectResponseX509.size())},
