@@ -466,6 +466,23 @@ class SocksDissector final : public Dissector {
     const Side& sv = s.side[1];
     if (cl.len == 0 && !cl.lost) {
       if (sv.len == 0 && !sv.lost) return Progress::kMore;
+      // A TLS server never speaks first: a handshake record from it means the capture lost
+      // the client's hello. Its ServerHello and certificates are still read.
+      const uint8_t* sb = s.sbuf;
+      if (sb[0] == 0x16 && sv.len < 3 && !sv.lost) return Progress::kMore;
+      // Server bytes kept from earlier calls go first (all of them must be in the buffer).
+      const uint32_t keep = sv.base < call_start ? call_start - sv.base : 0;
+      if (cur == 1 && keep <= sv.len && sv.len >= 3 && sb[0] == 0x16 && sb[1] == 0x03 &&
+          sb[2] <= 0x04) {
+        s.tunnel = kTunnelTls;
+        counters_.socks_handover_tls.inc();
+        counters_.socks_handover_tls_server_first.inc();
+        write_record(s, c);
+        const uint32_t used = sv.base > call_start ? sv.base - call_start : 0;
+        c.hand_over(AppProto::kTls, used < call_len ? used : call_len);
+        if (keep != 0) c.hand_over_replay(s.sbuf, keep, false);
+        return Progress::kDone;
+      }
       s.tunnel = kTunnelServerFirst;
       counters_.socks_tunnel_server_first.inc();
       return finish(s, c);

@@ -32,6 +32,7 @@ namespace flowscribe::dissect {
   X(socks_failed, "requests or negotiations the proxy refused (reply status not success, no method, auth failed)") \
   X(socks_no_reply, "requests written without a reply (flow ended or a gap first)")              \
   X(socks_handover_tls, "tunnels handed to the TLS dissector")                                   \
+  X(socks_handover_tls_server_first, "... of which the server spoke first with a TLS handshake (the capture lost the client's hello)") \
   X(socks_handover_http, "tunnels handed to the HTTP dissector")                                 \
   X(socks_tunnel_unknown, "tunnels whose client's first bytes are neither TLS nor HTTP: not read") \
   X(socks_tunnel_server_first, "tunnels whose server spoke first (SSH, SMTP, ... banners): not read") \

@@ -55,6 +55,13 @@ const std::vector<Msg> kV4aTls = {
     {false, hex("005a000000000000")},
     {true, kHello},
 };
+// The same request whose client hello the capture lost (as in Arkime's socks4-https.pcap):
+// after the reply the server's ServerHello comes first.
+const std::vector<Msg> kV4aServerTls = {
+    {true, hex("040101bb00000001007765622e736f636b732e7465737400")},
+    {false, hex("005a000000000000")},
+    {false, hex("160303004a0200004603035f") + std::string(28, 's')},
+};
 // curl --socks4 through Dante: 10.64.0.1:56368 -> 10.64.0.2:1080
 const std::vector<Msg> kV4 = {
     {true, hex("040100500a40000200")},
@@ -99,6 +106,7 @@ struct Run {
   uint16_t next = 0;
   uint32_t used = Ctx::kAllUsed;
   std::string replay;
+  bool replay_from_client = true;
   size_t calls = 0;       // data() calls made
   size_t stop_msg = 0;    // index of the message whose piece stopped it
   std::vector<std::pair<std::string, std::string>> fields;  // of the one record (if any)
@@ -129,7 +137,7 @@ Run run(const std::vector<Msg>& msgs, size_t chunk = 1 << 20, size_t cut = SIZE_
         r.used = c.used;
         if (c.replay_len) {
           r.replay.assign(reinterpret_cast<const char*>(c.replay), c.replay_len);
-          CHECK(c.replay_from_client);
+          r.replay_from_client = c.replay_from_client;
         }
         if (c.next_proto != 0) CHECK((c.used <= n || c.used == Ctx::kAllUsed));
       }
@@ -238,6 +246,14 @@ TEST_CASE("socks: refused, no acceptable method, server first, unknown tunnel", 
   CHECK(r.last == Progress::kDone);
   CHECK(r.next == 0);
   CHECK(get(r, "socks.tunnel") == "server_first");
+  // A server that speaks TLS first: the client's hello was lost; the rest is TLS's.
+  r = run(kV4aServerTls);
+  CHECK(r.last == Progress::kDone);
+  CHECK(r.next == static_cast<uint16_t>(AppProto::kTls));
+  CHECK(r.used == 0);
+  CHECK(r.replay.empty());
+  CHECK(get(r, "socks.tunnel") == "tls");
+  CHECK(get(r, "socks.host") == "web.socks.test");
   std::vector<Msg> unknown(kServerFirst.begin(), kServerFirst.end() - 1);
   unknown.push_back({true, hex("000102") + "binary-hello\n"});
   r = run(unknown);
@@ -361,7 +377,8 @@ TEST_CASE("socks: violations", "[socks]") {
 }
 
 TEST_CASE("socks: every truncation ends cleanly", "[socks]") {
-  for (const auto* f : {&kV5Host, &kV4aTls, &kV4, &kAuth, &kAuthFailed, &kRefused, &kServerFirst}) {
+  for (const auto* f : {&kV5Host, &kV4aTls, &kV4, &kAuth, &kAuthFailed, &kRefused, &kServerFirst,
+                        &kV4aServerTls}) {
     const size_t n = total(*f);
     for (size_t cut = 0; cut <= n; ++cut) {
       INFO("cut " << cut << " of " << n);
@@ -377,7 +394,8 @@ TEST_CASE("socks: every truncation ends cleanly", "[socks]") {
 }
 
 TEST_CASE("socks: the same records and hand-over at every segmentation", "[socks]") {
-  for (const auto* f : {&kV5Host, &kV4aTls, &kV4, &kAuth, &kAuthFailed, &kRefused, &kServerFirst}) {
+  for (const auto* f : {&kV5Host, &kV4aTls, &kV4, &kAuth, &kAuthFailed, &kRefused, &kServerFirst,
+                        &kV4aServerTls}) {
     const Run whole = run(*f);
     for (size_t chunk : {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{7}}) {
       INFO("chunk " << chunk);
@@ -387,8 +405,10 @@ TEST_CASE("socks: the same records and hand-over at every segmentation", "[socks
       CHECK(r.fields == whole.fields);
       // What reaches the next dissector is the same bytes: replay, then this call from `used`.
       if (r.next) {
+        // Replayed bytes are the tunnel's first bytes, from the side that sent them.
         CHECK(r.replay.size() + 0 <= f->back().bytes.size());
         CHECK(f->back().bytes.substr(0, r.replay.size()) == r.replay);
+        if (!r.replay.empty()) CHECK(r.replay_from_client == f->back().from_client);
       }
     }
     // Two pieces, split at every offset of every message.
