@@ -1240,9 +1240,15 @@ class TlsDissector final : public Dissector {
     s.have_sh = true;
     s.server_version = legacy;
     s.cipher = cipher;
-    uint16_t exts[kMaxExts];
+    // JA3S: MD5 of "version,cipher,extensions" (legacy version, decimal), hashed as the
+    // extensions are read, so any number of them is fingerprinted.
+    HashText j(tls::DigestKind::kMd5);
+    j.dec(legacy);
+    j.put(",");
+    j.dec(cipher);
+    j.put(",");
     uint32_t ne = 0;
-    bool malformed = false, capped = false, psk = false;
+    bool malformed = false, psk = false;
     uint16_t selected = 0;
     Text alpn(s.alpn, kAlpnCap);
     if (!r.at_end()) {
@@ -1256,8 +1262,8 @@ class TlsDissector final : public Dissector {
           break;
         }
         if (is_grease(type)) continue;
-        if (ne < kMaxExts) exts[ne++] = type;
-        else capped = true;
+        if (ne++) j.put("-");
+        j.dec(type);
         Reader x(v);
         if (type == 43 && v.n == 2) {
           selected = x.be16();
@@ -1283,15 +1289,7 @@ class TlsDissector final : public Dissector {
       s.resumed = s.have_ch && sid.n > 0 && sid.n == s.sid_len && std::memcmp(sid.p, s.sid, sid.n) == 0;
     }
     if (malformed) cnt_.tls_hello_malformed.inc();
-    if (capped) cnt_.tls_list_cap.inc();
-    if (malformed || capped || s.buf_cut) return;
-    // JA3S: MD5 of "version,cipher,extensions" (legacy version, decimal).
-    HashText j(tls::DigestKind::kMd5);
-    j.dec(legacy);
-    j.put(",");
-    j.dec(cipher);
-    j.put(",");
-    j.dec_list(exts, ne);
+    if (malformed || s.buf_cut) return;
     j.final(s.ja3s);
     s.fps_ok = true;
   }

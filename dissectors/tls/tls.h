@@ -32,7 +32,7 @@
   X(tls_no_record_buffer, "records not written: no record buffer was free")                       \
   X(tls_field_truncated, "record fields cut to fit (SNI, names, lists)")                          \
   X(tls_san_truncated, "certificates whose SAN lists did not fit the record")                     \
-  X(tls_list_cap, "hellos with more ciphers or extensions than the fingerprint arrays hold")       \
+  X(tls_list_cap, "ClientHellos with more ciphers or extensions than the fingerprint arrays hold (no JA3/JA4)") \
   X(tls_ext_cap, "certificates with more than 64 extensions: the rest not read")                  \
   X(tls_partial, "handshakes written before the server's certificate or TLS 1.3 hello")          \
   X(tls_dtls_flows, "UDP flows read as DTLS")                                                    \

@@ -5,6 +5,7 @@
 // the harness (RecordCollector::line/fields), as in dns_test.cpp.
 #pragma GCC diagnostic ignored "-Wrestrict"
 #include <catch2/catch.hpp>
+#include <openssl/evp.h>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -260,6 +261,37 @@ TEST_CASE("tls: a TLS 1.3 draft-18 ServerHello has no session id and no compress
   CHECK(get(r.fields[0], "tls.cipher") == "TLS_AES_128_GCM_SHA256");
   CHECK(get(r.fields[0], "tls.cert_hidden") == "true");
   CHECK(get(r.fields[0], "tls.ja3s") == "b8a8031b301aef7618403061e9f33065");  // MD5("32530,4865,40")
+}
+
+TEST_CASE("tls: JA3S covers every extension of a ServerHello, however many") {
+  // Arkime's arkime_synthetic.pcap has a ServerHello with more extensions than a fixed list
+  // would hold; the fingerprint text is hashed as the extensions are read.
+  std::string body;
+  be16(body, 0x0303);
+  body += std::string(32, '\x44');
+  body += '\0';  // no session id
+  be16(body, 0xc02f);
+  body += '\0';  // compression: null
+  std::string exts, text = "771,49199,";
+  for (unsigned t = 1000; t < 1200; ++t) {
+    exts += ext(t, "");
+    text += (t > 1000 ? "-" : "") + std::to_string(t);
+  }
+  be16(body, static_cast<unsigned>(exts.size()));
+  body += exts;
+  const Run r = run(ja4_example_hello(), record(22, handshake(2, body)));
+  REQUIRE(r.fields.size() == 1);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  REQUIRE(EVP_Digest(text.data(), text.size(), md, &mdlen, EVP_md5(), nullptr) == 1);
+  std::string want;
+  for (unsigned i = 0; i < mdlen; ++i) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    want += kHex[md[i] >> 4];
+    want += kHex[md[i] & 15];
+  }
+  CHECK(get(r.fields[0], "tls.ja3s") == want);
+  CHECK(get(r.fields[0], "tls.cipher") == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
 }
 
 TEST_CASE("tls: an SSLv2-format ClientHello answered by a TLS 1.0 ServerHello keeps the cipher") {
