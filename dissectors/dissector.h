@@ -81,6 +81,14 @@ struct RecordChain {
   }
   // Bytes left in the last slot.
   size_t room() const noexcept { return sizeof(last->ext) - last->ext_len; }
+  // Moves on to a fresh continuation slot (to keep room free in this one); false when none.
+  bool next_slot() noexcept {
+    if (last->ext_len == 0) return true;
+    emit::Record* next = out.extend(head);
+    if (next == nullptr) return false;
+    last = next;
+    return true;
+  }
 };
 
 // Names internet applications (dissectors/apps): implemented by the app layer.

@@ -9,7 +9,8 @@ namespace {
 
 // ---- limits (docs/protocols.md, "DNS") ----
 constexpr uint32_t kMaxPending = 8;     // queries awaiting their response, per flow
-constexpr uint32_t kMaxAnswers = 16;    // answers written per record
+constexpr uint32_t kMaxAnswers = 32;    // answers written per record (continuation slots
+                                        //   hold what one record slot cannot)
 constexpr uint32_t kTcpBuf = 1024;      // bytes kept of each TCP message, per direction
 constexpr uint32_t kTxtCap = 128;       // bytes of TXT/SPF text per answer
 constexpr uint32_t kMaxJumps = 32;      // compression pointers followed per name
@@ -977,13 +978,20 @@ class DnsDissector final : public Dissector {
     }
     if (m != nullptr) {
       uint32_t cut = m->answers_cut;
+      // The answers fill this slot, then continuation slots (docs/architecture.md, "Record
+      // slots and continuations"); kExtReserve stays free in the last one for the worker's
+      // app@ fields.
+      dissect::RecordChain ch = c.chain(r);
       for (uint32_t i = 0; i < m->nanswers; ++i) {
         const Answer& a = m->answers[i];
-        if (r->ext_len + sizeof(emit::ExtHeader) + a.len + kExtReserve > sizeof r->ext) {
+        if (sizeof(emit::ExtHeader) + a.len + kExtReserve > ch.room() && !ch.next_slot()) {
           cut += m->nanswers - i;
           break;
         }
-        add_str(r, F::kDnsAnswer, {a.text, a.len});
+        if (!ch.add_field(emit::field_id(F::kDnsAnswer), a.text, a.len)) {
+          cut += m->nanswers - i;
+          break;
+        }
       }
       if (cut != 0) counters_.dns_answers_cut.inc(cut);
     }

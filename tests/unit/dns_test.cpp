@@ -426,7 +426,7 @@ TEST_CASE("dns: hostile names are counted anomalies, flagged in the record") {
 }
 
 TEST_CASE("dns: a pointer chain longer than 32 hops is an anomaly") {
-  // 34 answers whose owners all point at the first one's "a": fine, 16 written.
+  // 34 answers whose owners all point at the first one's "a": fine, 32 written.
   Bytes m = hex("123481800000002200000000" "016100" "00010001" "00000001" "0004" "01020304");
   for (int i = 1; i < 34; ++i) {
     const Bytes rr = hex("c00c" "00010001" "00000001" "0004" "01020304");
@@ -439,7 +439,8 @@ TEST_CASE("dns: a pointer chain longer than 32 hops is an anomaly") {
     REQUIRE(t.out.records.size() == 1);
     CHECK(f(*t.out.records[0], "dns.anomaly") == "<absent>");
     CHECK(f(*t.out.records[0], "dns.query") == "a");
-    CHECK(counter(*d, "dns_answers_cut") == 18);
+    CHECK(counter(*d, "dns_answers_cut") == 2);
+    CHECK(all(*t.out.records[0], "dns.answer").size() == 32);
   }
   // Answer 1 (NULL) holds "a" and 33 pointers, each to the one before; answer 2 is a CNAME
   // whose target points at the last: 34 hops, each one backward and legal alone.
@@ -469,9 +470,33 @@ TEST_CASE("dns: a pointer chain longer than 32 hops is an anomaly") {
   CHECK(counter(*d, "dns_pointer_chain") == 1);
 }
 
+TEST_CASE("dns: answers beyond one record slot go to continuation slots") {
+  // 30 TXT answers of 120 bytes each: ~3.9 KB of answer text, two slots' worth.
+  Bytes m = hex("123481800001001e00000000");
+  const Bytes q = hex("017400" "0010" "0001");
+  m.insert(m.end(), q.begin(), q.end());
+  for (int i = 0; i < 30; ++i) {
+    const Bytes rr = hex("c00c" "00100001" "00000005" "0079");  // rdlength 121
+    m.insert(m.end(), rr.begin(), rr.end());
+    m.push_back(120);
+    m.insert(m.end(), 119, static_cast<uint8_t>('a' + i % 26));
+    m.push_back(static_cast<uint8_t>('0' + i % 10));
+  }
+  auto d = dns();
+  FlowUnderTest t(*d, 17, 40000, 53, static_cast<uint16_t>(AppProto::kDns));
+  t.data(false, m.data(), static_cast<uint32_t>(m.size()));
+  REQUIRE(t.out.records.size() == 1);
+  const auto answers = all(*t.out.records[0], "dns.answer");
+  REQUIRE(answers.size() == 30);
+  CHECK(answers[29] == "TXT 5 " + std::string(119, 'a' + 29 % 26) + "9");
+  CHECK(t.out.records[0]->more >= 1);
+  CHECK(counter(*d, "dns_answers_cut") == 0);
+}
+
 TEST_CASE("dns: long values are capped and counted") {
-  // TXT of 300 bytes (two strings): cut at 128 with "..."; 20 answers: 16 written.
-  Bytes m = hex("123481800001001400000000");
+  // TXT of 300 bytes (two strings): cut at 128 with "..."; 40 answers: 32 written (the record
+  // takes a continuation slot: the test's collector has them).
+  Bytes m = hex("123481800001002800000000");
   const Bytes q = hex("017400" "0010" "0001");
   m.insert(m.end(), q.begin(), q.end());
   const Bytes txt_rr = hex("c00c" "00100001" "00000005" "012e");  // rdlength 302
@@ -480,7 +505,7 @@ TEST_CASE("dns: long values are capped and counted") {
   m.insert(m.end(), 200, 'x');
   m.push_back(100);
   m.insert(m.end(), 100, 'y');
-  for (int i = 0; i < 19; ++i) {
+  for (int i = 0; i < 39; ++i) {
     const Bytes a = hex("c00c000100010000000500040a000001");
     m.insert(m.end(), a.begin(), a.end());
   }
@@ -489,12 +514,12 @@ TEST_CASE("dns: long values are capped and counted") {
   t.data(false, m.data(), static_cast<uint32_t>(m.size()));
   REQUIRE(t.out.records.size() == 1);
   const auto answers = all(*t.out.records[0], "dns.answer");
-  REQUIRE(answers.size() == 16);
+  REQUIRE(answers.size() == 32);
   CHECK(answers[0] == txt_cut("TXT 5 "));
-  CHECK(answers[15] == "A 5 10.0.0.1");
-  CHECK(f(*t.out.records[0], "dns.ancount") == "20");
+  CHECK(answers[31] == "A 5 10.0.0.1");
+  CHECK(f(*t.out.records[0], "dns.ancount") == "40");
   CHECK(counter(*d, "dns_txt_cut") == 1);
-  CHECK(counter(*d, "dns_answers_cut") == 4);
+  CHECK(counter(*d, "dns_answers_cut") == 8);
   CHECK(f(*t.out.records[0], "dns.anomaly") == "<absent>");
 }
 
@@ -617,7 +642,7 @@ TEST_CASE("dns: TCP limits: long messages, gaps, a connection cut mid-message, b
     CHECK(all(*t.out.records[0], "dns.answer")[0] == txt_cut("TXT 0 "));
   }
   SECTION("a message longer than the buffer: its start is read, the rest skipped") {
-    // One response of 12 + 5 + 200 * 16 bytes = 3217: 16 answers written, then the next
+    // One response of 12 + 5 + 200 * 16 bytes = 3217: 32 answers written, then the next
     // message on the stream is still found.
     Bytes m = hex("12348180000100c8000000000161000001" "0001");
     for (int i = 0; i < 200; ++i) {
@@ -637,8 +662,8 @@ TEST_CASE("dns: TCP limits: long messages, gaps, a connection cut mid-message, b
     REQUIRE(t.out.records.size() == 4);
     CHECK(f(*t.out.records[0], "dns.status") == "unsolicited");
     CHECK(f(*t.out.records[0], "dns.cut") == "true");
-    // The 1024-byte buffer holds the header, the question and 62 answers: 16 written.
-    CHECK(all(*t.out.records[0], "dns.answer").size() == 16);
+    // The 1024-byte buffer holds the header, the question and 62 answers: 32 written.
+    CHECK(all(*t.out.records[0], "dns.answer").size() == 32);
     CHECK(f(*t.out.records[3], "dns.rcode") == "NXDOMAIN");
     CHECK(counter(*d, "dns_tcp_long") == 1);
   }
