@@ -344,7 +344,9 @@ void FlowTable::timer_unlink(uint32_t idx) noexcept {
 
 Nanos FlowTable::idle_ns(const Flow& f) const noexcept {
   switch (f.key.proto) {
-    case kIpProtoTcp: return idle_by_tcp_state_[static_cast<uint8_t>(f.tcp_state)];
+    case kIpProtoTcp:
+    case kIpProtoSctp:  // SCTP chunks move the same states (sensor/decode: INIT, SHUTDOWN, ABORT)
+      return idle_by_tcp_state_[static_cast<uint8_t>(f.tcp_state)];
     case kIpProtoUdp: return udp_idle_ns_;
     default: return other_idle_ns_;
   }
@@ -356,7 +358,7 @@ Nanos FlowTable::deadline(const Flow& f) const noexcept {
 }
 
 EndReason FlowTable::expiry_reason(const Flow& f) const noexcept {
-  if (f.key.proto == kIpProtoTcp && f.tcp_state == TcpState::kClosed) {
+  if ((f.key.proto == kIpProtoTcp || f.key.proto == kIpProtoSctp) && f.tcp_state == TcpState::kClosed) {
     return f.fin_seen == 3 ? EndReason::kFin : EndReason::kRst;
   }
   return EndReason::kIdle;
@@ -633,7 +635,10 @@ Flow* FlowTable::on_packet(const FlowKey& key, uint32_t hash, bool src_is_side0,
     now_ = now;
   }
   const uint32_t side = src_is_side0 ? 0 : 1;
-  const bool tcp = key.proto == kIpProtoTcp;
+  // TCP, and SCTP whose chunks the decoder gives as TCP flags (INIT = SYN, INIT ACK = SYN+ACK,
+  // SHUTDOWN / SHUTDOWN ACK = FIN, ABORT = RST): the handshake decides the client, the
+  // shutdown ends the flow.
+  const bool tcp = key.proto == kIpProtoTcp || key.proto == kIpProtoSctp;
   uint32_t idx = lookup(key, sig_of(hash));
   if (idx != kNil) [[likely]] {
     Flow& f = flows_[idx];

@@ -311,6 +311,25 @@ DecodeStatus decode_sctp(Ctx& ctx, Cursor c, uint32_t l4_wire) noexcept {
   out.dport = c.u16be(2);
   out.has_ports = true;
   set_payload(out, c.ptr() + kSctpCommonLen, c.size() - kSctpCommonLen, l4_wire - kSctpCommonLen);
+  // The association's life, in the flow table's TCP terms (docs/flows.md, "SCTP"): INIT is
+  // a SYN, INIT ACK a SYN+ACK, SHUTDOWN and SHUTDOWN ACK a FIN from each side, ABORT a RST.
+  // The captured chunks are walked (each at least 4 bytes, at most 16 of them).
+  uint8_t flags = 0;
+  uint32_t off = kSctpCommonLen;
+  for (int i = 0; i < 16 && c.has(off + 4); ++i) {
+    switch (c.u8(off)) {
+      case 1: flags |= kTcpSyn; break;
+      case 2: flags |= kTcpSyn | kTcpAck; break;
+      case 6: flags |= kTcpRst; break;
+      case 7:
+      case 8: flags |= kTcpFin; break;
+      default: break;
+    }
+    const uint32_t len = c.u16be(off + 2);
+    if (len < 4) break;
+    off += (len + 3) & ~3u;
+  }
+  out.tcp_flags = flags;
   return DecodeStatus::kOk;
 }
 

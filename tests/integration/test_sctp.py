@@ -5,7 +5,9 @@ usage: test_sctp.py --bin FLOWSCRIBE --check RFC5424_CHECK --captures DIR [--upd
 
 DIR/http-sctp.pcap (tests/captures/dissect/make-sctp-captures.sh: nginx behind an SCTP relay,
 usrsctp's HTTP client and curl through a relay, SCTP from usrsctp) must give the http records
-of DIR/golden.jsonl, each in a session with transport="sctp", its ports and proto="http".
+of DIR/golden.jsonl, each in a session with transport="sctp", its ports and proto="http"; every
+session's client is the INIT's sender (client_basis="syn") and it ends by SHUTDOWN
+(end_reason="fin").
 Three captures are derived from it, as a lossy path or a lossy capture delivers them:
 
 - "retransmitted": every DATA packet is sent twice. The copies carry TSNs already taken:
@@ -54,6 +56,9 @@ def main():
         fl = records.flow(r)
         if fl.get("transport") != "sctp" or fl.get("dport") != "80" or fl.get("sport") in (None, "0"):
             failures.append(f"not an SCTP flow with ports: {line[:200]}")
+        # INIT names the client; SHUTDOWN and SHUTDOWN ACK end the association as FINs do.
+        if r["msgid"] == "session" and (fl.get("client_basis") != "syn" or fl.get("end_reason") != "fin"):
+            failures.append(f"SCTP session not started by INIT or ended by SHUTDOWN: {line[:300]}")
     for g in got:
         if sessions.get(g["client"]) != "http":
             failures.append(f"{g['client']}: no proto=http session")

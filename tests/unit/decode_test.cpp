@@ -1531,6 +1531,35 @@ TEST_CASE("Other transports are tracked by addresses, SCTP by its ports", "[deco
   CHECK(none.meta.payload == nullptr);
 }
 
+TEST_CASE("SCTP chunks give the flow table its TCP-like flags", "[decode]") {
+  // INIT = SYN, INIT ACK = SYN+ACK, SHUTDOWN and SHUTDOWN ACK = FIN, ABORT = RST; DATA, SACK,
+  // COOKIE ECHO and the rest nothing. A packet may bundle chunks (SACK + SHUTDOWN).
+  auto flags_of = [](std::initializer_list<std::pair<uint8_t, uint16_t>> chunks) {
+    Builder b;
+    eth(b, kEthIpv4);
+    uint32_t l4 = 12;
+    for (auto [type, len] : chunks) l4 += (len + 3u) & ~3u;
+    ipv4(b, {.proto = 132, .l4_len = l4});
+    b.u16(36412).u16(80).u32(0x3b9aca07).u32(0);
+    for (auto [type, len] : chunks) {
+      b.raw({type, 0}).u16(len);
+      for (uint32_t i = 4; i < ((len + 3u) & ~3u); ++i) b.raw({0});
+    }
+    Fixture f = make("sctp", LinkType::kEthernet, b, DecodeStatus::kOk, {"decode_ok"});
+    const Decoded d = decode(f);
+    REQUIRE(d.status == DecodeStatus::kOk);
+    return d.meta.tcp_flags;
+  };
+  CHECK(flags_of({{1, 20}}) == kTcpSyn);
+  CHECK(flags_of({{2, 20}}) == (kTcpSyn | kTcpAck));
+  CHECK(flags_of({{0, 17}}) == 0);
+  CHECK(flags_of({{3, 16}, {7, 8}}) == kTcpFin);
+  CHECK(flags_of({{8, 4}}) == kTcpFin);
+  CHECK(flags_of({{6, 4}}) == kTcpRst);
+  CHECK(flags_of({{10, 4}, {14, 4}}) == 0);  // COOKIE ECHO, SHUTDOWN COMPLETE
+  CHECK(flags_of({{0, 2}, {6, 4}}) == 0);    // a chunk length under 4 ends the walk
+}
+
 TEST_CASE("Linux cooked, raw, null and loop link types", "[decode]") {
   Decoded sll = expect_fixture("sll");
   CHECK(offset_of(fixture("sll"), sll.meta.l3) == 16);
