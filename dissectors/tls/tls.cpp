@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <new>
 
 #include "dissectors/classify/reader.h"
 #include "dissectors/tls/cert_cache.h"
@@ -61,6 +62,7 @@ struct Dir {
   bool any_record;    // a valid record header was seen
   bool v2;            // SSLv2 record format (RFC 6101 appendix E.1)
   bool cert_keep;     // the current certificate is being buffered (else skipped)
+  bool cert_big;      // ... only its first kBufBytes: it is larger; hashed whole as it goes
   uint16_t rec_left;  // payload bytes of the current record still to come
   uint32_t hs_left;   // body bytes of the current handshake message still to come
   uint32_t cert_left;
@@ -127,6 +129,10 @@ struct State {
   char client_alpn[kClientAlpnCap];
   char client_versions[kVersionsCap];
   tls::LeafSummary leaf;  // the server's own certificate, for the tls record
+  // A certificate larger than buf: its SHA-1 and SHA-256, hashed as its bytes go by
+  // (tls::Digest objects, placed when such a certificate starts).
+  alignas(16) unsigned char big_digest[2][sizeof(tls::Digest)];
+  tls::Digest& big(int i) noexcept { return *std::launder(reinterpret_cast<tls::Digest*>(big_digest[i])); }
   alignas(64) uint8_t buf[kBufBytes];
 };
 
@@ -979,11 +985,21 @@ class TlsDissector final : public Dissector {
         d.cert_len = d.cert_left = uint32_t{d.len3[0]} << 16 | uint32_t{d.len3[1]} << 8 | d.len3[2];
         d.cert_step = kCertBody;
         d.cert_keep = false;
+        d.cert_big = false;
         if (s.cert_count >= kMaxChain) {
           cnt_.tls_chain_cap.inc();
         } else if (d.cert_len > kBufBytes) {
+          // Its first kBufBytes are kept (the serial, names and validity come first) and the
+          // whole is hashed for its fingerprints.
           cnt_.tls_cert_oversize.inc();
-          cert_error(s, c, d.cert_len, "larger than the 16384-byte buffer");
+          if (acquire(s, 1)) {
+            d.cert_keep = true;
+            d.cert_big = true;
+            new (s.big_digest[0]) tls::Digest(tls::DigestKind::kSha1);
+            new (s.big_digest[1]) tls::Digest(tls::DigestKind::kSha256);
+          } else {
+            cert_error(s, c, d.cert_len, "larger than the 16384-byte buffer");
+          }
         } else if (acquire(s, 1)) {
           d.cert_keep = true;
         }
@@ -991,12 +1007,26 @@ class TlsDissector final : public Dissector {
         continue;
       }
       const uint32_t t = std::min(m, d.cert_left);
-      if (d.cert_keep) append(s, p, t);
+      if (d.cert_keep && d.cert_big) {
+        s.big(0).update(p, t);
+        s.big(1).update(p, t);
+        append(s, p, std::min(t, kBufBytes - s.buf_len));
+      } else if (d.cert_keep) {
+        append(s, p, t);
+      }
       p += t;
       m -= t;
       d.cert_left -= t;
       if (d.cert_left == 0) {
-        if (d.cert_keep) {
+        if (d.cert_keep && d.cert_big) {
+          uint8_t h1[20], h256[32];
+          s.big(0).final(h1);
+          s.big(1).final(h256);
+          const uint32_t pos = s.cert_count++;
+          x509_.write_prefix(c, s.buf, s.buf_len, d.cert_len, h1, h256, pos, {},
+                             pos == 0 ? &s.leaf : nullptr);
+          release(s, 1);
+        } else if (d.cert_keep) {
           certificate(s, c, s.buf, s.buf_len);
           release(s, 1);
         }

@@ -20,7 +20,7 @@
   X(tls_cert_cache_hits, "certificates seen before: x509 record from the worker's cache")        \
   X(tls_cert_cache_skipped, "certificates not cached: their x509 record took continuation slots") \
   X(tls_cert_errors, "certificates whose DER did not parse whole (x509 record with error)")      \
-  X(tls_cert_oversize, "certificates larger than the buffer: not parsed (x509 record with error)") \
+  X(tls_cert_oversize, "certificates larger than the 16 KiB buffer: read from their first 16 KiB, fingerprints of the whole (x509 record with error)") \
   X(tls_chain_cap, "certificates past the 10th of a chain: not parsed")                           \
   X(tls_hello_oversize, "hellos larger than the buffer: cut, fingerprints left out")              \
   X(tls_hello_malformed, "hellos whose fields overran the message: later fields left out")        \

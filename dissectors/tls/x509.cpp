@@ -316,13 +316,39 @@ bool der_next(Reader& r, Tlv& t) noexcept {
   return true;
 }
 
-bool parse_cert(Bytes der, CertInfo& ci) noexcept {
+namespace {
+// A SEQUENCE header whose contents may run past the bytes here (a certificate's first bytes
+// only): the contents are what of them is here.
+bool seq_head(Reader& r, Tlv& t) noexcept {
+  const uint32_t start = r.pos();
+  const uint8_t tag = r.u8();
+  const uint8_t l0 = r.u8();
+  if (!r.ok() || tag != 0x30) return false;
+  uint32_t len = l0;
+  if (l0 & 0x80) {
+    const uint32_t k = l0 & 0x7f;
+    if (k == 0 || k > 4) return false;
+    len = 0;
+    for (uint32_t i = 0; i < k; ++i) len = len << 8 | r.u8();
+    if (!r.ok()) return false;
+  }
+  const uint32_t here = r.left();
+  const Bytes val = r.bytes(len < here ? len : here);
+  if (!r.ok()) return false;
+  t.tag = tag;
+  t.val = val;
+  t.all = Bytes{r.base() + start, r.pos() - start};
+  return true;
+}
+}  // namespace
+
+bool parse_cert(Bytes der, CertInfo& ci, bool prefix) noexcept {
   ci = CertInfo{};
   Reader r(der);
   Tlv cert, tbs, x;
-  if (!next_tag(r, cert, 0x30)) return ci.error = "not a DER SEQUENCE", false;
+  if (!(prefix ? seq_head(r, cert) : next_tag(r, cert, 0x30))) return ci.error = "not a DER SEQUENCE", false;
   Reader c(cert.val);
-  if (!next_tag(c, tbs, 0x30)) return ci.error = "no tbsCertificate", false;
+  if (!(prefix ? seq_head(c, tbs) : next_tag(c, tbs, 0x30))) return ci.error = "no tbsCertificate", false;
   Tlv alg;
   if (next_tag(c, alg, 0x30)) {
     Reader s(alg.val);

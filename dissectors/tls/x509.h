@@ -45,7 +45,10 @@ inline constexpr uint32_t kMaxExtensions = 64;
 
 // Parses `der` (one Certificate). Returns true when the whole TBSCertificate was read;
 // false with ci.error set otherwise (whatever was read before the error stays set).
-bool parse_cert(Bytes der, CertInfo& ci) noexcept;
+// `prefix`: `der` is only the certificate's first bytes (one too large to keep whole): the
+// Certificate and TBSCertificate SEQUENCEs may claim more than is here, every field read
+// must still be whole (the subject, issuer, serial and validity come first).
+bool parse_cert(Bytes der, CertInfo& ci, bool prefix = false) noexcept;
 
 // Names for OIDs (OpenSSL's names, as Zeek and `openssl x509 -text` print them); nullptr
 // when this build does not know the OID.

@@ -118,11 +118,23 @@ void X509Writer::write_error(Ctx& c, uint32_t pos, uint32_t len, const char* why
   c.commit(r);
 }
 
+void X509Writer::write_prefix(Ctx& c, const uint8_t* der, uint32_t len, uint32_t der_len,
+                              const uint8_t sha1_fp[20], const uint8_t sha256_fp[32], uint32_t pos,
+                              CertOrigin origin, LeafSummary* leaf) noexcept {
+  Prefix p{der_len, sha1_fp, sha256_fp};
+  write_impl(c, der, len, pos, origin, leaf, &p);
+}
+
 void X509Writer::write(Ctx& c, const uint8_t* der, uint32_t len, uint32_t pos, CertOrigin origin,
                        LeafSummary* leaf) noexcept {
+  write_impl(c, der, len, pos, origin, leaf, nullptr);
+}
+
+void X509Writer::write_impl(Ctx& c, const uint8_t* der, uint32_t len, uint32_t pos,
+                            CertOrigin origin, LeafSummary* leaf, const Prefix* pre) noexcept {
   cnt_.certs.inc();
-  const uint64_t hash = CertCache::hash_of(der, len);
-  if (const CertCacheEntry* e = cache_.find(der, len, hash)) {
+  const uint64_t hash = pre ? 0 : CertCache::hash_of(der, len);
+  if (const CertCacheEntry* e = pre ? nullptr : cache_.find(der, len, hash)) {
     // A certificate seen before: the same record and leaf summary, without parsing.
     cnt_.cache_hits.inc();
     if (e->cert_error) cnt_.errors.inc();
@@ -161,13 +173,20 @@ void X509Writer::write(Ctx& c, const uint8_t* der, uint32_t len, uint32_t pos, C
     return;
   }
   CertInfo ci;
-  const bool ok = parse_cert(Bytes{der, len}, ci);
+  const bool ok = parse_cert(Bytes{der, len}, ci, pre != nullptr) && pre == nullptr;
   if (!ok) cnt_.errors.inc();
   if (ci.ext_cap) cnt_.ext_cap.inc();
   uint8_t h256[32], h1[20];
-  sha256(der, len, h256);
-  sha1(der, len, h1);
-  const bool self = ok && self_issued(ci);
+  if (pre != nullptr) {
+    std::memcpy(h256, pre->sha256, 32);
+    std::memcpy(h1, pre->sha1, 20);
+  } else {
+    sha256(der, len, h256);
+    sha1(der, len, h1);
+  }
+  // A prefix whose names were read is judged by its names (and key ids, when they were read).
+  const bool judged = ok || (pre != nullptr && ci.subject.n != 0 && ci.issuer.n != 0);
+  const bool self = judged && self_issued(ci);
   if (leaf != nullptr) {
     leaf->seen = true;
     leaf->self_signed = self;
@@ -240,7 +259,7 @@ void X509Writer::write(Ctx& c, const uint8_t* der, uint32_t len, uint32_t pos, C
     a.text(F::kX509SigAlg, t);
   }
   if (ok || ci.serial.n) a.uint(F::kX509Version, ci.version);
-  if (ok) a.boolean(F::kX509SelfSigned, self);
+  if (judged) a.boolean(F::kX509SelfSigned, self);
   if (ci.has_bc) a.boolean(F::kX509Ca, ci.ca);
   {
     Text t(buf, kNameCap);
@@ -296,9 +315,15 @@ void X509Writer::write(Ctx& c, const uint8_t* der, uint32_t len, uint32_t pos, C
       a.boolean(F::kX509SanTruncated, true);
     }
   }
-  a.uint(F::kX509DerLen, len);
-  if (!ok) a.str(F::kX509Error, ci.error);
-  if (ch.last != r) {
+  a.uint(F::kX509DerLen, pre ? pre->der_len : len);
+  if (pre != nullptr) {
+    a.str(F::kX509Error, "larger than the 16384-byte buffer: only the fields in its first 16384 bytes were read");
+  } else if (!ok) {
+    a.str(F::kX509Error, ci.error);
+  }
+  if (pre != nullptr) {
+    // A prefix: a cache entry is found by the whole DER, which is not here.
+  } else if (ch.last != r) {
     // Continuation slots: more than an entry holds. Not cached (parsed again next time), so
     // that a hit always gives the same record as a parse.
     if (cnt_.cache_skipped != nullptr) cnt_.cache_skipped->inc();

@@ -56,10 +56,25 @@ class X509Writer {
   // not null) with the summary the tls record takes.
   void write(Ctx& c, const uint8_t* der, uint32_t len, uint32_t pos, CertOrigin origin,
              LeafSummary* leaf) noexcept;
+  // A certificate too large to keep whole: `der` holds its first `len` bytes, `der_len` is
+  // its size, `sha1`/`sha256` its fingerprints hashed as it went by. The fields those bytes
+  // hold whole (serial, issuer, validity, subject, ...) are written, with `error` saying the
+  // rest was not read. Never cached.
+  void write_prefix(Ctx& c, const uint8_t* der, uint32_t len, uint32_t der_len,
+                    const uint8_t sha1[20], const uint8_t sha256[32], uint32_t pos,
+                    CertOrigin origin, LeafSummary* leaf) noexcept;
   // A certificate that was not parsed still gets its record: position, size, why.
   void write_error(Ctx& c, uint32_t pos, uint32_t len, const char* why, CertOrigin origin) noexcept;
 
  private:
+  struct Prefix {
+    uint32_t der_len;
+    const uint8_t* sha1;
+    const uint8_t* sha256;
+  };
+  void write_impl(Ctx& c, const uint8_t* der, uint32_t len, uint32_t pos, CertOrigin origin,
+                  LeafSummary* leaf, const Prefix* pre) noexcept;
+
   X509Counters cnt_;
   CertCache cache_;
 };

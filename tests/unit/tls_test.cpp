@@ -647,6 +647,51 @@ TEST_CASE("x509: 150 SAN DNS names all reach one record (continuation slots)") {
   CHECK(counter(*d, "tls_cert_cache_skipped") == 2);
 }
 
+TEST_CASE("x509: a certificate larger than the buffer: its first fields and whole-DER fingerprints") {
+  // ~25 KB of DER (Zeek's tls-fragmented-handshake.pcap has a 340 KB one): the serial,
+  // names, validity and key come before the SAN and are read from the first 16384 bytes; the
+  // SHA-1 and SHA-256 are of the whole certificate, hashed as it went by.
+  const std::string cert = cert_with_dns_names(dns_names(800));
+  REQUIRE(cert.size() > 16384);
+  std::string certs;
+  be24(certs, static_cast<unsigned>(cert.size() + 3));
+  be24(certs, static_cast<unsigned>(cert.size()));
+  certs += cert;
+  const std::string hs = handshake(11, certs);
+  std::string wire;
+  for (size_t at = 0; at < hs.size(); at += 16384) wire += record(22, hs.substr(at, 16384));
+  auto d = flowscribe::dissect::make_tls_dissector();
+  for (size_t piece : {wire.size(), size_t{1000}, size_t{1}}) {
+    INFO("pieces of " << piece);
+    FlowUnderTest f(*d, 6, 40000, 443);
+    for (size_t at = 0; at < wire.size(); at += piece) f.data(false, wire.substr(at, piece));
+    f.end();
+    REQUIRE(f.out.records.size() == 1);
+    const flowscribe::emit::Record& r = *f.out.records[0];
+    CHECK(RecordCollector::field(r, "x509.subject") == "CN=many.test");
+    CHECK(RecordCollector::field(r, "x509.issuer") == "CN=many.test");
+    CHECK(RecordCollector::field(r, "x509.serial") == "0123");
+    CHECK(RecordCollector::field(r, "x509.not_after") == "2036-01-01T00:00:00Z");
+    CHECK(RecordCollector::field(r, "x509.key_type") == "rsa");
+    CHECK(RecordCollector::field(r, "x509.self_signed") == "true");
+    CHECK(RecordCollector::field(r, "x509.der_len") == std::to_string(cert.size()));
+    CHECK(RecordCollector::field(r, "x509.error") != "<absent>");
+    for (auto [kind, name] : {std::pair{EVP_sha256(), "x509.sha256"}, std::pair{EVP_sha1(), "x509.sha1"}}) {
+      unsigned char md[EVP_MAX_MD_SIZE];
+      unsigned int mdlen = 0;
+      REQUIRE(EVP_Digest(cert.data(), cert.size(), md, &mdlen, kind, nullptr) == 1);
+      std::string want;
+      for (unsigned i = 0; i < mdlen; ++i) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        want += kHex[md[i] >> 4];
+        want += kHex[md[i] & 15];
+      }
+      CHECK(RecordCollector::field(r, name) == want);
+    }
+  }
+  CHECK(counter(*d, "tls_cert_oversize") == 3);
+}
+
 TEST_CASE("x509: a SAN list past the line budget is cut at a name and flagged") {
   const std::vector<std::string> names = dns_names(400);
   auto d = flowscribe::dissect::make_tls_dissector();
