@@ -6,7 +6,8 @@
 // "no crash" it checks the dissector's promises: nothing is fed after kDone/kViolation (as in
 // sensor/app_layer.cpp), every begun record is committed once, every record's extension area
 // parses with known socks field ids and kinds' lengths, at most one record per flow, a
-// hand-over only to TLS or HTTP with `used` inside the call and readable replayed bytes.
+// hand-over only to TLS or HTTP with `used` inside the call and readable replayed bytes (the
+// server's only for TLS).
 #include "dissectors/socks/socks.h"
 #include "tests/fuzz/dissect_fuzz.h"
 
@@ -25,12 +26,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t bytes = 0;
   const Progress p = feed_events(d, st.get(), c, data, size, 0, true, bytes, [&](size_t n, Progress r) {
     if (r == Progress::kDone && c.next_proto != 0) {
-      // A hand-over: to TLS or HTTP only, `used` within this call, replayed bytes from the
-      // client and readable (ASan checks the read).
+      // A hand-over: to TLS or HTTP only, `used` within this call, replayed bytes readable
+      // (ASan checks the read) and from the client, or from the server for TLS (a server that
+      // speaks TLS first: the capture lost the client's hello).
       check(c.next_proto == static_cast<uint16_t>(flowscribe::AppProto::kTls) ||
             c.next_proto == static_cast<uint16_t>(flowscribe::AppProto::kHttp));
       check(c.used <= n);
-      check(c.replay_len == 0 || (c.replay != nullptr && c.replay_from_client));
+      check(c.replay_len == 0 ||
+            (c.replay != nullptr &&
+             (c.replay_from_client || c.next_proto == static_cast<uint16_t>(flowscribe::AppProto::kTls))));
       volatile uint8_t sum = 0;
       for (uint32_t i = 0; i < c.replay_len; ++i) sum = static_cast<uint8_t>(sum + c.replay[i]);
       (void)sum;

@@ -39,6 +39,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (p != Progress::kViolation) d.end_flow(st.get(), c);
   check(out.open() == 0);
   check(out.records() <= 10);
-  if ((data[0] & 3) != 3) check(out.records() == 0);
+  if (data[0] % 5 != 3) check(out.records() == 0);  // only RDP writes records
   return 0;
 }
