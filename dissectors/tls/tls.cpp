@@ -795,7 +795,8 @@ class TlsDissector final : public Dissector {
   }
 
   Progress bad_record(State& s) noexcept {
-    if (s.have_ch || s.have_sh) {
+    // A flow that gave a hello or a certificate was TLS (its records are out): it stops here.
+    if (s.have_ch || s.have_sh || s.cert_count != 0) {
       cnt_.tls_bad_record.inc();
       s.done = true;
       return Progress::kDone;
