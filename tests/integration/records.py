@@ -195,3 +195,13 @@ def write_pcap(path, header, pkts, wire_lens=None):
         for i, (sec, usec, frame) in enumerate(pkts):
             wire = wire_lens[i] if wire_lens else len(frame)
             f.write(struct.pack("<IIII", sec, usec, len(frame), wire) + frame)
+
+
+def inet_csum(data):
+    """The Internet checksum (RFC 1071) of `data` (IP headers, TCP with its pseudo-header)."""
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF

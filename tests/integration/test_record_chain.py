@@ -70,13 +70,7 @@ def server_flight(cert):
     return tls_record(hello + handshake(11, certs) + handshake(14, b""))
 
 
-def csum(data):
-    if len(data) % 2:
-        data += b"\x00"
-    s = sum(struct.unpack(f">{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
+csum = records.inet_csum
 
 
 def frame(src, dst, sport, dport, seq, ack, flags, payload=b""):

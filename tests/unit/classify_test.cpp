@@ -1570,18 +1570,21 @@ TEST_CASE("bench: classification cost per flow and per feed", "[.bench]") {
   CHECK(hits > 0);
 }
 
+// The protocol's probe on a TCP flow's first client and server bytes (all of them captured).
+Verdict tcp_probe(AppProto p, const std::string& cli, const std::string& srv) {
+  ProbeInput in;
+  in.cli = {reinterpret_cast<const uint8_t*>(cli.data()), static_cast<uint32_t>(cli.size())};
+  in.srv = {reinterpret_cast<const uint8_t*>(srv.data()), static_cast<uint32_t>(srv.size())};
+  in.cli_wire = static_cast<uint32_t>(cli.size());
+  in.srv_wire = static_cast<uint32_t>(srv.size());
+  in.transport = kTransportTcp;
+  return proto_info(static_cast<uint16_t>(p)).probe(in, p);
+}
+
 TEST_CASE("adb: both sides framed Certain, the host alone Unsure, a bad magic not ADB", "[classify]") {
   const std::string cnxn = H("43 4e 58 4e 01 00 00 01 00 00 10 00 06 00 00 00 32 02 00 00 bc b1 a7 b1") + "host::";
   const std::string stls = H("53 54 4c 53 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 ac ab b3 ac");
-  auto probe = [](const std::string& cli, const std::string& srv) {
-    ProbeInput in;
-    in.cli = {reinterpret_cast<const uint8_t*>(cli.data()), static_cast<uint32_t>(cli.size())};
-    in.srv = {reinterpret_cast<const uint8_t*>(srv.data()), static_cast<uint32_t>(srv.size())};
-    in.cli_wire = static_cast<uint32_t>(cli.size());
-    in.srv_wire = static_cast<uint32_t>(srv.size());
-    in.transport = kTransportTcp;
-    return proto_info(static_cast<uint16_t>(AppProto::kAdb)).probe(in, AppProto::kAdb);
-  };
+  auto probe = [](const std::string& cli, const std::string& srv) { return tcp_probe(AppProto::kAdb, cli, srv); };
   CHECK(probe(cnxn, stls) == Verdict::kCertain);
   CHECK(probe(cnxn, "") == Verdict::kUnsure);
   CHECK(probe(cnxn, "SSH-2.0-x\r\n") == Verdict::kUnsure);
@@ -1602,15 +1605,7 @@ TEST_CASE("adb: both sides framed Certain, the host alone Unsure, a bad magic no
 TEST_CASE("opcua: HEL and ACK Certain, one side alone Unsure, a bad header not OPC UA", "[classify]") {
   const std::string hel = H("48 45 4c 46 20 00 00 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 00 01 88 13 00 00 ff ff ff ff");
   const std::string ack = H("41 43 4b 46 1c 00 00 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 00 01 88 13 00 00");
-  auto probe = [](const std::string& cli, const std::string& srv) {
-    ProbeInput in;
-    in.cli = {reinterpret_cast<const uint8_t*>(cli.data()), static_cast<uint32_t>(cli.size())};
-    in.srv = {reinterpret_cast<const uint8_t*>(srv.data()), static_cast<uint32_t>(srv.size())};
-    in.cli_wire = static_cast<uint32_t>(cli.size());
-    in.srv_wire = static_cast<uint32_t>(srv.size());
-    in.transport = kTransportTcp;
-    return proto_info(static_cast<uint16_t>(AppProto::kOpcua)).probe(in, AppProto::kOpcua);
-  };
+  auto probe = [](const std::string& cli, const std::string& srv) { return tcp_probe(AppProto::kOpcua, cli, srv); };
   CHECK(probe(hel, ack) == Verdict::kCertain);
   CHECK(probe(hel, "") == Verdict::kUnsure);
   CHECK(probe(hel, "HTTP/1.1 200 OK\r\n") == Verdict::kUnsure);

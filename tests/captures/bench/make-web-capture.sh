@@ -47,18 +47,10 @@ for n in 1 2 3; do head -c $((n * 40000)) /dev/urandom >www/assets/i$n.jpg; done
 head -c 300000 /dev/urandom >www/assets/video.bin
 chmod -R a+rX www
 cat >nginx.conf <<NGINX
-worker_processes 1;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 64; }
+$(nginx_main)
 http {
   access_log off;
-  client_body_temp_path $WORK/tmp/body;
-  proxy_temp_path $WORK/tmp/proxy;
-  fastcgi_temp_path $WORK/tmp/fastcgi;
-  uwsgi_temp_path $WORK/tmp/uwsgi;
-  scgi_temp_path $WORK/tmp/scgi;
+$(nginx_temp_paths)
   types { text/html html; text/css css; image/jpeg jpg; }
   default_type application/octet-stream;
   keepalive_timeout 10;

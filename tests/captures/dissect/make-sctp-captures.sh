@@ -38,18 +38,10 @@ for i in $(seq 1 200); do printf 'line %03d: the quick brown fox jumps over the 
 printf 'body { color: #333; }\n' >"$WORK/www/style.css"
 chmod -R a+rX "$WORK/www"
 cat >"$WORK/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 64; }
+$(nginx_main)
 http {
   access_log $WORK/nginx-access.log;
-  client_body_temp_path $WORK/tmp/body;
-  proxy_temp_path $WORK/tmp/proxy;
-  fastcgi_temp_path $WORK/tmp/fastcgi;
-  uwsgi_temp_path $WORK/tmp/uwsgi;
-  scgi_temp_path $WORK/tmp/scgi;
+$(nginx_temp_paths)
   types { text/html html; text/plain txt; text/css css; }
   server_tokens off;
   keepalive_timeout 10;

@@ -66,6 +66,17 @@ stop_capture() {  # stop_capture PID: tcpdump writes its last packets on SIGINT
   for _ in $(seq 1 50); do [[ -e /proc/$1 ]] || break; sleep 0.1; done
 }
 
+# nginx.conf pieces whose files stay in $WORK: the main context with events, and (inside
+# http {}) the temporary paths. Used as $(nginx_main) and $(nginx_temp_paths) in a heredoc.
+nginx_main() {
+  printf 'worker_processes 1;\ndaemon off;\npid %s/nginx.pid;\nerror_log %s/nginx-error.log;\nevents { worker_connections 64; }\n' "$WORK" "$WORK"
+}
+nginx_temp_paths() {
+  mkdir -p "$WORK/tmp"
+  local t
+  for t in client_body proxy fastcgi uwsgi scgi; do printf '  %s_temp_path %s/tmp/%s;\n' "$t" "$WORK" "${t%_body}"; done
+}
+
 ns_pair() {
   ip netns del "$NSC" 2>/dev/null || true
   ip netns del "$NSS" 2>/dev/null || true
