@@ -129,6 +129,7 @@ enum class FieldKind : uint8_t {
   X(kDnsCut, 270, "dns", "cut", kBool)                     \
   X(kDnsAnomaly, 271, "dns", "anomaly", kString)           \
   X(kDnsAnswer, 272, "dns", "answer", kString)             \
+  X(kDnsAdditional, 275, "dns", "additional", kString)     \
   /* socks: MSGID socks (dissectors/socks) */              \
   X(kSocksVersion, 320, "socks", "version", kUint)         \
   X(kSocksCommand, 321, "socks", "command", kString)       \

@@ -15,6 +15,8 @@ constexpr uint32_t kTcpBuf = 1024;      // bytes kept of each TCP message, per d
 constexpr uint32_t kTxtCap = 128;       // bytes of TXT/SPF text per answer
 constexpr uint32_t kMaxJumps = 32;      // compression pointers followed per name
 constexpr uint32_t kAnswerText = 560;   // one answer's text: SOA is 2 names + a number
+constexpr uint32_t kMaxAdditional = 8;  // additional-section addresses (glue) written per record
+constexpr uint32_t kAdditionalText = 304;  // "<owner> AAAA <ttl> <address>"
 constexpr uint32_t kExtReserve = 96;    // ext bytes left for the worker's app@ fields
 constexpr Nanos kQueryTimeoutNs = 15 * kNsPerSec;  // a pending query older than this is
                                                    //   written as no-response
@@ -372,6 +374,14 @@ struct Msg {
   uint16_t answers_cut = 0;    // answers in the answer section not rendered (over kMaxAnswers)
   uint16_t txt_cut = 0;
   Answer answers[kMaxAnswers];
+  // Additional-section A/AAAA records (glue of a referral, an SRV target's address), as
+  // "<owner> <TYPE> <TTL> <address>".
+  uint16_t nadditional = 0;
+  uint16_t additional_cut = 0;
+  struct {
+    uint16_t len;
+    char text[kAdditionalText];
+  } additional[kMaxAdditional];
 
   bool qr() const { return flags & 0x8000; }
   uint16_t opcode() const { return (flags >> 11) & 0xf; }
@@ -529,8 +539,9 @@ Parsed parse_msg(const uint8_t* m, uint32_t n, uint32_t wire, bool mdns, Msg& ms
   const uint32_t rrs = uint32_t{msg.an} + msg.ns + msg.ar;
   for (uint32_t i = 0; i < rrs; ++i) {
     const bool answer = i < msg.an;
+    const bool additional = i >= uint32_t{msg.an} + msg.ns;
     Name owner;
-    const bool want_owner = answer && i == 0 && msg.qd == 0;
+    const bool want_owner = (answer && i == 0 && msg.qd == 0) || additional;
     const NameResult r = read_name(m, n, wire, pos, want_owner ? &owner : nullptr, msg.anomalies);
     if (r == NameResult::kBad) return Parsed::kDns;
     if (r == NameResult::kCut || n - pos < 10) {
@@ -554,9 +565,23 @@ Parsed parse_msg(const uint8_t* m, uint32_t n, uint32_t wire, bool mdns, Msg& ms
       }
       return Parsed::kDns;
     }
-    if (want_owner) {
+    if (want_owner && answer) {
       msg.qname = owner;
       msg.owner_as_query = true;
+    }
+    if (additional && ((type == 1 && rdlen == 4) || (type == 28 && rdlen == 16))) {
+      if (msg.nadditional < kMaxAdditional) {
+        auto& a = msg.additional[msg.nadditional++];
+        Text t{a.text, a.text + sizeof a.text};
+        t.put(owner.view());
+        t.put(type == 1 ? " A " : " AAAA ");
+        t.num(ttl);
+        t.ch(' ');
+        if (type == 1) t.ipv4(m + pos); else t.ipv6(m + pos);
+        a.len = static_cast<uint16_t>(t.p - a.text);
+      } else {
+        ++msg.additional_cut;
+      }
     }
     if (answer) {
       if (msg.nanswers < kMaxAnswers) {
@@ -993,6 +1018,16 @@ class DnsDissector final : public Dissector {
           break;
         }
       }
+      uint32_t acut = m->additional_cut;
+      for (uint32_t i = 0; i < m->nadditional; ++i) {
+        const auto& a = m->additional[i];
+        if ((sizeof(emit::ExtHeader) + a.len + kExtReserve > ch.room() && !ch.next_slot()) ||
+            !ch.add_field(emit::field_id(F::kDnsAdditional), a.text, a.len)) {
+          acut += m->nadditional - i;
+          break;
+        }
+      }
+      if (acut != 0) counters_.dns_additional_cut.inc(acut);
       if (cut != 0) counters_.dns_answers_cut.inc(cut);
     }
     c.commit(r);

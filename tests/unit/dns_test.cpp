@@ -470,6 +470,40 @@ TEST_CASE("dns: a pointer chain longer than 32 hops is an anomaly") {
   CHECK(counter(*d, "dns_pointer_chain") == 1);
 }
 
+TEST_CASE("dns: additional-section addresses (glue) are listed, at most 8") {
+  // A referral: no answer, one NS in authority (its name at offset 0x29), glue A and AAAA for
+  // it in the additional section.
+  Bytes m = hex("123481000001000000010002" "076578616d706c6503636f6d00" "00010001");
+  const Bytes ns = hex("c00c" "00020001" "00000e10" "0006" "036e7331c00c");  // ns1.example.com
+  m.insert(m.end(), ns.begin(), ns.end());
+  const Bytes glue4 = hex("c029" "00010001" "00000e10" "0004" "c0000201");
+  const Bytes glue6 = hex("c029" "001c0001" "00000e10" "0010" "20010db8000000000000000000000035");
+  m.insert(m.end(), glue4.begin(), glue4.end());
+  m.insert(m.end(), glue6.begin(), glue6.end());
+  {
+    auto d = dns();
+    FlowUnderTest t(*d, 17, 40000, 53, static_cast<uint16_t>(AppProto::kDns));
+    t.data(false, m.data(), static_cast<uint32_t>(m.size()));
+    REQUIRE(t.out.records.size() == 1);
+    const auto add = all(*t.out.records[0], "dns.additional");
+    REQUIRE(add.size() == 2);
+    CHECK(add[0] == "ns1.example.com A 3600 192.0.2.1");
+    CHECK(add[1] == "ns1.example.com AAAA 3600 2001:db8::35");
+    CHECK(all(*t.out.records[0], "dns.answer").empty());
+    CHECK(counter(*d, "dns_additional_cut") == 0);
+  }
+  // Ten glue records: 8 written, 2 counted.
+  Bytes many = m;
+  many[11] = 10;  // arcount
+  for (int i = 2; i < 10; ++i) many.insert(many.end(), glue4.begin(), glue4.end());
+  auto d = dns();
+  FlowUnderTest t(*d, 17, 40000, 53, static_cast<uint16_t>(AppProto::kDns));
+  t.data(false, many.data(), static_cast<uint32_t>(many.size()));
+  REQUIRE(t.out.records.size() == 1);
+  CHECK(all(*t.out.records[0], "dns.additional").size() == 8);
+  CHECK(counter(*d, "dns_additional_cut") == 2);
+}
+
 TEST_CASE("dns: answers beyond one record slot go to continuation slots") {
   // 30 TXT answers of 120 bytes each: ~3.9 KB of answer text, two slots' worth.
   Bytes m = hex("123481800001001e00000000");

@@ -11,7 +11,7 @@ qclass, rcode (name), trans_id, the AA/TC/RD/RA flags, answers and TTLs. Zeek wr
 RA as F for a query that got no response: those are not wire values and are not counted. Of
 Zeek's answers, the ones that are a bare address or name (A, AAAA, CNAME, PTR, NS, MX and SRV
 targets) are compared; its text for other types ("RRSIG 5 cmu.edu", "TXT 127 ...") is Zeek's
-own rendering. We write at most 16 answers per record, so a longer answer list misses.
+own rendering. We write at most 32 answers per record, so a longer answer list misses.
 """
 
 import ipaddress
@@ -104,6 +104,12 @@ def our_items(rec):
             answers.append(data)
         elif typ in ("MX", "SRV") and data:
             answers.append(data.split(" ")[-1])
+    # Arkime's `ip` holds the additional section's addresses too (glue); ours are `additional`
+    # params, "<owner> <TYPE> <TTL> <address>".
+    for a in every.get("additional", []):
+        parts = a.split(" ")
+        if len(parts) == 4 and parts[1] in ("A", "AAAA"):
+            ips.append(parts[3])
     flags = sorted(f.upper() for f in ("aa", "tc", "rd", "ra", "ad", "cd") if dns.get(f) == "true")
     base = {
         "query": dns.get("query"),
