@@ -161,9 +161,7 @@ void Worker::emit_session(flow::Flow& f, flow::EndReason reason) {
   commit(f, rec);
 }
 
-emit::Record* Worker::begin(const flow::Flow& f, emit::RecordType type, Nanos ts) noexcept {
-  // Continuations still held here belong to a record that was never committed.
-  if (chain_n_ != 0) drop_chain();
+emit::Record* Worker::take_slot(Counter& none_free) noexcept {
   void* obj = nullptr;
   unsigned turns = 0;
   // Offline there is no wire to fall behind, and at shutdown no more traffic is coming: in
@@ -171,7 +169,7 @@ emit::Record* Worker::begin(const flow::Flow& f, emit::RecordType type, Nanos ts
   const bool wait = shared_.offline || draining_;
   while (rte_mempool_get(rec_pool_, &obj) != 0) {
     if (!wait) {
-      counters_.worker_record_pool_empty.inc();
+      none_free.inc();
       return nullptr;
     }
     counters_.worker_record_waits.inc();
@@ -179,6 +177,14 @@ emit::Record* Worker::begin(const flow::Flow& f, emit::RecordType type, Nanos ts
   }
   auto* rec = static_cast<emit::Record*>(obj);
   std::memset(rec, 0, offsetof(emit::Record, ext));
+  return rec;
+}
+
+emit::Record* Worker::begin(const flow::Flow& f, emit::RecordType type, Nanos ts) noexcept {
+  // Continuations still held here belong to a record that was never committed.
+  if (chain_n_ != 0) drop_chain();
+  emit::Record* rec = take_slot(counters_.worker_record_pool_empty);
+  if (rec == nullptr) return nullptr;
   const uint8_t c = f.client_side & 1;
   const uint8_t s = 1 - c;
   rec->type = type;
@@ -212,19 +218,8 @@ emit::Record* Worker::extend(emit::Record* head) noexcept {
   // one go): another head's slots are those of a record that was never committed.
   if (chain_n_ != 0 && chain_head_ != head) drop_chain();
   if (chain_n_ >= emit::kMaxContinuations) return nullptr;
-  void* obj = nullptr;
-  unsigned turns = 0;
-  const bool wait = shared_.offline || draining_;
-  while (rte_mempool_get(rec_pool_, &obj) != 0) {
-    if (!wait) {
-      counters_.worker_record_no_continuation.inc();
-      return nullptr;
-    }
-    counters_.worker_record_waits.inc();
-    idle_pause(shared_.shared_cpu, turns);
-  }
-  auto* rec = static_cast<emit::Record*>(obj);
-  std::memset(rec, 0, offsetof(emit::Record, ext));
+  emit::Record* rec = take_slot(counters_.worker_record_no_continuation);
+  if (rec == nullptr) return nullptr;
   rec->type = head->type;
   chain_head_ = head;
   chain_[chain_n_++] = rec;

@@ -145,6 +145,9 @@ class Worker final : public dissect::RecordOut {
   emit::Record* chain_[emit::kMaxContinuations] = {};
   uint8_t chain_n_ = 0;
   void drop_chain() noexcept;
+  // A record slot from the pool, its header zeroed; waits offline and at shutdown, else counts
+  // `none_free` and returns nullptr.
+  emit::Record* take_slot(Counter& none_free) noexcept;
   std::vector<RxQueue> rxqs_;
   rte_ring* in_ring_ = nullptr;
   Nanos now_ = 0;
