@@ -26,63 +26,11 @@ NSS=dtlss
 CIP=10.66.0.1
 SIP=10.66.0.2
 
-log() { printf '== %s\n' "$*" >&2; }
-die() { printf 'make-dtls-captures: %s\n' "$*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "run as root: sudo bash $0"
-
-need=()
-for p in tcpdump:tcpdump openssl:openssl ethtool:ethtool; do
-  command -v "${p%%:*}" >/dev/null || [[ -x /usr/sbin/${p%%:*} ]] || need+=("${p#*:}")
-done
-if ((${#need[@]})); then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
-
-PIDS=()
-WORK=$(mktemp -d /tmp/fs-dtls.XXXXXX)
-chmod 755 "$WORK"
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM -- "-$pid" 2>/dev/null || true
-    for _ in $(seq 1 30); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  done
-  ip netns del "$NSC" 2>/dev/null || true
-  ip netns del "$NSS" 2>/dev/null || true
-  [[ -n ${KEEP_WORK:-} ]] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-start() {  # start NAME CMD...: own session, PID remembered
-  local name=$1; shift
-  setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null &
-  PIDS+=($!)
-}
-C() { ip netns exec "$NSC" "$@"; }
-S() { ip netns exec "$NSS" "$@"; }
-wait_listen() {
-  for _ in $(seq 1 100); do
-    [[ -n $(S ss -Hlnu "sport = :$1") ]] && return 0
-    sleep 0.1
-  done
-  die "nothing listens on udp $1"
-}
-
-ip netns del "$NSC" 2>/dev/null || true
-ip netns del "$NSS" 2>/dev/null || true
-ip netns add "$NSC"
-ip netns add "$NSS"
-ip -n "$NSC" link set lo up
-ip -n "$NSS" link set lo up
-ip link add dt-c netns "$NSC" type veth peer name dt-s netns "$NSS"
-C ethtool -K dt-c tx off rx off tso off gso off gro off >/dev/null
-S ethtool -K dt-s tx off rx off tso off gso off gro off >/dev/null
-ip -n "$NSC" addr add $CIP/24 dev dt-c
-ip -n "$NSS" addr add $SIP/24 dev dt-s
-ip -n "$NSC" link set dt-c up
-ip -n "$NSS" link set dt-s up
+DEVC=dt-c DEVS=dt-s
+# shellcheck source=netns.sh
+source "$HERE/netns.sh"
+ns_need tcpdump:tcpdump openssl:openssl ethtool:ethtool
+ns_pair
 
 # ---------------------------------------------------------------- certificates
 cd "$WORK"
@@ -122,9 +70,9 @@ start srv4433 bash -c 'serve "$@"' _ -dtls1_2 -listen -accept $SIP:4433 -cert rs
 start srv4434 bash -c 'serve "$@"' _ -dtls1 -mtu 400 -accept $SIP:4434 -cert ec.crt -key ec.key -cert_chain ca.crt \
   -cipher 'DEFAULT:@SECLEVEL=0'
 start srv4435 bash -c 'serve "$@"' _ -dtls1_2 -accept $SIP:4435 -cert self.crt -key self.key
-wait_listen 4433
-wait_listen 4434
-wait_listen 4435
+wait_listen 4433 udp
+wait_listen 4434 udp
+wait_listen 4435 udp
 
 ip netns exec "$NSC" tcpdump -i dt-c -U -s 0 -w "$WORK/dtls.pcap" 'udp' 2>"$WORK/tcpdump.log" &
 TCPDUMP=$!

@@ -26,63 +26,11 @@ CIP=10.61.0.1
 SIP=10.61.0.2
 PY=/usr/bin/python3
 
-log() { printf '== %s\n' "$*" >&2; }
-die() { printf 'make-http-captures: %s\n' "$*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "run as root: sudo bash $0"
-
-need=()
-for p in tcpdump:tcpdump nginx:nginx-light curl:curl nc.openbsd:netcat-openbsd ethtool:ethtool; do
-  command -v "${p%%:*}" >/dev/null || [[ -x /usr/sbin/${p%%:*} ]] || need+=("${p#*:}")
-done
-if ((${#need[@]})); then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
-
-PIDS=()
-WORK=$(mktemp -d /tmp/fs-http.XXXXXX)
-chmod 755 "$WORK"
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM -- "-$pid" 2>/dev/null || true
-    for _ in $(seq 1 30); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  done
-  ip netns del "$NSC" 2>/dev/null || true
-  ip netns del "$NSS" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-start() {  # start NAME CMD...: own session, PID remembered
-  local name=$1; shift
-  setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null &
-  PIDS+=($!)
-}
-C() { ip netns exec "$NSC" "$@"; }
-S() { ip netns exec "$NSS" "$@"; }
-wait_listen() {
-  for _ in $(seq 1 100); do
-    [[ -n $(S ss -Hlnt "sport = :$1") ]] && return 0
-    sleep 0.1
-  done
-  die "nothing listens on $1"
-}
-
-ip netns del "$NSC" 2>/dev/null || true
-ip netns del "$NSS" 2>/dev/null || true
-ip netns add "$NSC"
-ip netns add "$NSS"
-ip -n "$NSC" link set lo up
-ip -n "$NSS" link set lo up
-ip link add fh-c netns "$NSC" type veth peer name fh-s netns "$NSS"
-C ethtool -K fh-c tx off rx off tso off gso off gro off >/dev/null
-S ethtool -K fh-s tx off rx off tso off gso off gro off >/dev/null
-ip -n "$NSC" addr add $CIP/24 dev fh-c
-ip -n "$NSS" addr add $SIP/24 dev fh-s
-ip -n "$NSC" link set fh-c up
-ip -n "$NSS" link set fh-s up
+DEVC=fh-c DEVS=fh-s
+# shellcheck source=netns.sh
+source "$HERE/netns.sh"
+ns_need tcpdump:tcpdump nginx:nginx-light curl:curl nc.openbsd:netcat-openbsd ethtool:ethtool
+ns_pair
 
 # ---------------------------------------------------------------- content
 mkdir -p "$WORK/www/download" "$WORK/tmp"

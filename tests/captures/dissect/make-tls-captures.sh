@@ -23,63 +23,11 @@ NSS=fsts
 CIP=10.62.0.1
 SIP=10.62.0.2
 
-log() { printf '== %s\n' "$*" >&2; }
-die() { printf 'make-tls-captures: %s\n' "$*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "run as root: sudo bash $0"
-
-need=()
-for p in tcpdump:tcpdump curl:curl openssl:openssl ethtool:ethtool; do
-  command -v "${p%%:*}" >/dev/null || [[ -x /usr/sbin/${p%%:*} ]] || need+=("${p#*:}")
-done
-if ((${#need[@]})); then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
-
-PIDS=()
-WORK=$(mktemp -d /tmp/fs-tls.XXXXXX)
-chmod 755 "$WORK"
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM -- "-$pid" 2>/dev/null || true
-    for _ in $(seq 1 30); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  done
-  ip netns del "$NSC" 2>/dev/null || true
-  ip netns del "$NSS" 2>/dev/null || true
-  [[ -n ${KEEP_WORK:-} ]] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-start() {  # start NAME CMD...: own session, PID remembered
-  local name=$1; shift
-  setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null &
-  PIDS+=($!)
-}
-C() { ip netns exec "$NSC" "$@"; }
-S() { ip netns exec "$NSS" "$@"; }
-wait_listen() {
-  for _ in $(seq 1 100); do
-    [[ -n $(S ss -Hlnt "sport = :$1") ]] && return 0
-    sleep 0.1
-  done
-  die "nothing listens on $1"
-}
-
-ip netns del "$NSC" 2>/dev/null || true
-ip netns del "$NSS" 2>/dev/null || true
-ip netns add "$NSC"
-ip netns add "$NSS"
-ip -n "$NSC" link set lo up
-ip -n "$NSS" link set lo up
-ip link add ft-c netns "$NSC" type veth peer name ft-s netns "$NSS"
-C ethtool -K ft-c tx off rx off tso off gso off gro off >/dev/null
-S ethtool -K ft-s tx off rx off tso off gso off gro off >/dev/null
-ip -n "$NSC" addr add $CIP/24 dev ft-c
-ip -n "$NSS" addr add $SIP/24 dev ft-s
-ip -n "$NSC" link set ft-c up
-ip -n "$NSS" link set ft-s up
+DEVC=ft-c DEVS=ft-s
+# shellcheck source=netns.sh
+source "$HERE/netns.sh"
+ns_need tcpdump:tcpdump curl:curl openssl:openssl ethtool:ethtool
+ns_pair
 
 # ---------------------------------------------------------------- certificates
 cd "$WORK"

@@ -39,7 +39,7 @@ ns_cleanup() {
   done
   ip netns del "$NSC" 2>/dev/null || true
   ip netns del "$NSS" 2>/dev/null || true
-  rm -rf "$WORK"
+  [[ -n ${KEEP_WORK:-} ]] || rm -rf "$WORK"  # KEEP_WORK=1: keep the servers' logs and files
 }
 trap ns_cleanup EXIT
 trap 'exit 130' INT TERM
