@@ -35,67 +35,17 @@ PY=/usr/bin/python3
 PUSER=fssocks
 PPASS=s3cret-Pass
 
-log() { printf '== %s\n' "$*" >&2; }
-die() { printf 'make-socks-captures: %s\n' "$*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "run as root: sudo bash $0"
-
-need=()
-for p in tcpdump:tcpdump nginx:nginx-light curl:curl nc.openbsd:netcat-openbsd ethtool:ethtool \
-         danted:dante-server sshd:openssh-server; do
-  command -v "${p%%:*}" >/dev/null || [[ -x /usr/sbin/${p%%:*} ]] || need+=("${p#*:}")
-done
-if ((${#need[@]})); then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
-
-PIDS=()
-WORK=$(mktemp -d /tmp/fs-socks.XXXXXX)
-chmod 755 "$WORK"
+DEVC=fk-c DEVS=fk-s
+# shellcheck source=netns.sh
+source "$HERE/netns.sh"
+ns_need tcpdump:tcpdump nginx:nginx-light curl:curl nc.openbsd:netcat-openbsd ethtool:ethtool \
+  danted:dante-server sshd:openssh-server
 MADE_USER=0
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM -- "-$pid" 2>/dev/null || true
-    for _ in $(seq 1 30); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  done
-  ip netns del "$NSC" 2>/dev/null || true
-  ip netns del "$NSS" 2>/dev/null || true
-  rm -rf "/etc/netns/$NSC" "/etc/netns/$NSS" "$WORK"
+ns_extra_cleanup() {  # called by netns.sh on exit
+  rm -rf "/etc/netns/$NSC" "/etc/netns/$NSS"
   if ((MADE_USER)); then userdel "$PUSER" 2>/dev/null || true; fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-start() {  # start NAME CMD...: own session, PID remembered
-  local name=$1; shift
-  setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null &
-  PIDS+=($!)
-}
-C() { ip netns exec "$NSC" "$@"; }
-S() { ip netns exec "$NSS" "$@"; }
-wait_listen() {
-  for _ in $(seq 1 100); do
-    [[ -n $(S ss -Hlnt "sport = :$1") ]] && return 0
-    sleep 0.1
-  done
-  cat "$WORK"/*.log >&2 || true
-  die "nothing listens on $1"
-}
-
-ip netns del "$NSC" 2>/dev/null || true
-ip netns del "$NSS" 2>/dev/null || true
-ip netns add "$NSC"
-ip netns add "$NSS"
-ip -n "$NSC" link set lo up
-ip -n "$NSS" link set lo up
-ip link add fk-c netns "$NSC" type veth peer name fk-s netns "$NSS"
-C ethtool -K fk-c tx off rx off tso off gso off gro off >/dev/null
-S ethtool -K fk-s tx off rx off tso off gso off gro off >/dev/null
-ip -n "$NSC" addr add $CIP/24 dev fk-c
-ip -n "$NSS" addr add $SIP/24 dev fk-s
-ip -n "$NSC" link set fk-c up
-ip -n "$NSS" link set fk-s up
+ns_pair
 # The proxy resolves the test name (ip netns exec bind-mounts /etc/netns/NS/hosts).
 mkdir -p "/etc/netns/$NSS"
 printf '127.0.0.1 localhost\n%s %s\n' $SIP $NAME >"/etc/netns/$NSS/hosts"

@@ -39,6 +39,8 @@ ns_cleanup() {
   done
   ip netns del "$NSC" 2>/dev/null || true
   ip netns del "$NSS" 2>/dev/null || true
+  # A script's own clean-up (users, /etc/netns files), when it defines one.
+  if declare -F ns_extra_cleanup >/dev/null; then ns_extra_cleanup; fi
   [[ -n ${KEEP_WORK:-} ]] || rm -rf "$WORK"  # KEEP_WORK=1: keep the servers' logs and files
 }
 trap ns_cleanup EXIT
