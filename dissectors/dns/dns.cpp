@@ -16,7 +16,7 @@ constexpr uint32_t kTxtCap = 128;       // bytes of TXT/SPF text per answer
 constexpr uint32_t kMaxJumps = 32;      // compression pointers followed per name
 constexpr uint32_t kAnswerText = 560;   // one answer's text: SOA is 2 names + a number
 constexpr uint32_t kMaxAdditional = 8;  // additional-section addresses (glue) written per record
-constexpr uint32_t kAdditionalText = 304;  // "<owner> AAAA <ttl> <address>"
+constexpr uint32_t kAdditionalText = 320;  // "<owner> AAAA <ttl> <address>": 255 + 6 + 10 + 1 + 39
 constexpr uint32_t kExtReserve = 96;    // ext bytes left for the worker's app@ fields
 constexpr Nanos kQueryTimeoutNs = 15 * kNsPerSec;  // a pending query older than this is
                                                    //   written as no-response
