@@ -45,15 +45,6 @@ inline void store_be64(uint8_t* p, uint64_t v) noexcept {
   std::memcpy(p, &v, sizeof(v));
 }
 
-constexpr uint32_t fmix32(uint32_t h) noexcept {
-  h ^= h >> 16;
-  h *= 0x85EBCA6Bu;
-  h ^= h >> 13;
-  h *= 0xC2B2AE35u;
-  h ^= h >> 16;
-  return h;
-}
-
 // Ticks are whole seconds of packet time; a deadline is filed under the tick that ends at or
 // after it, so a slot never fires before the deadlines it holds.
 constexpr uint64_t ceil_tick(Nanos t) noexcept { return (t + kNsPerSec - 1) / kNsPerSec; }
@@ -91,19 +82,6 @@ bool make_flow_key(uint8_t ip_version, uint8_t proto, const IpAddr& src, const I
   out.proto = proto;
   out.ip_version = ip_version;
   return src_first;
-}
-
-uint32_t flow_hash(const FlowKey& key) noexcept {
-  uint64_t w[5];
-  std::memcpy(w, &key, sizeof(w));
-  uint64_t c = _mm_crc32_u64(0x243F6A88u, w[0]);
-  c = _mm_crc32_u64(c, w[1]);
-  c = _mm_crc32_u64(c, w[2]);
-  c = _mm_crc32_u64(c, w[3]);
-  c = _mm_crc32_u64(c, w[4]);
-  // CRC is linear: the finaliser spreads every input bit over the whole word so that bucket
-  // and dispatch bits taken from either end of the hash are uniform.
-  return fmix32(static_cast<uint32_t>(c));
 }
 
 const char* end_reason_name(EndReason r) noexcept {
@@ -625,9 +603,9 @@ uint32_t FlowTable::create_flow(const FlowKey& key, uint32_t hash, bool src_is_s
   return true;
 }
 
-Flow* FlowTable::on_packet(const FlowKey& key, uint32_t hash, bool src_is_side0, Nanos now,
-                           uint32_t ip_len, uint8_t tcp_flags, uint32_t payload_len,
-                           FlowCallback on_end) {
+Flow* FlowTable::on_packet_slow(const FlowKey& key, uint32_t hash, bool src_is_side0,
+                                Nanos now, uint32_t ip_len, uint8_t tcp_flags,
+                                uint32_t payload_len, FlowCallback on_end) {
   if (now < now_) [[unlikely]] {
     counters_.flow_time_went_backwards.inc();
     now = now_;

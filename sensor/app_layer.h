@@ -78,6 +78,17 @@ class AppLayer {
   // A packet of a flow that is not bypassed (the caller checks Flow::app_flags & kAppBypass).
   void on_packet(flow::Flow& f, bool from_client, const AppPacket& p) noexcept;
 
+  // True when on_packet would do nothing: a flow with no state yet, and a TCP, UDP or SCTP
+  // packet that carries no payload and is not a SYN (whose sequence number it would note).
+  // Inline, so that the worker skips the call for the ACKs of a flow not yet talking.
+  static bool idle_packet(const flow::Flow& f, uint32_t payload_wire_len,
+                          uint8_t tcp_flags) noexcept {
+    return f.app_state == flow::kNoAppState && payload_wire_len == 0 &&
+           (tcp_flags & kTcpSyn) == 0 &&
+           (f.key.proto == kIpProtoTcp || f.key.proto == kIpProtoUdp ||
+            f.key.proto == kIpProtoSctp);
+  }
+
   // The flow ends (not for interim reports): decide with what there is, free the state.
   void on_flow_end(flow::Flow& f) noexcept;
 

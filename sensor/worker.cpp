@@ -116,7 +116,7 @@ Nanos Worker::clock_now() {
   return wall_base_ + static_cast<Nanos>(static_cast<double>(rte_rdtsc() - tsc_base_) * ns_per_tsc_);
 }
 
-Nanos Worker::packet_time(const rte_mbuf* m) const {
+inline Nanos Worker::packet_time(const rte_mbuf* m) const {
   if (shared_.ts_offset >= 0 && (m->ol_flags & shared_.ts_flag)) {
     return *RTE_MBUF_DYNFIELD(m, shared_.ts_offset, const uint64_t*) * shared_.ts_scale;
   }
@@ -261,7 +261,34 @@ void Worker::commit(const flow::Flow& f, emit::Record* rec) noexcept {
   if (emit::is_transaction(rec->type)) counters_.worker_transaction_records.inc();
 }
 
-bool Worker::prepare_packet(rte_mbuf* m, uint32_t i) {
+// The frames decode_fast takes (Ethernet, IPv4 without options, TCP or UDP, one segment):
+// decoded, keyed and hashed inline, with no PacketMeta.
+inline bool Worker::prepare_fast(rte_mbuf* m, uint32_t len, uint32_t i) {
+  decode::FastMeta fm;
+  if (m->nb_segs != 1 || len > kScratchBytes ||
+      !decode::decode_fast(rte_pktmbuf_mtod(m, const uint8_t*), len, fm)) {
+    return false;
+  }
+  const Nanos t = packet_time(m);
+  if (t > now_) now_ = t;
+  Pending& p = pending_[i];
+  p.side0 = flow::make_flow_key_v4(fm.l4_proto, fm.src, fm.dst, fm.sport, fm.dport, fm.vlan,
+                                   p.key, p.hash);
+  p.ip_len = fm.ip_len;
+  p.t = t;
+  p.payload = fm.payload;
+  p.payload_len = fm.payload_len;
+  p.payload_wire_len = fm.payload_wire_len;
+  p.seq = fm.tcp_seq;
+  p.ack = fm.tcp_ack;
+  p.tcp_flags = fm.tcp_flags;
+  p.frag = false;
+  p.valid = true;
+  table_->prefetch(p.hash);
+  return true;
+}
+
+[[gnu::noinline]] bool Worker::prepare_packet(rte_mbuf* m, uint32_t i) {
   const uint32_t len = rte_pktmbuf_pkt_len(m);
   uint32_t caplen = len;
   if (caplen > kScratchBytes) {
@@ -284,8 +311,6 @@ bool Worker::prepare_packet(rte_mbuf* m, uint32_t i) {
       scratch_used_ += (caplen + 63) & ~63u;
     }
   }
-  counters_.worker_packets.inc();
-  counters_.worker_bytes.inc(len);
   if (data == nullptr) return false;
   const Nanos t = packet_time(m);
   if (t > now_) now_ = t;
@@ -428,26 +453,34 @@ void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     if (ts) rte_prefetch0(RTE_MBUF_DYNFIELD(pkts[i], shared_.ts_offset, void*));
   }
-  // Stage 1: decode, key, hash; prefetch each flow's index bucket.
+  // Stage 1: decode, key, hash; prefetch each flow's index bucket. Counted per burst.
+  const bool fast = shared_.link == decode::LinkType::kEthernet;
+  uint64_t bytes = 0;
+  uint32_t fast_ok = 0;
   for (uint16_t i = 0; i < n; ++i) {
     if (i + kAhead < n) {
       rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kAhead], void*));
       if (ts) rte_prefetch0(RTE_MBUF_DYNFIELD(pkts[i + kAhead], shared_.ts_offset, void*));
     }
+    const uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
+    bytes += len;
+    if (fast && prepare_fast(pkts[i], len, i)) [[likely]] {
+      ++fast_ok;
+      continue;
+    }
     pending_[i].valid = prepare_packet(pkts[i], i);
   }
+  counters_.worker_packets.inc(n);
+  counters_.worker_bytes.inc(bytes);
+  decode_.decode_ok.inc(fast_ok);
   const uint64_t t1 = sc ? rte_rdtsc() : 0;
   uint64_t app_cycles = 0;
   // Stage 2: with the buckets in cache, prefetch flow records a few packets ahead and account.
-  constexpr uint16_t kFlowAhead = 4;
-  for (uint16_t i = 0; i < n && i < kFlowAhead; ++i) {
+  for (uint16_t i = 0; i < n; ++i) {
     if (pending_[i].valid) table_->prefetch_flow(pending_[i].hash);
   }
   auto on_end = [this](flow::Flow& f, flow::EndReason r) { on_flow_end(f, r); };
   for (uint16_t i = 0; i < n; ++i) {
-    if (i + kFlowAhead < n && pending_[i + kFlowAhead].valid) {
-      table_->prefetch_flow(pending_[i + kFlowAhead].hash);
-    }
     const Pending& p = pending_[i];
     if (!p.valid) continue;
     flow::Flow* f =
@@ -458,6 +491,7 @@ void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
     }
     // Bypassed flows (protocol decided) stop here: a lookup and a few adds per packet.
     if (f->app_flags & flow::kAppBypass) continue;
+    if (AppLayer::idle_packet(*f, p.payload_wire_len, p.tcp_flags)) continue;
     const uint64_t ta = sc ? rte_rdtsc() : 0;
     app_->on_packet(*f, flow::is_from_client(*f, p.side0),
                     AppPacket{p.payload, p.payload_len, p.payload_wire_len, p.seq, p.ack, p.tcp_flags, p.t});
@@ -620,16 +654,26 @@ int Dispatcher::run() {
       if (n == 0) continue;
       got += n;
       rx_.rx_packets.inc(n);
+      const bool fast = shared_.link == decode::LinkType::kEthernet;
       for (uint16_t i = 0; i < n; ++i) {
         uint32_t caplen = std::min<uint32_t>(rte_pktmbuf_pkt_len(pkts[i]), kScratchBytes);
-        const auto* data =
-            static_cast<const uint8_t*>(rte_pktmbuf_read(pkts[i], 0, caplen, scratch.get()));
-        decode::PacketMeta pm;
         uint32_t h = 0;  // undecodable frames all go to one worker, which counts them
-        if (data && decode::decode_packet(shared_.link, data, caplen, pm, decode_) ==
-                        decode::DecodeStatus::kOk) {
-          h = pm.frag == decode::Frag::kNone ? dispatch_hash(pm)
-                                             : route_fragment(pm, routes.get(), rx_);
+        decode::FastMeta fm;
+        if (fast && pkts[i]->nb_segs == 1 &&
+            decode::decode_fast(rte_pktmbuf_mtod(pkts[i], const uint8_t*), caplen, fm)) {
+          // The worker's own shortcut: the same key, so the same hash as dispatch_hash.
+          flow::FlowKey key;
+          flow::make_flow_key_v4(fm.l4_proto, fm.src, fm.dst, fm.sport, fm.dport, fm.vlan, key,
+                                 h);
+        } else {
+          const auto* data =
+              static_cast<const uint8_t*>(rte_pktmbuf_read(pkts[i], 0, caplen, scratch.get()));
+          decode::PacketMeta pm;
+          if (data && decode::decode_packet(shared_.link, data, caplen, pm, decode_) ==
+                          decode::DecodeStatus::kOk) {
+            h = pm.frag == decode::Frag::kNone ? dispatch_hash(pm)
+                                               : route_fragment(pm, routes.get(), rx_);
+          }
         }
         per[(static_cast<uint64_t>(h) * nw) >> 32].push_back(pkts[i]);
       }

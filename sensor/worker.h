@@ -121,6 +121,8 @@ class Worker final : public dissect::RecordOut {
  private:
   // Stage 1 of a burst: decode one frame into pending_[i]; false when there is nothing to track.
   bool prepare_packet(rte_mbuf* m, uint32_t i);
+  // The common frame's shortcut (decode::decode_fast); false: prepare_packet decodes it.
+  bool prepare_fast(rte_mbuf* m, uint32_t len, uint32_t i);
   // prepare_packet for IP fragments: attribution, reassembly, the completed datagram.
   bool prepare_fragment(const decode::PacketMeta& pm, const uint8_t* frame_end, Nanos t,
                         uint32_t i);
