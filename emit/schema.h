@@ -130,6 +130,7 @@ enum class FieldKind : uint8_t {
   X(kDnsAnomaly, 271, "dns", "anomaly", kString)           \
   X(kDnsAnswer, 272, "dns", "answer", kString)             \
   X(kDnsAdditional, 275, "dns", "additional", kString)     \
+  X(kDnsUpdate, 276, "dns", "update", kString)             \
   /* socks: MSGID socks (dissectors/socks) */              \
   X(kSocksVersion, 320, "socks", "version", kUint)         \
   X(kSocksCommand, 321, "socks", "command", kString)       \

@@ -17,6 +17,8 @@ constexpr uint32_t kMaxJumps = 32;      // compression pointers followed per nam
 constexpr uint32_t kAnswerText = 560;   // one answer's text: SOA is 2 names + a number
 constexpr uint32_t kMaxAdditional = 8;  // additional-section addresses (glue) written per record
 constexpr uint32_t kAdditionalText = 320;  // "<owner> AAAA <ttl> <address>": 255 + 6 + 10 + 1 + 39
+constexpr uint32_t kMaxUpdates = 4;     // update-section records (dynamic UPDATE) written per record
+constexpr uint32_t kUpdateText = 320;   // "<op> <owner> <TYPE> <TTL> <RDATA>", RDATA cut to fit
 constexpr uint32_t kExtReserve = 96;    // ext bytes left for the worker's app@ fields
 constexpr Nanos kQueryTimeoutNs = 15 * kNsPerSec;  // a pending query older than this is
                                                    //   written as no-response
@@ -382,6 +384,14 @@ struct Msg {
     uint16_t len;
     char text[kAdditionalText];
   } additional[kMaxAdditional];
+  // A dynamic UPDATE request's update section (RFC 2136 section 2.5), as
+  // "<op> <owner> <TYPE> <TTL>[ <RDATA>]", op add, delete, delete_rrset or delete_name.
+  uint16_t nupdates = 0;
+  uint16_t updates_cut = 0;
+  struct Update {
+    uint16_t len;
+    char text[kUpdateText];
+  } updates[kMaxUpdates];
 
   bool qr() const { return flags & 0x8000; }
   uint16_t opcode() const { return (flags >> 11) & 0xf; }
@@ -537,11 +547,17 @@ Parsed parse_msg(const uint8_t* m, uint32_t n, uint32_t wire, bool mdns, Msg& ms
     pos += 4;
   }
   const uint32_t rrs = uint32_t{msg.an} + msg.ns + msg.ar;
+  // An UPDATE request's sections are zone, prerequisites, updates, additional data: its
+  // "authority" section is the updates.
+  // Its "answer" section is prerequisites (often with no RDATA: "name is in use"): counted
+  // in ancount, not listed as answers.
+  const bool update_request = opcode == 5 && !msg.qr();
   for (uint32_t i = 0; i < rrs; ++i) {
-    const bool answer = i < msg.an;
+    const bool answer = i < msg.an && opcode != 5;
     const bool additional = i >= uint32_t{msg.an} + msg.ns;
+    const bool update = update_request && i >= msg.an && !additional;
     Name owner;
-    const bool want_owner = (answer && i == 0 && msg.qd == 0) || additional;
+    const bool want_owner = (answer && i == 0 && msg.qd == 0) || additional || update;
     const NameResult r = read_name(m, n, wire, pos, want_owner ? &owner : nullptr, msg.anomalies);
     if (r == NameResult::kBad) return Parsed::kDns;
     if (r == NameResult::kCut || n - pos < 10) {
@@ -568,6 +584,30 @@ Parsed parse_msg(const uint8_t* m, uint32_t n, uint32_t wire, bool mdns, Msg& ms
     if (want_owner && answer) {
       msg.qname = owner;
       msg.owner_as_query = true;
+    }
+    if (update) {
+      if (msg.nupdates < kMaxUpdates) {
+        // RFC 2136 section 2.5: the class says what is done (the zone's class adds; ANY
+        // deletes an RRset, or every RRset of the name with type ANY; NONE deletes one RR).
+        const uint16_t cls = be16(m + pos - 8);
+        auto& u = msg.updates[msg.nupdates++];
+        Text t{u.text, u.text + sizeof u.text};
+        t.put(cls == 255 ? (type == 255 ? "delete_name " : "delete_rrset ")
+                         : cls == 254 ? "delete " : "add ");
+        t.put(owner.view());
+        t.ch(' ');
+        name_or_num(t, type_name(type), "TYPE", type);
+        t.ch(' ');
+        t.num(ttl);
+        if (rdlen != 0) {
+          t.ch(' ');
+          render_rdata(t, m, wire, pos, type, rdlen, msg);
+          if (t.p[-1] == ' ') --t.p;  // nothing rendered for this type
+        }
+        u.len = static_cast<uint16_t>(t.p - u.text);
+      } else {
+        ++msg.updates_cut;
+      }
     }
     if (additional && ((type == 1 && rdlen == 4) || (type == 28 && rdlen == 16))) {
       if (msg.nadditional < kMaxAdditional) {
@@ -638,6 +678,15 @@ struct State {
   bool multicast;      // the server address is a multicast group (mDNS, LLMNR queries)
   uint8_t npend;
   Pending pend[kMaxPending];
+  // The update section of the latest dynamic UPDATE request, until its transaction is
+  // written (one at a time: a second UPDATE before the first's response replaces it, counted).
+  struct {
+    bool valid;
+    uint8_t n;
+    uint16_t txid;
+    uint16_t cut;       // updates not kept (beyond kMaxUpdates)
+    Msg::Update u[kMaxUpdates];
+  } upd;
   TcpDir tcp[2];       // [0] client to server
 };
 
@@ -654,7 +703,7 @@ class DnsDissector final : public Dissector {
  public:
   std::string_view name() const noexcept override { return "dns"; }
   uint32_t state_bytes() const noexcept override { return sizeof(State); }
-  // ~4.3 KiB a slot: 8192 flows with a query pending (or a TCP connection) cost ~35 MiB.
+  // ~5.5 KiB a slot: 8192 flows with a query pending (or a TCP connection) cost ~45 MiB.
   uint32_t default_states() const noexcept override { return 8192; }
 
   void begin_flow(void* st, Ctx& c, uint8_t transport) noexcept override {
@@ -665,6 +714,7 @@ class DnsDissector final : public Dissector {
                                                                            : Kind::kDns;
     s.multicast = transport != 6 && is_multicast(c.flow);
     s.npend = 0;
+    s.upd.valid = false;
     for (TcpDir& d : s.tcp) {
       d.need = d.got = 0;
       d.buffered = 0;
@@ -757,7 +807,7 @@ class DnsDissector final : public Dissector {
         if (s.pend[i].ts < s.pend[oldest].ts) oldest = i;
       }
       counters_.dns_no_response.inc();
-      write(c, &s.pend[oldest], nullptr, Status::kNoResponse);
+      write(c, &s.pend[oldest], nullptr, Status::kNoResponse, &s);
       remove(s, oldest);
     }
   }
@@ -783,7 +833,7 @@ class DnsDissector final : public Dissector {
       if (c.now > s.pend[i].ts && c.now - s.pend[i].ts > kQueryTimeoutNs) {
         counters_.dns_timeouts.inc();
         counters_.dns_no_response.inc();
-        write(c, &s.pend[i], nullptr, Status::kNoResponse);
+        write(c, &s.pend[i], nullptr, Status::kNoResponse, &s);
         remove(s, i);
       } else {
         ++i;
@@ -836,7 +886,7 @@ class DnsDissector final : public Dissector {
         }
         counters_.dns_pending_overflow.inc();
         counters_.dns_no_response.inc();
-        write(c, &s.pend[oldest], nullptr, Status::kNoResponse);
+        write(c, &s.pend[oldest], nullptr, Status::kNoResponse, &s);
         remove(s, oldest);
       }
       Pending& q = s.pend[s.npend++];
@@ -851,6 +901,14 @@ class DnsDissector final : public Dissector {
       q.cut = msg.cut;
       q.name_len = msg.has_question ? static_cast<uint8_t>(msg.qname.len) : 0;
       std::memcpy(q.name, msg.qname.text, q.name_len);
+      if (msg.opcode() == 5 && (msg.nupdates != 0 || msg.updates_cut != 0)) {
+        if (s.upd.valid) counters_.dns_updates_cut.inc(s.upd.n + s.upd.cut);
+        s.upd.valid = true;
+        s.upd.txid = msg.id;
+        s.upd.n = static_cast<uint8_t>(msg.nupdates);
+        s.upd.cut = msg.updates_cut;
+        for (uint32_t i = 0; i < msg.nupdates; ++i) s.upd.u[i] = msg.updates[i];
+      }
       return true;
     }
 
@@ -868,7 +926,7 @@ class DnsDissector final : public Dissector {
     }
     if (match >= 0) {
       counters_.dns_answered.inc();
-      write(c, &s.pend[match], &msg, Status::kAnswered);
+      write(c, &s.pend[match], &msg, Status::kAnswered, &s);
       remove(s, static_cast<uint32_t>(match));
     } else if (s.multicast) {
       counters_.dns_multicast.inc();
@@ -922,8 +980,9 @@ class DnsDissector final : public Dissector {
   }
 
   // One record: the query `q` (pending; null when none was seen) and/or the message `m` (the
-  // response; for a multicast query, the query itself).
-  void write(Ctx& c, const Pending* q, const Msg* m, Status status) {
+  // response; for a multicast query, the query itself). `s`: the flow's state, for a dynamic
+  // UPDATE's update section kept from its request.
+  void write(Ctx& c, const Pending* q, const Msg* m, Status status, State* s = nullptr) {
     emit::Record* r = c.begin(emit::RecordType::kDns);
     if (r == nullptr) {
       counters_.dns_record_unavailable.inc();
@@ -931,6 +990,13 @@ class DnsDissector final : public Dissector {
     }
     // A transaction starts with its query: the record's time is the query's.
     if (q != nullptr) r->ts_ns = q->ts;
+    // A dynamic UPDATE's update section, kept from its request (State::upd).
+    decltype(&s->upd) upd = nullptr;
+    if (q != nullptr && s != nullptr && s->upd.valid && s->upd.txid == q->txid &&
+        ((q->flags >> 11) & 0xf) == 5) {
+      upd = &s->upd;
+      s->upd.valid = false;
+    }
     using F = emit::Field;
     const bool response = m != nullptr && m->qr();
     std::string_view qname;
@@ -1028,10 +1094,30 @@ class DnsDissector final : public Dissector {
         }
       }
       if (acut != 0) counters_.dns_additional_cut.inc(acut);
+      if (upd != nullptr) add_updates(ch, *upd);
+      upd = nullptr;
       if (cut != 0) counters_.dns_answers_cut.inc(cut);
+    }
+    if (upd != nullptr) {  // no response: the request's updates, in this slot and more
+      dissect::RecordChain ch = c.chain(r);
+      add_updates(ch, *upd);
     }
     c.commit(r);
     counters_.dns_records.inc();
+  }
+
+  template <typename Upd>
+  void add_updates(dissect::RecordChain& ch, const Upd& upd) {
+    uint32_t cut = upd.cut;
+    for (uint32_t i = 0; i < upd.n; ++i) {
+      const auto& u = upd.u[i];
+      if ((sizeof(emit::ExtHeader) + u.len + kExtReserve > ch.room() && !ch.next_slot()) ||
+          !ch.add_field(emit::field_id(emit::Field::kDnsUpdate), u.text, u.len)) {
+        cut += upd.n - i;
+        break;
+      }
+    }
+    if (cut != 0) counters_.dns_updates_cut.inc(cut);
   }
 
   DnsCounters counters_;

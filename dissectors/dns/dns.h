@@ -35,6 +35,7 @@ namespace flowscribe::dissect {
   X(dns_tcp_desync, "TCP directions given up: a gap left no message boundary to resume at")      \
   X(dns_answers_cut, "answers not written: beyond the 32 per record, or the record (with its continuation slots) was full")    \
   X(dns_additional_cut, "additional-section addresses not written: beyond the 8 per record, or the record was full") \
+  X(dns_updates_cut, "dynamic UPDATE update-section records not written: beyond the 4 per request, the record was full, or a second UPDATE came before the first's response") \
   X(dns_txt_cut, "TXT/SPF answers cut to 128 bytes")                                               \
   X(dns_field_cut, "fields dropped: the record's extension area was full")                        \
   X(dns_compression_loop, "names whose compression pointer points into the name itself (loop)")  \

@@ -557,6 +557,84 @@ TEST_CASE("dns: long values are capped and counted") {
   CHECK(f(*t.out.records[0], "dns.anomaly") == "<absent>");
 }
 
+TEST_CASE("dns: a dynamic UPDATE lists its update section") {
+  // RFC 2136: zone example.com, three updates of host.example.com (name at offset 29): delete
+  // the AAAA RRset, delete A 192.0.2.9, add A 192.0.2.10 with TTL 3600. The server answers
+  // with the zone section only.
+  Bytes req = hex("bb012800000100000003000007" "6578616d706c6503636f6d00" "00060001");
+  const Bytes u1 = hex("04686f7374c00c" "001c00ff" "00000000" "0000");
+  const Bytes u2 = hex("c01d" "000100fe" "00000000" "0004" "c0000209");
+  const Bytes u3 = hex("c01d" "00010001" "00000e10" "0004" "c000020a");
+  for (const Bytes* u : {&u1, &u2, &u3}) req.insert(req.end(), u->begin(), u->end());
+  const Bytes resp = hex("bb01a800000100000000000007" "6578616d706c6503636f6d00" "00060001");
+  const std::vector<std::string> want = {"delete_rrset host.example.com AAAA 0",
+                                         "delete host.example.com A 0 192.0.2.9",
+                                         "add host.example.com A 3600 192.0.2.10"};
+  {
+    auto d = dns();
+    FlowUnderTest t(*d, 17, 40000, 53, static_cast<uint16_t>(AppProto::kDns));
+    feed(t, true, req);
+    feed(t, false, resp);
+    REQUIRE(t.out.records.size() == 1);
+    const auto& r = *t.out.records[0];
+    CHECK(f(r, "dns.query") == "example.com");
+    CHECK(f(r, "dns.opcode") == "UPDATE");
+    CHECK(f(r, "dns.status") == "answered");
+    CHECK(all(r, "dns.update") == want);
+    CHECK(all(r, "dns.answer").empty());
+    CHECK(f(r, "dns.anomaly") == "<absent>");
+    CHECK(counter(*d, "dns_updates_cut") == 0);
+    check_lines(t.out);
+  }
+  {  // No response: the request's record still lists them.
+    auto d = dns();
+    FlowUnderTest t(*d, 17, 40000, 53, static_cast<uint16_t>(AppProto::kDns));
+    feed(t, true, req);
+    t.end();
+    REQUIRE(t.out.records.size() == 1);
+    CHECK(f(*t.out.records[0], "dns.status") == "no-response");
+    CHECK(all(*t.out.records[0], "dns.update") == want);
+  }
+  {  // Six updates: four written, two counted; a second UPDATE before the first's response
+     // takes the kept list's place (the first's updates counted, its record without them).
+    Bytes many = req;
+    many[9] = 6;  // upcount
+    for (int i = 0; i < 3; ++i) many.insert(many.end(), u3.begin(), u3.end());
+    auto d = dns();
+    FlowUnderTest t(*d, 17, 40000, 53, static_cast<uint16_t>(AppProto::kDns));
+    feed(t, true, many);
+    Bytes second = req;
+    second[1] = 0x02;  // id bb02
+    feed(t, true, second);
+    Bytes resp2 = resp;
+    resp2[1] = 0x02;
+    feed(t, false, resp2);
+    feed(t, false, resp);
+    REQUIRE(t.out.records.size() == 2);
+    CHECK(all(*t.out.records[0], "dns.update") == want);      // bb02, answered first
+    CHECK(all(*t.out.records[1], "dns.update").empty());      // bb01: replaced
+    CHECK(counter(*d, "dns_updates_cut") == 6);               // 2 beyond the cap + 4 replaced
+  }
+  // Every truncation of the request, answered: never a crash, a prefix of the updates.
+  auto d = dns();
+  for (uint32_t k = 0; k <= req.size(); ++k) {
+    FlowUnderTest t(*d, 17, 40000, 53, static_cast<uint16_t>(AppProto::kDns));
+    std::unique_ptr<uint8_t[]> cut(new uint8_t[k + 1]);
+    std::memcpy(cut.get(), req.data(), k);
+    t.data(true, cut.get(), k, static_cast<uint32_t>(req.size()));
+    feed(t, false, resp);
+    t.end();
+    REQUIRE(t.out.open_count() == 0);
+    REQUIRE(t.out.bad_commits == 0);
+    for (const auto& rec : t.out.records) {
+      const auto got = all(*rec, "dns.update");
+      REQUIRE(got.size() <= want.size());
+      for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == want[i]);
+    }
+    check_lines(t.out);
+  }
+}
+
 TEST_CASE("dns: every truncation of every fixture") {
   const std::vector<std::pair<const Bytes*, const Bytes*>> pairs = {
       {&kQueryA, &kRespA},       {&kQueryAaaa, &kRespAaaa},     {&kQueryCname, &kRespCname},

@@ -7,7 +7,8 @@ Arkime: one session holds a list of DNS messages (dns[]): each is a truth item k
 connection and the query name (lowercase).
 
 Compared: query, qtype (number; Zeek's own names differ from IANA's: `*`, `query-65534`),
-qclass, rcode (name), trans_id, the AA/TC/RD/RA flags, answers and TTLs. Zeek writes AA, TC and
+qclass, rcode (name), trans_id, the AA/TC/RD/RA flags, answers and TTLs (for a dynamic UPDATE,
+Zeek's query and TTLs are those of the update section: compared with our `update` params). Zeek writes AA, TC and
 RA as F for a query that got no response: those are not wire values and are not counted. Of
 Zeek's answers, the ones that are a bare address or name (A, AAAA, CNAME, PTR, NS, MX and SRV
 targets) are compared; its text for other types ("RRSIG 5 cmu.edu", "TXT 127 ...") is Zeek's
@@ -121,6 +122,14 @@ def our_items(rec):
     }
     zeek = dict(base, qtype=dns.get("qtype_num"), qclass=dns.get("qclass_num"),
                 AA=dns.get("aa"), TC=dns.get("tc"), RD=dns.get("rd"), RA=dns.get("ra"))
+    # A dynamic UPDATE: Zeek's dns.log shows the name being updated (the first update-section
+    # record's owner) as `query` and the update records' TTLs; our `query` is the zone (the
+    # question section on the wire) and the updates are `update` params,
+    # "<op> <owner> <TYPE> <TTL>[ <RDATA>]".
+    updates = [u.split(" ") for u in every.get("update", [])]
+    if dns.get("opcode") == "UPDATE" and updates and len(updates[0]) >= 4:
+        zeek["query"] = updates[0][1]
+        zeek["TTLs"] = sorted({u[3] for u in updates if len(u) >= 4})
     arkime = dict(base, qtype=dns.get("qtype"), qclass=dns.get("qclass"), ip=ips, flags=flags)
     items = [(("zeek", conn, dns.get("trans_id")), zeek)]
     if dns.get("query"):
