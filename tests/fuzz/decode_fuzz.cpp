@@ -1,6 +1,7 @@
 // libFuzzer target for the L2-L4 decoder. The first byte picks the link type; the rest is the
 // captured frame, passed in an exactly-sized buffer so ASan sees any over-read. Beyond "no
-// crash", it checks the decoder's promises: pointers inside the frame, one outcome counter.
+// crash", it checks the decoder's promises: pointers inside the frame, one outcome counter,
+// and that the fast path (decode_fast) agrees with decode_packet wherever it decodes.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -52,6 +53,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (m.payload != nullptr) check(m.payload > m.l3 && m.payload + m.payload_len <= hi);
     if (m.frag == flowscribe::decode::Frag::kLater) check(!m.has_ports);
     check(m.vlan_count <= 8);
+  }
+  // The worker's shortcut (decode_fast) must take only frames the general decoder decodes
+  // cleanly, and give the same fields (tests/unit/decode_fast_test.cpp does the same on the
+  // test captures; here on whatever the fuzzer makes).
+  flowscribe::decode::FastMeta fm;
+  if (link == LinkType::kEthernet && flowscribe::decode::decode_fast(lo, static_cast<uint32_t>(len), fm)) {
+    check(s == DecodeStatus::kOk);
+    uint64_t moved = 0;
+    counters.for_each([&](const flowscribe::CounterInfo&, uint64_t v) { moved += v; });
+    check(moved == 1);  // decode_ok alone
+    check(m.frag == flowscribe::decode::Frag::kNone && m.ip_version == 4 && !m.tunneled);
+    check(m.l4_proto == fm.l4_proto && m.sport == fm.sport && m.dport == fm.dport);
+    check(m.vlan_outer == fm.vlan && m.ip_len == fm.ip_len);
+    check(std::memcmp(m.src.b, &fm.src, 4) == 0 && std::memcmp(m.dst.b, &fm.dst, 4) == 0);
+    check(m.payload == fm.payload && m.payload_len == fm.payload_len &&
+          m.payload_wire_len == fm.payload_wire_len);
+    check(m.tcp_seq == fm.tcp_seq && m.tcp_ack == fm.tcp_ack && m.tcp_flags == fm.tcp_flags);
   }
   return 0;
 }
