@@ -22,6 +22,9 @@ struct alignas(64) AppLayer::State {
   uint8_t handed_over;    // the active dissector took the stream over from another one
   uint8_t dir_swap;       // 1 when the classifier flipped the roles: reassembler dir 0 is now
                           //   the server side
+  uint8_t role_swap;      // 1 when the dissectors' client is reassembler dir 1: set with
+                          //   dir_swap, or alone when a handshake-proven client speaks as the
+                          //   application's server (the flow's client_side is kept)
   uint8_t sctp_started;   // SCTP: bit d set once side d (0 = client as first seen) sent DATA
   uint32_t sctp_next_tsn[2];  // SCTP: the TSN expected next from each side
 };
@@ -165,6 +168,7 @@ uint32_t AppLayer::alloc(flow::Flow& f, bool from_client, const AppPacket& p) no
   s.dissector = kNoDissector;
   s.slot = kNoSlot;
   s.dir_swap = 0;
+  s.role_swap = 0;
   s.handed_over = 0;
   counters_.app_states_in_use.inc();
   const uint8_t c = f.client_side & 1;
@@ -308,7 +312,7 @@ void AppLayer::after_progress(flow::Flow& f, State& s, dissect::Progress pr, Nan
 
 void AppLayer::dissect_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t* p,
                             uint32_t len, uint32_t wire_len, Nanos now, int depth) noexcept {
-  const bool from_client = (dir ^ s.dir_swap) == 0;
+  const bool from_client = (dir ^ s.role_swap) == 0;
   // A hand-over may leave bytes of this call to the next dissector, which may hand over in
   // turn (SOCKS -> HTTP CONNECT -> TLS): bounded, a loop of hand-overs is no protocol.
   for (int hops = 0;; ++hops) {
@@ -326,7 +330,7 @@ void AppLayer::dissect_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t
         f.app_flags |= flow::kAppBypass;
         return;
       }
-      dissect_data(f, s, (c.replay_from_client ? 0u : 1u) ^ s.dir_swap, c.replay, c.replay_len,
+      dissect_data(f, s, (c.replay_from_client ? 0u : 1u) ^ s.role_swap, c.replay, c.replay_len,
                    c.replay_len, now, depth + 1);
       if (s.dissector == kNoDissector || (f.app_flags & flow::kAppBypass)) return;
     }
@@ -348,7 +352,7 @@ void AppLayer::dissect_data(flow::Flow& f, State& s, uint32_t dir, const uint8_t
 
 void AppLayer::dissect_gap(flow::Flow& f, State& s, uint32_t dir, uint32_t len, Nanos now) noexcept {
   dissect::Ctx c = ctx(f, now);
-  const bool from_client = (dir ^ s.dir_swap) == 0;
+  const bool from_client = (dir ^ s.role_swap) == 0;
   const dissect::Progress pr = dissectors_.list[s.dissector]->gap(dslot(s), c, from_client, len);
   after_progress(f, s, pr, now, c.next_proto);
 }
@@ -389,7 +393,13 @@ void AppLayer::conclude(flow::Flow& f, const dissect::Decision& d, const Chunk& 
   if (d.reversed && d.certain && guessed) {
     f.client_side ^= 1;
     s.dir_swap = 1;
+    s.role_swap = 1;
     counters_.app_reversed.inc();
+  } else if (d.reversed && d.certain) {
+    // The records keep the handshake's client (src); the dissectors get the bytes in the
+    // application's roles (docs/streams.md, "Reversed roles").
+    s.role_swap = 1;
+    counters_.app_roles_reversed.inc();
   }
   const int di = dissectors_.index_of(d.app_proto);
   if (di < 0 || out_ == nullptr) {
@@ -418,13 +428,19 @@ void AppLayer::conclude(flow::Flow& f, const dissect::Decision& d, const Chunk& 
     }
   };
   if (cur.p == nullptr) {
-    // Decided without a current chunk: both prefixes are complete as buffered.
-    const uint32_t a = (cs.server_spoke_first() || cs.len[0] == 0) ? 1 : 0;
+    // Decided without a current chunk: both prefixes are complete as buffered. Roles swapped
+    // with the client kept: the application's client first (its request opens the exchange).
+    const uint32_t a = (s.role_swap && !s.dir_swap) || cs.server_spoke_first() || cs.len[0] == 0 ? 1 : 0;
     replay(a, cs.len[a], cs.wire[a]);
     replay(a ^ 1, cs.len[a ^ 1], cs.wire[a ^ 1]);
   } else if (tcp) {
     const uint32_t o = cur.dir ^ 1;
-    if (cur.prefix_before) {
+    if (cur.prefix_before && s.role_swap && !s.dir_swap && cur.dir == 0) {
+      // Roles swapped with the client kept, decided on the application server's chunk: the
+      // application's client first, as above.
+      replay(o, cs.len[o], cs.wire[o]);
+      replay(cur.dir, cur.prefix_before, cur.wire_before);
+    } else if (cur.prefix_before) {
       replay(cur.dir, cur.prefix_before, cur.wire_before);
       replay(o, cs.len[o], cs.wire[o]);
     } else {

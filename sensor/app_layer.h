@@ -34,6 +34,7 @@ namespace flowscribe::sensor {
   X(app_sctp_tsn_gap, "SCTP DATA chunks after a TSN never seen (lost or out of order): a hole in the stream") \
   X(app_sctp_idata, "SCTP I-DATA chunks (interleaved messages, RFC 8260): not read, a hole in the stream") \
   X(app_reversed, "flows whose guessed client was the server (payload proved it): flipped")  \
+  X(app_roles_reversed, "handshake-proven flows whose client speaks as the application's server (Certain, reversed): client kept, a dissector reads them in the application's roles") \
   X(app_decided_prefix_full, "flows decided on an unconfirmed candidate: a first message outgrew the classifier's prefix") \
   X(app_dissected, "flows handed to their protocol's dissector")                            \
   X(app_dissect_exhausted, "classified flows not dissected: the dissector's state pool was full") \

@@ -1291,6 +1291,11 @@ Verdict bittorrent(const ProbeInput& in, AppProto) noexcept {
 
 // SOCKS 5 (RFC 1928 §3: VER 5, NMETHODS, METHODS; the server picks one) and SOCKS 4/4a
 // (VN 4, CD 1|2, DSTPORT, DSTIP, USERID NUL [, host NUL]; reply VN 0, CD 90-93).
+// A v5 greeting followed at once by a whole, well-formed request (§4: VER 5, CMD 1-3, RSV 0,
+// ATYP 1/3/4 and its address) is evidence enough to let the server's method selection come
+// after at most kSocksServerLead bytes of the server's own (a proxy bot that dials out to its
+// controller and says hello first, then serves it: Arkime's socks5-reverse.pcap).
+constexpr uint32_t kSocksServerLead = 16;  // dissectors/socks skips the same (socks_server_lead)
 Verdict socks(const ProbeInput& in, AppProto) noexcept {
   Bytes c = in.cli, s = in.srv;
   if (c.n < 3) return kNo;
@@ -1303,10 +1308,28 @@ Verdict socks(const ProbeInput& in, AppProto) noexcept {
     }
     if (c.n > 2u + n && c[2 + n] != 5) return kNo;  // next comes a v5 request
     if (s.empty()) return kMaybe;
-    if (s.n < 2 || s[0] != 5) return kNo;
-    if (s[1] == 0xff) return kYes;
-    for (uint32_t i = 0; i < n; ++i) {
-      if (c[2 + i] == s[1]) return kYes;
+    auto offered = [&](uint8_t m) {
+      if (m == 0xff) return true;
+      for (uint32_t i = 0; i < n; ++i) {
+        if (c[2 + i] == m) return true;
+      }
+      return false;
+    };
+    if (s.n >= 1 && s[0] == 5) return s.n >= 2 && offered(s[1]) ? kYes : kNo;
+    // The server's own bytes first: only after a whole request right behind the greeting,
+    // the method without authentication (what a request before the selection presumes).
+    const uint32_t r = 2u + n;
+    if (c.n < r + 5 || c[r + 1] < 1 || c[r + 1] > 3 || c[r + 2] != 0) return kNo;
+    uint32_t alen = 0;
+    switch (c[r + 3]) {
+      case 1: alen = 4; break;
+      case 4: alen = 16; break;
+      case 3: alen = 1u + c[r + 4]; break;
+      default: return kNo;
+    }
+    if ((c[r + 3] == 3 && c[r + 4] == 0) || c.n < r + 4 + alen + 2) return kNo;
+    for (uint32_t k = 1; k <= kSocksServerLead && k + 1 < s.n; ++k) {
+      if (s[k] == 5 && s[k + 1] == 0 && offered(0)) return kYes;
     }
     return kNo;
   }

@@ -13,6 +13,7 @@ constexpr uint32_t kMaxName = 255;
 constexpr uint32_t kClientBuf = 2560;
 constexpr uint32_t kServerBuf = 528;  // a BIND's two replies with names
 constexpr uint32_t kMaxMethodToken = 24;  // HTTP method names (dissectors/http) are shorter
+constexpr uint32_t kMaxServerLead = 16;  // a v5 server's own bytes before its selection
 
 enum Phase : uint8_t {
   kStart,        // the client's first message says the version
@@ -65,6 +66,7 @@ struct State {
   uint8_t tunnel;      // Tunnel
   uint8_t methods_len;
   uint8_t written;     // the record is out: nothing more to read
+  uint8_t server_early;  // v5: the server had sent bytes before the greeting was whole
   uint16_t port;
   uint16_t bound_port;
   uint8_t addr[16];
@@ -252,6 +254,7 @@ class SocksDissector final : public Dissector {
       if (sd.len < 2 + n) return kNeedMore;
       s.version = 5;
       s.have_greeting = 1;
+      s.server_early = s.side[1].len != 0;
       s.methods_len = static_cast<uint8_t>(n < sizeof s.methods ? n : sizeof s.methods);
       std::memcpy(s.methods, b + 2, s.methods_len);
       s.phase = kV5Select;
@@ -308,10 +311,34 @@ class SocksDissector final : public Dissector {
     c.name_app(std::string_view(s.host, n));
   }
 
-  // VER METHOD
+  // VER METHOD. A server that sent bytes of its own first (a proxy bot's hello to the
+  // controller it dialled, whose greeting and request came straight after): up to
+  // kMaxServerLead of them are skipped when the selection that follows is "no authentication",
+  // offered, and the client's request comes ahead of it (the classifier's probe asks the
+  // same). Only when the server spoke before the greeting was whole, or the request is already
+  // here: otherwise the first server byte must be the version.
   int select(State& s) noexcept {
-    if (s.side[1].len < 2) return kNeedMore;
-    if (s.sbuf[0] != 5) return kBadVersion;
+    const uint32_t len = s.side[1].len;
+    if (len < 2) return kNeedMore;
+    if (s.sbuf[0] != 5) {
+      if (!s.server_early && (s.side[0].len == 0 || s.cbuf[0] != 5)) return kBadVersion;
+      uint32_t k = 1;
+      for (; k <= kMaxServerLead && k + 1 < len; ++k) {
+        if (s.sbuf[k] == 5 && s.sbuf[k + 1] == 0) break;
+      }
+      if (k > kMaxServerLead) return kBadVersion;
+      if (k + 1 >= len) return kNeedMore;  // the selection may still come
+      bool none_offered = false;
+      for (uint32_t i = 0; i < s.methods_len; ++i) none_offered |= s.methods[i] == 0;
+      if (!none_offered) return kBadVersion;
+      if (s.side[0].len == 0) return kNeedMore;  // the request it answers ahead of time
+      if (s.cbuf[0] != 5) return kBadVersion;
+      counters_.socks_server_lead.inc();
+      s.method = 0;
+      s.has_method = 1;
+      s.phase = kV5Request;
+      return static_cast<int>(k + 2);
+    }
     s.method = s.sbuf[1];
     s.has_method = 1;
     switch (s.method) {

@@ -38,6 +38,7 @@ namespace flowscribe::dissect {
   X(socks_tunnel_server_first, "tunnels whose server spoke first (SSH, SMTP, ... banners): not read") \
   X(socks_optimistic, "tunnels whose client sent data before the proxy's reply (kept and replayed)") \
   X(socks_optimistic_overflow, "tunnels whose early client data overflowed the kept bytes: not handed over") \
+  X(socks_server_lead, "v5 flows whose server sent bytes of its own (at most 16) before its method selection: skipped") \
   X(socks_gaps, "flows with missing bytes (capture loss) before the tunnel was decided")         \
   X(socks_bad_version, "violations: a message whose version byte is not the flow's SOCKS version") \
   X(socks_bad_message, "violations: a bad command, address type, method count or a length past its bound")

@@ -890,6 +890,93 @@ Decision run_guessed(Classifier& cls, uint8_t transport, uint16_t client_port, u
 Msg swapped(const Msg& m) { return {!m.client, m.bytes}; }
 }  // namespace
 
+namespace {
+// Arkime's socks5-reverse.pcap (10.0.0.1:54263 -> 10.0.0.2:8855, SYN from 10.0.0.1), in TCP
+// roles: the connecting bot says 6 bytes of its own, then the side it dialled opens a SOCKS5
+// exchange (greeting, CONNECT 74.125.131.103:80 at once), the bot answers as the proxy, and
+// HTTP runs through the tunnel.
+std::vector<Msg> socks5_reverse() {
+  return {c(H("4e 5a 8d 08 87 4e")), s(H("05 01 00")), s(H("05 01 00 01 4a 7d 83 67 00 50")),
+          c(H("05 00")), c(H("05 00 00 01 4a 7d 83 67 00 50")),
+          s("GET /search?q=flowscribe HTTP/1.1\r\nHost: www.google.com\r\nUser-Agent: x\r\n\r\n"),
+          c("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")};
+}
+}  // namespace
+
+TEST_CASE("reverse SOCKS5 after a handshake: the proxy's own bytes before its selection", "[classify]") {
+  Classifier cls(shared_db());
+  const uint64_t reversed_before = cls.counters().classify_reversed.get();
+  Decision d = run_guessed(cls, kTransportTcp, 54263, 8855, socks5_reverse(), false);
+  INFO(describe(d));
+  CHECK(d.app_proto == static_cast<uint16_t>(AppProto::kSocks));
+  CHECK(d.certain);
+  CHECK(d.reversed);
+  CHECK(cls.counters().classify_reversed.get() == reversed_before + 1);
+  // The same bytes with a guessed orientation (midstream): named reversed as well.
+  d = run_guessed(cls, kTransportTcp, 54263, 8855, socks5_reverse(), true);
+  CHECK(d.app_proto == static_cast<uint16_t>(AppProto::kSocks));
+  CHECK(d.reversed);
+
+  // Every truncation of the byte stream (messages kept in order, the last one cut): never a
+  // wrong name; SOCKS once the selection is in.
+  std::vector<Msg> all = socks5_reverse();
+  size_t total = 0;
+  for (const Msg& m : all) total += m.bytes.size();
+  for (size_t cut = 0; cut <= total; ++cut) {
+    std::vector<Msg> msgs;
+    size_t left = cut;
+    for (const Msg& m : all) {
+      if (left == 0) break;
+      const size_t n = std::min(left, m.bytes.size());
+      msgs.push_back({m.client, m.bytes.substr(0, n)});
+      left -= n;
+    }
+    d = run_guessed(cls, kTransportTcp, 54263, 8855, msgs, false);
+    INFO("cut " << cut << ": " << describe(d));
+    CHECK((d.kind != Decision::kDecided || d.app_proto == static_cast<uint16_t>(AppProto::kSocks)));
+    // Through the selection: 6 + 3 + 10 + 2 bytes.
+    if (cut >= 21) {
+      CHECK(d.app_proto == static_cast<uint16_t>(AppProto::kSocks));
+      CHECK(d.reversed);
+    }
+    if (cut < 20) CHECK(d.kind != Decision::kDecided);
+  }
+
+  // What does not pass: the lead is bounded, the request must be whole and well formed, the
+  // selection must be "no authentication" and offered.
+  auto with = [&](size_t i, std::string b) {
+    std::vector<Msg> m = socks5_reverse();
+    m[i].bytes = std::move(b);
+    return run_guessed(cls, kTransportTcp, 54263, 8855, m, false);
+  };
+  const auto socks = static_cast<uint16_t>(AppProto::kSocks);
+  CHECK(with(0, std::string(16, 'j')).app_proto == socks);  // 16 bytes of its own: the bound
+  CHECK(with(0, std::string(17, 'j')).app_proto != socks);
+  CHECK(with(2, H("05 01 01 01 4a 7d 83 67 00 50")).app_proto != socks);  // RSV not 0
+  CHECK(with(2, H("05 04 00 01 4a 7d 83 67 00 50")).app_proto != socks);  // CMD 4
+  CHECK(with(2, H("05 01 00 02 4a 7d 83 67 00 50")).app_proto != socks);  // ATYP 2
+  CHECK(with(2, H("05 01 00 03 00 00 50")).app_proto != socks);           // empty name
+  CHECK(with(1, H("05 01 02")).app_proto != socks);                       // no "none" offered
+  {
+    // Another method chosen (the reply, which begins 05 00 too, left out).
+    std::vector<Msg> m = socks5_reverse();
+    m[3].bytes = H("05 02");
+    m.erase(m.begin() + 4);
+    CHECK(run_guessed(cls, kTransportTcp, 54263, 8855, m, false).app_proto != socks);
+  }
+  {
+    // The request cut short (the tunnel bytes follow in other packets): not enough.
+    std::vector<Msg> m = {c(H("4e 5a 8d 08 87 4e")), s(H("05 01 00 05 01 00 01 4a 7d 83")), c(H("05 00"))};
+    CHECK(run_guessed(cls, kTransportTcp, 54263, 8855, m, false).app_proto != socks);
+  }
+  // Forward SOCKS is unchanged: named as given, never reversed.
+  d = run_guessed(cls, kTransportTcp, 40000, 1080,
+                  {c(H("05 01 00")), s(H("05 00")), c(H("05 01 00 01 4a 7d 83 67 00 50")),
+                   s(H("05 00 00 01 4a 7d 83 67 00 50"))}, false);
+  CHECK(d.app_proto == socks);
+  CHECK_FALSE(d.reversed);
+}
+
 TEST_CASE("guessed orientation: bytes that fit only the other way round", "[classify]") {
   Classifier cls(shared_db());
   std::map<std::string, Fixture> by_name;

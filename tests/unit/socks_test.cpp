@@ -101,6 +101,22 @@ const std::vector<Msg> kServerFirst = {
     {false, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10\r\n"},
 };
 
+// Arkime's socks5-reverse.pcap (10.0.0.1:54263 -> 10.0.0.2:8855) in the application's roles:
+// the proxy is the side that connected (a bot dialling its controller) and says 6 bytes of its
+// own first; the controller's greeting and CONNECT 74.125.131.103:80 come at once, then the
+// selection and the reply, then HTTP through the tunnel.
+const std::string kGetGoogle =
+    "GET /search?hl=en&q=flowscribe HTTP/1.1\r\nHost: www.google.com\r\nUser-Agent: Mozilla/5.0\r\n"
+    "Referer: http://www.google.com/\r\n\r\n";
+const std::vector<Msg> kV5Reverse = {
+    {false, hex("4e5a8d08874e")},
+    {true, hex("050100")},
+    {true, hex("050100014a7d83670050")},
+    {false, hex("0500")},
+    {false, hex("050000014a7d83670050")},
+    {true, kGetGoogle},
+};
+
 struct Run {
   Progress last = Progress::kMore;
   uint16_t next = 0;
@@ -442,4 +458,116 @@ TEST_CASE("socks: counters are listed", "[socks]") {
   });
   CHECK(n == flowscribe::dissect::SocksCounters::kCount);
   CHECK(d->state_bytes() * d->default_states() <= 64u << 20);
+}
+
+TEST_CASE("socks: a v5 proxy's own bytes before its selection (reverse SOCKS)", "[socks]") {
+  const Run r = run(kV5Reverse);
+  CHECK(r.last == Progress::kDone);
+  CHECK(r.next == static_cast<uint16_t>(AppProto::kHttp));
+  CHECK(r.replay.empty());  // the request line comes in the call that decides the tunnel
+  CHECK(r.used == 0);
+  CHECK(get(r, "socks.version") == "5");
+  CHECK(get(r, "socks.command") == "connect");
+  CHECK(get(r, "socks.addr") == "74.125.131.103");
+  CHECK(get(r, "socks.port") == "80");
+  CHECK(get(r, "socks.status") == "succeeded");
+  CHECK(get(r, "socks.auth") == "none");
+  CHECK(get(r, "socks.auth_offered") == "none");
+  CHECK(get(r, "socks.tunnel") == "http");
+
+  // Every truncation: no violation; a record once the greeting is whole (after the lead).
+  const size_t n = total(kV5Reverse);
+  const size_t greeting_end = kV5Reverse[0].bytes.size() + kV5Reverse[1].bytes.size();
+  for (size_t cut = 0; cut <= n; ++cut) {
+    INFO("cut " << cut << " of " << n);
+    const Run t = run(kV5Reverse, 1 << 20, cut);
+    CHECK(t.last != Progress::kViolation);
+    CHECK(t.records == (cut >= greeting_end ? 1u : 0u));
+    if (cut >= greeting_end + 10 + 2) CHECK(get(t, "socks.auth") == "none");
+  }
+  // Every segmentation, every two-piece split: the same record and hand-over.
+  for (size_t chunk : {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{7}}) {
+    INFO("chunk " << chunk);
+    const Run t = run(kV5Reverse, chunk);
+    CHECK(t.fields == r.fields);
+    CHECK(t.next == r.next);
+  }
+  for (size_t m = 0; m < kV5Reverse.size(); ++m) {
+    const std::string& b = kV5Reverse[m].bytes;
+    for (size_t k = 1; k < b.size(); ++k) {
+      std::vector<Msg> split;
+      for (size_t j = 0; j < kV5Reverse.size(); ++j) {
+        if (j != m) {
+          split.push_back(kV5Reverse[j]);
+        } else {
+          split.push_back({kV5Reverse[j].from_client, b.substr(0, k)});
+          split.push_back({kV5Reverse[j].from_client, b.substr(k)});
+        }
+      }
+      INFO("message " << m << " split at " << k);
+      const Run t = run(split);
+      CHECK(t.fields == r.fields);
+      CHECK(t.next == r.next);
+    }
+  }
+  // The proxy's lead all delivered after the client's messages (as the app layer replays the
+  // classifier's prefixes: the application's client first): the same.
+  {
+    std::vector<Msg> late = {kV5Reverse[1], kV5Reverse[2], kV5Reverse[5],
+                             {false, kV5Reverse[0].bytes + kV5Reverse[3].bytes + kV5Reverse[4].bytes + kResponse}};
+    const Run t = run(late);
+    CHECK(t.fields == r.fields);
+    CHECK(t.next == static_cast<uint16_t>(AppProto::kHttp));
+    CHECK(t.replay == kGetGoogle);  // kept, given to HTTP before the server's response
+    CHECK(t.replay_from_client);
+    CHECK(t.used == 18);            // the response follows the selection and the reply
+  }
+  {
+    // A server that answers the greeting with bytes of its own and no request waits for it:
+    // a wrong version at once (the "violations" case), lead or not.
+    const Run t = run({{true, hex("050100")}, {false, hex("4e5a8d08874e0500")}});
+    CHECK(t.last == Progress::kViolation);
+  }
+
+  // Bounds: 16 bytes of lead pass, 17 do not; the selection after a lead must be "none",
+  // offered by the client; a lead with no request behind the greeting waits for it.
+  auto with_lead = [](std::string lead, std::string greeting = hex("050100"),
+                      std::string select = hex("0500")) {
+    std::vector<Msg> m = kV5Reverse;
+    m[0].bytes = std::move(lead);
+    m[1].bytes = std::move(greeting);
+    m[3].bytes = std::move(select);
+    return run(m);
+  };
+  CHECK(with_lead(std::string(16, 'j')).next == static_cast<uint16_t>(AppProto::kHttp));
+  CHECK(with_lead(std::string(17, 'j')).last == Progress::kViolation);
+  CHECK(with_lead(std::string(6, 'j'), hex("050102")).last == Progress::kViolation);
+  CHECK(with_lead(std::string(6, 'j'), hex("050100"), hex("0502")).last != Progress::kDone);
+  // A lead holding 0x05 bytes that are no selection ("05 ff", "05 05"), then the real one.
+  CHECK(get(with_lead(hex("ee05ff05")), "socks.tunnel") == "http");
+  {
+    const Run t = run({{false, hex("4e5a8d08874e0500")}, {true, hex("050100")}});
+    CHECK(t.last == Progress::kMore);
+    CHECK(t.records == 1);  // end_flow: the greeting, no request
+    CHECK(get(t, "socks.auth") == "<absent>");
+  }
+  uint64_t lead_after = 0;
+  {
+    // Counters are per dissector object: a fresh one sees only its own flows.
+    auto d = flowscribe::dissect::make_socks_dissector();
+    FlowUnderTest t(*d, 6, 40000, 1080, static_cast<uint16_t>(AppProto::kSocks));
+    for (const Msg& m : kV5Reverse) {
+      Ctx c = t.ctx();
+      if (d->data(t.slot, c, m.from_client, reinterpret_cast<const uint8_t*>(m.bytes.data()),
+                  static_cast<uint32_t>(m.bytes.size()), static_cast<uint32_t>(m.bytes.size())) !=
+          Progress::kMore) {
+        break;
+      }
+    }
+    t.end();
+    d->for_each_counter([&](const flowscribe::CounterInfo& ci, uint64_t v) {
+      if (std::string_view(ci.name) == "socks_server_lead") lead_after = v;
+    });
+  }
+  CHECK(lead_after == 1);
 }
