@@ -7,7 +7,8 @@
 //   bench_pipeline --mix FILE[*W],FILE,... [--concurrent N] [--seconds S] [--stages 1] [--workers W]
 //                                                 (real captures multiplied into N flows,
 //                                                 default 1000; --stages 1 also times each
-//                                                 stage of the worker, ~50 cycles/packet extra;
+//                                                 stage of the worker, ~50 cycles/packet extra,
+//                                                 and does so for --flows and --pcap runs too;
 //                                                 --workers W runs W workers on CPUs 0..W-1,
 //                                                 each with its own flows, as RSS queues would)
 //
@@ -632,6 +633,7 @@ int main(int argc, char** argv) {
   const uint64_t hz = rte_get_tsc_hz();
   uint64_t processed = 0, cycles = 0, warm_cycles = 0;
   int passes = 0;
+  sensor::Worker::StageCycles stage_cycles;
   // Warm-up pass creates the flows; measured passes then run at N concurrent flows.
   for (bool warm = true;; warm = false) {
     uint64_t spent = 0;
@@ -665,7 +667,10 @@ int main(int argc, char** argv) {
     // Drain records (a flow that ended would leave one here); none expected at steady state.
     void* r = nullptr;
     while (rte_ring_sc_dequeue(ring, &r) == 0) rte_mempool_put(recs, r);
-    if (warm) warm_cycles = e - s;
+    if (warm) {
+      warm_cycles = e - s;
+      if (a.stages) worker.set_stage_cycles(&stage_cycles);  // measured passes only
+    }
     if (!warm) {
       cycles += e - s;
       processed += npkts;
@@ -689,6 +694,14 @@ int main(int argc, char** argv) {
               frames.empty() ? static_cast<double>(warm_cycles) / a.flows : 0.0);
   std::printf("  decode+flow+handoff: %7.1f cycles/packet  %.2f Mpps/core  %.2f Gbit/s\n", cpp,
               pps / 1e6, pps * avg_wire * 8 / 1e9);
+  if (a.stages) {
+    worker.set_stage_cycles(nullptr);
+    const double p = static_cast<double>(processed);
+    const auto& sc = stage_cycles;
+    std::printf("  stages, cycles/packet (TSC, timing included): decode+key+bucket prefetch %.1f  "
+                "flow table %.1f  app layer %.1f  ended flows %.1f  free+timers %.1f\n",
+                sc.decode / p, sc.flow / p, sc.app / p, sc.ended / p, sc.tail / p);
+  }
   const auto& wc = worker.counters();
   const auto& ac = worker.app().counters();
   std::printf("  app layer: classified %lu, unknown %lu, bypassed packets are the rest\n",
