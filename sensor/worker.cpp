@@ -579,18 +579,13 @@ int Worker::run() {
   return 0;
 }
 
-Dispatcher::Dispatcher(Shared& shared, std::vector<RxQueue> rxqs, std::vector<rte_ring*> rings)
-    : shared_(shared), rxqs_(std::move(rxqs)), rings_(std::move(rings)) {}
-
-namespace {
-
 // The dispatcher's memory of where each fragmented datagram went: a first fragment (which has
 // the ports) is sent by its flow's hash, like the flow's whole packets, and files that hash
 // under (src, dst, protocol, id); its later fragments look it up and follow it, so the worker
 // that reassembles the datagram is the one that holds the flow. Direct-mapped, overwritten by
 // newer datagrams; a later fragment that finds nothing (it came before its first fragment)
 // goes by addresses, as before, and is counted.
-struct FragRoute {
+struct Dispatcher::FragRoute {
   uint8_t src[16];
   uint8_t dst[16];
   uint32_t id;
@@ -599,6 +594,10 @@ struct FragRoute {
   uint8_t version;
   bool used;
 };
+
+namespace {
+
+using FragRoute = Dispatcher::FragRoute;
 constexpr uint32_t kFragRoutes = 4096;  // power of two
 
 uint32_t route_fragment(const decode::PacketMeta& pm, FragRoute* routes, RxCounters& rx) noexcept {
@@ -628,13 +627,65 @@ uint32_t route_fragment(const decode::PacketMeta& pm, FragRoute* routes, RxCount
 
 }  // namespace
 
+Dispatcher::Dispatcher(Shared& shared, std::vector<RxQueue> rxqs, std::vector<rte_ring*> rings)
+    : shared_(shared),
+      rxqs_(std::move(rxqs)),
+      rings_(std::move(rings)),
+      per_(rings_.size()),
+      scratch_(new uint8_t[kScratchBytes]),
+      routes_(new FragRoute[kFragRoutes]()) {
+  for (auto& v : per_) v.reserve(kMaxBurst);
+}
+
+Dispatcher::~Dispatcher() = default;
+
+void Dispatcher::dispatch_burst(rte_mbuf** pkts, uint16_t n) {
+  const uint32_t nw = static_cast<uint32_t>(rings_.size());
+  const bool fast = shared_.link == decode::LinkType::kEthernet;
+  for (uint16_t i = 0; i < n; ++i) {
+    uint32_t caplen = std::min<uint32_t>(rte_pktmbuf_pkt_len(pkts[i]), kScratchBytes);
+    uint32_t h = 0;  // undecodable frames all go to one worker, which counts them
+    decode::FastMeta fm;
+    if (fast && pkts[i]->nb_segs == 1 &&
+        decode::decode_fast(rte_pktmbuf_mtod(pkts[i], const uint8_t*), caplen, fm)) {
+      // The worker's own shortcut: the same key, so the same hash as dispatch_hash.
+      flow::FlowKey key;
+      flow::make_flow_key_v4(fm.l4_proto, fm.src, fm.dst, fm.sport, fm.dport, fm.vlan, key, h);
+    } else {
+      const auto* data =
+          static_cast<const uint8_t*>(rte_pktmbuf_read(pkts[i], 0, caplen, scratch_.get()));
+      decode::PacketMeta pm;
+      if (data && decode::decode_packet(shared_.link, data, caplen, pm, decode_) ==
+                      decode::DecodeStatus::kOk) {
+        h = pm.frag == decode::Frag::kNone ? dispatch_hash(pm)
+                                           : route_fragment(pm, routes_.get(), rx_);
+      }
+    }
+    per_[(static_cast<uint64_t>(h) * nw) >> 32].push_back(pkts[i]);
+  }
+  for (uint32_t w = 0; w < nw; ++w) {
+    auto& v = per_[w];
+    size_t sent = 0;
+    unsigned turns = 0;
+    while (sent < v.size()) {
+      sent += rte_ring_sp_enqueue_burst(rings_[w], reinterpret_cast<void**>(v.data() + sent),
+                                        static_cast<unsigned>(v.size() - sent), nullptr);
+      if (sent == v.size()) break;
+      if (!shared_.offline) {
+        rx_.dispatch_ring_full.inc(v.size() - sent);
+        rte_pktmbuf_free_bulk(v.data() + sent, static_cast<unsigned>(v.size() - sent));
+        break;
+      }
+      rx_.dispatch_waits.inc();
+      idle_pause(shared_.shared_cpu, turns);
+    }
+    rx_.dispatch_packets.inc(std::min(sent, v.size()));
+    v.clear();
+  }
+}
+
 int Dispatcher::run() {
   rte_mbuf* pkts[kMaxBurst];
-  const uint32_t nw = static_cast<uint32_t>(rings_.size());
-  std::vector<std::vector<rte_mbuf*>> per(nw);
-  for (auto& v : per) v.reserve(kMaxBurst);
-  std::unique_ptr<uint8_t[]> scratch(new uint8_t[kScratchBytes]);
-  std::unique_ptr<FragRoute[]> routes(new FragRoute[kFragRoutes]());
   const uint16_t burst = burst_size(shared_);
   unsigned idle = 0;
   EofWatch eof;
@@ -654,48 +705,7 @@ int Dispatcher::run() {
       if (n == 0) continue;
       got += n;
       rx_.rx_packets.inc(n);
-      const bool fast = shared_.link == decode::LinkType::kEthernet;
-      for (uint16_t i = 0; i < n; ++i) {
-        uint32_t caplen = std::min<uint32_t>(rte_pktmbuf_pkt_len(pkts[i]), kScratchBytes);
-        uint32_t h = 0;  // undecodable frames all go to one worker, which counts them
-        decode::FastMeta fm;
-        if (fast && pkts[i]->nb_segs == 1 &&
-            decode::decode_fast(rte_pktmbuf_mtod(pkts[i], const uint8_t*), caplen, fm)) {
-          // The worker's own shortcut: the same key, so the same hash as dispatch_hash.
-          flow::FlowKey key;
-          flow::make_flow_key_v4(fm.l4_proto, fm.src, fm.dst, fm.sport, fm.dport, fm.vlan, key,
-                                 h);
-        } else {
-          const auto* data =
-              static_cast<const uint8_t*>(rte_pktmbuf_read(pkts[i], 0, caplen, scratch.get()));
-          decode::PacketMeta pm;
-          if (data && decode::decode_packet(shared_.link, data, caplen, pm, decode_) ==
-                          decode::DecodeStatus::kOk) {
-            h = pm.frag == decode::Frag::kNone ? dispatch_hash(pm)
-                                               : route_fragment(pm, routes.get(), rx_);
-          }
-        }
-        per[(static_cast<uint64_t>(h) * nw) >> 32].push_back(pkts[i]);
-      }
-      for (uint32_t w = 0; w < nw; ++w) {
-        auto& v = per[w];
-        size_t sent = 0;
-        unsigned turns = 0;
-        while (sent < v.size()) {
-          sent += rte_ring_sp_enqueue_burst(rings_[w], reinterpret_cast<void**>(v.data() + sent),
-                                            static_cast<unsigned>(v.size() - sent), nullptr);
-          if (sent == v.size()) break;
-          if (!shared_.offline) {
-            rx_.dispatch_ring_full.inc(v.size() - sent);
-            rte_pktmbuf_free_bulk(v.data() + sent, static_cast<unsigned>(v.size() - sent));
-            break;
-          }
-          rx_.dispatch_waits.inc();
-          idle_pause(shared_.shared_cpu, turns);
-        }
-        rx_.dispatch_packets.inc(std::min(sent, v.size()));
-        v.clear();
-      }
+      dispatch_burst(pkts, n);
     }
     if (got != 0) {
       idle = 0;

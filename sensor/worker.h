@@ -200,9 +200,16 @@ class Worker final : public dissect::RecordOut {
 class Dispatcher {
  public:
   Dispatcher(Shared& shared, std::vector<RxQueue> rxqs, std::vector<rte_ring*> worker_rings);
+  ~Dispatcher();
   int run();
+  // One received burst: decode, hash, and enqueue each packet to its worker's ring (run()'s
+  // loop body; public for tools/bench_pipeline --dispatch). Offline, a full ring is waited
+  // on; live, what does not fit is freed and counted (dispatch_ring_full).
+  void dispatch_burst(rte_mbuf** pkts, uint16_t n);
   const RxCounters& counters() const { return rx_; }
   const decode::DecodeCounters& decode_counters() const { return decode_; }
+
+  struct FragRoute;  // where a fragmented datagram went (worker.cpp)
 
  private:
   Shared& shared_;
@@ -210,6 +217,11 @@ class Dispatcher {
   std::vector<rte_ring*> rings_;
   decode::DecodeCounters decode_;  // its own decode pass; not added to the workers' figures
   RxCounters rx_;
+  // Preallocated at construction (the loop allocates nothing): per-worker staging of a
+  // burst, the scratch copy of a chained frame, the fragment routes.
+  std::vector<std::vector<rte_mbuf*>> per_;
+  std::unique_ptr<uint8_t[]> scratch_;
+  std::unique_ptr<FragRoute[]> routes_;
 };
 
 // Hash used to pick a worker: the flow hash, or for IP fragments an address-only hash so

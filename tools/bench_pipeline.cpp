@@ -102,6 +102,10 @@ void build_frame(uint8_t* f, uint32_t size, uint32_t payload, uint32_t flow, boo
   }
 }
 
+struct Args;
+bool time_dispatcher(const Args& a, decode::LinkType link, const std::vector<rte_mbuf*>& pkts,
+                     const std::vector<rte_mbuf*>& hot, uint64_t hz);
+
 struct Args {
   std::string pcap;
   std::string mix;          // comma-separated captures: the traffic multiplier (run_mix)
@@ -113,6 +117,7 @@ struct Args {
   uint32_t frame = 64;
   bool stages = false;      // --mix: per-stage cycles (Worker::StageCycles)
   uint32_t workers = 1;     // --mix: workers, one thread each on CPUs 0..N-1 (shared nothing)
+  uint32_t dispatch = 0;    // --flows/--pcap: also time the software dispatcher to N rings
   bool cold = false;        // --flows/--pcap: every packet from its own (cold) mbuf, not the
                             //   4,096-mbuf window an RX ring recycles (the default)
 };
@@ -464,6 +469,81 @@ int run_mix(const Args& a) {
 
 }  // namespace
 
+namespace {
+
+// --dispatch N: the software dispatcher's own cost (sensor::Dispatcher::dispatch_burst: decode,
+// hash, per-worker staging, one SP enqueue burst per worker ring) on the same packets, through
+// the same 4,096-mbuf window, and the workers' side of the rings (SC dequeue bursts of 32,
+// once per window), timed apart. The model in docs/performance.md ("Scaling over N workers") needs both.
+bool time_dispatcher(const Args& a, decode::LinkType link, const std::vector<rte_mbuf*>& pkts,
+                     const std::vector<rte_mbuf*>& hot, uint64_t hz) {
+  if (hot.empty()) {
+    std::fprintf(stderr, "bench_pipeline: --dispatch needs the RX window (not --cold 1)\n");
+    return false;
+  }
+  sensor::Shared shared;
+  shared.link = link;
+  shared.offline = false;  // a full ring drops (counted): the rings are drained every burst
+  shared.worker_count = a.dispatch;
+  std::vector<rte_ring*> rings;
+  for (uint32_t w = 0; w < a.dispatch; ++w) {
+    const std::string name = "bench_disp" + std::to_string(w);
+    // Room for a whole window: the rings are drained once per window.
+    rte_ring* r = rte_ring_create(name.c_str(), 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (r == nullptr) {
+      std::fprintf(stderr, "bench_pipeline: cannot create the dispatcher's rings\n");
+      return false;
+    }
+    rings.push_back(r);
+  }
+  sensor::Dispatcher disp(shared, {}, rings);
+  const uint64_t npkts = pkts.size();
+  uint64_t done = 0, disp_cycles = 0, deq_cycles = 0;
+  rte_mbuf* out[32];
+  while (static_cast<double>(disp_cycles) / hz < a.seconds) {
+    for (uint64_t base = 0; base < npkts; base += hot.size()) {
+      const uint32_t w = static_cast<uint32_t>(std::min<uint64_t>(hot.size(), npkts - base));
+      for (uint32_t j = 0; j < w; ++j) {  // the "DMA": untimed
+        rte_mbuf* src = pkts[base + j];
+        rte_mbuf* dst = hot[j];
+        rte_pktmbuf_reset(dst);
+        auto* d = rte_pktmbuf_append(dst, static_cast<uint16_t>(src->data_len));
+        std::memcpy(d, rte_pktmbuf_mtod(src, const void*), src->data_len);
+        rte_mbuf_refcnt_update(dst, 1);
+      }
+      const uint64_t t0 = rte_rdtsc();
+      for (uint32_t i = 0; i < w; i += 32) {
+        disp.dispatch_burst(const_cast<rte_mbuf**>(&hot[i]),
+                            static_cast<uint16_t>(std::min<uint32_t>(32, w - i)));
+      }
+      disp_cycles += rte_rdtsc() - t0;
+      // The workers' side: bursts of 32 off each ring (a busy worker's ring holds at least
+      // that), timed apart; then the free, untimed.
+      for (rte_ring* r : rings) {
+        for (;;) {
+          const uint64_t d0 = rte_rdtsc();
+          const unsigned got = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(out), 32, nullptr);
+          if (got == 0) break;
+          deq_cycles += rte_rdtsc() - d0;
+          rte_pktmbuf_free_bulk(out, got);
+        }
+      }
+      done += w;
+    }
+  }
+  const auto& rx = disp.counters();
+  const double cpp = static_cast<double>(disp_cycles) / done;
+  std::printf("  dispatcher to %u rings: %.1f cycles/packet (%.1f Mpps/core); workers' dequeue "
+              "%.1f cycles/packet; dispatched %lu, ring full %lu\n",
+              a.dispatch, cpp, static_cast<double>(hz) / cpp / 1e6,
+              static_cast<double>(deq_cycles) / done, rx.dispatch_packets.get(),
+              rx.dispatch_ring_full.get());
+  for (rte_ring* r : rings) rte_ring_free(r);
+  return true;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -480,10 +560,11 @@ int main(int argc, char** argv) {
               (k == "--concurrent" && parse_uint(v, a.concurrent) && a.concurrent > 0) ||
               (k == "--stages" && (a.stages = v == "1", true)) ||
               (k == "--workers" && parse_uint(v, a.workers) && a.workers > 0 && a.workers <= 64) ||
+              (k == "--dispatch" && parse_uint(v, a.dispatch) && a.dispatch > 0 && a.dispatch <= 64) ||
               (k == "--cold" && (a.cold = v == "1", true));
     if (!ok) {
       std::fprintf(stderr, "usage: bench_pipeline [--flows N] [--packets-per-flow P] "
-                           "[--seconds S] [--frame-size 60..1514] [--payload N] [--http 1] [--cold 1] | --pcap FILE "
+                           "[--seconds S] [--frame-size 60..1514] [--payload N] [--http 1] [--cold 1] [--dispatch N] | --pcap FILE "
                            "[--seconds S] | --mix FILE[*W],FILE,... [--concurrent N] [--seconds S] [--stages 1] [--workers W]\n");
       return 2;
     }
@@ -712,6 +793,7 @@ int main(int argc, char** argv) {
   std::printf("  flows active=%u table memory=%.1f MB (%.0f B/flow of capacity)\n",
               worker.table().size(), table_bytes / 1048576.0,
               static_cast<double>(table_bytes) / worker.table().capacity());
+  if (a.dispatch != 0 && !time_dispatcher(a, link, pkts, hot, hz)) return 1;
   for (rte_mbuf* m : pkts) rte_pktmbuf_free(m);
   for (rte_mbuf* m : hot) rte_pktmbuf_free(m);
   std::string rtdir = rte_eal_get_runtime_dir();
