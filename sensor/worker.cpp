@@ -274,18 +274,26 @@ inline bool Worker::prepare_fast(rte_mbuf* m, uint32_t len, uint32_t i) {
   Pending& p = pending_[i];
   p.side0 = flow::make_flow_key_v4(fm.l4_proto, fm.src, fm.dst, fm.sport, fm.dport, fm.vlan,
                                    p.key, p.hash);
-  p.ip_len = fm.ip_len;
-  p.t = t;
-  p.payload = fm.payload;
-  p.payload_len = fm.payload_len;
-  p.payload_wire_len = fm.payload_wire_len;
-  p.seq = fm.tcp_seq;
-  p.ack = fm.tcp_ack;
-  p.tcp_flags = fm.tcp_flags;
-  p.frag = false;
+  fill_common(i, fm, fm.ip_len, t);
   p.valid = true;
-  table_->prefetch(p.hash);
   return true;
+}
+
+template <typename Meta>
+inline void Worker::fill_common(uint32_t i, const Meta& m, uint32_t ip_len, Nanos t) {
+  Pending& p = pending_[i];
+  p.ip_len = ip_len;
+  p.t = t;
+  // A chained frame was linearised into the burst's arena (or, arena full, read in its first
+  // segment only: the decoder then saw a cut frame and payload_len says so).
+  p.payload = m.payload;
+  p.payload_len = m.payload_len;
+  p.payload_wire_len = m.payload_wire_len;
+  p.seq = m.tcp_seq;
+  p.ack = m.tcp_ack;
+  p.tcp_flags = m.tcp_flags;
+  p.frag = false;
+  table_->prefetch(p.hash);
 }
 
 [[gnu::noinline]] bool Worker::prepare_packet(rte_mbuf* m, uint32_t i) {
@@ -331,18 +339,7 @@ inline void Worker::fill_pending(uint32_t i, const decode::PacketMeta& pm, uint1
   p.side0 = flow::make_flow_key(pm.ip_version, pm.l4_proto, pm.src, pm.dst, sport, dport,
                                 pm.vlan_outer, p.key);
   p.hash = flow::flow_hash(p.key);
-  p.ip_len = ip_len;
-  p.t = t;
-  // A chained frame was linearised into the burst's arena (or, arena full, read in its first
-  // segment only: the decoder then saw a cut frame and payload_len says so).
-  p.payload = pm.payload;
-  p.payload_len = pm.payload_len;
-  p.payload_wire_len = pm.payload_wire_len;
-  p.seq = pm.tcp_seq;
-  p.ack = pm.tcp_ack;
-  p.tcp_flags = pm.tcp_flags;
-  p.frag = false;
-  table_->prefetch(p.hash);
+  fill_common(i, pm, ip_len, t);
 }
 
 // Every fragment is one packet (and its IP length) of its flow, as before reassembly: the

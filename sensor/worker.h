@@ -128,6 +128,10 @@ class Worker final : public dissect::RecordOut {
                         uint32_t i);
   void fill_pending(uint32_t i, const decode::PacketMeta& pm, uint16_t sport, uint16_t dport,
                     uint32_t ip_len, Nanos t);
+  // What both ways of preparing a packet fill from their decode (PacketMeta or FastMeta);
+  // the key, hash and side0 are set by the caller.
+  template <typename Meta>
+  void fill_common(uint32_t i, const Meta& m, uint32_t ip_len, Nanos t);
   // Stage 2 for a fragment: adds the fragments accounted late; false: nothing to deliver.
   bool account_fragment(flow::Flow& f, uint32_t i);
   void on_flow_end(flow::Flow& f, flow::EndReason reason);

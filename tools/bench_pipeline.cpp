@@ -102,6 +102,20 @@ void build_frame(uint8_t* f, uint32_t size, uint32_t payload, uint32_t flow, boo
   }
 }
 
+// The RX window's "DMA": packets base..base+w-1 copied into the window's mbufs, each with a
+// reference taken for the worker's (or the test's) free.
+void fill_window(const std::vector<rte_mbuf*>& pkts, uint64_t base, uint32_t w,
+                 const std::vector<rte_mbuf*>& hot) {
+  for (uint32_t j = 0; j < w; ++j) {
+    rte_mbuf* src = pkts[base + j];
+    rte_mbuf* dst = hot[j];
+    rte_pktmbuf_reset(dst);
+    auto* d = rte_pktmbuf_append(dst, static_cast<uint16_t>(src->data_len));
+    std::memcpy(d, rte_pktmbuf_mtod(src, const void*), src->data_len);
+    rte_mbuf_refcnt_update(dst, 1);
+  }
+}
+
 struct Args;
 bool time_dispatcher(const Args& a, decode::LinkType link, const std::vector<rte_mbuf*>& pkts,
                      const std::vector<rte_mbuf*>& hot, uint64_t hz);
@@ -503,14 +517,7 @@ bool time_dispatcher(const Args& a, decode::LinkType link, const std::vector<rte
   while (static_cast<double>(disp_cycles) / hz < a.seconds) {
     for (uint64_t base = 0; base < npkts; base += hot.size()) {
       const uint32_t w = static_cast<uint32_t>(std::min<uint64_t>(hot.size(), npkts - base));
-      for (uint32_t j = 0; j < w; ++j) {  // the "DMA": untimed
-        rte_mbuf* src = pkts[base + j];
-        rte_mbuf* dst = hot[j];
-        rte_pktmbuf_reset(dst);
-        auto* d = rte_pktmbuf_append(dst, static_cast<uint16_t>(src->data_len));
-        std::memcpy(d, rte_pktmbuf_mtod(src, const void*), src->data_len);
-        rte_mbuf_refcnt_update(dst, 1);
-      }
+      fill_window(pkts, base, w, hot);  // the "DMA": untimed
       const uint64_t t0 = rte_rdtsc();
       for (uint32_t i = 0; i < w; i += 32) {
         disp.dispatch_burst(const_cast<rte_mbuf**>(&hot[i]),
@@ -729,14 +736,7 @@ int main(int argc, char** argv) {
     } else {
       for (uint64_t base = 0; base < npkts; base += hot.size()) {
         const uint32_t w = static_cast<uint32_t>(std::min<uint64_t>(hot.size(), npkts - base));
-        for (uint32_t j = 0; j < w; ++j) {  // the "DMA": untimed
-          rte_mbuf* src = pkts[base + j];
-          rte_mbuf* dst = hot[j];
-          rte_pktmbuf_reset(dst);
-          auto* d = rte_pktmbuf_append(dst, static_cast<uint16_t>(src->data_len));
-          std::memcpy(d, rte_pktmbuf_mtod(src, const void*), src->data_len);
-          rte_mbuf_refcnt_update(dst, 1);
-        }
+        fill_window(pkts, base, w, hot);  // the "DMA": untimed
         const uint64_t s0 = rte_rdtsc();
         for (uint32_t i = 0; i < w; i += 32) {
           guarded_burst(worker, &hot[i], static_cast<uint16_t>(std::min<uint32_t>(32, w - i)));

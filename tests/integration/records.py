@@ -205,3 +205,15 @@ def inet_csum(data):
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
     return (~s) & 0xFFFF
+
+
+def tcp_frame(src, dst, sport, dport, seq, ack, flags, payload=b""):
+    """An Ethernet/IPv4/TCP frame with valid checksums; `src`/`dst` are 4-byte addresses. The
+    MACs are fixed (02:00:00:00:00:02 <- 02:00:00:00:00:01), the window 65535, DF set."""
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0)
+    pseudo = src + dst + struct.pack(">BBH", 0, 6, len(tcp) + len(payload))
+    tcp = tcp[:16] + struct.pack(">H", inet_csum(pseudo + tcp + payload)) + tcp[18:]
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 1, 0x4000, 64, 6, 0,
+                     src, dst)
+    ip = ip[:10] + struct.pack(">H", inet_csum(ip)) + ip[12:]
+    return b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + ip + tcp + payload

@@ -70,18 +70,7 @@ def server_flight(cert):
     return tls_record(hello + handshake(11, certs) + handshake(14, b""))
 
 
-csum = records.inet_csum
-
-
-def frame(src, dst, sport, dport, seq, ack, flags, payload=b""):
-    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0)
-    pseudo = src + dst + struct.pack(">BBH", 0, 6, len(tcp) + len(payload))
-    tcp = tcp[:16] + struct.pack(">H", csum(pseudo + tcp + payload)) + tcp[18:]
-    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 1, 0x4000, 64, 6, 0,
-                     src, dst)
-    ip = ip[:10] + struct.pack(">H", csum(ip)) + ip[12:]
-    eth = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00"
-    return eth + ip + tcp + payload
+frame = records.tcp_frame
 
 
 def flow_packets(i, t0, hello, flight):

@@ -37,15 +37,7 @@ RESP1 = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " +
 RESP2 = b"HTTP/1.1 302 Found\r\nLocation: http://www.google.com/sorry\r\nContent-Length: 0\r\n\r\n"
 
 
-def frame(src, dst, sport, dport, seq, ack, flags, payload=b""):
-    csum = records.inet_csum
-    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0)
-    pseudo = src + dst + struct.pack(">BBH", 0, 6, len(tcp) + len(payload))
-    tcp = tcp[:16] + struct.pack(">H", csum(pseudo + tcp + payload)) + tcp[18:]
-    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 1, 0x4000, 64, 6, 0,
-                     src, dst)
-    ip = ip[:10] + struct.pack(">H", csum(ip)) + ip[12:]
-    return b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + ip + tcp + payload
+frame = records.tcp_frame
 
 
 def capture(lead):
