@@ -261,8 +261,28 @@ void Worker::commit(const flow::Flow& f, emit::Record* rec) noexcept {
   if (emit::is_transaction(rec->type)) counters_.worker_transaction_records.inc();
 }
 
-// The frames decode_fast takes (Ethernet, IPv4 without options, TCP or UDP, one segment):
-// decoded, keyed and hashed inline, with no PacketMeta.
+namespace {
+
+// The key and hash of a frame decode_fast took: IPv4 in registers (make_flow_key_v4), IPv6
+// through make_flow_key. Returns true when the packet's source is key side 0.
+inline bool fast_key(const decode::FastMeta& fm, flow::FlowKey& key, uint32_t& hash) noexcept {
+  if (fm.ip_version == 4) [[likely]] {
+    return flow::make_flow_key_v4(fm.l4_proto, fm.src, fm.dst, fm.sport, fm.dport, fm.vlan, key,
+                                  hash);
+  }
+  IpAddr src, dst;
+  std::memcpy(src.b, fm.l3 + 8, 16);
+  std::memcpy(dst.b, fm.l3 + 24, 16);
+  const bool side0 =
+      flow::make_flow_key(6, fm.l4_proto, src, dst, fm.sport, fm.dport, fm.vlan, key);
+  hash = flow::flow_hash(key);
+  return side0;
+}
+
+}  // namespace
+
+// The frames decode_fast takes (Ethernet, IPv4 without options or IPv6 without extension
+// headers, TCP or UDP, one segment): decoded, keyed and hashed inline, with no PacketMeta.
 inline bool Worker::prepare_fast(rte_mbuf* m, uint32_t len, uint32_t i) {
   decode::FastMeta fm;
   if (m->nb_segs != 1 || len > kScratchBytes ||
@@ -272,8 +292,7 @@ inline bool Worker::prepare_fast(rte_mbuf* m, uint32_t len, uint32_t i) {
   const Nanos t = packet_time(m);
   if (t > now_) now_ = t;
   Pending& p = pending_[i];
-  p.side0 = flow::make_flow_key_v4(fm.l4_proto, fm.src, fm.dst, fm.sport, fm.dport, fm.vlan,
-                                   p.key, p.hash);
+  p.side0 = fast_key(fm, p.key, p.hash);
   fill_common(i, fm, fm.ip_len, t);
   p.valid = true;
   return true;
@@ -647,7 +666,7 @@ void Dispatcher::dispatch_burst(rte_mbuf** pkts, uint16_t n) {
         decode::decode_fast(rte_pktmbuf_mtod(pkts[i], const uint8_t*), caplen, fm)) {
       // The worker's own shortcut: the same key, so the same hash as dispatch_hash.
       flow::FlowKey key;
-      flow::make_flow_key_v4(fm.l4_proto, fm.src, fm.dst, fm.sport, fm.dport, fm.vlan, key, h);
+      fast_key(fm, key, h);
     } else {
       const auto* data =
           static_cast<const uint8_t*>(rte_pktmbuf_read(pkts[i], 0, caplen, scratch_.get()));

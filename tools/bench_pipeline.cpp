@@ -2,7 +2,7 @@
 // preloaded in memory, one worker on the calling core. Reports packets/s and cycles/packet
 // for decode alone and for the whole worker step, at a chosen number of concurrent flows.
 //
-//   bench_pipeline [--flows N] [--packets-per-flow P] [--seconds S] [--frame-size B]
+//   bench_pipeline [--flows N] [--packets-per-flow P] [--seconds S] [--frame-size B] [--ipv6 1]
 //   bench_pipeline --pcap FILE [--seconds S]      (a capture's packets, replayed in a loop)
 //   bench_pipeline --mix FILE[*W],FILE,... [--concurrent N] [--seconds S] [--stages 1] [--workers W]
 //                                                 (real captures multiplied into N flows,
@@ -64,6 +64,7 @@ namespace {
 // decides on it and bypasses the flow), so later packets measure the bypassed path.
 constexpr char kHttpRequest[] = "GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n";
 bool g_http = false;
+bool g_ipv6 = false;  // --ipv6 1: the same flows over IPv6 (2001:db8::/32, no extension header)
 
 void build_frame(uint8_t* f, uint32_t size, uint32_t payload, uint32_t flow, bool reverse,
                  bool first) {
@@ -71,6 +72,36 @@ void build_frame(uint8_t* f, uint32_t size, uint32_t payload, uint32_t flow, boo
   static const uint8_t mac_a[6] = {0x02, 0, 0, 0, 0, 1}, mac_b[6] = {0x02, 0, 0, 0, 0, 2};
   std::memcpy(f, reverse ? mac_a : mac_b, 6);
   std::memcpy(f + 6, reverse ? mac_b : mac_a, 6);
+  if (g_ipv6) {
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    uint8_t* ip6 = f + 14;
+    const uint16_t plen = static_cast<uint16_t>(20 + payload);
+    ip6[0] = 0x60;
+    ip6[4] = static_cast<uint8_t>(plen >> 8);
+    ip6[5] = static_cast<uint8_t>(plen);
+    ip6[6] = 6;
+    ip6[7] = 64;
+    uint8_t client[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1};
+    uint8_t server[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 2};
+    client[13] = static_cast<uint8_t>(flow >> 16);
+    client[14] = static_cast<uint8_t>(flow >> 8);
+    client[15] = static_cast<uint8_t>(flow);
+    server[14] = static_cast<uint8_t>(flow % 7);
+    server[15] = 1;
+    std::memcpy(ip6 + 8, reverse ? server : client, 16);
+    std::memcpy(ip6 + 24, reverse ? client : server, 16);
+    uint8_t* tcp = ip6 + 40;
+    const uint16_t cport = static_cast<uint16_t>(1024 + flow % 60000), sport = 443;
+    const uint16_t a = reverse ? sport : cport, b = reverse ? cport : sport;
+    tcp[0] = static_cast<uint8_t>(a >> 8);
+    tcp[1] = static_cast<uint8_t>(a);
+    tcp[2] = static_cast<uint8_t>(b >> 8);
+    tcp[3] = static_cast<uint8_t>(b);
+    tcp[12] = 0x50;
+    tcp[13] = kTcpAck | kTcpPsh;
+    return;
+  }
   f[12] = 0x08;
   f[13] = 0x00;
   uint8_t* ip = f + 14;
@@ -562,6 +593,7 @@ int main(int argc, char** argv) {
               (k == "--frame-size" && parse_uint(v, a.frame)) ||
               (k == "--payload" && parse_uint(v, a.payload)) ||
               (k == "--http" && (g_http = v == "1", true)) ||
+              (k == "--ipv6" && (g_ipv6 = v == "1", true)) ||
               (k == "--pcap" && !(a.pcap = std::string(v)).empty()) ||
               (k == "--mix" && !(a.mix = std::string(v)).empty()) ||
               (k == "--concurrent" && parse_uint(v, a.concurrent) && a.concurrent > 0) ||
@@ -571,7 +603,7 @@ int main(int argc, char** argv) {
               (k == "--cold" && (a.cold = v == "1", true));
     if (!ok) {
       std::fprintf(stderr, "usage: bench_pipeline [--flows N] [--packets-per-flow P] "
-                           "[--seconds S] [--frame-size 60..1514] [--payload N] [--http 1] [--cold 1] [--dispatch N] | --pcap FILE "
+                           "[--seconds S] [--frame-size 60..1514] [--payload N] [--http 1] [--ipv6 1] [--cold 1] [--dispatch N] | --pcap FILE "
                            "[--seconds S] | --mix FILE[*W],FILE,... [--concurrent N] [--seconds S] [--stages 1] [--workers W]\n");
       return 2;
     }
@@ -585,7 +617,11 @@ int main(int argc, char** argv) {
     return run_mix(a);
   }
   a.payload = std::min<uint32_t>(a.payload, 1460);
-  a.frame = std::clamp<uint32_t>(std::max(a.frame, 54 + a.payload), 60, 1514);
+  a.frame = std::clamp<uint32_t>(std::max(a.frame, (g_ipv6 ? 74 : 54) + a.payload), 60, 1514);
+  if (g_ipv6 && g_http) {
+    std::fprintf(stderr, "bench_pipeline: --ipv6 takes no --http\n");
+    return 2;
+  }
   if (g_http) a.frame = std::max<uint32_t>(a.frame, 54 + sizeof kHttpRequest);
   // A capture: its frames are loaded once, then replayed from memory.
   std::vector<std::vector<uint8_t>> frames;

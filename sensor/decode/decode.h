@@ -147,8 +147,8 @@ DecodeStatus decode_packet(LinkType link, const uint8_t* data, uint32_t caplen,
 
 // The frame most links carry, decoded in one pass with no call (the worker inlines it before
 // decode_packet): Ethernet, untagged or with one 802.1Q tag, then IPv4 without options and
-// not a fragment, then TCP with its whole header captured or UDP with a consistent length and
-// off the tunnel ports. For such a frame FastMeta holds what decode_packet() would put in the
+// not a fragment or IPv6 with no extension header, then TCP with its whole header captured
+// or UDP with a consistent length and off the tunnel ports. For such a frame FastMeta holds what decode_packet() would put in the
 // same PacketMeta fields (tests/unit/decode_fast_test compares the two on every test capture
 // and on mutated frames). It counts nothing, so the caller adds decode_ok; any other frame,
 // the malformed ones included, returns false for decode_packet() to decode and count.
@@ -157,13 +157,15 @@ struct FastMeta {
   uint32_t payload_len;
   uint32_t payload_wire_len;
   uint32_t ip_len;
-  uint32_t src;                // IPv4 addresses as on the wire (network byte order)
+  const uint8_t* l3;           // the IP header (IPv6: its addresses at l3 + 8 and l3 + 24)
+  uint32_t src;                // IPv4 addresses as on the wire (network byte order); IPv6: 0
   uint32_t dst;
   uint32_t tcp_seq;            // 0 for UDP
   uint32_t tcp_ack;
   uint16_t sport;              // host order
   uint16_t dport;
   uint16_t vlan;               // PacketMeta::vlan_outer
+  uint8_t ip_version;          // 4 or 6
   uint8_t l4_proto;
   uint8_t tcp_flags;           // 0 for UDP
 };
@@ -195,20 +197,39 @@ inline bool decode_fast(const uint8_t* d, uint32_t caplen, FastMeta& m) noexcept
     type = be16(d + 16);
     off = kEth + kVlan;
   }
-  if (type != 0x0800) return false;
   const uint8_t* ip = d + off;
-  if (ip[0] != 0x45) return false;             // IPv4 without options
-  const uint32_t total = be16(ip + 2);
-  if (total < kIp || (be16(ip + 6) & 0x3FFF) != 0) return false;  // bad length; fragment
-  // Ethernet pads short frames: the IP total length ends the packet, the capture may cut it.
-  const uint32_t avail = std::min(caplen - off, total);
-  const uint32_t l4_cap = avail - kIp;
-  const uint32_t l4_wire = total - kIp;
-  const uint8_t* l4 = ip + kIp;
-  m.ip_len = total;
-  std::memcpy(&m.src, ip + 12, 4);
-  std::memcpy(&m.dst, ip + 16, 4);
-  m.l4_proto = ip[9];
+  m.l3 = ip;
+  uint32_t l4_cap, l4_wire;
+  const uint8_t* l4;
+  if (type == 0x0800) [[likely]] {
+    if (ip[0] != 0x45) return false;             // IPv4 without options
+    const uint32_t total = be16(ip + 2);
+    if (total < kIp || (be16(ip + 6) & 0x3FFF) != 0) return false;  // bad length; fragment
+    // Ethernet pads short frames: the IP total length ends the packet, the capture may cut it.
+    l4_cap = std::min(caplen - off, total) - kIp;
+    l4_wire = total - kIp;
+    l4 = ip + kIp;
+    m.ip_len = total;
+    m.ip_version = 4;
+    std::memcpy(&m.src, ip + 12, 4);
+    std::memcpy(&m.dst, ip + 16, 4);
+    m.l4_proto = ip[9];
+  } else if (type == 0x86DD) {
+    constexpr uint32_t kIp6 = 40;
+    if (caplen < off + kIp6 || (ip[0] >> 4) != 6) return false;
+    // No extension header: the next header is the transport (the rest: the general walk).
+    m.l4_proto = ip[6];
+    if (m.l4_proto != kIpProtoTcp && m.l4_proto != kIpProtoUdp) return false;
+    const uint32_t plen = be16(ip + 4);
+    l4_cap = std::min(caplen - off - kIp6, plen);
+    l4_wire = plen;
+    l4 = ip + kIp6;
+    m.ip_len = kIp6 + plen;
+    m.ip_version = 6;
+    m.src = m.dst = 0;
+  } else {
+    return false;
+  }
   uint32_t hlen, end;
   if (m.l4_proto == kIpProtoTcp) [[likely]] {
     if (l4_cap < kTcp) return false;

@@ -63,10 +63,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint64_t moved = 0;
     counters.for_each([&](const flowscribe::CounterInfo&, uint64_t v) { moved += v; });
     check(moved == 1);  // decode_ok alone
-    check(m.frag == flowscribe::decode::Frag::kNone && m.ip_version == 4 && !m.tunneled);
+    check(m.frag == flowscribe::decode::Frag::kNone && m.ip_version == fm.ip_version &&
+          m.l3 == fm.l3 && !m.tunneled);
     check(m.l4_proto == fm.l4_proto && m.sport == fm.sport && m.dport == fm.dport);
     check(m.vlan_outer == fm.vlan && m.ip_len == fm.ip_len);
-    check(std::memcmp(m.src.b, &fm.src, 4) == 0 && std::memcmp(m.dst.b, &fm.dst, 4) == 0);
+    if (fm.ip_version == 4) {
+      check(std::memcmp(m.src.b, &fm.src, 4) == 0 && std::memcmp(m.dst.b, &fm.dst, 4) == 0);
+    } else {
+      check(std::memcmp(m.src.b, fm.l3 + 8, 16) == 0 && std::memcmp(m.dst.b, fm.l3 + 24, 16) == 0);
+    }
     check(m.payload == fm.payload && m.payload_len == fm.payload_len &&
           m.payload_wire_len == fm.payload_wire_len);
     check(m.tcp_seq == fm.tcp_seq && m.tcp_ack == fm.tcp_ack && m.tcp_flags == fm.tcp_flags);
