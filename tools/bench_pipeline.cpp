@@ -66,6 +66,18 @@ constexpr char kHttpRequest[] = "GET /index.html HTTP/1.1\r\nHost: example.com\r
 bool g_http = false;
 bool g_ipv6 = false;  // --ipv6 1: the same flows over IPv6 (2001:db8::/32, no extension header)
 
+// The TCP header of flow `flow`'s packet: client port 1024 + flow % 60000, server 443, ACK+PSH.
+void write_tcp(uint8_t* tcp, uint32_t flow, bool reverse) {
+  const uint16_t cport = static_cast<uint16_t>(1024 + flow % 60000), sport = 443;
+  const uint16_t a = reverse ? sport : cport, b = reverse ? cport : sport;
+  tcp[0] = static_cast<uint8_t>(a >> 8);
+  tcp[1] = static_cast<uint8_t>(a);
+  tcp[2] = static_cast<uint8_t>(b >> 8);
+  tcp[3] = static_cast<uint8_t>(b);
+  tcp[12] = 0x50;
+  tcp[13] = kTcpAck | kTcpPsh;
+}
+
 void build_frame(uint8_t* f, uint32_t size, uint32_t payload, uint32_t flow, bool reverse,
                  bool first) {
   std::memset(f, 0, size);
@@ -91,15 +103,7 @@ void build_frame(uint8_t* f, uint32_t size, uint32_t payload, uint32_t flow, boo
     server[15] = 1;
     std::memcpy(ip6 + 8, reverse ? server : client, 16);
     std::memcpy(ip6 + 24, reverse ? client : server, 16);
-    uint8_t* tcp = ip6 + 40;
-    const uint16_t cport = static_cast<uint16_t>(1024 + flow % 60000), sport = 443;
-    const uint16_t a = reverse ? sport : cport, b = reverse ? cport : sport;
-    tcp[0] = static_cast<uint8_t>(a >> 8);
-    tcp[1] = static_cast<uint8_t>(a);
-    tcp[2] = static_cast<uint8_t>(b >> 8);
-    tcp[3] = static_cast<uint8_t>(b);
-    tcp[12] = 0x50;
-    tcp[13] = kTcpAck | kTcpPsh;
+    write_tcp(ip6 + 40, flow, reverse);
     return;
   }
   f[12] = 0x08;
@@ -117,14 +121,7 @@ void build_frame(uint8_t* f, uint32_t size, uint32_t payload, uint32_t flow, boo
   std::memcpy(ip + 12, reverse ? server : client, 4);
   std::memcpy(ip + 16, reverse ? client : server, 4);
   uint8_t* tcp = ip + 20;
-  uint16_t cport = static_cast<uint16_t>(1024 + flow % 60000), sport = 443;
-  uint16_t a = reverse ? sport : cport, b = reverse ? cport : sport;
-  tcp[0] = static_cast<uint8_t>(a >> 8);
-  tcp[1] = static_cast<uint8_t>(a);
-  tcp[2] = static_cast<uint8_t>(b >> 8);
-  tcp[3] = static_cast<uint8_t>(b);
-  tcp[12] = 0x50;
-  tcp[13] = kTcpAck | kTcpPsh;
+  write_tcp(tcp, flow, reverse);
   if (g_http && first && !reverse) {
     const uint32_t n = sizeof kHttpRequest - 1;
     std::memcpy(tcp + 20, kHttpRequest, n);
