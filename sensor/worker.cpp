@@ -303,8 +303,9 @@ inline void Worker::fill_common(uint32_t i, const Meta& m, uint32_t ip_len, Nano
   Pending& p = pending_[i];
   p.ip_len = ip_len;
   p.t = t;
-  // A chained frame was linearised into the burst's arena (or, arena full, read in its first
-  // segment only: the decoder then saw a cut frame and payload_len says so).
+  // General path: a chained frame was linearised into the burst's arena (or, arena full, read
+  // in its first segment only: the decoder then saw a cut frame and payload_len says so). The
+  // fast path takes single-segment frames only.
   p.payload = m.payload;
   p.payload_len = m.payload_len;
   p.payload_wire_len = m.payload_wire_len;
