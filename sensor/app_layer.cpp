@@ -105,10 +105,26 @@ absl::StatusOr<std::unique_ptr<AppLayer>> AppLayer::create(
   app->reasm_ = *std::move(reasm);
   app->apps_ = std::move(apps);
   app->dissectors_ = dissect::make_dissectors();
+  for (const auto& [name, n] : config.dissect_states_named) {
+    bool known = false;
+    std::string names;
+    for (const auto& d : app->dissectors_.list) {
+      known = known || d->name() == name;
+      names += cat(names.empty() ? "" : ", ", d->name());
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(
+          cat("--dissect-states: no dissector is called '", name, "' (dissectors: ", names, ")"));
+    }
+  }
+  app->slab_stats_.reset(new SlabStats[app->dissectors_.list.size()]);
   for (const auto& d : app->dissectors_.list) {
     Slab sl;
     sl.slot_bytes = (d->state_bytes() + 63) & ~63u;
     sl.slots = config.dissect_states ? config.dissect_states : d->default_states();
+    for (const auto& [name, n] : config.dissect_states_named) {
+      if (d->name() == name) sl.slots = n;
+    }
     if (sl.slots == 0) sl.slots = 1;
     const size_t bytes = size_t{sl.slot_bytes} * sl.slots + 64;
     sl.mem.reset(new (std::nothrow) uint8_t[bytes]);
@@ -149,6 +165,13 @@ size_t AppLayer::memory_bytes() const noexcept {
 
 void AppLayer::for_each_dissector_counter(dissect::CounterFn f) const {
   for (const auto& d : dissectors_.list) d->for_each_counter(f);
+}
+
+void AppLayer::for_each_dissector_pool(absl::FunctionRef<void(const DissectPool&)> f) const {
+  for (size_t i = 0; i < slabs_.size(); ++i) {
+    f(DissectPool{dissectors_.list[i]->name(), slabs_[i].slots, slab_stats_[i].peak.get(),
+                  slab_stats_[i].exhausted.get()});
+  }
 }
 
 dissect::Ctx AppLayer::ctx(flow::Flow& f, Nanos now) noexcept {
@@ -259,12 +282,15 @@ bool AppLayer::start_dissector(flow::Flow& f, State& s, uint16_t proto, Nanos no
   const int di = dissectors_.index_of(proto);
   if (di < 0) return false;
   Slab& sl = slabs_[static_cast<size_t>(di)];
+  SlabStats& st = slab_stats_[static_cast<size_t>(di)];
   if (sl.free_count == 0) {
     counters_.app_dissect_exhausted.inc();
+    st.exhausted.inc();
     return false;
   }
   s.dissector = static_cast<uint8_t>(di);
   s.slot = sl.free_list[--sl.free_count];
+  if (sl.slots - sl.free_count > st.peak.get()) st.peak.set(sl.slots - sl.free_count);
   dissect::Ctx c = ctx(f, now);
   // SCTP reaches dissectors as a stream, as TCP does (on_sctp).
   dissectors_.list[s.dissector]->begin_flow(dslot(s), c,

@@ -10,7 +10,12 @@
 // side's first message is checked (Classifier::begin_verify; docs/protocols.md, "Violations").
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/counters.h"
 #include "dissectors/apps/apps.h"
@@ -50,7 +55,17 @@ FS_DEFINE_COUNTERS(AppCounters, FS_APP_COUNTERS);
 struct AppConfig {
   uint32_t states = 32768;         // --app-states: flows being classified at once per worker
   flow::TcpStreamConfig stream;    // --stream-chunks sets stream.pool_chunks
-  uint32_t dissect_states = 0;     // --dissect-states: flows per dissector at once, 0 = its default
+  uint32_t dissect_states = 0;     // --dissect-states N: flows per dissector at once, 0 = its default
+  // --dissect-states NAME=N: for one dissector, over the above (create() rejects unknown names)
+  std::vector<std::pair<std::string, uint32_t>> dissect_states_named;
+};
+
+// One dissector's state pool: its size and how it was used (for sizing --dissect-states).
+struct DissectPool {
+  std::string_view name;
+  uint32_t slots;      // flows it may read at once
+  uint64_t peak;       // most slots in use at once
+  uint64_t exhausted;  // flows named its protocol but not dissected: every slot was taken
 };
 
 // What the worker knows of a packet once its flow is found.
@@ -101,6 +116,8 @@ class AppLayer {
   size_t memory_bytes() const noexcept;
   // The dissectors' counters, summed over dissectors in registry order.
   void for_each_dissector_counter(dissect::CounterFn f) const;
+  // Each dissector's state pool, in registry order. Safe from another core (relaxed reads).
+  void for_each_dissector_pool(absl::FunctionRef<void(const DissectPool&)> f) const;
 
   struct State;
   struct Consumer;
@@ -168,7 +185,12 @@ class AppLayer {
     std::unique_ptr<uint32_t[]> free_list;
     uint32_t free_count = 0;
   };
+  struct SlabStats {
+    Counter peak;       // most slots in use at once
+    Counter exhausted;  // starts refused: no free slot (app_dissect_exhausted, per dissector)
+  };
   std::vector<Slab> slabs_;
+  std::unique_ptr<SlabStats[]> slab_stats_;  // one per slab; Counters, read by the stats core
   dissect::RecordOut* out_ = nullptr;
   AppCounters counters_;
 };

@@ -357,6 +357,7 @@ int main(int argc, char** argv) {
   acfg.states = o.app_states ? o.app_states : (offline ? 8192 : 32768);
   acfg.stream.pool_chunks = o.stream_chunks ? o.stream_chunks : (offline ? 4096 : 16384);
   acfg.dissect_states = o.dissect_states;
+  acfg.dissect_states_named = o.dissect_states_named;
 
   std::vector<std::unique_ptr<fs::sensor::Worker>> ws;
   std::vector<fs::emit::EmitterInput> inputs;
@@ -513,6 +514,7 @@ int main(int argc, char** argv) {
     if (fs::sensor::is_drop_counter(c.name)) drops += c.value;
     std::fprintf(stderr, "flowscribe:   %-28s %12lu  %s\n", c.name, c.value, c.help);
   }
+  fs::sensor::print_dissect_pools(stderr, sources.workers);
   if (port.imissed) {
     std::fprintf(stderr, "flowscribe:   %-28s %12lu  %s\n", "port_imissed", port.imissed,
                  "packets the NIC dropped because the workers were behind");

@@ -159,11 +159,15 @@ const std::vector<Flag>& flags() {
          o.apps.emplace_back(v);
          return absl::OkStatus();
        }},
-      {"dissect-states", "N", "Memory",
-       "Flows each dissector (http, tls, dns) may read at once per worker (default: http "
-       "8192, tls 2048, dns 8192); a classified flow arriving when all are taken is named but "
-       "not dissected, and counted (app_dissect_exhausted).",
-       uint_flag(&Options::dissect_states, 16, 1u << 24, "dissect-states")},
+      {"dissect-states", "N|NAME=N,...", "Memory",
+       "Flows each dissector may read at once per worker: N for every dissector, NAME=N for "
+       "one (tls=65536,http2=2048), or both (4096,tls=65536). Defaults: dns, http, starttls "
+       "8192; ike, tlsup 4096; tls, socks 2048; http2 1024; opcua 512; openvpn 256. A "
+       "classified flow arriving when all are taken is named but not dissected, and counted "
+       "(app_dissect_exhausted); the summary says which dissector ran out and its peak.",
+       [](Options& o, std::string_view v) {
+         return parse_dissect_states(v, o.dissect_states, o.dissect_states_named);
+       }},
       // Flows
       {"tcp-idle", "S", "Flows", "Idle timeout of established TCP (and SCTP) sessions (default 300 s).",
        uint_flag(&Options::tcp_idle_s, 1, 86400, "tcp-idle")},
@@ -381,6 +385,34 @@ absl::Status parse_cidr_list(std::string_view text, std::vector<Cidr>& out) {
     out.push_back(c);
   }
   if (out.empty()) return bad("home-net", "expected at least one CIDR block", text);
+  return absl::OkStatus();
+}
+
+absl::Status parse_dissect_states(std::string_view text, uint32_t& all,
+                                  std::vector<std::pair<std::string, uint32_t>>& named) {
+  if (strip(text).empty()) return bad("dissect-states", "expected N or NAME=N,...", text);
+  for (std::string_view item : split(text, ',')) {
+    item = strip(item);
+    const size_t eq = item.find('=');
+    const std::string_view name = eq == std::string_view::npos ? "" : strip(item.substr(0, eq));
+    const std::string_view num = eq == std::string_view::npos ? item : strip(item.substr(eq + 1));
+    uint32_t n = 0;
+    if (!parse_uint(num, n) || n < 16 || n > (1u << 24) ||
+        (eq != std::string_view::npos && name.empty())) {
+      return bad("dissect-states",
+                 "expected N or NAME=N (N a whole number from 16 to 16777216), comma-separated",
+                 item);
+    }
+    if (eq == std::string_view::npos) {
+      all = n;
+      continue;
+    }
+    bool replaced = false;
+    for (auto& [k, v] : named) {
+      if (k == name) v = n, replaced = true;
+    }
+    if (!replaced) named.emplace_back(std::string(name), n);
+  }
   return absl::OkStatus();
 }
 

@@ -4,6 +4,8 @@
 // parser so the two cannot drift apart.
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -44,6 +46,7 @@ struct Options {
   std::string signatures;           // --signatures FILE
   std::vector<std::string> apps;    // --apps FILE (repeatable)
   uint32_t dissect_states = 0;      // --dissect-states N, 0 = each dissector's default
+  std::vector<std::pair<std::string, uint32_t>> dissect_states_named;  // --dissect-states NAME=N
   // Flow timeouts (seconds)
   uint32_t tcp_idle_s = 300;        // --tcp-idle
   uint32_t udp_idle_s = 60;         // --udp-idle
@@ -92,5 +95,11 @@ absl::Status parse_cidr_list(std::string_view text, std::vector<Cidr>& out);
 
 // Parses "2-5,8,10-11" into CPU ids.
 absl::Status parse_cpu_list(std::string_view text, std::vector<uint32_t>& out);
+
+// Parses --dissect-states: "N" (every dissector), "NAME=N,NAME=N" (those dissectors), or both
+// ("4096,tls=65536": the plain number for the others). N is 16 to 16777216. Names are checked
+// against the dissectors when the app layer is built (AppLayer::create).
+absl::Status parse_dissect_states(std::string_view text, uint32_t& all,
+                                  std::vector<std::pair<std::string, uint32_t>>& named);
 
 }  // namespace flowscribe::sensor

@@ -1,7 +1,11 @@
 #include "sensor/stats.h"
 
+#include <algorithm>
+
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
+
+#include "common/strings.h"
 
 namespace flowscribe::sensor {
 namespace {
@@ -114,6 +118,39 @@ uint64_t find_counter(const std::vector<CounterValue>& all, std::string_view nam
 bool is_drop_counter(std::string_view name) {
   return name == "worker_record_pool_empty" || name == "worker_record_ring_full" ||
          name == "dispatch_ring_full" || name == "output_dropped";
+}
+
+void print_dissect_pools(std::FILE* to, const std::vector<const Worker*>& workers) {
+  struct Sum {
+    std::string_view name;
+    uint32_t slots = 0;
+    uint64_t peak = 0, exhausted = 0;
+  };
+  std::vector<Sum> sums;
+  for (const Worker* w : workers) {
+    size_t i = 0;
+    w->app().for_each_dissector_pool([&](const DissectPool& p) {
+      if (i == sums.size()) sums.push_back({p.name, p.slots});
+      sums[i].peak = std::max(sums[i].peak, p.peak);
+      sums[i].exhausted += p.exhausted;
+      ++i;
+    });
+  }
+  std::string used;
+  for (const Sum& s : sums) {
+    if (s.peak > 0) used += cat(used.empty() ? "" : ", ", s.name, " ", s.peak, "/", s.slots);
+  }
+  if (!used.empty()) {
+    std::fprintf(to, "flowscribe: dissector states, most in use at once of each worker's pool: %s\n",
+                 used.c_str());
+  }
+  for (const Sum& s : sums) {
+    if (s.exhausted == 0) continue;
+    const std::string name(s.name);
+    std::fprintf(to, "flowscribe: the %s dissector ran out of states: %lu classified flows were not "
+                 "dissected; raise --dissect-states %s=N (now %u per worker)\n",
+                 name.c_str(), s.exhausted, name.c_str(), s.slots);
+  }
 }
 
 void register_telemetry(const Sources* src) {

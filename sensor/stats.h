@@ -2,6 +2,7 @@
 // Counter aggregation for the stats line, the end-of-run summary and DPDK telemetry. Runs on
 // the main core; it only reads the workers' single-writer counters.
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,11 @@ uint64_t find_counter(const std::vector<CounterValue>& all, std::string_view nam
 
 // Names of counters that mean lost data (records or packets), for the "drops" figure.
 bool is_drop_counter(std::string_view name);
+
+// Summary lines on the dissectors' state pools, over all workers: one line with each used
+// dissector's peak (the most flows one worker read at once) against its per-worker pool, and
+// one line per dissector that ran out, naming the --dissect-states setting to raise.
+void print_dissect_pools(std::FILE* to, const std::vector<const Worker*>& workers);
 
 // Registers /flowscribe/stats with DPDK telemetry (dpdk-telemetry.py can read it live).
 void register_telemetry(const Sources* src);

@@ -133,6 +133,24 @@ TEST_CASE("cpu lists", "[options]") {
   CHECK(o->workers == 4);
 }
 
+TEST_CASE("dissect-states: every dissector, some, or both", "[options]") {
+  auto o = parse({"--pcap", "x", "--dissect-states", "4096"});
+  REQUIRE(o.ok());
+  CHECK(o->dissect_states == 4096);
+  CHECK(o->dissect_states_named.empty());
+  o = parse({"--pcap", "x", "--dissect-states=1024, tls=65536,http2=16", "--dissect-states",
+             "tls=32"});
+  REQUIRE(o.ok());
+  CHECK(o->dissect_states == 1024);
+  using Named = std::vector<std::pair<std::string, uint32_t>>;
+  CHECK(o->dissect_states_named == Named{{"tls", 32}, {"http2", 16}});  // the later tls= wins
+  for (const char* bad : {"", "15", "16777217", "tls=", "=64", "tls=abc", "4k"}) {
+    CAPTURE(bad);
+    CHECK(error_of({"--pcap", "x", "--dissect-states", bad}).find("--dissect-states") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("home-net CIDR lists", "[options]") {
   std::vector<Cidr> nets;
   REQUIRE(parse_cidr_list("10.0.0.0/8, 192.168.1.77/24,fd00::/8,172.16.5.4", nets).ok());

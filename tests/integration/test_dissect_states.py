@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""--dissect-states end to end: a dissector's state pool that runs out is counted, named in
+the summary with the setting to raise, and a NAME=N setting sizes only that dissector
+(docs/usage.md "Memory", docs/counters.md app_dissect_exhausted).
+
+The capture is built here: 40 HTTP/1.1 clients (10.78.0.1-40) each open a connection to
+10.78.1.1:8080 and send a GET, all before the first response, so 40 HTTP flows are read at
+once; then every server answers and both sides close.
+
+Checked, on one worker:
+  --dissect-states http=16   16 http records, 24 flows not dissected (app_dissect_exhausted,
+                             the summary's "http dissector ran out" line with 16 per worker,
+                             peak http 16/16); all 40 sessions still proto=http.
+  --dissect-states 16,http=64  every flow dissected (the named size wins over the plain one),
+                             peak http 40/64, no "ran out" line.
+  --dissect-states 64        the plain form: the same as above for http.
+  --dissect-states htp=64    refused: one line naming the dissectors, exit 2."""
+import argparse
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import records  # noqa: E402
+
+CLIENTS = 40
+SERVER = bytes([10, 78, 1, 1])
+RESP = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+
+
+def capture():
+    pkts = []
+    t = [0]
+
+    def send(src, dst, sp, dp, seq, ack, flags, payload=b""):
+        t[0] += 1
+        pkts.append([1_800_000_000, t[0], records.tcp_frame(src, dst, sp, dp, seq, ack, flags, payload)])
+
+    clients = []
+    for i in range(CLIENTS):
+        c = bytes([10, 78, 0, 1 + i])
+        get = (b"GET /item/%d HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: curl/7.88.1\r\n\r\n"
+               % i)
+        clients.append((c, 40000 + i, get))
+    cs, ss = 1000, 9000
+    for c, port, get in clients:
+        send(c, SERVER, port, 8080, cs, 0, 0x02)
+        send(SERVER, c, 8080, port, ss, cs + 1, 0x12)
+        send(c, SERVER, port, 8080, cs + 1, ss + 1, 0x10)
+        send(c, SERVER, port, 8080, cs + 1, ss + 1, 0x18, get)
+    for c, port, get in clients:
+        cseq = cs + 1 + len(get)
+        send(SERVER, c, 8080, port, ss + 1, cseq, 0x18, RESP)
+        send(c, SERVER, port, 8080, cseq, ss + 1 + len(RESP), 0x11)
+        send(SERVER, c, 8080, port, ss + 1 + len(RESP), cseq + 1, 0x11)
+        send(c, SERVER, port, 8080, cseq + 1, ss + 2 + len(RESP), 0x10)
+    return pkts
+
+
+def run(args, pcap, setting):
+    p = records.run_capture(args.bin, args.check, pcap, "--no-huge", "--workers", "1", "--out",
+                            "stdout", "--dissect-states", setting)
+    recs = [records.parse(ln) for ln in p.stdout.splitlines() if ln]
+    return recs, records.counters(p.stderr), p.stderr
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--check", required=True)
+    args = ap.parse_args()
+    failures = []
+
+    def want(what, got, expect):
+        if got != expect:
+            failures.append(f"{what}: {got!r}, want {expect!r}")
+
+    with tempfile.TemporaryDirectory() as d:
+        pcap = os.path.join(d, "http-40-at-once.pcap")
+        records.write_pcap(pcap, struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1),
+                           capture())
+        runs = {s: run(args, pcap, s) for s in ("http=16", "16,http=64", "64")}
+        bad = subprocess.run([args.bin, "--pcap", pcap, "--no-huge", "--dissect-states", "htp=64"],
+                             capture_output=True, text=True, timeout=60)
+
+    for setting, (recs, c, err) in runs.items():
+        sessions = [records.flow(r) for r in recs if r["msgid"] == "session"]
+        want(f"{setting}: session protos", sorted({s.get("proto") for s in sessions}), ["http"])
+        want(f"{setting}: sessions", len(sessions), CLIENTS)
+        cut = 24 if setting == "http=16" else 0
+        want(f"{setting}: http records", sum(r["msgid"] == "http" for r in recs), CLIENTS - cut)
+        want(f"{setting}: app_dissect_exhausted", c.get("app_dissect_exhausted"), cut or None)
+        size = 16 if setting == "http=16" else 64
+        peak = re.search(r"^flowscribe: dissector states, most in use at once of each worker's "
+                         r"pool: .*\bhttp (\d+)/(\d+)", err, re.M)
+        want(f"{setting}: http peak/pool", peak and (int(peak[1]), int(peak[2])),
+             (min(CLIENTS, size), size))
+        ran_out = re.findall(r"^flowscribe: the (\w+) dissector ran out of states: (\d+) classified "
+                             r"flows were not dissected; raise --dissect-states \1=N \(now (\d+) "
+                             r"per worker\)$", err, re.M)
+        want(f"{setting}: ran-out lines", ran_out, [("http", "24", "16")] if cut else [])
+
+    want("unknown name: exit", bad.returncode, 2)
+    want("unknown name: one line", bad.stderr.strip().count("\n"), 0)
+    if "no dissector is called 'htp'" not in bad.stderr or "http" not in bad.stderr:
+        failures.append(f"unknown name: message {bad.stderr.strip()!r}")
+
+    if failures:
+        print("\n".join(failures))
+        return 1
+    print(f"--dissect-states: {CLIENTS} HTTP flows at once; http=16 dissects 16 and names the "
+          "pool that ran out; NAME=N wins over N; an unknown name is one line")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
