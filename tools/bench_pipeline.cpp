@@ -48,6 +48,7 @@
 #include "sensor/decode/decode.h"
 #include "dissectors/classify/classifier.h"
 #include "sensor/app_layer.h"
+#include "sensor/options.h"
 #include "sensor/worker.h"
 #ifdef FS_ALLOC_GUARD
 #include "sensor/alloc_guard.h"
@@ -160,6 +161,9 @@ struct Args {
   bool stages = false;      // --mix: per-stage cycles (Worker::StageCycles)
   uint32_t workers = 1;     // --mix: workers, one thread each on CPUs 0..N-1 (shared nothing)
   uint32_t dispatch = 0;    // --flows/--pcap: also time the software dispatcher to N rings
+  uint64_t warmup_max = 0;   // --mix: cap on the warm-up's packets per worker (0: none)
+  uint32_t dissect_all = 0;  // --dissect-states as flowscribe's flag (sensor/options.h)
+  std::vector<std::pair<std::string, uint32_t>> dissect_named;
   bool cold = false;        // --flows/--pcap: every packet from its own (cold) mbuf, not the
                             //   4,096-mbuf window an RX ring recycles (the default)
 };
@@ -192,7 +196,8 @@ struct MixResult {
   uint64_t warm_pkts = 0, cycles = 0, pkts = 0, bytes = 0, cpu_ns = 0, table_sum = 0, chunks = 0;
   uint32_t table_max = 0;
   double median_chunk = 0;
-  uint64_t created = 0, midstream = 0, records = 0, lost = 0, exhausted = 0;
+  std::string pools;  // the dissector pools' peak use: "tls 1234/2048, ..." (ran out: "!")
+  uint64_t created = 0, midstream = 0, records = 0, lost = 0, exhausted = 0, dissect_exhausted = 0;
   sensor::Worker::StageCycles stage_cycles;
 };
 
@@ -240,6 +245,8 @@ void run_mix_worker(const MixPlan& plan, uint32_t k, std::barrier<>& sync, MixRe
   if (ring == nullptr || recs == nullptr) return fail("cannot set up the record ring");
   sensor::AppConfig acfg;
   acfg.states = std::clamp<uint32_t>(a.concurrent, 1024, 1u << 20);
+  acfg.dissect_states = a.dissect_all;
+  acfg.dissect_states_named = a.dissect_named;
   auto app = sensor::AppLayer::create(acfg, plan.db);
   if (!app.ok()) return fail(std::string(app.status().message()));
   sensor::Worker worker(k, shared, *std::move(table), *std::move(app), ring, recs);
@@ -288,9 +295,12 @@ void run_mix_worker(const MixPlan& plan, uint32_t k, std::barrier<>& sync, MixRe
     }
     return c;
   };
-  // Warm-up: every slot runs through the whole sequence once (so every flow in the table
-  // began with its first packet), capped at 40M packets for large --concurrent.
-  out.warm_pkts = std::min<uint64_t>(uint64_t{m} * slots, 40'000'000);
+  // Warm-up: every slot runs through the whole sequence once, so that the table holds the
+  // steady state's flows (each begun with its first packet, at every phase of its life).
+  // --warmup-max cuts it short for a quick look: the measured packets then over-represent
+  // flows picked up in the middle during warm-up (cheaper: never classified), and say so.
+  out.warm_pkts = uint64_t{m} * slots;
+  if (a.warmup_max != 0) out.warm_pkts = std::min<uint64_t>(out.warm_pkts, a.warmup_max);
   for (uint64_t done = 0; done < out.warm_pkts; done += kChunk) {
     fill();
     run_chunk();
@@ -301,6 +311,7 @@ void run_mix_worker(const MixPlan& plan, uint32_t k, std::barrier<>& sync, MixRe
   const uint64_t records0 = wc.worker_records.get();
   const uint64_t lost0 = wc.worker_record_ring_full.get() + wc.worker_record_pool_empty.get();
   const uint64_t exhausted0 = worker.app().counters().app_state_exhausted.get();
+  const uint64_t dexhausted0 = worker.app().counters().app_dissect_exhausted.get();
   const uint64_t hz = rte_get_tsc_hz();
   // On-CPU time of this thread as well: on a shared VM other processes take the vCPU in the
   // middle of bursts, which the TSC counts and the thread's CPU clock does not.
@@ -332,6 +343,12 @@ void run_mix_worker(const MixPlan& plan, uint32_t k, std::barrier<>& sync, MixRe
   out.records = wc.worker_records.get() - records0;
   out.lost = wc.worker_record_ring_full.get() + wc.worker_record_pool_empty.get() - lost0;
   out.exhausted = worker.app().counters().app_state_exhausted.get() - exhausted0;
+  out.dissect_exhausted = worker.app().counters().app_dissect_exhausted.get() - dexhausted0;
+  worker.app().for_each_dissector_pool([&](const sensor::DissectPool& p) {
+    if (p.peak == 0) return;
+    out.pools += cat(out.pools.empty() ? "" : ", ", p.name, " ", p.peak, "/", p.slots,
+                     p.exhausted ? " (ran out)" : "");
+  });
   worker.set_stage_cycles(nullptr);
 }
 
@@ -461,8 +478,13 @@ int run_mix(const Args& a) {
               "%.1f flows open at a random point, %.1f in the table\n", files.size(), m,
               spans.size(), static_cast<double>(m) / spans.size(), avg_open, per_slot);
   std::printf("  %u copies in flight for --concurrent %u per worker (virtual time: idle timeouts "
-              "%u s, TCP linger %u s); warm-up %lu packets per worker, tsc=%.2fGHz\n", slots,
-              a.concurrent, idle_s, linger_s, results[0].warm_pkts, hz / 1e9);
+              "%u s, TCP linger %u s); warm-up %lu packets per worker%s, tsc=%.2fGHz\n", slots,
+              a.concurrent, idle_s, linger_s, results[0].warm_pkts,
+              results[0].warm_pkts < uint64_t{m} * slots
+                  ? " (cut short by --warmup-max: not the steady state; flows picked up midstream "
+                    "in the warm-up are over-represented)"
+                  : "",
+              hz / 1e9);
   double sum_mpps = 0, sum_cpu_mpps = 0;
   for (uint32_t k = 0; k < a.workers; ++k) {
     const MixResult& r = results[k];
@@ -496,8 +518,14 @@ int run_mix(const Args& a) {
     std::printf("  new flows: %lu (%.0f/s per core), %.1f packets/flow, %lu picked up midstream\n",
                 r.created, r.created / secs,
                 static_cast<double>(r.pkts) / std::max<uint64_t>(r.created, 1), r.midstream);
-    std::printf("  records %lu; lost %lu; app-state pool exhausted %lu\n", r.records, r.lost,
-                r.exhausted);
+    std::printf("  records %lu; lost %lu; app-state pool exhausted %lu; flows not dissected "
+                "(a dissector's pool full) %lu\n", r.records, r.lost, r.exhausted,
+                r.dissect_exhausted);
+    std::printf("  dissector states, most in use at once: %s\n", r.pools.c_str());
+    if (r.dissect_exhausted) {
+      std::printf("  WARNING: a dissector's state pool ran out, so some flows were not dissected and "
+                  "the figures above flatter; raise --dissect-states (see docs/performance.md)\n");
+    }
   }
   if (a.workers > 1) {
     std::printf("  %u workers together: %.2f Mpps (TSC), %.2f Mpps (on-CPU)\n", a.workers,
@@ -597,11 +625,14 @@ int main(int argc, char** argv) {
               (k == "--stages" && (a.stages = v == "1", true)) ||
               (k == "--workers" && parse_uint(v, a.workers) && a.workers > 0 && a.workers <= 64) ||
               (k == "--dispatch" && parse_uint(v, a.dispatch) && a.dispatch > 0 && a.dispatch <= 64) ||
-              (k == "--cold" && (a.cold = v == "1", true));
+              (k == "--cold" && (a.cold = v == "1", true)) ||
+              (k == "--warmup-max" && parse_uint(v, a.warmup_max)) ||
+              (k == "--dissect-states" &&
+               sensor::parse_dissect_states(v, a.dissect_all, a.dissect_named).ok());
     if (!ok) {
       std::fprintf(stderr, "usage: bench_pipeline [--flows N] [--packets-per-flow P] "
                            "[--seconds S] [--frame-size 60..1514] [--payload N] [--http 1] [--ipv6 1] [--cold 1] [--dispatch N] | --pcap FILE "
-                           "[--seconds S] | --mix FILE[*W],FILE,... [--concurrent N] [--seconds S] [--stages 1] [--workers W]\n");
+                           "[--seconds S] | --mix FILE[*W],FILE,... [--concurrent N] [--seconds S] [--stages 1] [--workers W] [--warmup-max PACKETS] [--dissect-states N|NAME=N,...]\n");
       return 2;
     }
   }
