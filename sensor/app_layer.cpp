@@ -1,6 +1,7 @@
 #include "sensor/app_layer.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <new>
 
@@ -152,6 +153,10 @@ AppLayer::AppLayer(const AppConfig& config, std::shared_ptr<const dissect::Class
   for (uint32_t i = 0; i < config_.states; ++i) states_[i].next_free = i + 1;
   states_[config_.states - 1].next_free = flow::kNoAppState;
   free_head_ = 0;
+  state_base_ = reinterpret_cast<const uint8_t*>(states_.get());
+  state_bytes_ = sizeof(State);
+  slot_off_ = offsetof(State, slot);
+  dissector_off_ = offsetof(State, dissector);
 }
 
 AppLayer::~AppLayer() = default;

@@ -102,6 +102,7 @@ Worker::Worker(uint32_t id, Shared& shared, std::unique_ptr<flow::FlowTable> tab
       rec_ring_(rec_ring),
       rec_pool_(rec_pool),
       pending_(new Pending[kMaxBurst]),
+      app_idx_(new uint16_t[kMaxBurst]),
       frags_(new FragEntry[kFragSlots]()),
       scratch_(new uint8_t[kScratchArenaBytes]) {
   app_->set_output(this);
@@ -496,9 +497,16 @@ void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
   for (uint16_t i = 0; i < n; ++i) {
     if (pending_[i].valid) table_->prefetch_flow(pending_[i].hash);
   }
-  auto on_end = [this](flow::Flow& f, flow::EndReason r) { on_flow_end(f, r); };
+  // The flow table first, for the whole burst, so that the app state of each packet that
+  // needs it is prefetched while the table works on the next ones; then, with those lines on
+  // their way, the first lines of each one's dissector slot; then the app layer, in order.
+  auto on_end = [this](flow::Flow& f, flow::EndReason r) {
+    run_app();  // the burst's packets before the one whose lookup ends `f` go first
+    on_flow_end(f, r);
+  };
+  app_next_ = app_count_ = 0;
   for (uint16_t i = 0; i < n; ++i) {
-    const Pending& p = pending_[i];
+    Pending& p = pending_[i];
     if (!p.valid) continue;
     flow::Flow* f =
         table_->on_packet(p.key, p.hash, p.side0, p.t, p.ip_len, p.tcp_flags, p.payload_len, on_end);
@@ -508,12 +516,17 @@ void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
     }
     // Bypassed flows (protocol decided) stop here: a lookup and a few adds per packet.
     if (f->app_flags & flow::kAppBypass) continue;
-    if (AppLayer::idle_packet(*f, p.payload_wire_len, p.tcp_flags)) continue;
-    const uint64_t ta = sc ? rte_rdtsc() : 0;
-    app_->on_packet(*f, flow::is_from_client(*f, p.side0),
-                    AppPacket{p.payload, p.payload_len, p.payload_wire_len, p.seq, p.ack, p.tcp_flags, p.t});
-    if (sc) app_cycles += rte_rdtsc() - ta;
+    p.flow = f;
+    app_idx_[app_count_++] = i;
+    app_->prefetch(*f);
   }
+  for (uint16_t k = app_next_; k < app_count_; ++k) {
+    app_->prefetch_dissector(*pending_[app_idx_[k]].flow);
+  }
+  const uint64_t ta = sc ? rte_rdtsc() : 0;
+  const uint64_t ended_a = sc ? sc->ended : 0;
+  run_app();
+  if (sc) app_cycles += rte_rdtsc() - ta - (sc->ended - ended_a);
   const uint64_t t2 = sc ? rte_rdtsc() : 0;
   const uint64_t ended1 = sc ? sc->ended : 0;
   rte_pktmbuf_free_bulk(pkts, n);  // reassembly copied what it keeps: no mbuf outlives the burst
@@ -526,6 +539,18 @@ void Worker::process_burst(rte_mbuf** pkts, uint16_t n) {
     sc->app += app_cycles;
     sc->flow += (t2 - t1) - app_cycles - (ended1 - ended0);
     sc->tail += (t3 - t2) - (sc->ended - ended1);
+  }
+}
+
+void Worker::run_app() noexcept {
+  for (; app_next_ < app_count_; ++app_next_) {
+    const Pending& p = pending_[app_idx_[app_next_]];
+    flow::Flow& f = *p.flow;
+    // An earlier packet of the burst may have settled the flow, or taken its state.
+    if (f.app_flags & flow::kAppBypass) continue;
+    if (AppLayer::idle_packet(f, p.payload_wire_len, p.tcp_flags)) continue;
+    app_->on_packet(f, flow::is_from_client(f, p.side0),
+                    AppPacket{p.payload, p.payload_len, p.payload_wire_len, p.seq, p.ack, p.tcp_flags, p.t});
   }
 }
 

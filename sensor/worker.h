@@ -179,6 +179,7 @@ class Worker final : public dissect::RecordOut {
     uint8_t tcp_flags;
     bool side0;
     bool valid;
+    flow::Flow* flow;       // stage 2: the packet's flow, for the packets in app_idx_
     // Fragments only (stage 2 tests `frag` once; the rest is read when it is set).
     bool frag;
     bool deliver;           // hand the payload to the app layer
@@ -186,6 +187,14 @@ class Worker final : public dissect::RecordOut {
     uint64_t late_bytes;
   };
   std::unique_ptr<Pending[]> pending_;
+  // Stage 2 runs the flow table for the whole burst, then the app layer: the packets listed
+  // in app_idx_ from app_next_ on have their flow (Pending::flow) and wait for the app layer.
+  // A flow that ends while the table works (an eviction, a reused port) first lets them
+  // through (on_flow_end), so the app layer still sees every packet of a flow before its end.
+  std::unique_ptr<uint16_t[]> app_idx_;
+  uint16_t app_count_ = 0;
+  uint16_t app_next_ = 0;
+  void run_app() noexcept;  // the app layer for app_idx_[app_next_ .. app_count_)
 
   struct FragEntry;
   std::unique_ptr<FragEntry[]> frags_;  // small direct-mapped cache, preallocated
