@@ -96,6 +96,37 @@ def capture_args(pcap_flag="--captures"):
     return ap
 
 
+def built_capture_args():
+    """The command line of a test that builds its capture at run time: --bin FLOWSCRIBE
+    --check RFC5424_CHECK."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--check", required=True)
+    return ap.parse_args()
+
+
+class Checks:
+    """Collects a test's failed expectations: want() each, then exit(finish(message))."""
+
+    def __init__(self):
+        self.failures = []
+
+    def want(self, what, got, expect):
+        if got != expect:
+            self.failures.append(f"{what}: {got!r}, want {expect!r}")
+
+    def fail(self, what):
+        self.failures.append(what)
+
+    def finish(self, ok_message):
+        """Prints the failures (exit status 1) or `ok_message` (0)."""
+        if self.failures:
+            print("\n".join(self.failures))
+            return 1
+        print(ok_message)
+        return 0
+
+
 def collect(stdout, kinds, tag=True):
     """The records of the msgids in `kinds` from a run's output, in output order: each a dict
     {"msgid" (when `tag`), "ts", "client" ("ip:port"), "server", <msgid>: the params of its

@@ -12,7 +12,6 @@ middle of bursts.
 
 Checked: every connection has its http record with its own URI, before its session record,
 under its own session id; the counters say the tuples were reused and flows evicted."""
-import argparse
 import os
 import struct
 import sys
@@ -82,11 +81,8 @@ def check(recs, uris, what, failures, complete=True):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--check", required=True)
-    args = ap.parse_args()
-    failures = []
+    args = records.built_capture_args()
+    chk = records.Checks()
     with tempfile.TemporaryDirectory() as d:
         runs = {}
         for name, (pkts, uris), extra in (("reuse", reuse_capture(), ()),
@@ -99,26 +95,19 @@ def main():
                           records.counters(p.stderr))
 
     recs, uris, c = runs["reuse"]
-    n_reuse = check(recs, uris, "reuse", failures)
-    if c.get("flow_tcp_reused") != 80:
-        failures.append(f"reuse: flow_tcp_reused {c.get('flow_tcp_reused')}, want 80")
-    sids = {records.flow(r).get("sid") for r in recs if r["msgid"] == "session"}
-    if len(sids) != 120:
-        failures.append(f"reuse: {len(sids)} sessions, want 120")
+    n_reuse = check(recs, uris, "reuse", chk.failures)
+    chk.want("reuse: flow_tcp_reused", c.get("flow_tcp_reused"), 80)
+    chk.want("reuse: sessions", len({records.flow(r).get("sid") for r in recs if r["msgid"] == "session"}), 120)
 
     # Recycled flows lose packets to the recycling itself (a flow recycled before its GET is
     # picked up again mid-stream): only the order is checked, and that recycling happened.
     recs, uris, c = runs["evict"]
-    n_evict = check(recs, uris, "evict", failures, complete=False)
+    n_evict = check(recs, uris, "evict", chk.failures, complete=False)
     if not c.get("flow_evicted"):
-        failures.append("evict: no flow was recycled (flow_evicted)")
-
-    if failures:
-        print("\n".join(failures))
-        return 1
-    print(f"burst order: {n_reuse} http records before their sessions across 80 reused tuples; "
-          f"{n_evict} in order with {c['flow_evicted']} flows recycled mid-burst")
-    return 0
+        chk.fail("evict: no flow was recycled (flow_evicted)")
+    return chk.finish(f"burst order: {n_reuse} http records before their sessions across 80 "
+                      f"reused tuples; {n_evict} in order with {c.get('flow_evicted')} flows "
+                      "recycled mid-burst")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Checked, on one worker:
                              peak http 40/64, no "ran out" line.
   --dissect-states 64        the plain form: the same as above for http.
   --dissect-states htp=64    refused: one line naming the dissectors, exit 2."""
-import argparse
 import os
 import re
 import struct
@@ -68,16 +67,9 @@ def run(args, pcap, setting):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--check", required=True)
-    args = ap.parse_args()
-    failures = []
-
-    def want(what, got, expect):
-        if got != expect:
-            failures.append(f"{what}: {got!r}, want {expect!r}")
-
+    args = records.built_capture_args()
+    chk = records.Checks()
+    want = chk.want
     with tempfile.TemporaryDirectory() as d:
         pcap = os.path.join(d, "http-40-at-once.pcap")
         records.write_pcap(pcap, struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1),
@@ -106,14 +98,9 @@ def main():
     want("unknown name: exit", bad.returncode, 2)
     want("unknown name: one line", bad.stderr.strip().count("\n"), 0)
     if "no dissector is called 'htp'" not in bad.stderr or "http" not in bad.stderr:
-        failures.append(f"unknown name: message {bad.stderr.strip()!r}")
-
-    if failures:
-        print("\n".join(failures))
-        return 1
-    print(f"--dissect-states: {CLIENTS} HTTP flows at once; http=16 dissects 16 and names the "
-          "pool that ran out; NAME=N wins over N; an unknown name is one line")
-    return 0
+        chk.fail(f"unknown name: message {bad.stderr.strip()!r}")
+    return chk.finish(f"--dissect-states: {CLIENTS} HTTP flows at once; http=16 dissects 16 and "
+                      "names the pool that ran out; NAME=N wins over N; an unknown name is one line")
 
 
 if __name__ == "__main__":

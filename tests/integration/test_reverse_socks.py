@@ -14,7 +14,6 @@ the socks record names the target; the two http records carry the controller's r
 (method, host, uri, user agent, referer) and the bot's statuses (200, 302); the counters say
 the roles were reversed with the client kept (app_roles_reversed) and the lead was skipped
 (socks_server_lead). A lead of 17 bytes (past the bound) is not named socks."""
-import argparse
 import os
 import struct
 import sys
@@ -84,18 +83,12 @@ def element(rec, name):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--check", required=True)
-    args = ap.parse_args()
-    failures = []
+    args = records.built_capture_args()
+    chk = records.Checks()
+    want = chk.want
     with tempfile.TemporaryDirectory() as d:
         recs, c = run(args, d, "reverse-socks.pcap", bytes.fromhex("4e5a8d08874e"))
         over, c_over = run(args, d, "reverse-socks-long-lead.pcap", b"\x4e" * 17)
-
-    def want(what, got, expect):
-        if got != expect:
-            failures.append(f"{what}: {got!r}, want {expect!r}")
 
     sessions = [r for r in recs if r["msgid"] == "session"]
     want("sessions", len(sessions), 1)
@@ -132,12 +125,8 @@ def main():
     want("long lead: transaction records", [r["msgid"] for r in over if r["msgid"] != "session"], [])
     want("long lead: app_roles_reversed", c_over.get("app_roles_reversed"), None)
 
-    if failures:
-        print("\n".join(failures))
-        return 1
-    print(f"reverse SOCKS: 1 socks and {len(http)} http records in the application's roles, "
-          "client kept; a 17-byte lead is not named")
-    return 0
+    return chk.finish(f"reverse SOCKS: 1 socks and {len(http)} http records in the application's "
+                      "roles, client kept; a 17-byte lead is not named")
 
 
 if __name__ == "__main__":
