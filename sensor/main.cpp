@@ -476,6 +476,11 @@ int main(int argc, char** argv) {
                      oc.output_queued.get(), oc.output_spool_records.get(),
                      oc.output_dropped.get());
       }
+      // A dissector pool that ran out since the last line: say which, and what to raise.
+      if (fs::sensor::find_counter(cur, "app_dissect_exhausted") >
+          fs::sensor::find_counter(prev, "app_dissect_exhausted")) {
+        fs::sensor::print_dissect_pools(stderr, sources.workers, false);
+      }
       prev = std::move(cur);
       prev_port = port;
       prev_t = now;

@@ -120,7 +120,7 @@ bool is_drop_counter(std::string_view name) {
          name == "dispatch_ring_full" || name == "output_dropped";
 }
 
-void print_dissect_pools(std::FILE* to, const std::vector<const Worker*>& workers) {
+void print_dissect_pools(std::FILE* to, const std::vector<const Worker*>& workers, bool peaks) {
   struct Sum {
     std::string_view name;
     uint32_t slots = 0;
@@ -140,7 +140,7 @@ void print_dissect_pools(std::FILE* to, const std::vector<const Worker*>& worker
   for (const Sum& s : sums) {
     if (s.peak > 0) used += cat(used.empty() ? "" : ", ", s.name, " ", s.peak, "/", s.slots);
   }
-  if (!used.empty()) {
+  if (peaks && !used.empty()) {
     std::fprintf(to, "flowscribe: dissector states, most in use at once of each worker's pool: %s\n",
                  used.c_str());
   }

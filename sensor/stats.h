@@ -41,10 +41,12 @@ uint64_t find_counter(const std::vector<CounterValue>& all, std::string_view nam
 // Names of counters that mean lost data (records or packets), for the "drops" figure.
 bool is_drop_counter(std::string_view name);
 
-// Summary lines on the dissectors' state pools, over all workers: one line with each used
-// dissector's peak (the most flows one worker read at once) against its per-worker pool, and
-// one line per dissector that ran out, naming the --dissect-states setting to raise.
-void print_dissect_pools(std::FILE* to, const std::vector<const Worker*>& workers);
+// Lines on the dissectors' state pools, over all workers: with `peaks`, one line with each
+// used dissector's peak (the most flows one worker read at once) against its per-worker pool;
+// then one line per dissector that ran out, naming the --dissect-states setting to raise.
+// The summary prints both; the stats line, the second when a pool ran out since the last.
+void print_dissect_pools(std::FILE* to, const std::vector<const Worker*>& workers,
+                         bool peaks = true);
 
 // Registers /flowscribe/stats with DPDK telemetry (dpdk-telemetry.py can read it live).
 void register_telemetry(const Sources* src);

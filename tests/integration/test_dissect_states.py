@@ -14,13 +14,17 @@ Checked, on one worker:
   --dissect-states 16,http=64  every flow dissected (the named size wins over the plain one),
                              peak http 40/64, no "ran out" line.
   --dissect-states 64        the plain form: the same as above for http.
-  --dissect-states htp=64    refused: one line naming the dissectors, exit 2."""
+  --dissect-states htp=64    refused: one line naming the dissectors, exit 2.
+  live, replaying the capture without end with http=16: the stats line names the pool that
+                             ran out (before the summary does)."""
 import os
 import re
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import records  # noqa: E402
@@ -66,6 +70,28 @@ def run(args, pcap, setting):
     return recs, records.counters(p.stderr), p.stderr
 
 
+def live_ran_out(args):
+    """A live run replaying the capture over and over (net_pcap, infinite_rx) with
+    http=16 and a stats line every 0.3 s: True once a stats-line block names the http pool."""
+    with tempfile.TemporaryDirectory() as d:
+        pcap = os.path.join(d, "http-40-at-once.pcap")
+        records.write_pcap(pcap, struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1),
+                           capture())
+        proc = subprocess.Popen([args.bin, "--port", f"net_pcap0,rx_pcap={pcap},infinite_rx=1",
+                                 "--no-huge", "--mem", "512", "--workers", "1",
+                                 "--flows-per-worker", "4096", "--stats-interval", "0.3",
+                                 "--dissect-states", "http=16", "--out", "file:/dev/null"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    # Before the summary: lines the stats loop wrote.
+    before_summary = err.split("flowscribe: summary:")[0]
+    return re.search(r"^flowscribe: the http dissector ran out of states: \d+ classified flows "
+                     r"were not dissected; raise --dissect-states http=N \(now 16 per worker\)$",
+                     before_summary, re.M) is not None
+
+
 def main():
     args = records.built_capture_args()
     chk = records.Checks()
@@ -94,6 +120,9 @@ def main():
                              r"flows were not dissected; raise --dissect-states \1=N \(now (\d+) "
                              r"per worker\)$", err, re.M)
         want(f"{setting}: ran-out lines", ran_out, [("http", "24", "16")] if cut else [])
+
+    # Live, replaying the capture without end: the stats line names the pool that ran out.
+    want("live: ran-out line on the stats line", live_ran_out(args), True)
 
     want("unknown name: exit", bad.returncode, 2)
     want("unknown name: one line", bad.stderr.strip().count("\n"), 0)
