@@ -313,6 +313,7 @@ class FlowTable {
   }
 
   void advance_slow(Nanos now, FlowCallback on_end);
+  void fire_slot(uint32_t slot, Nanos now, FlowCallback on_end);
 
   uint32_t lookup(const FlowKey& key, uint32_t sig) const noexcept;
   bool index_insert(uint32_t sig, uint32_t idx) noexcept;
