@@ -37,6 +37,18 @@ int telemetry_stats(const char*, const char*, rte_tel_data* d) {
   return 0;
 }
 
+int telemetry_pools(const char*, const char*, rte_tel_data* d) {
+  rte_tel_data_start_dict(d);
+  if (g_telemetry_src == nullptr) return 0;
+  for (const PoolSum& p : sum_dissect_pools(g_telemetry_src->workers)) {
+    const std::string name(p.name);
+    rte_tel_data_add_dict_u64(d, cat(name, "_states").c_str(), p.slots);
+    rte_tel_data_add_dict_u64(d, cat(name, "_peak").c_str(), p.peak);
+    rte_tel_data_add_dict_u64(d, cat(name, "_exhausted").c_str(), p.exhausted);
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::vector<CounterValue> collect_counters(const Sources& src) {
@@ -120,13 +132,8 @@ bool is_drop_counter(std::string_view name) {
          name == "dispatch_ring_full" || name == "output_dropped";
 }
 
-void print_dissect_pools(std::FILE* to, const std::vector<const Worker*>& workers, bool peaks) {
-  struct Sum {
-    std::string_view name;
-    uint32_t slots = 0;
-    uint64_t peak = 0, exhausted = 0;
-  };
-  std::vector<Sum> sums;
+std::vector<PoolSum> sum_dissect_pools(const std::vector<const Worker*>& workers) {
+  std::vector<PoolSum> sums;
   for (const Worker* w : workers) {
     size_t i = 0;
     w->app().for_each_dissector_pool([&](const DissectPool& p) {
@@ -136,15 +143,20 @@ void print_dissect_pools(std::FILE* to, const std::vector<const Worker*>& worker
       ++i;
     });
   }
+  return sums;
+}
+
+void print_dissect_pools(std::FILE* to, const std::vector<const Worker*>& workers, bool peaks) {
+  const std::vector<PoolSum> sums = sum_dissect_pools(workers);
   std::string used;
-  for (const Sum& s : sums) {
+  for (const PoolSum& s : sums) {
     if (s.peak > 0) used += cat(used.empty() ? "" : ", ", s.name, " ", s.peak, "/", s.slots);
   }
   if (peaks && !used.empty()) {
     std::fprintf(to, "flowscribe: dissector states, most in use at once of each worker's pool: %s\n",
                  used.c_str());
   }
-  for (const Sum& s : sums) {
+  for (const PoolSum& s : sums) {
     if (s.exhausted == 0) continue;
     const std::string name(s.name);
     std::fprintf(to, "flowscribe: the %s dissector ran out of states: %lu classified flows were not "
@@ -157,6 +169,10 @@ void register_telemetry(const Sources* src) {
   g_telemetry_src = src;
   rte_telemetry_register_cmd("/flowscribe/stats", telemetry_stats,
                              "Returns every flowscribe counter, summed over workers.");
+  // DPDK refuses a help text of 128 characters or more (the command is then unknown).
+  rte_telemetry_register_cmd("/flowscribe/dissect_pools", telemetry_pools,
+                             "Returns each dissector's pool per worker, its peak use and the "
+                             "flows it refused: <name>_states, _peak, _exhausted.");
 }
 
 }  // namespace flowscribe::sensor

@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import re
+import socket
 import struct
 import subprocess
 import tempfile
@@ -94,6 +95,26 @@ def capture_args(pcap_flag="--captures"):
     ap.add_argument(pcap_flag, required=True)
     ap.add_argument("--update", action="store_true")
     return ap
+
+
+def dpdk_runtime_dir(prefix):
+    """Where DPDK keeps the runtime files (and the telemetry socket) of --file-prefix PREFIX."""
+    base = "/var/run" if os.getuid() == 0 else os.environ.get("XDG_RUNTIME_DIR", "/tmp")
+    return os.path.join(base, "dpdk", prefix)
+
+
+def telemetry(prefix, command):
+    """Asks a running flowscribe's DPDK telemetry socket (--file-prefix PREFIX) for `command`
+    (e.g. "/flowscribe/stats"); returns the reply's value (a dict for flowscribe's commands)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.settimeout(10)
+        s.connect(os.path.join(dpdk_runtime_dir(prefix), "dpdk_telemetry.v2"))
+        s.recv(1 << 16)  # the greeting: version, pid, max output length
+        s.send(command.encode())
+        return json.loads(s.recv(1 << 20))[command]
+    finally:
+        s.close()
 
 
 def built_capture_args():

@@ -16,7 +16,9 @@ Checked, on one worker:
   --dissect-states 64        the plain form: the same as above for http.
   --dissect-states htp=64    refused: one line naming the dissectors, exit 2.
   live, replaying the capture without end with http=16: the stats line names the pool that
-                             ran out (before the summary does)."""
+                             ran out (before the summary does); DPDK telemetry serves
+                             /flowscribe/dissect_pools (http 16 slots, peak 16, refusals) and
+                             /flowscribe/stats."""
 import os
 import re
 import signal
@@ -70,9 +72,11 @@ def run(args, pcap, setting):
     return recs, records.counters(p.stderr), p.stderr
 
 
-def live_ran_out(args):
-    """A live run replaying the capture over and over (net_pcap, infinite_rx) with
-    http=16 and a stats line every 0.3 s: True once a stats-line block names the http pool."""
+def live(args):
+    """A live run replaying the capture over and over (net_pcap, infinite_rx) with http=16
+    and a stats line every 0.3 s. Returns whether a stats-line block named the http pool, and
+    what DPDK telemetry served while it ran: /flowscribe/dissect_pools and /flowscribe/stats."""
+    prefix = f"fs-dstates-{os.getpid()}"
     with tempfile.TemporaryDirectory() as d:
         pcap = os.path.join(d, "http-40-at-once.pcap")
         records.write_pcap(pcap, struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1),
@@ -80,16 +84,22 @@ def live_ran_out(args):
         proc = subprocess.Popen([args.bin, "--port", f"net_pcap0,rx_pcap={pcap},infinite_rx=1",
                                  "--no-huge", "--mem", "512", "--workers", "1",
                                  "--flows-per-worker", "4096", "--stats-interval", "0.3",
-                                 "--dissect-states", "http=16", "--out", "file:/dev/null"],
+                                 "--dissect-states", "http=16", "--file-prefix", prefix,
+                                 "--out", "file:/dev/null"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(3)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        try:
+            time.sleep(3)
+            pools = records.telemetry(prefix, "/flowscribe/dissect_pools") or {}
+            stats = records.telemetry(prefix, "/flowscribe/stats") or {}
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
     # Before the summary: lines the stats loop wrote.
     before_summary = err.split("flowscribe: summary:")[0]
-    return re.search(r"^flowscribe: the http dissector ran out of states: \d+ classified flows "
-                     r"were not dissected; raise --dissect-states http=N \(now 16 per worker\)$",
-                     before_summary, re.M) is not None
+    ran_out = re.search(r"^flowscribe: the http dissector ran out of states: \d+ classified flows "
+                        r"were not dissected; raise --dissect-states http=N \(now 16 per worker\)$",
+                        before_summary, re.M) is not None
+    return ran_out, pools, stats
 
 
 def main():
@@ -121,8 +131,15 @@ def main():
                              r"per worker\)$", err, re.M)
         want(f"{setting}: ran-out lines", ran_out, [("http", "24", "16")] if cut else [])
 
-    # Live, replaying the capture without end: the stats line names the pool that ran out.
-    want("live: ran-out line on the stats line", live_ran_out(args), True)
+    # Live, replaying the capture without end: the stats line names the pool that ran out,
+    # and telemetry serves the pools and the counters.
+    ran_out, pools, stats = live(args)
+    want("live: ran-out line on the stats line", ran_out, True)
+    want("live: telemetry http pool and peak", (pools.get("http_states"), pools.get("http_peak")),
+         (16, 16))
+    want("live: telemetry dns pool (default)", pools.get("dns_states"), 8192)
+    want("live: telemetry exhaustion counted", pools.get("http_exhausted", 0) > 0 and
+         stats.get("app_dissect_exhausted", 0) >= pools.get("http_exhausted", 0), True)
 
     want("unknown name: exit", bad.returncode, 2)
     want("unknown name: one line", bad.stderr.strip().count("\n"), 0)

@@ -301,20 +301,15 @@ def case_signal_live():
     check_grammar(out)
 
 
-def _runtime_dir(prefix):
-    base = "/var/run" if os.getuid() == 0 else os.environ.get("XDG_RUNTIME_DIR", "/tmp")
-    return os.path.join(base, "dpdk", prefix)
-
-
 def case_runtime_dir():
     """No run leaves DPDK runtime files behind (they were ~6 MB a run and filled a disk), and a
     second instance on a prefix in use is refused with one line."""
     prefix = f"fs-rtdir-{os.getpid()}"
-    rtdir = _runtime_dir(prefix)
+    rtdir = records.dpdk_runtime_dir(prefix)
     # What a flowscribe killed by SIGKILL leaves (default prefix, dead pid): swept at start.
     dead = subprocess.Popen(["true"])
     dead.wait()
-    stale = _runtime_dir(f"flowscribe-{dead.pid}")
+    stale = records.dpdk_runtime_dir(f"flowscribe-{dead.pid}")
     os.makedirs(stale, exist_ok=True)
     open(os.path.join(stale, "dpdk_telemetry.v2"), "w").close()
     offline("basic.pcap", "--file-prefix", prefix)
