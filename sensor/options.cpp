@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <string_view>
@@ -407,11 +408,13 @@ absl::Status parse_dissect_states(std::string_view text, uint32_t& all,
       all = n;
       continue;
     }
-    bool replaced = false;
-    for (auto& [k, v] : named) {
-      if (k == name) v = n, replaced = true;
+    auto same = std::find_if(named.begin(), named.end(),
+                             [&](const auto& e) { return e.first == name; });
+    if (same != named.end()) {
+      same->second = n;  // the later setting of a name wins
+    } else {
+      named.emplace_back(std::string(name), n);
     }
-    if (!replaced) named.emplace_back(std::string(name), n);
   }
   return absl::OkStatus();
 }

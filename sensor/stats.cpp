@@ -40,7 +40,7 @@ int telemetry_stats(const char*, const char*, rte_tel_data* d) {
 int telemetry_pools(const char*, const char*, rte_tel_data* d) {
   rte_tel_data_start_dict(d);
   if (g_telemetry_src == nullptr) return 0;
-  for (const PoolSum& p : sum_dissect_pools(g_telemetry_src->workers)) {
+  for (const DissectPool& p : sum_dissect_pools(g_telemetry_src->workers)) {
     const std::string name(p.name);
     rte_tel_data_add_dict_u64(d, cat(name, "_states").c_str(), p.slots);
     rte_tel_data_add_dict_u64(d, cat(name, "_peak").c_str(), p.peak);
@@ -132,12 +132,12 @@ bool is_drop_counter(std::string_view name) {
          name == "dispatch_ring_full" || name == "output_dropped";
 }
 
-std::vector<PoolSum> sum_dissect_pools(const std::vector<const Worker*>& workers) {
-  std::vector<PoolSum> sums;
+std::vector<DissectPool> sum_dissect_pools(const std::vector<const Worker*>& workers) {
+  std::vector<DissectPool> sums;
   for (const Worker* w : workers) {
     size_t i = 0;
     w->app().for_each_dissector_pool([&](const DissectPool& p) {
-      if (i == sums.size()) sums.push_back({p.name, p.slots});
+      if (i == sums.size()) sums.push_back({p.name, p.slots, 0, 0});
       sums[i].peak = std::max(sums[i].peak, p.peak);
       sums[i].exhausted += p.exhausted;
       ++i;
@@ -146,17 +146,22 @@ std::vector<PoolSum> sum_dissect_pools(const std::vector<const Worker*>& workers
   return sums;
 }
 
-void print_dissect_pools(std::FILE* to, const std::vector<const Worker*>& workers, bool peaks) {
-  const std::vector<PoolSum> sums = sum_dissect_pools(workers);
+std::string dissect_pool_peaks(const std::vector<DissectPool>& pools) {
   std::string used;
-  for (const PoolSum& s : sums) {
+  for (const DissectPool& s : pools) {
     if (s.peak > 0) used += cat(used.empty() ? "" : ", ", s.name, " ", s.peak, "/", s.slots);
   }
+  return used;
+}
+
+void print_dissect_pools(std::FILE* to, const std::vector<const Worker*>& workers, bool peaks) {
+  const std::vector<DissectPool> sums = sum_dissect_pools(workers);
+  const std::string used = dissect_pool_peaks(sums);
   if (peaks && !used.empty()) {
     std::fprintf(to, "flowscribe: dissector states, most in use at once of each worker's pool: %s\n",
                  used.c_str());
   }
-  for (const PoolSum& s : sums) {
+  for (const DissectPool& s : sums) {
     if (s.exhausted == 0) continue;
     const std::string name(s.name);
     std::fprintf(to, "flowscribe: the %s dissector ran out of states: %lu classified flows were not "

@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "emit/emitter.h"
@@ -43,13 +42,10 @@ uint64_t find_counter(const std::vector<CounterValue>& all, std::string_view nam
 bool is_drop_counter(std::string_view name);
 
 // Each dissector's state pool over all workers (registry order): its per-worker size, the
-// most in use at once on one worker, and the starts refused because it was full (summed).
-struct PoolSum {
-  std::string_view name;
-  uint32_t slots = 0;
-  uint64_t peak = 0, exhausted = 0;
-};
-std::vector<PoolSum> sum_dissect_pools(const std::vector<const Worker*>& workers);
+// most in use at once on one worker (the largest peak), and the refused starts (summed).
+std::vector<DissectPool> sum_dissect_pools(const std::vector<const Worker*>& workers);
+// "dns 43150/65536, http 28093/49152": each pool that was used, its peak against its size.
+std::string dissect_pool_peaks(const std::vector<DissectPool>& pools);
 
 // Lines on the dissectors' state pools, over all workers: with `peaks`, one line with each
 // used dissector's peak (the most flows one worker read at once) against its per-worker pool;

@@ -49,6 +49,7 @@
 #include "dissectors/classify/classifier.h"
 #include "sensor/app_layer.h"
 #include "sensor/options.h"
+#include "sensor/stats.h"
 #include "sensor/worker.h"
 #ifdef FS_ALLOC_GUARD
 #include "sensor/alloc_guard.h"
@@ -196,7 +197,7 @@ struct MixResult {
   uint64_t warm_pkts = 0, cycles = 0, pkts = 0, bytes = 0, cpu_ns = 0, table_sum = 0, chunks = 0;
   uint32_t table_max = 0;
   double median_chunk = 0;
-  std::string pools;  // the dissector pools' peak use: "tls 1234/2048, ..." (ran out: "!")
+  std::string pools;  // the dissector pools' peak use: "tls 1234/2048, ..."
   uint64_t created = 0, midstream = 0, records = 0, lost = 0, exhausted = 0, dissect_exhausted = 0;
   sensor::Worker::StageCycles stage_cycles;
 };
@@ -344,11 +345,7 @@ void run_mix_worker(const MixPlan& plan, uint32_t k, std::barrier<>& sync, MixRe
   out.lost = wc.worker_record_ring_full.get() + wc.worker_record_pool_empty.get() - lost0;
   out.exhausted = worker.app().counters().app_state_exhausted.get() - exhausted0;
   out.dissect_exhausted = worker.app().counters().app_dissect_exhausted.get() - dexhausted0;
-  worker.app().for_each_dissector_pool([&](const sensor::DissectPool& p) {
-    if (p.peak == 0) return;
-    out.pools += cat(out.pools.empty() ? "" : ", ", p.name, " ", p.peak, "/", p.slots,
-                     p.exhausted ? " (ran out)" : "");
-  });
+  out.pools = sensor::dissect_pool_peaks(sensor::sum_dissect_pools({&worker}));
   worker.set_stage_cycles(nullptr);
 }
 
