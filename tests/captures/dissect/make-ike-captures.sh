@@ -6,6 +6,7 @@
 # Regenerate all three together:
 #
 #   sudo bash tests/captures/dissect/make-ike-captures.sh
+#   IKE_CAPTURES_OUT=/tmp/ike sudo -E bash ...   # writes there instead, the committed ones stay
 #   python3 tests/integration/test_dissect_ike.py --bin build/sensor/flowscribe \
 #       --check build/tests/tools/rfc5424_check --captures tests/captures/dissect/ike --update
 #
@@ -21,53 +22,23 @@
 #                          investigated: the capture holds the IKE_SA_INIT exchange only)
 # The Quick Mode exchanges end in NO_PROPOSAL_CHOSEN (no ESP in these namespaces): phase 1,
 # where the certificates are, completes. Everything started is stopped by PID and both
-# namespaces are deleted on exit (KEEP=1 keeps the work folder with charon's logs).
+# namespaces are deleted on exit (netns.sh; KEEP_WORK=1 keeps the work folder with charon's
+# logs).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-OUT=$HERE/ike
-NSA=cert-a
-NSB=cert-b
-AIP=10.78.0.1
-BIP=10.78.0.2
+OUT=${IKE_CAPTURES_OUT:-$HERE/ike}   # another folder: try the script without touching these
+NSC=cert-a NSS=cert-b CIP=10.78.0.1 SIP=10.78.0.2 DEVC=cert-va DEVS=cert-vb
 CHARON=/usr/lib/ipsec/charon
+PLUGIN=/usr/lib/ipsec/plugins/libstrongswan-openssl.so
+# shellcheck source=netns.sh
+source "$HERE/netns.sh"
+ns_need "$CHARON:strongswan-charon" swanctl:strongswan-swanctl pki:strongswan-pki tcpdump:tcpdump \
+  ethtool:ethtool openssl:openssl
+[[ -e $PLUGIN ]] || ns_need "$PLUGIN:libstrongswan-standard-plugins"
 
-log() { printf '== %s\n' "$*" >&2; }
-die() { printf 'make-ike-captures: %s\n' "$*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "run as root: sudo bash $0"
-
-if [[ ! -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ]] || [[ ! -x $CHARON ]] || ! command -v swanctl >/dev/null || ! command -v pki >/dev/null || \
-   ! command -v tcpdump >/dev/null || ! command -v ethtool >/dev/null; then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    strongswan-charon strongswan-swanctl strongswan-pki libstrongswan-standard-plugins tcpdump ethtool openssl
-fi
-
-PIDS=()
-WORK=$(mktemp -d /tmp/fs-ike.XXXXXX)
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  ip netns del $NSA 2>/dev/null || true
-  ip netns del $NSB 2>/dev/null || true
-  [[ -n ${KEEP:-} ]] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-log "namespaces $NSA/$NSB"
-ip netns del $NSA 2>/dev/null || true
-ip netns del $NSB 2>/dev/null || true
-ip netns add $NSA
-ip netns add $NSB
-ip link add cert-va netns $NSA type veth peer name cert-vb netns $NSB
-ip -n $NSA addr add $AIP/24 dev cert-va
-ip -n $NSB addr add $BIP/24 dev cert-vb
-for ns in $NSA $NSB; do ip -n $ns link set lo up; done
-ip -n $NSA link set cert-va up
-ip -n $NSB link set cert-vb up
-ip netns exec $NSA ethtool -K cert-va tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
-ip netns exec $NSB ethtool -K cert-vb tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+log "namespaces $NSC/$NSS"
+ns_pair
 
 log "certificates"
 cd "$WORK"
@@ -81,7 +52,6 @@ for side in a b; do
   pki --issue --cacert ca.pem --cakey ca.key --type pkcs10 --in $side.req --lifetime 1825 \
     --san gw-$side.ike.test --flag serverAuth --outform pem > $side.pem
 done
-chmod 755 "$WORK"
 
 # strongswan.conf and swanctl.conf of one side: $1 a|b, $2 its address, $3 the peer's.
 config() {
@@ -128,17 +98,24 @@ EOF
     printf '}\n'
   } > "$dir/swanctl.conf"
 }
-config a $AIP $BIP
-config b $BIP $AIP
+config a $CIP $SIP
+config b $SIP $CIP
 
 start_charon() {  # $1 namespace, $2 side
   rm -f "$WORK/$2/charon.vici"
-  ip netns exec "$1" unshare -m --propagation private sh -c \
-    "mount -t tmpfs fs-ike /run && STRONGSWAN_CONF=$WORK/$2/strongswan.conf exec $CHARON" \
-    > "$WORK/$2/stdout" 2>&1 &
-  PIDS+=($!)
+  start "charon-$2" ip netns exec "$1" unshare -m --propagation private sh -c \
+    "mount -t tmpfs fs-ike /run && STRONGSWAN_CONF=$WORK/$2/strongswan.conf exec $CHARON"
   for _ in $(seq 50); do [[ -S $WORK/$2/charon.vici ]] && return 0; sleep 0.1; done
-  die "charon $2 did not start: $(tail -5 "$WORK/$2/stdout")"
+  die "charon $2 did not start: $(tail -5 "$WORK/charon-$2.log")"
+}
+stop_all() {  # stops everything started (both charons): the next exchange starts afresh
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 30); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  PIDS=()
 }
 swan() {  # $1 namespace, $2 side, then swanctl arguments
   local ns=$1 side=$2
@@ -150,21 +127,19 @@ mkdir -p "$OUT"
 for conn in v1agg v1main v2; do
   case $conn in v1agg) pcap=ikev1-aggressive.pcap ;; v1main) pcap=ikev1-main.pcap ;; v2) pcap=ikev2.pcap ;; esac
   log "$conn -> $pcap"
-  start_charon $NSA a
-  start_charon $NSB b
-  swan $NSA a --load-all --file "$WORK/a/swanctl.conf" >/dev/null
-  swan $NSB b --load-all --file "$WORK/b/swanctl.conf" >/dev/null
-  ip netns exec $NSB tcpdump -i cert-vb -U -s 0 -w "$WORK/$pcap" udp port 500 or udp port 4500 2>/dev/null &
-  TPID=$!
+  start_charon $NSC a
+  start_charon $NSS b
+  swan $NSC a --load-all --file "$WORK/a/swanctl.conf" >/dev/null
+  swan $NSS b --load-all --file "$WORK/b/swanctl.conf" >/dev/null
+  start tcpdump ip netns exec $NSS tcpdump -i $DEVS -U -s 0 -w "$WORK/$pcap" udp port 500 or udp port 4500
+  TPID=$LAST_PID
   sleep 1
-  swan $NSA a --initiate --ike $conn --child c --timeout 10 >/dev/null || log "initiate $conn: $?"
-  swan $NSA a --list-sas | grep -q ESTABLISHED || { log "$conn: no established SA"; grep -E "NET|ENC|error|failed" "$WORK/a/charon.log" "$WORK/b/charon.log" | tail -n 20 >&2; }
-  swan $NSA a --terminate --ike $conn --timeout 5 >/dev/null || true
+  swan $NSC a --initiate --ike $conn --child c --timeout 10 >/dev/null || log "initiate $conn: $?"
+  swan $NSC a --list-sas | grep -q ESTABLISHED || { log "$conn: no established SA"; grep -E "NET|ENC|error|failed" "$WORK/a/charon.log" "$WORK/b/charon.log" | tail -n 20 >&2; }
+  swan $NSC a --terminate --ike $conn --timeout 5 >/dev/null || true
   sleep 1
-  kill $TPID; wait $TPID 2>/dev/null || true
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  PIDS=()
+  stop_capture "$TPID"
+  stop_all
   cp "$WORK/$pcap" "$OUT/$pcap"
 done
 
@@ -172,10 +147,10 @@ done
 {
   printf 'file\tsha256\tserial\tsubject_cn\tissuer_cn\n'
   for c in a b ca; do
-    fp=$(openssl x509 -in $WORK/$c.pem -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f)
-    serial=$(openssl x509 -in $WORK/$c.pem -noout -serial | sed 's/serial=//')
-    cn=$(openssl x509 -in $WORK/$c.pem -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= //p')
-    icn=$(openssl x509 -in $WORK/$c.pem -noout -issuer -nameopt multiline | sed -n 's/^ *commonName *= //p')
+    fp=$(openssl x509 -in "$WORK/$c.pem" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f)
+    serial=$(openssl x509 -in "$WORK/$c.pem" -noout -serial | sed 's/serial=//')
+    cn=$(openssl x509 -in "$WORK/$c.pem" -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= //p')
+    icn=$(openssl x509 -in "$WORK/$c.pem" -noout -issuer -nameopt multiline | sed -n 's/^ *commonName *= //p')
     printf '%s\t%s\t%s\t%s\t%s\n' "$c.pem" "$fp" "$serial" "$cn" "$icn"
   done
 } > "$OUT/certs.tsv"

@@ -1,33 +1,28 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Regenerates the OpenVPN captures under tests/captures/dissect/openvpn/ (not run by CI: needs
-# root, the openvpn, openssl and tcpdump Debian packages). Two network namespaces joined by a
-# veth pair (10.67.0.1 server, 10.67.0.2 client); openvpn in point-to-point TLS mode with
-# `--dev null` (no tun device), a throw-away self-signed CA made by openssl. Each capture is one
-# handshake: TLS 1.2 (so the certificates are in clear) and, for one, tls-auth.
+# root, the openvpn, openssl and tcpdump Debian packages, installed when missing). Two network
+# namespaces joined by a veth pair with offloads off (openvpn-srv 10.67.0.1 server,
+# openvpn-cli 10.67.0.2 client); openvpn in point-to-point TLS mode with `--dev null` (no tun
+# device), a throw-away self-signed CA made by openssl. Each capture is one handshake: TLS 1.2
+# (so the certificates are in clear) and, for one, tls-auth.
 #   udp-plain.pcap     UDP, no tls-auth
 #   tcp-tlsauth.pcap   TCP, tls-auth with auth SHA1 (20-byte HMAC)
 #   udp-tlsauth.pcap   UDP, tls-auth with auth SHA512 (64-byte HMAC)
+# Everything started is stopped by PID and both namespaces are deleted on exit (netns.sh).
+#
+#   sudo bash tests/captures/dissect/make-openvpn-captures.sh
+#   OPENVPN_CAPTURES_OUT=/tmp/ovpn sudo -E bash ...   # writes there instead, the committed ones stay
 set -euo pipefail
-OUT=$(cd "$(dirname "$0")" && pwd)/openvpn
-W=$(mktemp -d)
-S=openvpn-srv C=openvpn-cli
-cleanup() {
-  ip netns pids $S 2>/dev/null | xargs -r kill 2>/dev/null || true
-  ip netns pids $C 2>/dev/null | xargs -r kill 2>/dev/null || true
-  ip netns del $S 2>/dev/null || true
-  ip netns del $C 2>/dev/null || true
-  rm -rf "$W"
-}
-trap cleanup EXIT
-cleanup; W=$(mktemp -d)
-ip netns add $S; ip netns add $C
-ip link add ovpn-s type veth peer name ovpn-c
-ip link set ovpn-s netns $S; ip link set ovpn-c netns $C
-ip -n $S addr add 10.67.0.1/24 dev ovpn-s; ip -n $C addr add 10.67.0.2/24 dev ovpn-c
-for n in $S $C; do ip -n $n link set lo up; done
-ip -n $S link set ovpn-s up; ip -n $C link set ovpn-c up
 
-cd "$W"
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=${OPENVPN_CAPTURES_OUT:-$HERE/openvpn}   # another folder: try the script without touching these
+NSC=openvpn-cli NSS=openvpn-srv CIP=10.67.0.2 SIP=10.67.0.1 DEVC=ovpn-c DEVS=ovpn-s
+# shellcheck source=netns.sh
+source "$HERE/netns.sh"
+ns_need tcpdump:tcpdump ethtool:ethtool openssl:openssl openvpn:openvpn
+ns_pair
+
+cd "$WORK"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
   -subj "/O=flowscribe test/CN=flowscribe openvpn CA" 2>/dev/null
 for who in server client; do
@@ -39,32 +34,41 @@ for who in server client; do
 done
 openvpn --genkey secret ta.key
 
+stop_both() {  # stop_both PID PID: SIGTERM to both process groups at once, wait for them
+  local pid
+  for pid in "$@"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
+    for _ in $(seq 1 30); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+}
+
 # capture NAME PROTO EXTRA-ARGS...
 capture() {
   local name=$1 proto=$2; shift 2
   local sproto=$proto cproto=$proto
-  if [ $proto = tcp ]; then sproto=tcp-server; cproto=tcp-client; fi
-  ip netns exec $S tcpdump -i ovpn-s -U -w "$W/$name.pcap" -s 0 "host 10.67.0.2" 2>/dev/null &
-  local td=$!
+  if [ "$proto" = tcp ]; then sproto=tcp-server; cproto=tcp-client; fi
+  start "$name-tcpdump" ip netns exec $NSS tcpdump -i $DEVS -U -w "$WORK/$name.pcap" -s 0 "host $CIP"
+  local td=$LAST_PID
   sleep 1
-  ip netns exec $S openvpn --dev null --tls-server --ca ca.crt --cert server.crt --key server.key \
-    --dh none --proto $sproto --local 10.67.0.1 --lport 1194 --tls-version-max 1.2 \
-    --verb 1 "$@" > "$W/$name-srv.log" 2>&1 &
-  local sp=$!
+  start "$name-srv" ip netns exec $NSS openvpn --dev null --tls-server --ca ca.crt --cert server.crt \
+    --key server.key --dh none --proto "$sproto" --local $SIP --lport 1194 --tls-version-max 1.2 \
+    --verb 1 "$@"
+  local sp=$LAST_PID
   sleep 1
-  ip netns exec $C timeout 10 openvpn --dev null --tls-client --ca ca.crt --cert client.crt \
-    --key client.key --proto $cproto --remote 10.67.0.1 1194 --nobind --verb 1 \
-    --remote-cert-tls server --tls-version-max 1.2 "$@" > "$W/$name-cli.log" 2>&1 &
-  local cp=$!
-  for _ in $(seq 1 40); do grep -q "Initialization Sequence Completed" "$W/$name-cli.log" && break; sleep 0.25; done
+  start "$name-cli" ip netns exec $NSC timeout 10 openvpn --dev null --tls-client --ca ca.crt \
+    --cert client.crt --key client.key --proto "$cproto" --remote $SIP 1194 --nobind --verb 1 \
+    --remote-cert-tls server --tls-version-max 1.2 "$@"
+  local cp=$LAST_PID
+  for _ in $(seq 1 40); do grep -q "Initialization Sequence Completed" "$WORK/$name-cli.log" && break; sleep 0.25; done
   sleep 1
-  kill $cp $sp 2>/dev/null || true
-  wait $cp $sp 2>/dev/null || true
-  sleep 0.5
-  kill $td; wait $td 2>/dev/null || true
-  cp "$W/$name.pcap" "$OUT/$name.pcap"
-  grep -q "Initialization Sequence Completed" "$W/$name-cli.log" || { echo "$name: no handshake"; cat "$W/$name-cli.log"; exit 1; }
+  stop_both "$cp" "$sp"
+  sleep 1.5  # tcpdump gets packets in blocks up to 1 s old: the closing ones need that to reach it
+  stop_capture "$td"
+  cp "$WORK/$name.pcap" "$OUT/$name.pcap"
+  grep -q "Initialization Sequence Completed" "$WORK/$name-cli.log" || { echo "$name: no handshake"; cat "$WORK/$name-cli.log"; exit 1; }
 }
+mkdir -p "$OUT"
 capture udp-plain udp
 capture tcp-tlsauth tcp --tls-auth ta.key --auth SHA1
 capture udp-tlsauth udp --tls-auth ta.key --auth SHA512

@@ -5,10 +5,11 @@
 # the golden file. Regenerate both together:
 #
 #   sudo bash tests/captures/dissect/make-tlsup-captures.sh
+#   TLSUP_CAPTURES_OUT=/tmp/tlsup sudo -E bash ...   # writes there instead, the committed ones stay
 #
-# Real servers and clients from Debian packages, in two network namespaces, client tlsupc
-# (10.65.0.1) and server tlsups (10.65.0.2), joined by a veth pair with offloads off; nothing
-# is sent anywhere else. In capture order:
+# Real servers and clients from Debian packages (installed when missing), in two network
+# namespaces, client tlsupc (10.65.0.1) and server tlsups (10.65.0.2), joined by a veth pair
+# with offloads off; nothing is sent anywhere else. In capture order:
 #   3306  MariaDB (self-signed RSA certificate): `mariadb --ssl` (TLS 1.2), then `--skip-ssl`
 #   5432  PostgreSQL ssl=on (TLS at most 1.2): psql sslmode=require, then sslmode=disable;
 #         restarted with ssl=off: psql sslmode=prefer (SSLRequest answered 'N')
@@ -24,55 +25,22 @@
 # report for the client's own session (MariaDB's Ssl_version/Ssl_cipher, PostgreSQL's
 # pg_stat_ssl, xrdp's log line; OpenSSL cipher names turned into IANA names by
 # `openssl ciphers -stdname`); slapd's TLS version from its configuration (TLS 1.3 off).
-# Everything started is stopped by PID and both namespaces are deleted on exit.
+# Everything started is stopped by PID and both namespaces are deleted on exit (netns.sh).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-OUT=$HERE/tlsup
-NSC=tlsupc
-NSS=tlsups
-CIP=10.65.0.1
-SIP=10.65.0.2
+OUT=${TLSUP_CAPTURES_OUT:-$HERE/tlsup}   # another folder: try the script without touching these
+NSC=tlsupc NSS=tlsups CIP=10.65.0.1 SIP=10.65.0.2 DEVC=tu-c DEVS=tu-s
+# shellcheck source=netns.sh
+source "$HERE/netns.sh"
+ns_need tcpdump:tcpdump openssl:openssl ethtool:ethtool mariadbd:mariadb-server mariadb:mariadb-client \
+  psql:postgresql-client slapd:slapd ldapsearch:ldap-utils xrdp:xrdp xfreerdp:freerdp2-x11 \
+  xvfb-run:xvfb xauth:xauth
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-
-log() { printf '== %s\n' "$*" >&2; }
-die() { printf 'make-tlsup-captures: %s\n' "$*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "run as root: sudo bash $0"
-
-need=()
-for p in tcpdump:tcpdump openssl:openssl ethtool:ethtool mariadbd:mariadb-server mariadb:mariadb-client \
-         psql:postgresql-client slapd:slapd ldapsearch:ldap-utils xrdp:xrdp xfreerdp:freerdp2-x11 \
-         xvfb-run:xvfb xauth:xauth; do
-  command -v "${p%%:*}" >/dev/null || [[ -x /usr/sbin/${p%%:*} ]] || need+=("${p#*:}")
-done
-[[ -n $PGBIN ]] || need+=(postgresql)
-if ((${#need[@]})); then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+if [[ -z $PGBIN ]]; then
+  ns_need initdb:postgresql  # initdb is not on PATH: postgresql is installed
   PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 fi
-
-PIDS=()
-WORK=$(mktemp -d /tmp/fs-tlsup.XXXXXX)
-chmod 755 "$WORK"
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM -- "-$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  done
-  ip netns del "$NSC" 2>/dev/null || true
-  ip netns del "$NSS" 2>/dev/null || true
-  [[ -n ${KEEP_WORK:-} ]] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-start() {  # start NAME CMD...: own session, PID remembered
-  local name=$1; shift
-  setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null &
-  PIDS+=($!)
-}
 stop_last() {  # stops the last server started, waits for it to go
   local pid=${PIDS[-1]}
   kill -TERM -- "-$pid" 2>/dev/null || true
@@ -80,30 +48,7 @@ stop_last() {  # stops the last server started, waits for it to go
   kill -KILL -- "-$pid" 2>/dev/null || true
   unset 'PIDS[-1]'
 }
-C() { ip netns exec "$NSC" "$@"; }
-S() { ip netns exec "$NSS" "$@"; }
-wait_listen() {
-  for _ in $(seq 1 150); do
-    [[ -n $(S ss -Hlnt "sport = :$1") ]] && return 0
-    sleep 0.1
-  done
-  cat "$WORK"/*.log >&2 || true
-  die "nothing listens on $1"
-}
-
-ip netns del "$NSC" 2>/dev/null || true
-ip netns del "$NSS" 2>/dev/null || true
-ip netns add "$NSC"
-ip netns add "$NSS"
-ip -n "$NSC" link set lo up
-ip -n "$NSS" link set lo up
-ip link add tu-c netns "$NSC" type veth peer name tu-s netns "$NSS"
-C ethtool -K tu-c tx off rx off tso off gso off gro off >/dev/null
-S ethtool -K tu-s tx off rx off tso off gso off gro off >/dev/null
-ip -n "$NSC" addr add $CIP/24 dev tu-c
-ip -n "$NSS" addr add $SIP/24 dev tu-s
-ip -n "$NSC" link set tu-c up
-ip -n "$NSS" link set tu-s up
+ns_pair
 
 # One self-signed RSA-2048 certificate per server.
 cd "$WORK"
@@ -127,7 +72,8 @@ cert_gold() {  # cert_gold KEY CERTFILE
   gold "$1/0" x509 san_dns "$(openssl x509 -in "$2" -noout -ext subjectAltName | tail -n +2 | tr -d ' ' | tr ',' '\n' | sed -n 's/^DNS://p' | paste -sd,)"
 }
 
-start tcpdump ip netns exec "$NSS" tcpdump -i tu-s -s 0 -U -w "$WORK/tlsup.pcap" "tcp and host $CIP"
+start tcpdump ip netns exec "$NSS" tcpdump -i $DEVS -s 0 -U -w "$WORK/tlsup.pcap" "tcp and host $CIP"
+TCPDUMP=$LAST_PID
 sleep 1.5
 
 # ---- MariaDB -------------------------------------------------------------------------------
@@ -238,8 +184,7 @@ gold "3389#2" tls - absent
 stop_last
 
 sleep 1
-kill -INT -- "-${PIDS[0]}" 2>/dev/null || true
-for _ in $(seq 1 50); do [[ -e /proc/${PIDS[0]} ]] || break; sleep 0.1; done
+stop_capture "$TCPDUMP"
 mkdir -p "$OUT"
 cp "$WORK/tlsup.pcap" "$OUT/tlsup.pcap"
 cp "$GOLD" "$OUT/golden.tsv"
