@@ -21,6 +21,10 @@ struct State {
   char tag[16];              // IMAP: the tag of the STARTTLS command
   uint8_t tag_len;
   uint8_t server_lines;      // complete server lines seen (saturating)
+  // XMPP: per side, inside a tag ('<' seen, '>' not yet; head[] holds its first bytes) and
+  // the tag's last byte so far (a '/' before '>' closes the element).
+  uint8_t in_tag[2];
+  char tag_last[2];
 };
 
 char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
@@ -42,12 +46,29 @@ bool is_command(std::string_view line, std::string_view cmd) {
   return true;
 }
 
-bool contains(const uint8_t* p, uint32_t n, std::string_view needle) {
-  if (n < needle.size()) return false;
-  for (uint32_t i = 0; i + needle.size() <= n; ++i) {
-    if (std::memcmp(p + i, needle.data(), needle.size()) == 0) return true;
+// An XML tag from its first bytes: its name without a namespace prefix ("<tls:proceed" ->
+// "proceed") and whether it is an end tag ("</proceed").
+struct Tag {
+  std::string_view name;
+  bool end = false;
+};
+Tag parse_tag(std::string_view t) {
+  Tag tag;
+  if (t.empty() || t[0] != '<') return tag;
+  t.remove_prefix(1);
+  if (!t.empty() && t[0] == '/') {
+    tag.end = true;
+    t.remove_prefix(1);
   }
-  return false;
+  size_t n = 0;
+  while (n < t.size() && t[n] != ' ' && t[n] != '\t' && t[n] != '\r' && t[n] != '\n' &&
+         t[n] != '/' && t[n] != '>') {
+    ++n;
+  }
+  tag.name = t.substr(0, n);
+  const size_t colon = tag.name.find(':');
+  if (colon != std::string_view::npos) tag.name.remove_prefix(colon + 1);
+  return tag;
 }
 
 class StarttlsDissector final : public Dissector {
@@ -89,17 +110,8 @@ class StarttlsDissector final : public Dissector {
         while (i < len && (p[i] == ' ' || p[i] == '\r' || p[i] == '\n' || p[i] == '\t')) ++i;
         if (i < len && p[i] != '<') return bad_greeting();
       }
-      // XML stream: <starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>, then <proceed .../>.
-      if (from_client && contains(p, len, "<starttls")) {
-        s.pending = 1;
-        counters_.starttls_commands.inc();
-      } else if (!from_client && s.pending) {
-        if (contains(p, len, "<proceed")) return upgrade(c);
-        if (contains(p, len, "<failure")) {
-          s.pending = 0;
-          counters_.starttls_refused.inc();
-        }
-      }
+      const Progress pr = xmpp(s, c, d, p, len);
+      if (pr != Progress::kMore) return pr;
     } else {
       // Line by line with memchr; only the first kHeadBytes of each line are kept.
       uint32_t i = 0;
@@ -234,6 +246,49 @@ class StarttlsDissector final : public Dissector {
     if (no) {
       s.pending = 0;
       counters_.starttls_refused.inc();
+    }
+    return Progress::kMore;
+  }
+
+  // XMPP (RFC 6120 §5.4.2): the client's <starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>,
+  // then the server's <proceed .../> (or <failure/>). Tags are read whole, across segments:
+  // the stream is handed over only once the proceed element has ended, so that none of its
+  // bytes reach the TLS dissector; the first bytes of each tag are kept in head[].
+  Progress xmpp(State& s, Ctx& c, int d, const uint8_t* p, uint32_t len) noexcept {
+    uint32_t i = 0;
+    while (i < len) {
+      if (!s.in_tag[d]) {
+        const void* lt = std::memchr(p + i, '<', len - i);
+        if (lt == nullptr) return Progress::kMore;
+        i = static_cast<uint32_t>(static_cast<const uint8_t*>(lt) - p);
+        s.in_tag[d] = 1;
+        s.head_len[d] = 0;
+      }
+      const void* gt = std::memchr(p + i, '>', len - i);
+      const uint32_t end = gt ? static_cast<uint32_t>(static_cast<const uint8_t*>(gt) - p) : len;
+      const uint32_t take = std::min<uint32_t>(kHeadBytes - s.head_len[d], end - i);
+      std::memcpy(s.head[d] + s.head_len[d], p + i, take);
+      s.head_len[d] = static_cast<uint8_t>(s.head_len[d] + take);
+      if (end > i) s.tag_last[d] = static_cast<char>(p[end - 1]);
+      if (gt == nullptr) return Progress::kMore;
+      i = end + 1;
+      s.in_tag[d] = 0;
+      const Tag tag = parse_tag(std::string_view(s.head[d], s.head_len[d]));
+      const bool closed = s.tag_last[d] == '/';  // <name .../>: the element ends here
+      if (d == 0) {
+        if (!tag.end && tag.name == "starttls") {
+          s.pending = 1;
+          counters_.starttls_commands.inc();
+        }
+      } else if (s.pending == 1 && !tag.end && tag.name == "proceed") {
+        if (closed) return upgrade(c);
+        s.pending = 2;  // <proceed ...>: the element ends at </proceed>
+      } else if (s.pending == 2 && tag.end && tag.name == "proceed") {
+        return upgrade(c);
+      } else if (s.pending != 0 && !tag.end && tag.name == "failure") {
+        s.pending = 0;
+        counters_.starttls_refused.inc();
+      }
     }
     return Progress::kMore;
   }

@@ -1,5 +1,5 @@
 #pragma once
-// What the dissector fuzz targets share (http, tls, socks, tlsup, openvpn): the input format,
+// What the dissector fuzz targets share (http, tls, socks, tlsup, starttls, openvpn, ...): the input format,
 // a record sink that checks every record, and the dissector's state slot.
 //
 // Input: a list of events, each a 2-byte big-endian header then its payload:

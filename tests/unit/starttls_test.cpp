@@ -60,11 +60,43 @@ TEST_CASE("starttls: accepted upgrades hand the stream to TLS, at any segmentati
   for (const auto& [proto, lines] : cases) {
     for (size_t chunk : {size_t{1}, size_t{3}, size_t{1000}}) {
       INFO(static_cast<int>(proto) << " chunk " << chunk);
-      if (proto == AppProto::kXmpp && chunk != 1000) continue;  // XML tags are matched per chunk
       const Result r = run(proto, lines, chunk);
       CHECK(r.last == Progress::kDone);
       CHECK(r.next == static_cast<uint16_t>(AppProto::kTls));
       CHECK(r.consumed_lines == lines.size() - 1);
+    }
+  }
+}
+
+TEST_CASE("starttls: every truncation of each upgrade stops short of the hand-over", "[starttls]") {
+  // The conversation cut after k bytes (its last line incomplete): no hand-over, no crash,
+  // whatever the cut, because the server's yes is a whole line (or a whole tag).
+  const std::pair<AppProto, std::vector<std::pair<bool, std::string>>> cases[] = {
+      {AppProto::kSmtp, {{false, "220 mx.example ESMTP\r\n"}, {true, "STARTTLS\r\n"},
+                         {false, "220 2.0.0 Ready to start TLS\r\n"}}},
+      {AppProto::kImap, {{false, "* OK ready\r\n"}, {true, "a2 STARTTLS\r\n"}, {false, "a2 OK Begin TLS\r\n"}}},
+      {AppProto::kPop3, {{false, "+OK POP3 ready\r\n"}, {true, "STLS\r\n"}, {false, "+OK Begin TLS\r\n"}}},
+      {AppProto::kFtp, {{false, "220 (vsFTPd 3.0.3)\r\n"}, {true, "AUTH TLS\r\n"}, {false, "234 Proceed.\r\n"}}},
+      {AppProto::kXmpp, {{false, "<?xml version='1.0'?><stream:stream>"},
+                         {true, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"},
+                         {false, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"}}},
+  };
+  for (const auto& [proto, lines] : cases) {
+    size_t total = 0;
+    for (const auto& l : lines) total += l.second.size();
+    REQUIRE(run(proto, lines, 1000).next == static_cast<uint16_t>(AppProto::kTls));
+    for (size_t cut = 0; cut < total; ++cut) {
+      std::vector<std::pair<bool, std::string>> part;
+      size_t left = cut;
+      for (const auto& [client, text] : lines) {
+        if (left == 0) break;
+        part.emplace_back(client, text.substr(0, left));
+        left -= part.back().second.size();
+      }
+      INFO(static_cast<int>(proto) << " cut at " << cut);
+      const Result r = run(proto, part, 1000);
+      CHECK(r.next == 0);
+      CHECK(r.last == Progress::kMore);
     }
   }
 }
@@ -81,6 +113,28 @@ TEST_CASE("starttls: refusals, look-alikes and a missing greeting", "[starttls]"
   // IMAP: another tag's OK is not the answer.
   r = run(AppProto::kImap, {{false, "* OK\r\n"}, {true, "x STARTTLS\r\n"}, {false, "y OK\r\n"}}, 1000);
   CHECK(r.next == 0);
+  // XMPP: a tag that only starts like proceed, a failure, an element ended by its end tag,
+  // and the server's own <starttls> feature advertisement (not a command).
+  const char* kXmppOpen = "<?xml version='1.0'?><stream:stream>";
+  const char* kStartTls = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
+  r = run(AppProto::kXmpp, {{false, kXmppOpen}, {true, kStartTls}, {false, "<proceedings/>"}}, 1000);
+  CHECK(r.next == 0);
+  r = run(AppProto::kXmpp, {{false, kXmppOpen}, {true, kStartTls},
+                            {false, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"},
+                            {false, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"}}, 1000);
+  CHECK(r.next == 0);
+  r = run(AppProto::kXmpp, {{false, kXmppOpen}, {true, kStartTls},
+                            {false, "<tls:proceed xmlns:tls='urn:ietf:params:xml:ns:xmpp-tls'>"}}, 1);
+  CHECK(r.next == 0);  // not ended yet
+  r = run(AppProto::kXmpp, {{false, kXmppOpen}, {true, kStartTls},
+                            {false, "<tls:proceed xmlns:tls='urn:ietf:params:xml:ns:xmpp-tls'>"},
+                            {false, "</tls:proceed>"}}, 2);
+  CHECK(r.next == static_cast<uint16_t>(AppProto::kTls));
+  r = run(AppProto::kXmpp, {{false, std::string(kXmppOpen) +
+                                        "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
+                                        "<required/></starttls></stream:features>"},
+                            {false, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"}}, 5);
+  CHECK(r.next == 0);  // the client never asked
   // The server's first line is no greeting of the protocol: a violation.
   r = run(AppProto::kSmtp, {{true, "EHLO c\r\n"}, {false, "SSH-2.0-OpenSSH_9.2\r\n"}}, 1000);
   CHECK(r.last == Progress::kViolation);

@@ -1,0 +1,42 @@
+// libFuzzer target for the STARTTLS watcher (dissectors/starttls). Input layout: one byte
+// naming the protocol (its value mod 5: 0 SMTP, 1 IMAP, 2 POP3, 3 FTP, 4 XMPP), then a list of
+// events, each a 2-byte big-endian header then its payload:
+//   bit 15 = from the server, bit 14 = a gap (no payload; bits 0-13 are its length, 0 =
+//   unknown), else bits 0-13 = payload length (a length past the end takes what is left).
+// Each payload is fed from an exactly-sized heap copy, so ASan sees any over-read. Beyond
+// "no crash" it checks the watcher's promises: nothing is fed after kDone/kViolation (as in
+// sensor/app_layer.cpp), it writes no record, a hand-over names TLS, comes only with kDone
+// and leaves at most the bytes of the call it was made in.
+#include "dissectors/starttls/starttls.h"
+#include "tests/fuzz/dissect_fuzz.h"
+
+using flowscribe::AppProto;
+using flowscribe::dissect::Ctx;
+using flowscribe::dissect::Progress;
+using namespace flowscribe::fuzz;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static auto dissector = flowscribe::dissect::make_starttls_dissector();
+  if (size < 1) return 0;
+  static constexpr AppProto kProtos[5] = {AppProto::kSmtp, AppProto::kImap, AppProto::kPop3,
+                                          AppProto::kFtp, AppProto::kXmpp};
+  auto& d = *dissector;
+  Slot st(d);
+  flowscribe::flow::Flow flow = make_flow(6, static_cast<uint16_t>(kProtos[data[0] % 5]));
+  CheckedOut out({}, 0);
+  Ctx c{flow, 1, out, nullptr};
+  d.begin_flow(st.get(), c, 6);
+  size_t bytes = 0;
+  const Progress p = feed_events(d, st.get(), c, data, size, 1, true, bytes, [&](size_t n, Progress r) {
+    if (c.next_proto != 0) {
+      check(r == Progress::kDone);
+      check(c.next_proto == static_cast<uint16_t>(AppProto::kTls));
+      check(c.used == Ctx::kAllUsed || c.used <= n);
+    }
+  });
+  if (c.next_proto != 0) check(p == Progress::kDone);  // a gap never hands over
+  if (p != Progress::kViolation) d.end_flow(st.get(), c);
+  check(out.open() == 0);
+  check(out.records() == 0);
+  return 0;
+}
