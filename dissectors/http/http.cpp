@@ -276,6 +276,21 @@ bool request_after_junk(std::string_view s, RequestLine& r) noexcept {
   return false;
 }
 
+// The first line of a connection is a bare method and nothing else ("OPTIONS"), and headers
+// follow: a request line missing its target and version. Servers answer it (400); Zeek logs it
+// as bad_HTTP_request. Reached only on a flow already named HTTP (by the server's status line).
+bool bare_method_line(std::string_view s, RequestLine& r) noexcept {
+  if (s.empty() || s.size() > 24 || s[0] < 'A' || s[0] > 'Z') return false;
+  for (char c : s) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  r.method = s;
+  r.target = {};
+  r.version = {};
+  r.http09 = false;
+  return true;
+}
+
 struct StatusLine {
   std::string_view version, reason;
   uint16_t code = 0;
@@ -843,7 +858,7 @@ class HttpDissector final : public Dissector {
     if (!parse_request_line(line, over, strict, rq)) {
       if (strict || over ||
           (!parse_malformed_request_line(line, rq) &&
-           (s.seen_message || !request_after_junk(line, rq)))) {
+           (s.seen_message || (!request_after_junk(line, rq) && !bare_method_line(line, rq))))) {
         return not_http(s, c, 0);
       }
       malformed = true;
@@ -876,7 +891,14 @@ class HttpDissector final : public Dissector {
       set_str(s, t, kVersion, rq.version);
       t.version[0] = version_code(rq.version);
     }
-    if (rq.method == "HEAD") t.flags |= kHead;
+    // HEAD: the response has no body. In a malformed line, only when a space follows the
+    // method, as servers read it: "HEAD /HTTP/1.1" is a HEAD to them (no body, whatever the
+    // status), "HEAD/ HTTP/1.1" is not (answered 400 with a body).
+    const char* after_method = rq.method.data() + rq.method.size();
+    if (rq.method == "HEAD" &&
+        (!malformed || (after_method < line.data() + line.size() && *after_method == ' '))) {
+      t.flags |= kHead;
+    }
     if (rq.method == "CONNECT") t.flags |= kConnect;
     sd.phase = kHeaders;
     return Progress::kMore;

@@ -593,6 +593,38 @@ TEST_CASE("http: request lines real clients send") {
   CHECK(get(r.records[1], "http.version") == "0.9");
 }
 
+TEST_CASE("http: malformed request lines as servers read them (Zeek's methods.pcap)") {
+  // A bare method, then headers: a request without target or version, answered 400.
+  const std::string kBody(925, 'b');
+  const Run bare = run_text({{true, "OPTIONS\r\nHost: www.google.com\r\n\r\n"},
+                             {false, "HTTP/1.0 400 Bad Request\r\nContent-Length: 925\r\n\r\n" + kBody}});
+  REQUIRE(bare.records.size() == 1);
+  CHECK(get(bare.records[0], "http.method") == "OPTIONS");
+  CHECK(get(bare.records[0], "http.host") == "www.google.com");
+  CHECK(get(bare.records[0], "http.status") == "400");
+  CHECK(get(bare.records[0], "http.resp_body_len") == "925");
+  CHECK(get(bare.records[0], "http.tags") == "bad_request_line");
+  // Only as a connection's first line, and only a method-shaped token.
+  CHECK(run_text({{true, "GET / HTTP/1.1\r\n\r\nOPTIONS\r\n\r\n"}}).records.size() == 1);
+  CHECK(run_text({{true, "options\r\nHost: a\r\n\r\n"}}).last == Progress::kViolation);
+  // "HEAD/ HTTP/1.1": the server does not see a HEAD, and its 400 has a body.
+  const Run glued = run_text({{true, "HEAD/ HTTP/1.1\r\nHost: a\r\n\r\n"},
+                              {false, "HTTP/1.0 400 Bad Request\r\nContent-Length: 925\r\n\r\n" + kBody}});
+  REQUIRE(glued.records.size() == 1);
+  CHECK(get(glued.records[0], "http.method") == "HEAD");
+  CHECK(get(glued.records[0], "http.resp_body_len") == "925");
+  CHECK(get(glued.records[0], "http.tags") == "bad_request_line");
+  // "HEAD /HTTP/1.1": a HEAD to the server, whose 400 has no body despite Content-Length.
+  const Run spaced = run_text({{true, "HEAD /HTTP/1.1\r\nHost: a\r\n\r\n"},
+                               {false, "HTTP/1.0 400 Bad Request\r\nContent-Length: 925\r\n\r\n"},
+                               {true, "GET / HTTP/1.1\r\n\r\n"},
+                               {false, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}});
+  REQUIRE(spaced.records.size() == 2);
+  CHECK(get(spaced.records[0], "http.resp_body_len") == "0");
+  CHECK(get(spaced.records[0], "http.tags") == "bad_request_line");
+  CHECK(get(spaced.records[1], "http.status") == "200");
+}
+
 TEST_CASE("http: junk before the first request line (Zeek: bad_HTTP_request_with_version)") {
   // From Zeek's http-bad-request-with-version.pcap: four bytes and a space before the request.
   const Run r = run_text({{true, B("\xdd\x00\x00\x00 GET /txt HTTP/1.1\r\nHost: www.msftncsi.com\r\n\r\n")},
