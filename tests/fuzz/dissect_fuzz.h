@@ -1,6 +1,6 @@
 #pragma once
-// What the dissector fuzz targets share (http, tls, socks, tlsup, starttls, openvpn, ...): the input format,
-// a record sink that checks every record, and the dissector's state slot.
+// What the dissector fuzz targets share (http, tls, socks, tlsup, starttls, ...): the input
+// format, a record sink that checks every record, and the dissector's state slot.
 //
 // Input: a list of events, each a 2-byte big-endian header then its payload:
 //   bit 15 = from the server, bit 14 = a gap (no payload; bits 0-13 are its length, 0 =
@@ -138,6 +138,25 @@ dissect::Progress feed_events(dissect::Dissector& d, void* st, dissect::Ctx& c, 
     after(n, p);
   }
   return p;
+}
+
+// For a watcher whose only way on is handing the stream to TLS (starttls, tlsup): feeds the
+// events of data[off, size) to a TCP flow, checks that a hand-over names TLS, comes only with
+// kDone (never from a gap) and leaves at most the bytes of the call it was made in, and ends
+// the flow unless it was a violation.
+inline void feed_until_tls_handover(dissect::Dissector& d, void* st, dissect::Ctx& c,
+                                    const uint8_t* data, size_t size, size_t off) {
+  size_t bytes = 0;
+  const dissect::Progress p =
+      feed_events(d, st, c, data, size, off, true, bytes, [&](size_t n, dissect::Progress r) {
+        if (c.next_proto != 0) {
+          check(r == dissect::Progress::kDone);
+          check(c.next_proto == static_cast<uint16_t>(AppProto::kTls));
+          check(c.used == dissect::Ctx::kAllUsed || c.used <= n);
+        }
+      });
+  if (c.next_proto != 0) check(p == dissect::Progress::kDone);
+  if (p != dissect::Progress::kViolation) d.end_flow(st, c);
 }
 
 }  // namespace flowscribe::fuzz

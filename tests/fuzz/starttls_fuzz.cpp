@@ -12,7 +12,6 @@
 
 using flowscribe::AppProto;
 using flowscribe::dissect::Ctx;
-using flowscribe::dissect::Progress;
 using namespace flowscribe::fuzz;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -26,16 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckedOut out({}, 0);
   Ctx c{flow, 1, out, nullptr};
   d.begin_flow(st.get(), c, 6);
-  size_t bytes = 0;
-  const Progress p = feed_events(d, st.get(), c, data, size, 1, true, bytes, [&](size_t n, Progress r) {
-    if (c.next_proto != 0) {
-      check(r == Progress::kDone);
-      check(c.next_proto == static_cast<uint16_t>(AppProto::kTls));
-      check(c.used == Ctx::kAllUsed || c.used <= n);
-    }
-  });
-  if (c.next_proto != 0) check(p == Progress::kDone);  // a gap never hands over
-  if (p != Progress::kViolation) d.end_flow(st.get(), c);
+  feed_until_tls_handover(d, st.get(), c, data, size, 1);
   check(out.open() == 0);
   check(out.records() == 0);
   return 0;
