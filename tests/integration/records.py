@@ -1,6 +1,7 @@
 """Parses flowscribe's RFC 5424 records (the subset of the grammar flowscribe writes, strictly)
 for the integration tests. Validation of the full grammar is rfc5424_check's job."""
 import argparse
+import collections
 import json
 import os
 import re
@@ -85,6 +86,72 @@ def flow(rec):
             return v
     raise KeyError("no flow@ element")
 
+
+def element(rec, name):
+    """The params of a record's `name`@PEN element (element(r, "tls") -> the tls@PEN params),
+    or {} when the record has none."""
+    return next((v for k, v in rec["sd"].items() if k.startswith(name + "@")), {})
+
+
+def by_connection(stdout):
+    """A run's records grouped per connection: {"PORT#N": {msgid: [records, in output order]}}
+    where a connection is a (server port, client port) pair and "PORT#N" is the N-th connection
+    to server port PORT, the connections in order of their session records' start times, ties
+    by client port (a connection without a session record sorts first). The dict keeps that
+    order; each connection's is a defaultdict(list): a msgid it has no records of reads as []."""
+    per_flow = collections.defaultdict(lambda: collections.defaultdict(list))
+    started = {}
+    for line in stdout.splitlines():
+        r = parse(line)
+        fl = flow(r)
+        k = (int(fl["dport"]), int(fl["sport"]))
+        per_flow[k][r["msgid"]].append(r)
+        if r["msgid"] == "session":
+            started[k] = fl.get("start", "")
+    keyed = {}
+    seen = collections.Counter()
+    for dport, sport in sorted(per_flow, key=lambda k: (started.get(k, ""), k[1])):
+        seen[dport] += 1
+        keyed[f"{dport}#{seen[dport]}"] = per_flow[(dport, sport)]
+    return keyed
+
+
+
+def check_golden_tsv(path, keyed, failures):
+    """Compares connections grouped by by_connection() with a golden TSV file of lines
+    `key <TAB> msgid <TAB> field <TAB> value` (key "PORT#N", or "PORT#N/POS" for the x509
+    record of the certificate at chain position POS; msgid "session" is the flow's session
+    record; value "absent" says the connection must have no record of that msgid). Appends a
+    line per difference to `failures`; returns the number of golden lines checked."""
+    checked = 0
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if line.startswith("#") or not line.strip():
+                continue
+            key, msgid, field, value = line.rstrip("\n").split("\t")
+            flow_key, _, pos = key.partition("/")
+            if flow_key not in keyed:
+                failures.append(f"golden:{n}: no records for {flow_key}")
+                continue
+            recs = keyed[flow_key]
+            checked += 1
+            if value == "absent":
+                if recs[msgid]:
+                    failures.append(f"golden:{n}: {key}: {len(recs[msgid])} {msgid} records, expected none")
+                continue
+            if msgid == "session":
+                cand = [flow(r) for r in recs["session"]]
+            elif msgid == "tls":
+                cand = [element(r, "tls") for r in recs["tls"]]
+            else:
+                cand = [element(r, "x509") for r in recs["x509"] if element(r, "x509").get("pos") == pos]
+            if not cand:
+                failures.append(f"golden:{n}: {key}: no {msgid} record")
+                continue
+            got = cand[0].get(field)
+            if got != value:
+                failures.append(f"golden:{n}: {key} {msgid}.{field}: got {got!r}, want {value!r}")
+    return checked
 
 def capture_args(pcap_flag="--captures"):
     """The command line of a golden-file test: --bin FLOWSCRIBE --check RFC5424_CHECK, the

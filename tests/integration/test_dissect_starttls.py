@@ -19,7 +19,6 @@ connection, the tls and x509 records carry the session's protocol (proto="smtp",
 and the summary's counters name each outcome once.
 """
 import argparse
-import collections
 import os
 import sys
 
@@ -38,13 +37,6 @@ COUNTERS = {
 }
 
 
-def element(rec, name):
-    for k, v in rec["sd"].items():
-        if k.startswith(name + "@"):
-            return v
-    return {}
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -54,22 +46,9 @@ def main():
     pcap = os.path.join(args.captures, "starttls.pcap")
     p = records.run_capture(args.bin, args.check, pcap, "--workers", "1")
 
-    # Every record per flow (client port), flows keyed PORT#N in order of their session
-    # records' start times (the clients ran one after another).
-    by_flow = collections.defaultdict(lambda: collections.defaultdict(list))
-    started = {}
-    for line in p.stdout.splitlines():
-        r = records.parse(line)
-        fl = records.flow(r)
-        k = (int(fl["dport"]), int(fl["sport"]))
-        by_flow[k][r["msgid"]].append(r)
-        if r["msgid"] == "session":
-            started[k] = fl.get("start", "")
-    keyed = {}
-    seen = collections.Counter()
-    for dport, sport in sorted(by_flow, key=lambda k: (started.get(k, ""), k[1])):
-        seen[dport] += 1
-        keyed[f"{dport}#{seen[dport]}"] = by_flow[(dport, sport)]
+    # Every record per connection, keyed PORT#N in order of their session records' start
+    # times (the clients ran one after another).
+    keyed = records.by_connection(p.stdout)
 
     failures = []
     if list(keyed) != CONNECTIONS:
@@ -89,34 +68,7 @@ def main():
         if not recs["tls"] and recs["x509"]:
             failures.append(f"{key}: {len(recs['x509'])} x509 records without a tls record")
 
-    checked = 0
-    with open(os.path.join(args.captures, "golden.tsv")) as f:
-        for n, line in enumerate(f, 1):
-            if line.startswith("#") or not line.strip():
-                continue
-            key, msgid, field, value = line.rstrip("\n").split("\t")
-            flow_key, _, pos = key.partition("/")
-            if flow_key not in keyed:
-                failures.append(f"golden:{n}: no records for {flow_key}")
-                continue
-            recs = keyed[flow_key]
-            checked += 1
-            if value == "absent":
-                if recs[msgid]:
-                    failures.append(f"golden:{n}: {key}: {len(recs[msgid])} {msgid} records, expected none")
-                continue
-            if msgid == "session":
-                cand = [records.flow(r) for r in recs["session"]]
-            elif msgid == "tls":
-                cand = [element(r, "tls") for r in recs["tls"]]
-            else:
-                cand = [element(r, "x509") for r in recs["x509"] if element(r, "x509").get("pos") == pos]
-            if not cand:
-                failures.append(f"golden:{n}: {key}: no {msgid} record")
-                continue
-            got = cand[0].get(field)
-            if got != value:
-                failures.append(f"golden:{n}: {key} {msgid}.{field}: got {got!r}, want {value!r}")
+    checked = records.check_golden_tsv(os.path.join(args.captures, "golden.tsv"), keyed, failures)
 
     # The summary on stderr: "flowscribe:   NAME   VALUE  meaning".
     counters = records.counters(p.stderr)

@@ -30,13 +30,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import records  # noqa: E402
 
 
-def element(rec, name):
-    for k, v in rec["sd"].items():
-        if k.startswith(name + "@"):
-            return v
-    return {}
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -72,11 +65,11 @@ def main():
         x509 = [r for r in recs if r["msgid"] == "x509"]
         if len(tls) != 1:
             failures.append(f"{key}: {len(tls)} tls records, expected 1")
-        t = element(tls[0], "tls") if tls else {}
+        t = records.element(tls[0], "tls") if tls else {}
         if t.get("cert_hidden") == "true" and x509:
             failures.append(f"{key}: x509 records although the certificate was hidden")
         for r in x509:
-            if len(element(r, "x509").get("sha256", "")) != 64:
+            if len(records.element(r, "x509").get("sha256", "")) != 64:
                 failures.append(f"{key}: x509 record without sha256")
         if args.dtls and not t.get("ja4", "").startswith("dd"):
             failures.append(f"{key}: ja4={t.get('ja4')!r}, expected a DTLS JA4 (dd...)")
@@ -95,10 +88,10 @@ def main():
                 continue
             recs = keyed[flow_key][0]
             if msgid == "tls":
-                cand = [element(r, "tls") for r in recs if r["msgid"] == "tls"]
+                cand = [records.element(r, "tls") for r in recs if r["msgid"] == "tls"]
             else:
-                cand = [element(r, "x509") for r in recs
-                        if r["msgid"] == "x509" and element(r, "x509").get("pos") == pos]
+                cand = [records.element(r, "x509") for r in recs
+                        if r["msgid"] == "x509" and records.element(r, "x509").get("pos") == pos]
             if not cand:
                 failures.append(f"golden:{n}: {key}: no {msgid} record")
                 continue

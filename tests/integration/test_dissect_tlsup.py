@@ -18,9 +18,7 @@ the golden file: at most one tls record per connection, and the watcher's counte
 summary name each outcome once.
 """
 import argparse
-import collections
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -36,13 +34,6 @@ COUNTERS = {
 }
 
 
-def element(rec, name):
-    for k, v in rec["sd"].items():
-        if k.startswith(name + "@"):
-            return v
-    return {}
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -52,22 +43,9 @@ def main():
     pcap = os.path.join(args.captures, "tlsup.pcap")
     p = records.run_capture(args.bin, args.check, pcap, "--workers", "1")
 
-    # Every record per flow (client port), flows keyed PORT#N in order of their session
-    # records' start times (the clients ran one after another).
-    by_flow = collections.defaultdict(lambda: collections.defaultdict(list))
-    started = {}
-    for line in p.stdout.splitlines():
-        r = records.parse(line)
-        fl = records.flow(r)
-        k = (int(fl["dport"]), int(fl["sport"]))
-        by_flow[k][r["msgid"]].append(r)
-        if r["msgid"] == "session":
-            started[k] = fl.get("start", "")
-    keyed = {}
-    seen = collections.Counter()
-    for dport, sport in sorted(by_flow, key=lambda k: (started.get(k, ""), k[1])):
-        seen[dport] += 1
-        keyed[f"{dport}#{seen[dport]}"] = by_flow[(dport, sport)]
+    # Every record per connection, keyed PORT#N in order of their session records' start
+    # times (the clients ran one after another).
+    keyed = records.by_connection(p.stdout)
 
     failures = []
     for key, recs in keyed.items():
@@ -76,41 +54,10 @@ def main():
         if len(recs["session"]) != 1:
             failures.append(f"{key}: {len(recs['session'])} session records")
 
-    checked = 0
-    with open(os.path.join(args.captures, "golden.tsv")) as f:
-        for n, line in enumerate(f, 1):
-            if line.startswith("#") or not line.strip():
-                continue
-            key, msgid, field, value = line.rstrip("\n").split("\t")
-            flow_key, _, pos = key.partition("/")
-            if flow_key not in keyed:
-                failures.append(f"golden:{n}: no records for {flow_key}")
-                continue
-            recs = keyed[flow_key]
-            checked += 1
-            if value == "absent":
-                if recs[msgid]:
-                    failures.append(f"golden:{n}: {key}: {len(recs[msgid])} {msgid} records, expected none")
-                continue
-            if msgid == "session":
-                cand = [records.flow(r) for r in recs["session"]]
-            elif msgid == "tls":
-                cand = [element(r, "tls") for r in recs["tls"]]
-            else:
-                cand = [element(r, "x509") for r in recs["x509"] if element(r, "x509").get("pos") == pos]
-            if not cand:
-                failures.append(f"golden:{n}: {key}: no {msgid} record")
-                continue
-            got = cand[0].get(field)
-            if got != value:
-                failures.append(f"golden:{n}: {key} {msgid}.{field}: got {got!r}, want {value!r}")
+    checked = records.check_golden_tsv(os.path.join(args.captures, "golden.tsv"), keyed, failures)
 
     # The summary on stderr: "flowscribe:   NAME   VALUE  meaning".
-    counters = {}
-    for line in p.stderr.splitlines():
-        m = re.match(r"flowscribe:\s+(\w+)\s+(\d+)\s", line)
-        if m:
-            counters[m.group(1)] = int(m.group(2))
+    counters = records.counters(p.stderr)
     for name, want in COUNTERS.items():
         if counters.get(name, 0) != want:
             failures.append(f"counter {name}: got {counters.get(name)}, want {want}")

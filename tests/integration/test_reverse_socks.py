@@ -78,10 +78,6 @@ def run(args, d, name, lead):
     return recs, records.counters(p.stderr)
 
 
-def element(rec, name):
-    return next((v for k, v in rec["sd"].items() if k.startswith(name + "@")), None)
-
-
 def main():
     args = records.built_capture_args()
     chk = records.Checks()
@@ -100,14 +96,14 @@ def main():
     for r in recs:
         fl = records.flow(r)
         want(f"{r['msgid']} record's client", (fl.get("src"), fl.get("dst")), ("10.77.0.1", "10.77.0.2"))
-    socks = [element(r, "socks") for r in recs if r["msgid"] == "socks"]
+    socks = [records.element(r, "socks") for r in recs if r["msgid"] == "socks"]
     want("socks records", len(socks), 1)
     if socks:
         s = socks[0]
         want("socks", {k: s.get(k) for k in ("version", "command", "addr", "port", "status", "auth", "tunnel")},
              {"version": "5", "command": "connect", "addr": "74.125.131.103", "port": "80",
               "status": "succeeded", "auth": "none", "tunnel": "http"})
-    http = [element(r, "http") for r in recs if r["msgid"] == "http"]
+    http = [records.element(r, "http") for r in recs if r["msgid"] == "http"]
     want("http records", len(http), 2)
     if len(http) == 2:
         for h, uri, status in ((http[0], URI1, "200"), (http[1], URI2, "302")):
