@@ -337,7 +337,9 @@ int main(int argc, char** argv) {
     for (uint16_t q = 0; q < p.rxq; ++q) queues.push_back({p.port_id, q});
     if (p.rxq > 1 && !p.rss) all_rss = false;
   }
-  bool use_dispatcher = workers > 1 && (o.dispatcher || !all_rss || queues.size() < workers);
+  // --dispatcher is honoured with one worker too: the dispatcher core then does the port reads
+  // (a pcap file's libpcap reads, offline) and the worker only the packets.
+  bool use_dispatcher = o.dispatcher || (workers > 1 && (!all_rss || queues.size() < workers));
   shared.shared_cpu = [&]() {
     fs::sensor::dpdk::LcorePlan used = plan;
     used.dispatcher = use_dispatcher;

@@ -109,8 +109,9 @@ const std::vector<Flag>& flags() {
        "CPU of the main core (stats, signals; mostly asleep). Default: the first allowed CPU.",
        int_flag(&Options::main_core, 0, 4095, "main-core")},
       {"dispatcher", nullptr, "Cores",
-       "Force the software dispatcher (one extra core spreads packets to workers by a "
-       "symmetric flow hash) even when the ports have enough RSS queues.",
+       "Force the software dispatcher (one extra core reads the ports and spreads packets to "
+       "workers by a symmetric flow hash) even when the ports have enough RSS queues; with one "
+       "worker it takes the port reads (a pcap file's libpcap reads) off the worker's core.",
        [](Options& o, std::string_view) {
          o.dispatcher = true;
          return absl::OkStatus();
