@@ -7,7 +7,7 @@
 namespace flowscribe::dissect {
 namespace {
 
-constexpr uint32_t kHeadBytes = 48;      // first bytes of a line kept (command / reply code)
+constexpr uint32_t kHeadBytes = 46;      // first bytes of a line or tag kept (command / reply code)
 constexpr uint32_t kBudget = 32 * 1024;  // bytes per side watched before giving up
 
 enum Dialect : uint8_t { kSmtp, kImap, kPop3, kFtp, kXmpp };
@@ -26,6 +26,8 @@ struct State {
   uint8_t in_tag[2];
   char tag_last[2];
 };
+// Two cache lines: the app layer's slots are whole lines, and the first two are prefetched.
+static_assert(sizeof(State) <= 128);
 
 char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
 
