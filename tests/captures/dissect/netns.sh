@@ -37,6 +37,17 @@ ns_cleanup() {
     for _ in $(seq 1 30); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || true
   done
+  # Whatever still runs in the namespaces: servers that daemonise out of the process group
+  # they were started in (Postfix's master, for one).
+  local ns left
+  for ns in "$NSC" "$NSS"; do
+    left=$(ip netns pids "$ns" 2>/dev/null) || continue
+    [[ -n $left ]] || continue
+    kill -TERM $left 2>/dev/null || true
+    sleep 0.5
+    left=$(ip netns pids "$ns" 2>/dev/null) || continue
+    [[ -z $left ]] || kill -KILL $left 2>/dev/null || true
+  done
   ip netns del "$NSC" 2>/dev/null || true
   ip netns del "$NSS" 2>/dev/null || true
   # A script's own clean-up (users, /etc/netns files), when it defines one.
