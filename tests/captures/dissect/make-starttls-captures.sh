@@ -66,12 +66,7 @@ server_cert mail mail.starttls.test mail.starttls.test imap.starttls.test pop3.s
 server_cert ftp ftp.starttls.test ftp.starttls.test
 server_cert xmpp starttls.test starttls.test
 
-GOLD=$WORK/golden.tsv
-printf '# Golden fields of tests/captures/dissect/starttls/starttls.pcap (make-starttls-captures.sh).\n' >"$GOLD"
-printf '# key (server port#n-th connection[/certificate position])\tmsgid\tfield\tvalue\n' >>"$GOLD"
-printf '# msgid "session": the session record; "tls": "absent" when no tls record may exist.\n' >>"$GOLD"
-gold() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$GOLD"; }
-iana() { openssl ciphers -stdname "$1" | awk -v n="$1" '$3 == n {print $1; exit}'; }
+gold_start tests/captures/dissect/starttls/starttls.pcap make-starttls-captures.sh
 fp() { openssl x509 -in "$2" -noout -fingerprint "-$1" | sed 's/.*=//; s/://g' | tr A-F a-f; }
 dn() { openssl x509 -in "$2" -noout "-$1" -nameopt RFC2253,-esc_msb | sed "s/^$1=//"; }
 cert_gold() {  # cert_gold KEY POS CERTFILE: the x509 record's fields, from openssl x509

@@ -57,12 +57,7 @@ for s in mysql pgsql ldap rdp; do
     -subj "/O=flowscribe/CN=$s.tlsup.test" -addext "subjectAltName=DNS:$s.tlsup.test,IP:$SIP" 2>/dev/null
 done
 
-GOLD=$WORK/golden.tsv
-printf '# Golden fields of tests/captures/dissect/tlsup/tlsup.pcap (make-tlsup-captures.sh).\n' >"$GOLD"
-printf '# key (server port#n-th connection[/certificate position])\tmsgid\tfield\tvalue\n' >>"$GOLD"
-printf '# msgid "session": the session record; "tls": "absent" when no tls record may exist.\n' >>"$GOLD"
-gold() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$GOLD"; }
-iana() { openssl ciphers -stdname "$1" | awk -v n="$1" '$3 == n {print $1; exit}'; }
+gold_start tests/captures/dissect/tlsup/tlsup.pcap make-tlsup-captures.sh
 cert_gold() {  # cert_gold KEY CERTFILE
   gold "$1" tls cert_subject "$(openssl x509 -in "$2" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')"
   gold "$1" tls cert_sha256 "$(openssl x509 -in "$2" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f)"

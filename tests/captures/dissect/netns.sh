@@ -90,6 +90,20 @@ nginx_temp_paths() {
   for t in client_body proxy fastcgi uwsgi scgi; do printf '  %s_temp_path %s/tmp/%s;\n' "$t" "$WORK" "${t%_body}"; done
 }
 
+# Golden TSV files, read by tests/integration/records.py (check_golden_tsv): gold_start
+# CAPTURE SCRIPT opens $GOLD in $WORK with its header; gold KEY MSGID FIELD VALUE appends a
+# line; iana NAME spells OpenSSL's cipher NAME as IANA does.
+gold_start() {
+  GOLD=$WORK/golden.tsv
+  {
+    printf '# Golden fields of %s (%s).\n' "$1" "$2"
+    printf '# key (server port#n-th connection[/certificate position])\tmsgid\tfield\tvalue\n'
+    printf '# msgid "session": the session record; "tls": "absent" when no tls record may exist.\n'
+  } >"$GOLD"
+}
+gold() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$GOLD"; }
+iana() { openssl ciphers -stdname "$1" | awk -v n="$1" '$3 == n {print $1; exit}'; }
+
 ns_pair() {
   ip netns del "$NSC" 2>/dev/null || true
   ip netns del "$NSS" 2>/dev/null || true
