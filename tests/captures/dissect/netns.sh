@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared set-up for the make-*-captures.sh scripts: two network namespaces joined by a veth
 # pair, processes started in their own sessions and stopped by PID, everything removed on
 # exit. Source it, then call ns_pair. Not run by CI.
@@ -43,9 +44,11 @@ ns_cleanup() {
   for ns in "$NSC" "$NSS"; do
     left=$(ip netns pids "$ns" 2>/dev/null) || continue
     [[ -n $left ]] || continue
+    # shellcheck disable=SC2086  # $left is a list of PIDs
     kill -TERM $left 2>/dev/null || true
     sleep 0.5
     left=$(ip netns pids "$ns" 2>/dev/null) || continue
+    # shellcheck disable=SC2086
     [[ -z $left ]] || kill -KILL $left 2>/dev/null || true
   done
   ip netns del "$NSC" 2>/dev/null || true
