@@ -76,29 +76,13 @@ def main():
         if sessions.get((str(sport), key.split("#")[0])) != proto:
             failures.append(f"{key}: session record proto={sessions.get((str(sport), key.split('#')[0]))}")
 
-    checked = 0
-    with open(os.path.join(args.captures, "golden.tsv")) as f:
-        for n, line in enumerate(f, 1):
-            if line.startswith("#") or not line.strip():
-                continue
-            key, msgid, field, value = line.rstrip("\n").split("\t")
-            flow_key, _, pos = key.partition("/")
-            if flow_key not in keyed:
-                failures.append(f"golden:{n}: no records for {flow_key}")
-                continue
-            recs = keyed[flow_key][0]
-            if msgid == "tls":
-                cand = [records.element(r, "tls") for r in recs if r["msgid"] == "tls"]
-            else:
-                cand = [records.element(r, "x509") for r in recs
-                        if r["msgid"] == "x509" and records.element(r, "x509").get("pos") == pos]
-            if not cand:
-                failures.append(f"golden:{n}: {key}: no {msgid} record")
-                continue
-            got = cand[0].get(field)
-            checked += 1
-            if got != value:
-                failures.append(f"golden:{n}: {key} {msgid}.{field}: got {got!r}, want {value!r}")
+    # The golden file's keys over this test's connections, in records.check_golden_tsv's form.
+    grouped = {}
+    for key, (recs, _) in keyed.items():
+        grouped[key] = collections.defaultdict(list)
+        for r in recs:
+            grouped[key][r["msgid"]].append(r)
+    checked = records.check_golden_tsv(os.path.join(args.captures, "golden.tsv"), grouped, failures)
     if failures:
         print("\n".join(failures))
         sys.exit(1)
