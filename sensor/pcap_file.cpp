@@ -1,0 +1,137 @@
+#include "sensor/pcap_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/strings.h"
+
+namespace flowscribe::sensor {
+namespace {
+
+constexpr uint32_t kMagicUs = 0xa1b2c3d4;
+constexpr uint32_t kMagicNs = 0xa1b23c4d;
+constexpr uint32_t kMagicModified = 0xa1b2cd34;  // Alexey Kuznetzov's patched libpcap
+constexpr uint32_t kMagicPcapng = 0x0a0d0d0a;    // a pcapng section header block
+constexpr uint32_t kLinktypeNflog = 239;
+constexpr size_t kFileHeader = 24;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PcapFile>> PcapFile::open(const std::string& path,
+                                                         size_t buffer_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    std::string msg = cat("cannot open capture '", path, "': ", std::strerror(e));
+    return e == ENOENT ? absl::NotFoundError(msg) : absl::InvalidArgumentError(msg);
+  }
+  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  std::unique_ptr<PcapFile> f(new PcapFile());
+  f->fd_ = fd;
+  // Room for the largest record libpcap accepts, twice, so a refill always makes progress.
+  f->cap_ = std::max(buffer_bytes, 2 * (kRecordHeader + kMaxSnaplen));
+  f->buf_ = std::make_unique<uint8_t[]>(f->cap_);
+  if (!f->fill(kFileHeader)) {
+    if (f->damaged()) return absl::InvalidArgumentError(cat("'", path, "': ", f->damage_));
+    return absl::InvalidArgumentError(cat("'", path, "' is too short to be a capture"));
+  }
+  const uint8_t* h = f->buf_.get();
+  uint32_t magic;
+  std::memcpy(&magic, h, 4);
+  const uint32_t swapped_magic = __builtin_bswap32(magic);
+  if (magic == kMagicUs || magic == kMagicNs) {
+    f->swapped_ = false;
+  } else if (swapped_magic == kMagicUs || swapped_magic == kMagicNs) {
+    f->swapped_ = true;
+  } else if (magic == kMagicPcapng) {
+    return absl::UnimplementedError("pcapng");
+  } else if (magic == kMagicModified || swapped_magic == kMagicModified) {
+    return absl::UnimplementedError("modified pcap format");
+  } else {
+    return absl::InvalidArgumentError(cat("'", path, "' is not a classic pcap file"));
+  }
+  f->nano_ = (f->swapped_ ? swapped_magic : magic) == kMagicNs;
+  uint16_t major, minor;
+  std::memcpy(&major, h + 4, 2);
+  std::memcpy(&minor, h + 6, 2);
+  if (f->swapped_) {
+    major = __builtin_bswap16(major);
+    minor = __builtin_bswap16(minor);
+  }
+  // libpcap reads 2.0-2.3 (caplen and len swapped, or maybe) and 543.0 too; leave those to it.
+  if (major != 2 || minor != 4) {
+    return absl::UnimplementedError(cat("pcap version ", major, ".", minor));
+  }
+  uint32_t snaplen = f->u32(h + 16);
+  f->linktype_ = f->u32(h + 20) & 0xffff;  // the upper bits carry the FCS length
+  // libpcap converts NFLOG's host-order TLV headers of a byte-swapped file; we do not.
+  if (f->swapped_ && f->linktype_ == kLinktypeNflog) {
+    return absl::UnimplementedError("byte-swapped NFLOG capture");
+  }
+  f->snaplen_ = (snaplen == 0 || snaplen > kMaxSnaplen) ? kMaxSnaplen : snaplen;
+  f->pos_ = kFileHeader;
+  return f;
+}
+
+PcapFile::~PcapFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool PcapFile::fill(size_t n) {
+  if (end_ - pos_ >= n) return true;
+  if (eof_) return false;
+  if (pos_ != 0) {
+    std::memmove(buf_.get(), buf_.get() + pos_, end_ - pos_);
+    end_ -= pos_;
+    pos_ = 0;
+  }
+  while (end_ < n && !eof_) {
+    ssize_t r = ::read(fd_, buf_.get() + end_, cap_ - end_);
+    if (r > 0) {
+      end_ += static_cast<size_t>(r);
+      file_off_ += static_cast<uint64_t>(r);
+    } else if (r == 0) {
+      eof_ = true;
+    } else if (errno != EINTR) {
+      damage_ = cat("error reading the capture: ", std::strerror(errno));
+      eof_ = true;
+    }
+  }
+  return end_ - pos_ >= n;
+}
+
+bool PcapFile::peek_slow(PcapRecord& r) {
+  if (done_) return false;
+  if (!fill(kRecordHeader)) {
+    if (end_ != pos_ && damage_.empty()) {
+      damage_ = cat("truncated dump file; tried to read ", kRecordHeader,
+                    " header bytes, only got ", end_ - pos_);
+    }
+    done_ = true;
+    return false;
+  }
+  const uint32_t caplen = u32(buf_.get() + pos_ + 8);
+  if (caplen > kMaxSnaplen) {
+    damage_ = cat("invalid packet capture length ", caplen, ", bigger than maximum of ",
+                  kMaxSnaplen);
+    done_ = true;
+    return false;
+  }
+  if (!fill(kRecordHeader + caplen)) {
+    if (damage_.empty()) {
+      damage_ = cat("truncated dump file; tried to read ", caplen,
+                    " captured bytes, only got ", end_ - pos_ - kRecordHeader);
+    }
+    done_ = true;
+    return false;
+  }
+  take(buf_.get() + pos_, caplen);  // fill() may have moved the bytes
+  r = cur_;
+  return true;
+}
+
+}  // namespace flowscribe::sensor

@@ -1,0 +1,127 @@
+#pragma once
+// A classic pcap file read record by record through one large buffer: the offline sensor's
+// input (see docs/architecture.md, "Offline input"). DPDK's net_pcap reads a file through
+// libpcap, two stdio freads per packet and a read(2) every 4 KiB; that was a third of a lone
+// worker's instructions offline. This reader does one read(2) per 4 MiB and hands out views
+// of the records in place.
+//
+// It follows libpcap's own reading rules (sf-pcap.c) so that it accepts the same records and
+// stops at the same damage: a snapshot length of 0 or above 262,144 means 262,144; a record
+// longer than the snapshot length is cut to it; a record longer than 262,144 bytes, or one cut
+// short by the end of the file, is damage. pcapng, the modified ("Kuznetzov") format and
+// byte-swapped NFLOG files are not read here: open() says so and the sensor uses net_pcap.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace flowscribe::sensor {
+
+struct PcapRecord {
+  const uint8_t* data = nullptr;  // valid until the next call to next()/peek() after consume()
+  uint32_t caplen = 0;            // bytes in data (already cut to the snapshot length)
+  uint32_t wire_len = 0;          // the frame's length on the wire, as the file says
+  uint64_t ts_ns = 0;             // capture time, nanoseconds since the epoch
+};
+
+class PcapFile {
+ public:
+  static constexpr uint32_t kMaxSnaplen = 262144;  // libpcap's MAXIMUM_SNAPLEN
+
+  // Opens PATH. Unimplemented: a format this reader leaves to libpcap (pcapng, modified
+  // pcap, swapped NFLOG); InvalidArgument / NotFound: not readable as a classic pcap.
+  // BUFFER_BYTES is allocated here, once; it is raised to hold the largest record.
+  static absl::StatusOr<std::unique_ptr<PcapFile>> open(const std::string& path,
+                                                        size_t buffer_bytes = size_t{4} << 20);
+  ~PcapFile();
+  PcapFile(const PcapFile&) = delete;
+  PcapFile& operator=(const PcapFile&) = delete;
+
+  uint32_t linktype() const { return linktype_; }
+  uint32_t snaplen() const { return snaplen_; }
+  bool nanosecond() const { return nano_; }
+  bool swapped() const { return swapped_; }
+
+  // The next record, left in place: false at the end of the file or at damage (then done()).
+  // Calling peek() again without consume() returns the same record.
+  bool peek(PcapRecord& r) {
+    if (have_) {
+      r = cur_;
+      return true;
+    }
+    // The common case inline: the whole record is in the buffer and needs no checks beyond
+    // the length (caplen <= kMaxSnaplen, so it fits any buffer).
+    if (end_ - pos_ >= kRecordHeader) {
+      const uint8_t* h = buf_.get() + pos_;
+      const uint32_t caplen = u32(h + 8);
+      if (caplen <= kMaxSnaplen && end_ - pos_ >= kRecordHeader + caplen) {
+        take(h, caplen);
+        r = cur_;
+        return true;
+      }
+    }
+    return peek_slow(r);
+  }
+  void consume() {
+    if (!have_) return;
+    pos_ += cur_skip_;
+    have_ = false;
+  }
+  bool next(PcapRecord& r) {
+    if (!peek(r)) return false;
+    consume();
+    return true;
+  }
+
+  bool done() const { return done_; }
+  bool damaged() const { return !damage_.empty(); }
+  const std::string& damage() const { return damage_; }  // libpcap's wording where it has one
+  uint64_t records() const { return records_; }          // records handed out by peek()
+  uint64_t offset() const { return file_off_ - (end_ - pos_); }  // file offset of pos_
+
+ private:
+  PcapFile() = default;
+  static constexpr size_t kRecordHeader = 16;
+  // Makes at least N bytes available at pos_; false if the file ends first.
+  bool fill(size_t n);
+  bool peek_slow(PcapRecord& r);
+  uint32_t u32(const uint8_t* p) const {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return swapped_ ? __builtin_bswap32(v) : v;
+  }
+  // The record whose header is at H (in the buffer, with all CAPLEN bytes after it) is current.
+  void take(const uint8_t* h, uint32_t caplen) {
+    const uint32_t sec = u32(h), frac = u32(h + 4);
+    cur_.data = h + kRecordHeader;
+    cur_.caplen = caplen < snaplen_ ? caplen : snaplen_;  // libpcap cuts to the snapshot length
+    cur_.wire_len = u32(h + 12);
+    cur_.ts_ns = uint64_t{sec} * 1'000'000'000u + (nano_ ? frac : uint64_t{frac} * 1000u);
+    cur_skip_ = kRecordHeader + caplen;
+    have_ = true;
+    ++records_;
+  }
+
+  int fd_ = -1;
+  std::unique_ptr<uint8_t[]> buf_;
+  size_t cap_ = 0;
+  size_t pos_ = 0;       // next unread byte in buf_
+  size_t end_ = 0;       // bytes valid in buf_
+  uint64_t file_off_ = 0;  // file offset of buf_[end_]
+  bool eof_ = false;     // read(2) returned 0
+  bool swapped_ = false;
+  bool nano_ = false;
+  uint32_t linktype_ = 0;
+  uint32_t snaplen_ = kMaxSnaplen;
+  bool have_ = false;    // a record was peeked and not consumed
+  PcapRecord cur_;
+  size_t cur_skip_ = 0;  // bytes of the current record past pos_ (header + stored bytes)
+  bool done_ = false;
+  std::string damage_;
+  uint64_t records_ = 0;
+};
+
+}  // namespace flowscribe::sensor

@@ -1,0 +1,283 @@
+// The offline sensor's pcap reader (sensor/pcap_file.h) against libpcap, the reader it replaces
+// for classic pcap files: on every test capture, and on files written here to hit each rule
+// (byte order, nanoseconds, snapshot cuts, truncation at every byte, records across refills),
+// both must give the same records, bytes and timestamps, and stop at the same place.
+#include "sensor/pcap_file.h"
+
+#include <pcap/pcap.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace flowscribe::sensor {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+struct Rec {
+  uint64_t ts_ns;
+  uint32_t wire_len;
+  Bytes data;
+  bool operator==(const Rec&) const = default;
+};
+
+struct Read {
+  std::vector<Rec> recs;
+  bool damaged = false;
+};
+
+Read read_libpcap(const std::string& path) {
+  Read out;
+  char err[PCAP_ERRBUF_SIZE] = {0};
+  pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+  REQUIRE(p != nullptr);
+  pcap_pkthdr* h;
+  const u_char* d;
+  int rc;
+  while ((rc = pcap_next_ex(p, &h, &d)) == 1) {
+    out.recs.push_back({uint64_t(h->ts.tv_sec) * 1'000'000'000u + uint64_t(h->ts.tv_usec), h->len,
+                        Bytes(d, d + h->caplen)});
+  }
+  out.damaged = rc == PCAP_ERROR;
+  pcap_close(p);
+  return out;
+}
+
+Read read_ours(PcapFile& f) {
+  Read out;
+  PcapRecord r;
+  while (f.next(r)) out.recs.push_back({r.ts_ns, r.wire_len, Bytes(r.data, r.data + r.caplen)});
+  out.damaged = f.damaged();
+  CHECK(f.done());
+  CHECK(f.records() == out.recs.size());
+  return out;
+}
+
+// Both readers on PATH; ours with a buffer of BUFFER bytes (raised to its minimum).
+void compare(const std::string& path, size_t buffer = 0) {
+  INFO(path);
+  auto f = PcapFile::open(path, buffer);
+  REQUIRE(f.ok());
+  Read ours = read_ours(**f);
+  Read lib = read_libpcap(path);
+  CHECK(ours.damaged == lib.damaged);
+  REQUIRE(ours.recs.size() == lib.recs.size());
+  for (size_t i = 0; i < ours.recs.size(); ++i) {
+    INFO("record " << i);
+    REQUIRE(ours.recs[i] == lib.recs[i]);
+  }
+}
+
+class TempFile {
+ public:
+  TempFile() {
+    char name[] = "/tmp/fs-pcap-test-XXXXXX";
+    int fd = mkstemp(name);
+    REQUIRE(fd >= 0);
+    close(fd);
+    path_ = name;
+  }
+  ~TempFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+  void write(const Bytes& b) const {
+    FILE* f = std::fopen(path_.c_str(), "wb");
+    REQUIRE(f != nullptr);
+    if (!b.empty()) REQUIRE(std::fwrite(b.data(), 1, b.size(), f) == b.size());
+    std::fclose(f);
+  }
+
+ private:
+  std::string path_;
+};
+
+struct Writer {
+  bool swapped = false;
+  Bytes out;
+  void put(const void* p, size_t n) {
+    const size_t at = out.size();
+    out.resize(at + n);
+    std::memcpy(out.data() + at, p, n);
+  }
+  void u16(uint16_t v) {
+    if (swapped) v = __builtin_bswap16(v);
+    put(&v, 2);
+  }
+  void u32(uint32_t v) {
+    if (swapped) v = __builtin_bswap32(v);
+    put(&v, 4);
+  }
+  void header(uint32_t magic, uint32_t snaplen, uint32_t linktype = 1, uint16_t major = 2,
+              uint16_t minor = 4) {
+    u32(magic);
+    u16(major);
+    u16(minor);
+    u32(0);
+    u32(0);
+    u32(snaplen);
+    u32(linktype);
+  }
+  void record(uint32_t sec, uint32_t frac, uint32_t caplen, uint32_t len, uint8_t fill) {
+    u32(sec);
+    u32(frac);
+    u32(caplen);
+    u32(len);
+    out.insert(out.end(), caplen, fill);
+  }
+};
+
+TEST_CASE("every test capture: the same records as libpcap, or left to it", "[pcap_file]") {
+  int compared = 0, left = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(FS_CAPTURES_DIR)) {
+    const std::string path = e.path().string();
+    if (!e.is_regular_file() || (e.path().extension() != ".pcap" && e.path().extension() != ".pcapng")) {
+      continue;
+    }
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_t* p = pcap_open_offline(path.c_str(), err);
+    auto f = PcapFile::open(path);
+    if (p == nullptr) {  // not a capture: we must not take it either
+      INFO(path);
+      CHECK(!f.ok());
+      continue;
+    }
+    pcap_close(p);
+    if (!f.ok()) {
+      INFO(path << ": " << f.status().message());
+      CHECK(absl::IsUnimplemented(f.status()));  // pcapng: net_pcap reads it
+      ++left;
+      continue;
+    }
+    compare(path);
+    ++compared;
+  }
+  CHECK(compared >= 40);
+  CHECK(left >= 1);
+}
+
+TEST_CASE("byte order, precision and snapshot length as libpcap reads them", "[pcap_file]") {
+  TempFile t;
+  for (bool swapped : {false, true}) {
+    for (uint32_t magic : {0xa1b2c3d4u, 0xa1b23c4du}) {
+      for (uint32_t snaplen : {0u, 64u, 1500u, 262144u, 300000u}) {
+        Writer w;
+        w.swapped = swapped;
+        w.header(magic, snaplen);
+        w.record(1700000000, 999999, 60, 60, 1);
+        w.record(1700000001, 5, 100, 1514, 2);    // cut by the capturing tool
+        w.record(1700000002, 7, 1514, 1514, 3);   // longer than a 64- or 1500-byte snapshot
+        w.record(1700000003, 9, 9000, 9000, 4);   // jumbo
+        w.record(1700000004, 11, 0, 0, 5);        // empty
+        t.write(w.out);
+        INFO("swapped " << swapped << " magic " << std::hex << magic << std::dec << " snaplen "
+                        << snaplen);
+        compare(t.path());
+        auto f = PcapFile::open(t.path());
+        REQUIRE(f.ok());
+        CHECK((*f)->swapped() == swapped);
+        CHECK((*f)->nanosecond() == (magic == 0xa1b23c4du));
+      }
+    }
+  }
+}
+
+TEST_CASE("damage: cut at every byte, and lengths libpcap refuses", "[pcap_file]") {
+  TempFile t;
+  Writer w;
+  w.header(0xa1b2c3d4, 65535);
+  w.record(1, 2, 40, 40, 7);
+  w.record(3, 4, 200, 300, 8);
+  w.record(5, 6, 70, 70, 9);
+  const Bytes whole = w.out;
+  for (size_t cut = 24; cut <= whole.size(); ++cut) {
+    INFO("cut at " << cut);
+    t.write(Bytes(whole.begin(), whole.begin() + static_cast<long>(cut)));
+    compare(t.path());
+  }
+  // A header too short to be a capture is refused, as libpcap refuses it.
+  for (size_t cut = 0; cut < 24; ++cut) {
+    t.write(Bytes(whole.begin(), whole.begin() + static_cast<long>(cut)));
+    auto f = PcapFile::open(t.path());
+    CHECK(absl::IsInvalidArgument(f.status()));
+  }
+  // caplen above libpcap's maximum: damage there, the records before it are read.
+  Writer big;
+  big.header(0xa1b2c3d4, 0);
+  big.record(1, 1, 60, 60, 1);
+  big.u32(2);
+  big.u32(2);
+  big.u32(PcapFile::kMaxSnaplen + 1);
+  big.u32(PcapFile::kMaxSnaplen + 1);
+  big.out.insert(big.out.end(), PcapFile::kMaxSnaplen + 1, 0);
+  t.write(big.out);
+  compare(t.path());
+  auto f = PcapFile::open(t.path());
+  REQUIRE(f.ok());
+  PcapRecord r;
+  CHECK((*f)->next(r));
+  CHECK_FALSE((*f)->next(r));
+  CHECK((*f)->damage().find("bigger than maximum") != std::string::npos);
+}
+
+TEST_CASE("records across buffer refills, the largest record included", "[pcap_file]") {
+  TempFile t;
+  Writer w;
+  w.header(0xa1b23c4d, 0);
+  std::mt19937 rng(7);
+  uint32_t sec = 1000;
+  for (int i = 0; i < 3000; ++i) {
+    uint32_t len = rng() % 100 == 0 ? PcapFile::kMaxSnaplen - (rng() % 3) : rng() % 1600;
+    w.record(sec++, rng() % 1'000'000'000, len, len, static_cast<uint8_t>(i));
+  }
+  t.write(w.out);
+  REQUIRE(w.out.size() > 4 * (PcapFile::kMaxSnaplen + 16));
+  compare(t.path(), 0);         // the smallest buffer: a refill every few records
+  compare(t.path(), 1 << 20);
+  // peek() twice gives the same record; consume() moves on.
+  auto f = PcapFile::open(t.path(), 0);
+  REQUIRE(f.ok());
+  PcapRecord a, b;
+  REQUIRE((*f)->peek(a));
+  REQUIRE((*f)->peek(b));
+  CHECK(a.data == b.data);
+  CHECK(a.ts_ns == b.ts_ns);
+  (*f)->consume();
+  REQUIRE((*f)->peek(b));
+  CHECK(b.ts_ns != a.ts_ns);
+}
+
+TEST_CASE("formats left to libpcap, and files that are not captures", "[pcap_file]") {
+  TempFile t;
+  auto open_with = [&](const Bytes& b) {
+    t.write(b);
+    return PcapFile::open(t.path()).status();
+  };
+  Writer ng;
+  ng.header(0x0a0d0d0a, 0);
+  CHECK(absl::IsUnimplemented(open_with(ng.out)));
+  Writer mod;
+  mod.header(0xa1b2cd34, 0);
+  CHECK(absl::IsUnimplemented(open_with(mod.out)));
+  Writer old;
+  old.header(0xa1b2c3d4, 0, 1, 2, 3);
+  CHECK(absl::IsUnimplemented(open_with(old.out)));
+  Writer nflog;  // byte-swapped NFLOG: libpcap rewrites its TLV headers
+  nflog.swapped = true;
+  nflog.header(0xa1b2c3d4, 0, 239);
+  CHECK(absl::IsUnimplemented(open_with(nflog.out)));
+  Writer nflog_native;
+  nflog_native.header(0xa1b2c3d4, 0, 239);
+  CHECK(open_with(nflog_native.out).ok());
+  Writer junk;
+  junk.header(0x12345678, 0);
+  CHECK(absl::IsInvalidArgument(open_with(junk.out)));
+  CHECK(absl::IsNotFound(PcapFile::open("/nonexistent/capture.pcap").status()));
+}
+
+}  // namespace
+}  // namespace flowscribe::sensor
