@@ -28,7 +28,9 @@
 #include "sensor/dpdk/eal.h"
 #include "sensor/dpdk/port.h"
 #include "sensor/options.h"
+#include "sensor/pcap_file.h"
 #include "sensor/pcap_probe.h"
+#include "sensor/pcap_source.h"
 #include "sensor/stats.h"
 #include "sensor/worker.h"
 
@@ -149,6 +151,20 @@ int main(int argc, char** argv) {
     if (!p.ok()) return fail(kExitUsage, p.status());
     probe = *p;
   }
+  // A classic pcap file is read by flowscribe itself (sensor/pcap_file.h); anything else
+  // libpcap reads (pcapng, old or modified pcap) goes through DPDK's net_pcap.
+  std::unique_ptr<fs::sensor::PcapFile> pcap_file;
+  std::string pcap_via;  // why net_pcap reads it, for the banner
+  if (offline && !o.pcap_net_pcap) {
+    absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(o.pcap);
+    if (f.ok()) {
+      pcap_file = *std::move(f);
+    } else if (absl::IsUnimplemented(f.status())) {
+      pcap_via = cat(std::string(f.status().message()), ": read through DPDK's net_pcap");
+    } else {
+      return fail(kExitUsage, f.status());
+    }
+  }
   bool huge = o.huge == fs::sensor::HugeMode::kHuge ||
               (o.huge == fs::sensor::HugeMode::kAuto && !offline);
   if (huge && fs::sensor::dpdk::free_hugepage_bytes() == 0) {
@@ -229,7 +245,7 @@ int main(int argc, char** argv) {
   eal.verbose = o.verbose;
   std::vector<std::string> port_specs;
   std::filesystem::path link_dir;
-  if (offline) {
+  if (offline && pcap_file == nullptr) {
     std::string path = o.pcap;
     if (path.find_first_of(",=") != std::string::npos) {
       // vdev arguments are comma-separated key=value: reach odd file names through a link.
@@ -285,7 +301,7 @@ int main(int argc, char** argv) {
   std::signal(SIGHUP, on_signal);
 
   // mbufs: every RX descriptor, every burst in flight, the dispatcher rings, and slack.
-  const uint32_t ports_n = static_cast<uint32_t>(port_specs.size());
+  const uint32_t ports_n = static_cast<uint32_t>(port_specs.size()) + (pcap_file ? 1 : 0);
   const uint32_t rxq_want = offline ? 1 : (o.rxq ? o.rxq : workers);
   const uint32_t in_ring_size = 4096;
   uint32_t nb_mbufs = ports_n * rxq_want * o.rx_desc + workers * (512 + in_ring_size) + 4096;
@@ -314,7 +330,19 @@ int main(int argc, char** argv) {
     }
     ports.push_back(*p);
   }
-  if (offline) {
+  std::unique_ptr<fs::sensor::PcapSource> pcap_source;
+  if (pcap_file) {
+    // Our reader stamps every mbuf with the record's time in nanoseconds.
+    if (absl::Status s = fs::sensor::PcapSource::register_timestamp(shared.ts_offset, shared.ts_flag);
+        !s.ok()) {
+      cleanup();
+      return fail(kExitRuntime, s);
+    }
+    shared.ts_scale = 1;
+    pcap_source = std::make_unique<fs::sensor::PcapSource>(std::move(pcap_file), mbufs,
+                                                           shared.ts_offset, shared.ts_flag,
+                                                           probe.packets);
+  } else if (offline) {
     // net_pcap stamps every mbuf with the record's time, in microseconds, in the standard
     // RX timestamp dynfield (it does not advertise the offload, so look the field up).
     shared.ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
@@ -334,11 +362,12 @@ int main(int argc, char** argv) {
   std::vector<fs::sensor::RxQueue> queues;
   bool all_rss = true;
   for (const auto& p : ports) {
-    for (uint16_t q = 0; q < p.rxq; ++q) queues.push_back({p.port_id, q});
+    for (uint16_t q = 0; q < p.rxq; ++q) queues.push_back({p.port_id, q, nullptr});
     if (p.rxq > 1 && !p.rss) all_rss = false;
   }
+  if (pcap_source) queues.push_back({0, 0, pcap_source.get()});
   // --dispatcher is honoured with one worker too: the dispatcher core then does the port reads
-  // (a pcap file's libpcap reads, offline) and the worker only the packets.
+  // (offline, the pcap file's reads) and the worker only the packets.
   bool use_dispatcher = o.dispatcher || (workers > 1 && (!all_rss || queues.size() < workers));
   shared.shared_cpu = [&]() {
     fs::sensor::dpdk::LcorePlan used = plan;
@@ -420,7 +449,8 @@ int main(int argc, char** argv) {
   // --- Banner (stderr: stdout carries only records)
   std::fprintf(stderr, "flowscribe %s: %s, %u worker%s%s, emitter on CPU %u%s\n", kVersion,
                offline ? cat("reading ", o.pcap, " (", fs::decode::link_type_name(probe.linktype),
-                                      ", ", probe.packets, " packets)").c_str()
+                                      ", ", probe.packets, " packets",
+                                      pcap_via.empty() ? "" : "; ", pcap_via, ")").c_str()
                        : cat(ports.size(), " port(s)").c_str(),
                workers, workers == 1 ? "" : "s", use_dispatcher ? " behind a software dispatcher" : "",
                plan.emitter_cpu, shared.shared_cpu ? " (CPUs shared: polling yields)" : "");
@@ -444,7 +474,8 @@ int main(int argc, char** argv) {
   fs::sensor::PortTotals prev_port = fs::sensor::port_totals(sources.ports);
   auto prev_t = t0;
   while (!shared.all_workers_done.load(std::memory_order_acquire)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Offline runs are short: wake often so the summary's time is not rounded up by 50 ms.
+    std::this_thread::sleep_for(std::chrono::milliseconds(offline ? 2 : 50));
     if (g_hup.exchange(false)) emitter.request_reopen();
     auto now = std::chrono::steady_clock::now();
     if (interval > 0 && now >= next_stats) {
@@ -557,7 +588,12 @@ int main(int argc, char** argv) {
     }
     if (rx < probe.packets && g_signals.load() == 0) {
       std::fprintf(stderr, "flowscribe: only %lu of the capture's %lu packets were delivered by "
-                           "DPDK's net_pcap\n", rx, probe.packets);
+                           "%s\n", rx, probe.packets,
+                   pcap_source ? cat("the pcap reader (", pcap_source->file().damaged()
+                                                             ? pcap_source->file().damage()
+                                                             : std::string("it ended early"),
+                                     ")").c_str()
+                               : "DPDK's net_pcap");
       exit_code = kExitRuntime;
     }
   }

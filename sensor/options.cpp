@@ -68,12 +68,26 @@ const std::vector<Flag>& flags() {
       // Input
       {"pcap", "FILE", "Input",
        "Offline mode: read a pcap or pcapng capture (Ethernet, Linux cooked v1/v2, raw IP, "
-       "null/loopback, NFLOG, 802.11 and 802.11 radiotap link types) through DPDK's net_pcap "
-       "device, flush every flow at the end "
-       "and exit. Implies --no-huge unless --hugepages is given.",
+       "null/loopback, NFLOG, 802.11 and 802.11 radiotap link types), flush every flow at the "
+       "end and exit. Implies --no-huge unless --hugepages is given.",
        [](Options& o, std::string_view v) -> absl::Status {
          if (v.empty()) return bad("pcap", "expected a file name", v);
          o.pcap = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"pcap-reader", "file|net_pcap", "Input",
+       "How --pcap reads the capture. 'file' (default): a classic pcap file is read in large "
+       "blocks straight into packet buffers on the core that polls it; pcapng and other "
+       "formats still go through net_pcap. 'net_pcap': always through DPDK's net_pcap device "
+       "(libpcap), as a live port would read it.",
+       [](Options& o, std::string_view v) -> absl::Status {
+         if (v == "file") {
+           o.pcap_net_pcap = false;
+         } else if (v == "net_pcap") {
+           o.pcap_net_pcap = true;
+         } else {
+           return bad("pcap-reader", "expected 'file' or 'net_pcap'", v);
+         }
          return absl::OkStatus();
        }},
       {"port", "PCI_ADDR|VDEV", "Input",
@@ -111,7 +125,7 @@ const std::vector<Flag>& flags() {
       {"dispatcher", nullptr, "Cores",
        "Force the software dispatcher (one extra core reads the ports and spreads packets to "
        "workers by a symmetric flow hash) even when the ports have enough RSS queues; with one "
-       "worker it takes the port reads (a pcap file's libpcap reads) off the worker's core.",
+       "worker it takes the port reads (or the pcap file's reads) off the worker's core.",
        [](Options& o, std::string_view) {
          o.dispatcher = true;
          return absl::OkStatus();

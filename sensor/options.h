@@ -25,6 +25,7 @@ enum class HugeMode { kAuto, kHuge, kNoHuge };
 struct Options {
   // Input
   std::string pcap;                 // --pcap FILE (offline mode)
+  bool pcap_net_pcap = false;       // --pcap-reader net_pcap: read --pcap through DPDK's net_pcap
   std::vector<std::string> ports;   // --port PCI_ADDR | VDEV_ARGS (repeatable)
   uint32_t rxq = 0;                 // --rxq N, 0 = one per worker
   uint32_t rx_desc = 1024;          // --rx-desc N

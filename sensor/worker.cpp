@@ -13,6 +13,7 @@
 #ifdef FS_ALLOC_GUARD
 #include "sensor/alloc_guard.h"
 #endif
+#include "sensor/pcap_source.h"
 
 namespace flowscribe::sensor {
 namespace {
@@ -56,6 +57,34 @@ class EofWatch {
   uint64_t last_;
   uint64_t quiet_;
 };
+
+// One burst from a core's input: a pcap file read in place, or a DPDK port's rx queue.
+inline uint16_t receive(const RxQueue& q, rte_mbuf** pkts, uint16_t burst, bool offline) {
+  if (q.file != nullptr) return q.file->rx_burst(pkts, burst);
+#ifdef FS_ALLOC_GUARD
+  // Offline, net_pcap's receive is libpcap reading the file, which grows its read buffer
+  // (realloc) the first time a frame exceeds it: input plumbing, not the worker's code.
+  if (offline) alloc_guard::disarm();
+#endif
+  uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, burst);
+#ifdef FS_ALLOC_GUARD
+  if (offline) alloc_guard::arm();
+#else
+  (void)offline;
+#endif
+  return n;
+}
+
+// Offline: every pcap file this core reads has delivered all it will (the end, or damage).
+bool files_done(const std::vector<RxQueue>& qs) {
+  bool any = false;
+  for (const RxQueue& q : qs) {
+    if (q.file == nullptr) return false;
+    if (!q.file->done()) return false;
+    any = true;
+  }
+  return any;
+}
 
 Nanos wall_clock_ns() {
   return static_cast<Nanos>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -565,15 +594,7 @@ int Worker::run() {
   while (!shared_.stop.load(std::memory_order_relaxed)) {
     uint32_t got = 0;
     for (const RxQueue& q : rxqs_) {
-#ifdef FS_ALLOC_GUARD
-      // Offline, net_pcap's receive is libpcap reading the file, which grows its read buffer
-      // (realloc) the first time a frame exceeds it: input plumbing, not the worker's code.
-      if (shared_.offline) alloc_guard::disarm();
-#endif
-      uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, burst);
-#ifdef FS_ALLOC_GUARD
-      if (shared_.offline) alloc_guard::arm();
-#endif
+      uint16_t n = receive(q, pkts, burst, shared_.offline);
       if (n == 0) continue;
       rx_.rx_packets.inc(n);
       process_burst(pkts, n);
@@ -592,7 +613,7 @@ int Worker::run() {
     }
     if (shared_.offline) {
       if (polls_ports()) {
-        if (eof.done(shared_, rx_.rx_packets.get())) {
+        if (eof.done(shared_, rx_.rx_packets.get()) || files_done(rxqs_)) {
           shared_.input_done.store(true, std::memory_order_release);
           break;
         }
@@ -737,13 +758,7 @@ int Dispatcher::run() {
   while (!shared_.stop.load(std::memory_order_relaxed)) {
     uint32_t got = 0;
     for (const RxQueue& q : rxqs_) {
-#ifdef FS_ALLOC_GUARD
-      if (shared_.offline) alloc_guard::disarm();  // libpcap's read buffer (see Worker::run)
-#endif
-      uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, burst);
-#ifdef FS_ALLOC_GUARD
-      if (shared_.offline) alloc_guard::arm();
-#endif
+      uint16_t n = receive(q, pkts, burst, shared_.offline);
       if (n == 0) continue;
       got += n;
       rx_.rx_packets.inc(n);
@@ -754,7 +769,7 @@ int Dispatcher::run() {
       eof.saw_packets();
       continue;
     }
-    if (shared_.offline && eof.done(shared_, rx_.rx_packets.get())) break;
+    if (shared_.offline && (eof.done(shared_, rx_.rx_packets.get()) || files_done(rxqs_))) break;
     idle_pause(shared_.shared_cpu, idle);
   }
   shared_.input_done.store(true, std::memory_order_release);

@@ -41,7 +41,7 @@ namespace flowscribe::sensor {
 FS_DEFINE_COUNTERS(WorkerCounters, FS_WORKER_COUNTERS);
 
 #define FS_RX_COUNTERS(X)                                                                \
-  X(rx_packets, "packets received from the ports by this poller")                        \
+  X(rx_packets, "packets received from the ports (offline: the capture file) by this poller") \
   X(dispatch_packets, "packets the software dispatcher handed to a worker")              \
   X(dispatch_ring_full, "packets dropped: a worker's input ring was full (worker slow)") \
   X(dispatch_waits, "offline mode: times the dispatcher waited for a worker")             \
@@ -50,9 +50,14 @@ FS_DEFINE_COUNTERS(WorkerCounters, FS_WORKER_COUNTERS);
 
 FS_DEFINE_COUNTERS(RxCounters, FS_RX_COUNTERS);
 
+class PcapSource;
+
+// Where a core's packets come from: a DPDK port's rx queue, or (offline, a classic pcap file)
+// the file itself.
 struct RxQueue {
   uint16_t port = 0;
   uint16_t queue = 0;
+  PcapSource* file = nullptr;  // not null: read this instead of the port
 };
 
 // Process-wide state the lcores read (written before launch, or atomics).

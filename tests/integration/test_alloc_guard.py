@@ -4,8 +4,10 @@
 Runs only in a build with -Dalloc_guard=true, where a worker or dispatcher that allocates
 aborts with "alloc_guard: heap allocation on a worker ..." and a backtrace
 (sensor/alloc_guard.cpp). Every capture under tests/captures, tests/captures/proto and
-tests/captures/dissect/* (each dissector's real traffic) and tests/captures/frag (IP reassembly) goes through flowscribe offline with one worker and with two workers behind the software
-dispatcher; any abort fails the test and shows the backtrace.
+tests/captures/dissect/* (each dissector's real traffic) and tests/captures/frag (IP
+reassembly) goes through flowscribe offline with one worker and with two workers behind the
+software dispatcher, and with one worker reading through DPDK's net_pcap; any abort fails the
+test and shows the backtrace.
 
 usage: test_alloc_guard.py --bin FLOWSCRIBE --captures DIR
 """
@@ -32,14 +34,15 @@ def main():
     failures = 0
     runs = 0
     for cap in caps:
-        for workers in ("1", "2"):
-            cmd = [args.bin, "--pcap", cap, "--workers", workers, "--out", "file:/dev/null",
-                   "--file-prefix", f"fs-allocguard-{os.getpid()}"]
+        for workers, reader in (("1", "file"), ("2", "file"), ("1", "net_pcap")):
+            cmd = [args.bin, "--pcap", cap, "--workers", workers, "--pcap-reader", reader,
+                   "--out", "file:/dev/null", "--file-prefix", f"fs-allocguard-{os.getpid()}"]
             p = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=120)
             runs += 1
             if p.returncode < 0 or p.returncode > 2 or "alloc_guard:" in p.stderr:
                 failures += 1
-                print(f"FAIL {os.path.basename(cap)} --workers {workers}: exit {p.returncode}")
+                print(f"FAIL {os.path.basename(cap)} --workers {workers} --pcap-reader {reader}: "
+                      f"exit {p.returncode}")
                 print(p.stderr[-4000:])
     # The guard must really be in this binary, or every run above proves nothing.
     nm = subprocess.run(["nm", "-C", args.bin], capture_output=True, text=True)

@@ -1,0 +1,89 @@
+#include "sensor/pcap_source.h"
+
+#include <rte_mbuf_dyn.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace flowscribe::sensor {
+
+absl::Status PcapSource::register_timestamp(int& offset, uint64_t& flag) {
+  int bit = -1;
+  if (rte_mbuf_dyn_rx_timestamp_register(&offset, nullptr) != 0) {
+    return absl::InternalError("cannot register the mbuf timestamp field");
+  }
+  bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
+  if (bit < 0) return absl::InternalError("cannot register the mbuf timestamp flag");
+  flag = 1ULL << bit;
+  return absl::OkStatus();
+}
+
+PcapSource::PcapSource(std::unique_ptr<PcapFile> file, rte_mempool* pool, int ts_offset,
+                       uint64_t ts_flag, uint64_t max_packets)
+    : file_(std::move(file)),
+      pool_(pool),
+      ts_offset_(ts_offset),
+      ts_flag_(ts_flag),
+      max_packets_(max_packets) {}
+
+bool PcapSource::copy_chained(rte_mbuf* head, const PcapRecord& r) {
+  uint32_t off = 0;
+  rte_mbuf* seg = head;
+  rte_mbuf* last = nullptr;
+  while (off < r.caplen) {
+    if (seg == nullptr) {
+      seg = rte_pktmbuf_alloc(pool_);
+      if (seg == nullptr) return false;  // the caller frees the chain built so far
+      last->next = seg;
+      ++head->nb_segs;
+    }
+    const uint32_t n = std::min<uint32_t>(r.caplen - off, rte_pktmbuf_tailroom(seg));
+    std::memcpy(rte_pktmbuf_mtod(seg, uint8_t*), r.data + off, n);
+    seg->data_len = static_cast<uint16_t>(n);
+    off += n;
+    last = seg;
+    seg = nullptr;
+  }
+  head->pkt_len = r.caplen;
+  return true;
+}
+
+uint16_t PcapSource::rx_burst(rte_mbuf** pkts, uint16_t n) {
+  if (done()) return 0;
+  n = static_cast<uint16_t>(std::min<uint64_t>(n, max_packets_ - delivered_));
+  if (rte_pktmbuf_alloc_bulk(pool_, pkts, n) != 0) {
+    // Fewer free than a burst: take what there is, one at a time.
+    uint16_t k = 0;
+    while (k < n && (pkts[k] = rte_pktmbuf_alloc(pool_)) != nullptr) ++k;
+    n = k;
+    if (n == 0) return 0;
+  }
+  uint16_t got = 0;
+  PcapRecord r;
+  while (got < n && file_->peek(r)) {
+    rte_mbuf* m = pkts[got];
+    if (r.caplen <= rte_pktmbuf_tailroom(m)) {
+      std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), r.data, r.caplen);
+      m->data_len = static_cast<uint16_t>(r.caplen);
+      m->pkt_len = r.caplen;
+    } else if (!copy_chained(m, r)) {
+      // Out of mbufs for a long frame: keep the record for the next burst.
+      rte_pktmbuf_free(m);
+      pkts[got] = nullptr;
+      break;
+    }
+    if (ts_offset_ >= 0) {
+      *RTE_MBUF_DYNFIELD(m, ts_offset_, rte_mbuf_timestamp_t*) = r.ts_ns;
+      m->ol_flags |= ts_flag_;
+    }
+    file_->consume();
+    ++got;
+  }
+  for (uint16_t i = got; i < n; ++i) {
+    if (pkts[i] != nullptr) rte_pktmbuf_free(pkts[i]);
+  }
+  delivered_ += got;
+  return got;
+}
+
+}  // namespace flowscribe::sensor
