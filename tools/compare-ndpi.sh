@@ -4,8 +4,10 @@
 # addresses per copy (build/tools/multiply_pcap), so both tools see many flows, not the same
 # few again, and run long enough to time. Then, one after the other on that file:
 #   ndpiReader -i FILE          its "Packet Processing Time" (libpcap read + nDPI), one thread
-#   flowscribe --pcap FILE      the whole sensor offline: net_pcap read, decode, flow table,
-#                               classifier, records formatted by the emitter to /dev/null
+#   flowscribe --pcap FILE      the whole sensor offline: the file read in blocks (its own
+#                               pcap reader), decode, flow table, classifier, records
+#                               formatted by the emitter to /dev/null
+#   ... --pcap-reader net_pcap  the same, the file read through DPDK's net_pcap (libpcap)
 #   bench_pipeline --mix ...    the worker alone on the same mix, from memory
 #
 #   tools/compare-ndpi.sh [-n PACKETS] [-b BUILDDIR] CAPTURE [CAPTURE ...]
@@ -61,12 +63,19 @@ ndpi_ms="$(sed -n 's/.*Packet Processing Time: *\([0-9.]*\) msec.*/\1/p' "$work/
 ndpi_flows="$(sed -n 's/.*Unique flows: *\([0-9]*\).*/\1/p' "$work/ndpi.log")"
 [ -n "$ndpi_ms" ] || die "no 'Packet Processing Time' in ndpiReader's output"
 
-# flowscribe offline: the summary's rate (from the lcores' launch to the last record written).
-"$builddir/sensor/flowscribe" --pcap "$big" --out file:/dev/null --file-prefix "fsndpi-$$" \
-  >/dev/null 2>"$work/fs.log" || die "flowscribe failed: $(grep -m1 -v '^$' "$work/fs.log")"
-read -r fs_pkts fs_secs < <(sed -n 's/^flowscribe: summary: \([0-9]*\) packets, [0-9]* bytes in \([0-9.]*\) s.*/\1 \2/p' "$work/fs.log")
-fs_flows="$(awk '$2 == "flow_created" { print $3 }' "$work/fs.log")"
-[ -n "$fs_pkts" ] || die "no summary in flowscribe's output"
+# flowscribe offline: the summary's rate (from the lcores' launch to the last record written),
+# with its own pcap reader and with DPDK's net_pcap.
+fs_run() {  # LOG [FLAGS...]: prints "packets seconds flows"
+  local log="$1"; shift
+  "$builddir/sensor/flowscribe" --pcap "$big" --out file:/dev/null --file-prefix "fsndpi-$$" "$@" \
+    >/dev/null 2>"$log" || die "flowscribe failed: $(grep -m1 -v '^$' "$log")"
+  local pk secs
+  read -r pk secs < <(sed -n 's/^flowscribe: summary: \([0-9]*\) packets, [0-9]* bytes in \([0-9.]*\) s.*/\1 \2/p' "$log")
+  [ -n "$pk" ] || die "no summary in flowscribe's output"
+  echo "$pk $secs $(awk '$2 == "flow_created" { print $3 }' "$log")"
+}
+read -r fs_pkts fs_secs fs_flows < <(fs_run "$work/fs.log")
+read -r np_pkts np_secs _ < <(fs_run "$work/fs-np.log" --pcap-reader net_pcap)
 
 # The worker alone, from memory, on the same mix (about one copy's flows at a time, as in
 # the file).
@@ -78,11 +87,13 @@ bench_mpps="$(sed -n 's/.*  \([0-9.]*\) Mpps\/core.*/\1/p' "$work/bench.log")"
 
 awk -v total="$total" -v copies="$copies" -v base="$base" -v nms="$ndpi_ms" -v nfl="$ndpi_flows" \
     -v fp="$fs_pkts" -v fs="$fs_secs" -v ffl="$fs_flows" -v bc="$bench_cpp" -v bm="$bench_mpps" \
+    -v np="$np_pkts" -v ns="$np_secs" \
     -v caps="${caps[*]}" 'BEGIN {
   npps = total / (nms / 1000); fpps = fp / fs; bpps = bm * 1e6
   printf "compare-ndpi: %s\n", caps
   printf "  multiplied: %d packets x %d copies = %d packets\n", base, copies, total
   printf "  %-44s %10.0f packets/s  (%d packets in %.3f s, %d flows)\n", "ndpiReader (1 thread, libpcap read + DPI)", npps, total, nms / 1000, nfl
   printf "  %-44s %10.0f packets/s  (%d packets in %.2f s, %d flows)  ratio %.1fx\n", "flowscribe --pcap (whole sensor, offline)", fpps, fp, fs, ffl, fpps / npps
+  printf "  %-44s %10.0f packets/s  (%d packets in %.2f s)  ratio %.1fx\n", "flowscribe --pcap --pcap-reader net_pcap", np / ns, np, ns, (np / ns) / npps
   printf "  %-44s %10.0f packets/s  (%.1f cycles/packet)  ratio %.1fx\n", "bench_pipeline --mix (worker, from memory)", bpps, bc, bpps / npps
 }'
