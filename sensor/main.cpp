@@ -64,6 +64,22 @@ int fail(int code, std::string_view msg) {
 }
 int fail(int code, const absl::Status& s) { return fail(code, std::string(s.message())); }
 
+// "272.6 MiB" for the banner: the size of a capture whose packets are not counted up front.
+std::string file_size_text(const std::string& path) {
+  std::error_code ec;
+  const uintmax_t n = std::filesystem::file_size(path, ec);
+  if (ec) return "size unknown";
+  char buf[32];
+  if (n >= (uintmax_t{1} << 30)) {
+    std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(n) / (1 << 30));
+  } else if (n >= (uintmax_t{1} << 20)) {
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(n) / (1 << 20));
+  } else {
+    std::snprintf(buf, sizeof buf, "%ju bytes", n);
+  }
+  return buf;
+}
+
 std::string human(double v) {
   if (v >= 1e9) return fmt::format("{:.2f}G", v / 1e9);
   if (v >= 1e6) return fmt::format("{:.2f}M", v / 1e6);
@@ -145,24 +161,30 @@ int main(int argc, char** argv) {
   const bool offline = !o.pcap.empty();
 
   // --- Everything that can be checked before DPDK starts is checked here, one line each.
+  // A classic pcap file is read by flowscribe itself (sensor/pcap_file.h), which finds the
+  // end and any damage on its own; anything else libpcap reads (pcapng, old or modified pcap)
+  // goes through DPDK's net_pcap, and is read once first to count its packets (the probe).
   fs::sensor::PcapProbe probe;
-  if (offline) {
-    absl::StatusOr<fs::sensor::PcapProbe> p = fs::sensor::probe_pcap(o.pcap);
-    if (!p.ok()) return fail(kExitUsage, p.status());
-    probe = *p;
-  }
-  // A classic pcap file is read by flowscribe itself (sensor/pcap_file.h); anything else
-  // libpcap reads (pcapng, old or modified pcap) goes through DPDK's net_pcap.
   std::unique_ptr<fs::sensor::PcapFile> pcap_file;
   std::string pcap_via;  // why net_pcap reads it, for the banner
-  if (offline && !o.pcap_net_pcap) {
-    absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(o.pcap);
-    if (f.ok()) {
-      pcap_file = *std::move(f);
-    } else if (absl::IsUnimplemented(f.status())) {
-      pcap_via = cat(std::string(f.status().message()), ": read through DPDK's net_pcap");
-    } else {
-      return fail(kExitUsage, f.status());
+  if (offline) {
+    absl::StatusOr<fs::sensor::PcapProbe> p = fs::sensor::probe_pcap(o.pcap, /*count=*/false);
+    if (!p.ok()) return fail(kExitUsage, p.status());
+    probe = *p;
+    if (!o.pcap_net_pcap) {
+      absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(o.pcap);
+      if (f.ok()) {
+        pcap_file = *std::move(f);
+      } else if (absl::IsUnimplemented(f.status())) {
+        pcap_via = cat(std::string(f.status().message()), ": read through DPDK's net_pcap");
+      } else {
+        return fail(kExitUsage, f.status());
+      }
+    }
+    if (pcap_file == nullptr) {
+      p = fs::sensor::probe_pcap(o.pcap);
+      if (!p.ok()) return fail(kExitUsage, p.status());
+      probe = *p;
     }
   }
   bool huge = o.huge == fs::sensor::HugeMode::kHuge ||
@@ -292,7 +314,8 @@ int main(int argc, char** argv) {
   shared.burst = o.burst;
   shared.home_net = o.home_net;
   shared.worker_count = workers;
-  shared.expected_packets = probe.packets;
+  // Our reader says itself when the file is done; net_pcap's end is the probe's count.
+  shared.expected_packets = pcap_file ? UINT64_MAX : probe.packets;
   shared.link = offline ? static_cast<fs::decode::LinkType>(probe.linktype)
                         : fs::decode::LinkType::kEthernet;
   g_stop = &shared.stop;
@@ -340,8 +363,7 @@ int main(int argc, char** argv) {
     }
     shared.ts_scale = 1;
     pcap_source = std::make_unique<fs::sensor::PcapSource>(std::move(pcap_file), mbufs,
-                                                           shared.ts_offset, shared.ts_flag,
-                                                           probe.packets);
+                                                           shared.ts_offset, shared.ts_flag);
   } else if (offline) {
     // net_pcap stamps every mbuf with the record's time, in microseconds, in the standard
     // RX timestamp dynfield (it does not advertise the offload, so look the field up).
@@ -449,7 +471,8 @@ int main(int argc, char** argv) {
   // --- Banner (stderr: stdout carries only records)
   std::fprintf(stderr, "flowscribe %s: %s, %u worker%s%s, emitter on CPU %u%s\n", kVersion,
                offline ? cat("reading ", o.pcap, " (", fs::decode::link_type_name(probe.linktype),
-                                      ", ", probe.packets, " packets",
+                                      ", ", pcap_source ? file_size_text(o.pcap)
+                                                        : cat(probe.packets, " packets"),
                                       pcap_via.empty() ? "" : "; ", pcap_via, ")").c_str()
                        : cat(ports.size(), " port(s)").c_str(),
                workers, workers == 1 ? "" : "s", use_dispatcher ? " behind a software dispatcher" : "",
@@ -578,22 +601,21 @@ int main(int argc, char** argv) {
                drops + port.imissed ? " (see the counters above)" : "");
   if (offline) {
     uint64_t rx = fs::sensor::find_counter(all, "rx_packets");
-    if (probe.damaged) {
+    // Damage: found by our reader as it went, or by the probe before net_pcap read the file.
+    const fs::sensor::PcapFile* pf = pcap_source ? &pcap_source->file() : nullptr;
+    const bool damaged = pf ? pf->damaged() : probe.damaged;
+    if (damaged) {
       std::fprintf(stderr,
                    "flowscribe: capture %s is damaged: read %lu packets, then stopped at byte "
                    "offset %ld: %s\n",
-                   o.pcap.c_str(), probe.packets, static_cast<long>(probe.damage_offset),
-                   probe.damage.c_str());
+                   o.pcap.c_str(), pf ? pf->records() : probe.packets,
+                   static_cast<long>(pf ? pf->damage_offset() : probe.damage_offset),
+                   pf ? pf->damage().c_str() : probe.damage.c_str());
       exit_code = kExitRuntime;
     }
-    if (rx < probe.packets && g_signals.load() == 0) {
+    if (pf == nullptr && rx < probe.packets && g_signals.load() == 0) {
       std::fprintf(stderr, "flowscribe: only %lu of the capture's %lu packets were delivered by "
-                           "%s\n", rx, probe.packets,
-                   pcap_source ? cat("the pcap reader (", pcap_source->file().damaged()
-                                                             ? pcap_source->file().damage()
-                                                             : std::string("it ended early"),
-                                     ")").c_str()
-                               : "DPDK's net_pcap");
+                           "DPDK's net_pcap\n", rx, probe.packets);
       exit_code = kExitRuntime;
     }
   }

@@ -97,34 +97,45 @@ bool PcapFile::fill(size_t n) {
     } else if (r == 0) {
       eof_ = true;
     } else if (errno != EINTR) {
-      damage_ = cat("error reading the capture: ", std::strerror(errno));
+      damage_ = cat("error reading dump file: ", std::strerror(errno));
+      damage_offset_ = file_off_;
       eof_ = true;
     }
   }
   return end_ - pos_ >= n;
 }
 
+// The damage messages and offsets are libpcap's (sf-pcap.c, pcap_next_packet), so that a
+// damaged file reads the same whichever reader took it.
 bool PcapFile::peek_slow(PcapRecord& r) {
   if (done_) return false;
+  const uint64_t start = offset();
   if (!fill(kRecordHeader)) {
     if (end_ != pos_ && damage_.empty()) {
       damage_ = cat("truncated dump file; tried to read ", kRecordHeader,
                     " header bytes, only got ", end_ - pos_);
+      damage_offset_ = file_off_;
     }
     done_ = true;
     return false;
   }
   const uint32_t caplen = u32(buf_.get() + pos_ + 8);
   if (caplen > kMaxSnaplen) {
-    damage_ = cat("invalid packet capture length ", caplen, ", bigger than maximum of ",
-                  kMaxSnaplen);
+    damage_ = cat("invalid packet capture length ", caplen, ", bigger than snaplen of ",
+                  snaplen_);
+    damage_offset_ = start + kRecordHeader;
     done_ = true;
     return false;
   }
   if (!fill(kRecordHeader + caplen)) {
     if (damage_.empty()) {
-      damage_ = cat("truncated dump file; tried to read ", caplen,
-                    " captured bytes, only got ", end_ - pos_ - kRecordHeader);
+      const size_t got = end_ - pos_ - kRecordHeader;
+      // A record longer than the snapshot length: libpcap reads the snapshot's worth, then
+      // discards the rest, and says which of the two ran short.
+      const uint32_t want = caplen > snaplen_ && got < snaplen_ ? snaplen_ : caplen;
+      damage_ = cat("truncated dump file; tried to read ", want, " captured bytes, only got ",
+                    got);
+      damage_offset_ = file_off_;
     }
     done_ = true;
     return false;

@@ -78,7 +78,9 @@ class PcapFile {
 
   bool done() const { return done_; }
   bool damaged() const { return !damage_.empty(); }
-  const std::string& damage() const { return damage_; }  // libpcap's wording where it has one
+  const std::string& damage() const { return damage_; }  // libpcap's wording
+  // Where libpcap's file position would be after the damage (its ftell), -1 if undamaged.
+  int64_t damage_offset() const { return damage_offset_; }
   uint64_t records() const { return records_; }          // records handed out by peek()
   uint64_t offset() const { return file_off_ - (end_ - pos_); }  // file offset of pos_
 
@@ -121,6 +123,7 @@ class PcapFile {
   size_t cur_skip_ = 0;  // bytes of the current record past pos_ (header + stored bytes)
   bool done_ = false;
   std::string damage_;
+  int64_t damage_offset_ = -1;
   uint64_t records_ = 0;
 };
 

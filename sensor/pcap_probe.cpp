@@ -12,7 +12,7 @@
 
 namespace flowscribe::sensor {
 
-absl::StatusOr<PcapProbe> probe_pcap(const std::string& path) {
+absl::StatusOr<PcapProbe> probe_pcap(const std::string& path, bool count) {
   FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) {
     int e = errno;
@@ -35,6 +35,10 @@ absl::StatusOr<PcapProbe> probe_pcap(const std::string& path) {
         "'", path, "' has link type ", r.linktype, " (", name,
         "), which flowscribe does not decode (supported: Ethernet, Linux cooked v1/v2, raw "
         "IP, null/loopback, NFLOG, 802.11, 802.11 radiotap)"));
+  }
+  if (!count) {
+    pcap_close(p);
+    return r;
   }
   pcap_pkthdr* h = nullptr;
   const u_char* data = nullptr;

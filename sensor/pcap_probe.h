@@ -23,6 +23,9 @@ struct PcapProbe {
 // Fails (InvalidArgument / NotFound) when the file cannot be opened as a capture or its link
 // type is not one we decode; a damaged capture is *not* a failure here (it is processed up
 // to the damage and reported at the end).
-absl::StatusOr<PcapProbe> probe_pcap(const std::string& path);
+// COUNT false: only open the file and check its link type (packets, bytes and damage are
+// left unset): for files flowscribe's own reader takes, which finds the end and any damage
+// itself, so the capture is not read twice.
+absl::StatusOr<PcapProbe> probe_pcap(const std::string& path, bool count = true);
 
 }  // namespace flowscribe::sensor

@@ -19,12 +19,8 @@ absl::Status PcapSource::register_timestamp(int& offset, uint64_t& flag) {
 }
 
 PcapSource::PcapSource(std::unique_ptr<PcapFile> file, rte_mempool* pool, int ts_offset,
-                       uint64_t ts_flag, uint64_t max_packets)
-    : file_(std::move(file)),
-      pool_(pool),
-      ts_offset_(ts_offset),
-      ts_flag_(ts_flag),
-      max_packets_(max_packets) {}
+                       uint64_t ts_flag)
+    : file_(std::move(file)), pool_(pool), ts_offset_(ts_offset), ts_flag_(ts_flag) {}
 
 bool PcapSource::copy_chained(rte_mbuf* head, const PcapRecord& r) {
   uint32_t off = 0;
@@ -50,7 +46,6 @@ bool PcapSource::copy_chained(rte_mbuf* head, const PcapRecord& r) {
 
 uint16_t PcapSource::rx_burst(rte_mbuf** pkts, uint16_t n) {
   if (done()) return 0;
-  n = static_cast<uint16_t>(std::min<uint64_t>(n, max_packets_ - delivered_));
   if (rte_pktmbuf_alloc_bulk(pool_, pkts, n) != 0) {
     // Fewer free than a burst: take what there is, one at a time.
     uint16_t k = 0;

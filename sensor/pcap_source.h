@@ -19,14 +19,12 @@ class PcapSource {
   // Registers DPDK's RX timestamp dynfield and flag (idempotent); call after rte_eal_init.
   static absl::Status register_timestamp(int& offset, uint64_t& flag);
 
-  // Delivers at most MAX_PACKETS records (the probe's count of readable ones).
-  PcapSource(std::unique_ptr<PcapFile> file, rte_mempool* pool, int ts_offset, uint64_t ts_flag,
-             uint64_t max_packets);
+  PcapSource(std::unique_ptr<PcapFile> file, rte_mempool* pool, int ts_offset, uint64_t ts_flag);
 
   // Up to N packets; 0 when the file is done or, for now, the pool has no free mbuf (the
   // worker returns them as it goes: offline input waits, it never drops).
   uint16_t rx_burst(rte_mbuf** pkts, uint16_t n);
-  bool done() const { return delivered_ >= max_packets_ || file_->done(); }
+  bool done() const { return file_->done(); }
   uint64_t delivered() const { return delivered_; }
   const PcapFile& file() const { return *file_; }
 
@@ -38,7 +36,6 @@ class PcapSource {
   rte_mempool* pool_;
   int ts_offset_;
   uint64_t ts_flag_;
-  uint64_t max_packets_;
   uint64_t delivered_ = 0;
 };
 

@@ -42,9 +42,9 @@ uint16_t burst_size(const Shared& s) {
   return static_cast<uint16_t>(std::min<uint32_t>(s.burst, kMaxBurst));
 }
 
-// Offline end of input for a core that polls ports: net_pcap returns nothing once the file
-// is read, so the input is done when the probe's packet count is in, or (a PMD that dropped
-// a record) when the port has been quiet for a long while.
+// Offline end of input for a core that polls a net_pcap port: it returns nothing once the
+// file is read, so the input is done when the probe's packet count is in, or (a PMD that
+// dropped a record) when the port has been quiet for a long while.
 class EofWatch {
  public:
   EofWatch() : last_(rte_rdtsc()), quiet_(rte_get_tsc_hz() / 1'000'000 * kOfflineEofQuietUs) {}
@@ -75,15 +75,18 @@ inline uint16_t receive(const RxQueue& q, rte_mbuf** pkts, uint16_t burst, bool 
   return n;
 }
 
-// Offline: every pcap file this core reads has delivered all it will (the end, or damage).
-bool files_done(const std::vector<RxQueue>& qs) {
-  bool any = false;
+// Offline, the end of a poller's input: a pcap file our reader takes says itself when it is
+// done (the end, or damage); a net_pcap port is done when the probe's count is in, or after
+// a long quiet (EofWatch).
+bool input_ended(const std::vector<RxQueue>& qs, const EofWatch& eof, const Shared& s,
+                 uint64_t received) {
+  bool files = false;
   for (const RxQueue& q : qs) {
-    if (q.file == nullptr) return false;
+    if (q.file == nullptr) continue;
     if (!q.file->done()) return false;
-    any = true;
+    files = true;
   }
-  return any;
+  return files || eof.done(s, received);
 }
 
 Nanos wall_clock_ns() {
@@ -613,7 +616,7 @@ int Worker::run() {
     }
     if (shared_.offline) {
       if (polls_ports()) {
-        if (eof.done(shared_, rx_.rx_packets.get()) || files_done(rxqs_)) {
+        if (input_ended(rxqs_, eof, shared_, rx_.rx_packets.get())) {
           shared_.input_done.store(true, std::memory_order_release);
           break;
         }
@@ -769,7 +772,7 @@ int Dispatcher::run() {
       eof.saw_packets();
       continue;
     }
-    if (shared_.offline && (eof.done(shared_, rx_.rx_packets.get()) || files_done(rxqs_))) break;
+    if (shared_.offline && input_ended(rxqs_, eof, shared_, rx_.rx_packets.get())) break;
     idle_pause(shared_.shared_cpu, idle);
   }
   shared_.input_done.store(true, std::memory_order_release);

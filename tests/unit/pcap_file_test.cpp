@@ -30,6 +30,8 @@ struct Rec {
 struct Read {
   std::vector<Rec> recs;
   bool damaged = false;
+  std::string damage;   // the message
+  int64_t offset = -1;  // the file position after the damage
 };
 
 Read read_libpcap(const std::string& path) {
@@ -45,6 +47,10 @@ Read read_libpcap(const std::string& path) {
                         Bytes(d, d + h->caplen)});
   }
   out.damaged = rc == PCAP_ERROR;
+  if (out.damaged) {
+    out.damage = pcap_geterr(p);
+    out.offset = std::ftell(pcap_file(p));
+  }
   pcap_close(p);
   return out;
 }
@@ -54,6 +60,8 @@ Read read_ours(PcapFile& f) {
   PcapRecord r;
   while (f.next(r)) out.recs.push_back({r.ts_ns, r.wire_len, Bytes(r.data, r.data + r.caplen)});
   out.damaged = f.damaged();
+  out.damage = f.damage();
+  out.offset = f.damage_offset();
   CHECK(f.done());
   CHECK(f.records() == out.recs.size());
   return out;
@@ -67,6 +75,8 @@ void compare(const std::string& path, size_t buffer = 0) {
   Read ours = read_ours(**f);
   Read lib = read_libpcap(path);
   CHECK(ours.damaged == lib.damaged);
+  CHECK(ours.damage == lib.damage);
+  CHECK(ours.offset == lib.offset);
   REQUIRE(ours.recs.size() == lib.recs.size());
   for (size_t i = 0; i < ours.recs.size(); ++i) {
     INFO("record " << i);
@@ -199,6 +209,16 @@ TEST_CASE("damage: cut at every byte, and lengths libpcap refuses", "[pcap_file]
     t.write(Bytes(whole.begin(), whole.begin() + static_cast<long>(cut)));
     compare(t.path());
   }
+  // Records longer than the snapshot length, cut inside the snapshot's part and after it.
+  Writer cut;
+  cut.header(0xa1b2c3d4, 100);
+  cut.record(1, 2, 40, 40, 7);
+  cut.record(3, 4, 300, 300, 8);
+  for (size_t n = cut.out.size() - 300; n <= cut.out.size(); n += 1) {
+    INFO("snapshot 100, cut at " << n);
+    t.write(Bytes(cut.out.begin(), cut.out.begin() + static_cast<long>(n)));
+    compare(t.path());
+  }
   // A header too short to be a capture is refused, as libpcap refuses it.
   for (size_t cut = 0; cut < 24; ++cut) {
     t.write(Bytes(whole.begin(), whole.begin() + static_cast<long>(cut)));
@@ -221,7 +241,7 @@ TEST_CASE("damage: cut at every byte, and lengths libpcap refuses", "[pcap_file]
   PcapRecord r;
   CHECK((*f)->next(r));
   CHECK_FALSE((*f)->next(r));
-  CHECK((*f)->damage().find("bigger than maximum") != std::string::npos);
+  CHECK((*f)->damage().find("bigger than snaplen") != std::string::npos);
 }
 
 TEST_CASE("records across buffer refills, the largest record included", "[pcap_file]") {
