@@ -17,6 +17,11 @@ constexpr uint32_t kMagicNs = 0xa1b23c4d;
 constexpr uint32_t kMagicModified = 0xa1b2cd34;  // Alexey Kuznetzov's patched libpcap
 constexpr uint32_t kMagicPcapng = 0x0a0d0d0a;    // a pcapng section header block
 constexpr uint32_t kLinktypeNflog = 239;
+constexpr uint32_t kLinktypeUsbLinux = 189;
+constexpr uint32_t kLinktypeUsbLinuxMmapped = 220;
+constexpr uint32_t kLinktypeDbus = 231;
+constexpr uint32_t kLinktypeUsbpcap = 249;
+constexpr uint32_t kLinktypeEbhscr = 279;
 constexpr size_t kFileHeader = 24;
 
 }  // namespace
@@ -34,7 +39,7 @@ absl::StatusOr<std::unique_ptr<PcapFile>> PcapFile::open(const std::string& path
   f->fd_ = fd;
   // Room for the largest record libpcap accepts, twice, so a refill always makes progress.
   f->cap_ = std::max(buffer_bytes, 2 * (kRecordHeader + kMaxSnaplen));
-  f->buf_ = std::make_unique<uint8_t[]>(f->cap_);
+  f->buf_.reset(new uint8_t[f->cap_]);  // not zeroed: only bytes read(2) wrote are read
   if (!f->fill(kFileHeader)) {
     if (f->damaged()) return absl::InvalidArgumentError(cat("'", path, "': ", f->damage_));
     return absl::InvalidArgumentError(cat("'", path, "' is too short to be a capture"));
@@ -68,11 +73,22 @@ absl::StatusOr<std::unique_ptr<PcapFile>> PcapFile::open(const std::string& path
   }
   uint32_t snaplen = f->u32(h + 16);
   f->linktype_ = f->u32(h + 20) & 0xffff;  // the upper bits carry the FCS length
-  // libpcap converts NFLOG's host-order TLV headers of a byte-swapped file; we do not.
+  // libpcap rewrites some link types' pseudo-headers as it reads (pcap_post_process): NFLOG's
+  // host-order TLV headers in a byte-swapped file, Linux USB headers always. Leave those to it.
   if (f->swapped_ && f->linktype_ == kLinktypeNflog) {
     return absl::UnimplementedError("byte-swapped NFLOG capture");
   }
-  f->snaplen_ = (snaplen == 0 || snaplen > kMaxSnaplen) ? kMaxSnaplen : snaplen;
+  if (f->linktype_ == kLinktypeUsbLinux || f->linktype_ == kLinktypeUsbLinuxMmapped) {
+    return absl::UnimplementedError("Linux USB capture");
+  }
+  // And a few allow records above 262,144 bytes (max_snaplen_for_dlt): not ours to decode.
+  if (f->linktype_ == kLinktypeDbus || f->linktype_ == kLinktypeUsbpcap ||
+      f->linktype_ == kLinktypeEbhscr) {
+    return absl::UnimplementedError(cat("link type ", f->linktype_));
+  }
+  // pcap_adjust_snapshot(): only 0 and lengths above INT_MAX are replaced; a file may claim
+  // a snapshot above the largest record libpcap accepts.
+  f->snaplen_ = (snaplen == 0 || snaplen > 0x7fffffffu) ? kMaxSnaplen : snaplen;
   f->pos_ = kFileHeader;
   return f;
 }
@@ -121,8 +137,11 @@ bool PcapFile::peek_slow(PcapRecord& r) {
   }
   const uint32_t caplen = u32(buf_.get() + pos_ + 8);
   if (caplen > kMaxSnaplen) {
-    damage_ = cat("invalid packet capture length ", caplen, ", bigger than snaplen of ",
-                  snaplen_);
+    damage_ = caplen > snaplen_
+                  ? cat("invalid packet capture length ", caplen, ", bigger than snaplen of ",
+                        snaplen_)
+                  : cat("invalid packet capture length ", caplen, ", bigger than maximum of ",
+                        kMaxSnaplen);
     damage_offset_ = start + kRecordHeader;
     done_ = true;
     return false;

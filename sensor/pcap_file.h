@@ -6,10 +6,13 @@
 // of the records in place.
 //
 // It follows libpcap's own reading rules (sf-pcap.c) so that it accepts the same records and
-// stops at the same damage: a snapshot length of 0 or above 262,144 means 262,144; a record
+// stops at the same damage: a snapshot length of 0 (or above INT_MAX) means 262,144; a record
 // longer than the snapshot length is cut to it; a record longer than 262,144 bytes, or one cut
 // short by the end of the file, is damage. pcapng, the modified ("Kuznetzov") format and
 // byte-swapped NFLOG files are not read here: open() says so and the sensor uses net_pcap.
+// One deliberate difference: a record's 32-bit seconds are unsigned, as the pcap format's
+// specification (draft-ietf-opsawg-pcap) says; libpcap reads them signed, which sends a
+// file written after January 2038 back to 1901.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

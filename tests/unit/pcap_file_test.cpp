@@ -225,23 +225,30 @@ TEST_CASE("damage: cut at every byte, and lengths libpcap refuses", "[pcap_file]
     auto f = PcapFile::open(t.path());
     CHECK(absl::IsInvalidArgument(f.status()));
   }
-  // caplen above libpcap's maximum: damage there, the records before it are read.
-  Writer big;
-  big.header(0xa1b2c3d4, 0);
-  big.record(1, 1, 60, 60, 1);
-  big.u32(2);
-  big.u32(2);
-  big.u32(PcapFile::kMaxSnaplen + 1);
-  big.u32(PcapFile::kMaxSnaplen + 1);
-  big.out.insert(big.out.end(), PcapFile::kMaxSnaplen + 1, 0);
-  t.write(big.out);
-  compare(t.path());
-  auto f = PcapFile::open(t.path());
-  REQUIRE(f.ok());
-  PcapRecord r;
-  CHECK((*f)->next(r));
-  CHECK_FALSE((*f)->next(r));
-  CHECK((*f)->damage().find("bigger than snaplen") != std::string::npos);
+  // caplen above libpcap's maximum: damage there, the records before it are read. The
+  // message names the snapshot length, or the maximum when the file claims a larger snapshot
+  // (libpcap keeps any snapshot length up to INT_MAX).
+  for (uint32_t snaplen : {0u, 100u, 300000u, 33554432u}) {
+    Writer big;
+    big.header(0xa1b2c3d4, snaplen);
+    big.record(1, 1, 60, 60, 1);
+    big.u32(2);
+    big.u32(2);
+    big.u32(PcapFile::kMaxSnaplen + 1);
+    big.u32(PcapFile::kMaxSnaplen + 1);
+    big.out.insert(big.out.end(), PcapFile::kMaxSnaplen + 1, 0);
+    t.write(big.out);
+    INFO("snaplen " << snaplen);
+    compare(t.path());
+    auto f = PcapFile::open(t.path());
+    REQUIRE(f.ok());
+    PcapRecord r;
+    CHECK((*f)->next(r));
+    CHECK_FALSE((*f)->next(r));
+    CHECK((*f)->damage().find(snaplen > PcapFile::kMaxSnaplen ? "bigger than maximum"
+                                                              : "bigger than snaplen") !=
+          std::string::npos);
+  }
 }
 
 TEST_CASE("records across buffer refills, the largest record included", "[pcap_file]") {
@@ -293,6 +300,11 @@ TEST_CASE("formats left to libpcap, and files that are not captures", "[pcap_fil
   Writer nflog_native;
   nflog_native.header(0xa1b2c3d4, 0, 239);
   CHECK(open_with(nflog_native.out).ok());
+  for (uint32_t lt : {189u, 220u, 231u, 249u, 279u}) {  // libpcap rewrites or allows more
+    Writer w;
+    w.header(0xa1b2c3d4, 0, lt);
+    CHECK(absl::IsUnimplemented(open_with(w.out)));
+  }
   Writer junk;
   junk.header(0x12345678, 0);
   CHECK(absl::IsInvalidArgument(open_with(junk.out)));
