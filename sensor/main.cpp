@@ -8,6 +8,7 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -63,6 +64,14 @@ int fail(int code, std::string_view msg) {
   return code;
 }
 int fail(int code, const absl::Status& s) { return fail(code, std::string(s.message())); }
+
+// Standard input, a pipe, a FIFO or a character device: read once, as it comes.
+bool is_stream(const std::string& path) {
+  if (path == "-") return true;
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return false;  // the probe says what is wrong
+  return S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode);
+}
 
 // "272.6 MiB" for the banner: the size of a capture whose packets are not counted up front.
 std::string file_size_text(const std::string& path) {
@@ -167,7 +176,31 @@ int main(int argc, char** argv) {
   fs::sensor::PcapProbe probe;
   std::unique_ptr<fs::sensor::PcapFile> pcap_file;
   std::string pcap_via;  // why net_pcap reads it, for the banner
-  if (offline) {
+  // Standard input ("-"), a pipe or a FIFO can be read only once, as it comes: our reader
+  // takes it without a probe (classic pcap only), e.g. `zcat x.pcap.gz | flowscribe --pcap -`.
+  const bool stream = offline && is_stream(o.pcap);
+  if (stream) {
+    const std::string name = o.pcap == "-" ? "standard input" : cat("'", o.pcap, "'");
+    if (o.pcap_net_pcap) {
+      return fail(kExitUsage, cat("--pcap-reader net_pcap needs a capture file, and ", name,
+                                  " is a pipe"));
+    }
+    absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(o.pcap);
+    if (absl::IsUnimplemented(f.status())) {
+      return fail(kExitUsage, cat(name, " holds ", std::string(f.status().message()),
+                                  ", which flowscribe reads only from a file: save it to one, "
+                                  "or convert it to pcap (editcap -F pcap)"));
+    }
+    if (!f.ok()) return fail(kExitUsage, f.status());
+    probe.linktype = (*f)->linktype();
+    if (!fs::decode::link_type_supported(probe.linktype)) {
+      return fail(kExitUsage, cat(name, " has link type ", probe.linktype,
+                                  ", which flowscribe does not decode (supported: Ethernet, "
+                                  "Linux cooked v1/v2, raw IP, null/loopback, NFLOG, 802.11, "
+                                  "802.11 radiotap)"));
+    }
+    pcap_file = *std::move(f);
+  } else if (offline) {
     absl::StatusOr<fs::sensor::PcapProbe> p = fs::sensor::probe_pcap(o.pcap, /*count=*/false);
     if (!p.ok()) return fail(kExitUsage, p.status());
     probe = *p;
@@ -471,8 +504,9 @@ int main(int argc, char** argv) {
   // --- Banner (stderr: stdout carries only records)
   std::fprintf(stderr, "flowscribe %s: %s, %u worker%s%s, emitter on CPU %u%s\n", kVersion,
                offline ? cat("reading ", o.pcap, " (", fs::decode::link_type_name(probe.linktype),
-                                      ", ", pcap_source ? file_size_text(o.pcap)
-                                                        : cat(probe.packets, " packets"),
+                                      ", ", stream        ? std::string("a stream")
+                                            : pcap_source ? file_size_text(o.pcap)
+                                                          : cat(probe.packets, " packets"),
                                       pcap_via.empty() ? "" : "; ", pcap_via, ")").c_str()
                        : cat(ports.size(), " port(s)").c_str(),
                workers, workers == 1 ? "" : "s", use_dispatcher ? " behind a software dispatcher" : "",
@@ -608,7 +642,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "flowscribe: capture %s is damaged: read %lu packets, then stopped at byte "
                    "offset %ld: %s\n",
-                   o.pcap.c_str(), pf ? pf->records() : probe.packets,
+                   o.pcap == "-" ? "on standard input" : o.pcap.c_str(),
+                   pf ? pf->records() : probe.packets,
                    static_cast<long>(pf ? pf->damage_offset() : probe.damage_offset),
                    pf ? pf->damage().c_str() : probe.damage.c_str());
       exit_code = kExitRuntime;

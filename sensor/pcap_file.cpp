@@ -28,21 +28,23 @@ constexpr size_t kFileHeader = 24;
 
 absl::StatusOr<std::unique_ptr<PcapFile>> PcapFile::open(const std::string& path,
                                                          size_t buffer_bytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = path == "-" ? ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)
+                       : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
     std::string msg = cat("cannot open capture '", path, "': ", std::strerror(e));
     return e == ENOENT ? absl::NotFoundError(msg) : absl::InvalidArgumentError(msg);
   }
-  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  const std::string name = path == "-" ? std::string("standard input") : cat("'", path, "'");
+  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // ESPIPE on a pipe: fine
   std::unique_ptr<PcapFile> f(new PcapFile());
   f->fd_ = fd;
   // Room for the largest record libpcap accepts, twice, so a refill always makes progress.
   f->cap_ = std::max(buffer_bytes, 2 * (kRecordHeader + kMaxSnaplen));
   f->buf_.reset(new uint8_t[f->cap_]);  // not zeroed: only bytes read(2) wrote are read
   if (!f->fill(kFileHeader)) {
-    if (f->damaged()) return absl::InvalidArgumentError(cat("'", path, "': ", f->damage_));
-    return absl::InvalidArgumentError(cat("'", path, "' is too short to be a capture"));
+    if (f->damaged()) return absl::InvalidArgumentError(cat(name, ": ", f->damage_));
+    return absl::InvalidArgumentError(cat(name, " is too short to be a capture"));
   }
   const uint8_t* h = f->buf_.get();
   uint32_t magic;
@@ -57,7 +59,7 @@ absl::StatusOr<std::unique_ptr<PcapFile>> PcapFile::open(const std::string& path
   } else if (magic == kMagicModified || swapped_magic == kMagicModified) {
     return absl::UnimplementedError("modified pcap format");
   } else {
-    return absl::InvalidArgumentError(cat("'", path, "' is not a classic pcap file"));
+    return absl::InvalidArgumentError(cat(name, " is not a classic pcap file"));
   }
   f->nano_ = (f->swapped_ ? swapped_magic : magic) == kMagicNs;
   uint16_t major, minor;

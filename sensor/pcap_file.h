@@ -34,7 +34,7 @@ class PcapFile {
  public:
   static constexpr uint32_t kMaxSnaplen = 262144;  // libpcap's MAXIMUM_SNAPLEN
 
-  // Opens PATH. Unimplemented: a format this reader leaves to libpcap (pcapng, modified
+  // Opens PATH ("-": standard input; pipes and FIFOs are read as they come). Unimplemented: a format this reader leaves to libpcap (pcapng, modified
   // pcap, swapped NFLOG); InvalidArgument / NotFound: not readable as a classic pcap.
   // BUFFER_BYTES is allocated here, once; it is raised to hold the largest record.
   static absl::StatusOr<std::unique_ptr<PcapFile>> open(const std::string& path,
