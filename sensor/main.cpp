@@ -29,6 +29,7 @@
 #include "sensor/dpdk/eal.h"
 #include "sensor/dpdk/port.h"
 #include "sensor/options.h"
+#include "sensor/match/hs_match.h"
 #include "sensor/pcap_file.h"
 #include "sensor/pcap_probe.h"
 #include "sensor/pcap_source.h"
@@ -64,6 +65,17 @@ int fail(int code, std::string_view msg) {
   return code;
 }
 int fail(int code, const absl::Status& s) { return fail(code, std::string(s.message())); }
+
+// --hs-cache: DIR, "off", or (empty) $XDG_CACHE_HOME/flowscribe, ~/.cache/flowscribe, none.
+std::string hs_cache_dir(const std::string& flag) {
+  if (flag == "off") return "";
+  if (!flag.empty()) return flag;
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg != nullptr && xdg[0] == '/') return cat(xdg, "/flowscribe");
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && home[0] == '/') return cat(home, "/.cache/flowscribe");
+  return "";
+}
 
 // Standard input, a pipe, a FIFO or a character device: read once, as it comes.
 bool is_stream(const std::string& path) {
@@ -283,7 +295,9 @@ int main(int argc, char** argv) {
   }
   if (absl::Status s = fs::emit::validate(fcfg); !s.ok()) return fail(kExitUsage, s);
 
-  // Protocol signatures compile once, before DPDK, so a bad user pattern is a clean error.
+  // Protocol signatures compile once, before DPDK, so a bad user pattern is a clean error;
+  // unchanged databases come from the cache (--hs-cache).
+  fs::match::set_cache_dir(hs_cache_dir(o.hs_cache));
   absl::StatusOr<std::shared_ptr<const fs::dissect::ClassifierDb>> classifier_db =
       fs::dissect::compile_classifier(o.signatures);
   if (!classifier_db.ok()) return fail(kExitUsage, classifier_db.status());

@@ -169,6 +169,12 @@ const std::vector<Flag>& flags() {
        "Add your own protocol signatures from FILE (format: docs/signatures.md); a bad line is "
        "reported with its line number.",
        string_flag(&Options::signatures, "signatures")},
+      {"hs-cache", "DIR|off", "Protocols",
+       "Keep the compiled Hyperscan signature databases in DIR and load them from there on the "
+       "next start when nothing they were compiled from has changed (signatures, Hyperscan, "
+       "CPU): a third of an offline run's start-up. Default: $XDG_CACHE_HOME/flowscribe or "
+       "~/.cache/flowscribe; 'off': compile every time.",
+       string_flag(&Options::hs_cache, "hs-cache")},
       {"apps", "FILE", "Protocols",
        "Add internet applications (domain suffix, application, category per line; format: "
        "docs/apps.md) to the built-in table that names the `app` of sessions from TLS SNI, "

@@ -45,6 +45,7 @@ struct Options {
   uint32_t stream_chunks = 0;       // --stream-chunks N, 0 = auto
   // Protocols
   std::string signatures;           // --signatures FILE
+  std::string hs_cache;             // --hs-cache DIR|off ("" = the user's cache directory)
   std::vector<std::string> apps;    // --apps FILE (repeatable)
   uint32_t dissect_states = 0;      // --dissect-states N, 0 = each dissector's default
   std::vector<std::pair<std::string, uint32_t>> dissect_states_named;  // --dissect-states NAME=N

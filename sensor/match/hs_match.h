@@ -47,8 +47,24 @@ struct CompileError {
 
 // Compiles patterns for the host CPU. On failure returns InvalidArgument with Hyperscan's
 // message; `error` (optional) receives the failing pattern's index and the raw message.
+// With a cache directory set, a database compiled before from the same patterns, by the same
+// Hyperscan for the same CPU, is loaded from it instead (see set_cache_dir).
 absl::StatusOr<Database> compile(const std::vector<Pattern>& patterns, Mode mode,
                                  CompileError* error = nullptr);
+
+// Compiled databases are kept in DIR (created 0700 if missing; "" = no cache, the default).
+// Each file holds the exact compile inputs it was made from (Hyperscan's version, the target
+// CPU's features, mode, and every pattern with its flags, id and offset) and is used only
+// when they match byte for byte; an unreadable, foreign or damaged file means a compile, and
+// a failure to write one is not an error. Call before compiling (start-up, one thread).
+void set_cache_dir(std::string dir);
+
+// What the cache did since start-up: databases loaded from it, and compiled and stored.
+struct CacheStats {
+  unsigned loaded = 0;
+  unsigned stored = 0;
+};
+CacheStats cache_stats();
 
 // Per-worker scratch space, sized for every database it will scan.
 class Scratch {

@@ -594,6 +594,41 @@ def case_stdin():
              "link type 147")
 
 
+def case_hs_cache():
+    """--hs-cache DIR keeps the compiled signature databases: the first run stores them, the
+    next loads them, the records are the same as with --hs-cache off, and a damaged file is
+    compiled again, not trusted."""
+    strip = lambda out: [re.sub(r'sid="[0-9a-f]{8}', 'sid="', re.sub(r' flowscribe \d+ ', ' flowscribe - ', line))
+                         for line in out.splitlines()]
+    with tempfile.TemporaryDirectory() as d:
+        cache = os.path.join(d, "hs")
+        sig = os.path.join(d, "sigs.conf")
+        with open(sig, "w") as f:
+            f.write("protocol=acme transport=tcp direction=client depth=16 pattern=^ACME/1\\.0\n")
+        want = offline("basic.pcap", "--hs-cache", "off", "--signatures", sig).stdout
+        assert not os.path.exists(cache)
+        first = offline("basic.pcap", "--hs-cache", cache, "--signatures", sig).stdout
+        stored = sorted(os.listdir(cache))
+        assert stored and all(n.endswith(".hsdb") for n in stored), stored
+        assert oct(os.stat(cache).st_mode & 0o777) == "0o700", oct(os.stat(cache).st_mode)
+        mtimes = {n: os.stat(os.path.join(cache, n)).st_mtime_ns for n in stored}
+        second = offline("basic.pcap", "--hs-cache", cache, "--signatures", sig).stdout
+        assert {n: os.stat(os.path.join(cache, n)).st_mtime_ns for n in stored} == mtimes, \
+            "the second run rewrote the cache instead of loading it"
+        assert strip(first) == strip(want) and strip(second) == strip(want), "records differ"
+        # Without the user's signatures the built-in-only databases are others: more files.
+        offline("basic.pcap", "--hs-cache", cache)
+        assert len(os.listdir(cache)) > len(stored), os.listdir(cache)
+        # A damaged file is not loaded: compiled again and replaced.
+        victim = os.path.join(cache, stored[0])
+        with open(victim, "r+b") as f:
+            f.seek(-40, os.SEEK_END)
+            f.write(b"\xff" * 8)
+        third = offline("basic.pcap", "--hs-cache", cache, "--signatures", sig).stdout
+        assert strip(third) == strip(want)
+        assert os.stat(victim).st_mtime_ns != mtimes[stored[0]], "a damaged file was kept"
+
+
 CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}
 
 

@@ -1704,3 +1704,87 @@ TEST_CASE("opcua: HEL and ACK Certain, one side alone Unsure, a bad header not O
   CHECK(probe(bad, ack) == Verdict::kNotMine);
   CHECK(probe("MSGF" + std::string(20, '\0'), ack) == Verdict::kNotMine);  // MSG first: not a start
 }
+
+TEST_CASE("compiled databases come back from the cache only for the same inputs", "[hs_cache]") {
+  namespace fsys = std::filesystem;
+  char tmpl[] = "/tmp/fs-hscache-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const fsys::path dir = fsys::path(tmpl) / "cache";  // created by the first store
+  std::vector<match::Pattern> a = {{"GET /", 1, HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH, 5},
+                                   {"\\x16\\x03[\\x00-\\x04]", 2, HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH, 3}};
+  std::vector<match::Pattern> b = a;
+  b[0].max_offset = 6;  // one input differs: another database
+  auto hits = [](const match::Database& db, const std::string& text) {
+    match::Scratch s;
+    REQUIRE(s.reserve(db));
+    std::set<unsigned> ids;
+    auto on = [&ids](unsigned id) {
+      ids.insert(id);
+      return false;
+    };
+    match::scan_block(db, s, reinterpret_cast<const uint8_t*>(text.data()),
+                      static_cast<uint32_t>(text.size()), on);
+    return ids;
+  };
+  auto files = [&]() {
+    std::vector<fsys::path> out;
+    if (fsys::exists(dir)) {
+      for (const auto& e : fsys::directory_iterator(dir)) out.push_back(e.path());
+    }
+    return out;
+  };
+
+  match::set_cache_dir("");
+  const match::CacheStats s0 = match::cache_stats();
+  REQUIRE(match::compile(a, match::Mode::kBlock).ok());
+  CHECK(files().empty());  // no directory set: nothing stored
+
+  match::set_cache_dir(dir.string() + "/");
+  auto first = match::compile(a, match::Mode::kBlock);
+  REQUIRE(first.ok());
+  REQUIRE(files().size() == 1);
+  const fsys::path a_file = files()[0];
+  CHECK(match::cache_stats().stored == s0.stored + 1);
+  CHECK((fsys::status(dir).permissions() & fsys::perms::others_all) == fsys::perms::none);
+  auto again = match::compile(a, match::Mode::kBlock);
+  REQUIRE(again.ok());
+  CHECK(match::cache_stats().loaded == s0.loaded + 1);
+  CHECK(hits(*again, "GET /x") == std::set<unsigned>{1});
+  CHECK(hits(*again, "\x16\x03\x01") == std::set<unsigned>{2});
+  CHECK(hits(*again, "xGET /") == hits(*first, "xGET /"));  // max_offset kept: no match
+
+  // The other pattern list and the other mode are other files, not a wrong load.
+  REQUIRE(match::compile(b, match::Mode::kBlock).ok());
+  REQUIRE(match::compile(a, match::Mode::kStream).ok());
+  CHECK(files().size() == 3);
+  CHECK(match::cache_stats().loaded == s0.loaded + 1);
+  CHECK(hits(*match::compile(b, match::Mode::kBlock), "xGET /") == std::set<unsigned>{1});
+
+  // A file cut short, or one holding another key under this name: compiled again, replaced.
+  const auto loaded_before = match::cache_stats().loaded;
+  for (int damage = 0; damage < 3; ++damage) {
+    std::string body;
+    {
+      std::ifstream in(a_file, std::ios::binary);
+      body.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    }
+    REQUIRE(body.size() > 100);
+    if (damage == 0) body.resize(body.size() / 2);            // cut in the database
+    if (damage == 1) body[body.size() - 50] ^= 0x5a;          // a flipped byte in it
+    if (damage == 2) body[20] ^= 0x01;                        // the key differs
+    {
+      std::ofstream out(a_file, std::ios::binary | std::ios::trunc);
+      out << body;
+    }
+    auto db = match::compile(a, match::Mode::kBlock);
+    REQUIRE(db.ok());
+    CHECK(hits(*db, "GET /x") == std::set<unsigned>{1});
+    INFO("damage " << damage);
+    CHECK(match::cache_stats().loaded == loaded_before);
+  }
+  // A cache that cannot be written is no error.
+  match::set_cache_dir("/proc/no-such-dir/cache");
+  CHECK(match::compile(a, match::Mode::kBlock).ok());
+  match::set_cache_dir("");
+  fsys::remove_all(tmpl);
+}
