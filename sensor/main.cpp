@@ -659,7 +659,7 @@ int main(int argc, char** argv) {
                    o.pcap == "-" ? "on standard input" : o.pcap.c_str(),
                    pf ? pf->records() : probe.packets,
                    static_cast<long>(pf ? pf->damage_offset() : probe.damage_offset),
-                   pf ? pf->damage().c_str() : probe.damage.c_str());
+                   pf ? std::string(pf->damage()).c_str() : probe.damage.c_str());
       exit_code = kExitRuntime;
     }
     if (pf == nullptr && rx < probe.packets && g_signals.load() == 0) {

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 
 #include "common/strings.h"
@@ -43,7 +45,7 @@ absl::StatusOr<std::unique_ptr<PcapFile>> PcapFile::open(const std::string& path
   f->cap_ = std::max(buffer_bytes, 2 * (kRecordHeader + kMaxSnaplen));
   f->buf_.reset(new uint8_t[f->cap_]);  // not zeroed: only bytes read(2) wrote are read
   if (!f->fill(kFileHeader)) {
-    if (f->damaged()) return absl::InvalidArgumentError(cat(name, ": ", f->damage_));
+    if (f->damaged()) return absl::InvalidArgumentError(cat(name, ": ", f->damage()));
     return absl::InvalidArgumentError(cat(name, " is too short to be a capture"));
   }
   const uint8_t* h = f->buf_.get();
@@ -95,6 +97,14 @@ absl::StatusOr<std::unique_ptr<PcapFile>> PcapFile::open(const std::string& path
   return f;
 }
 
+void PcapFile::set_damage(const char* fmt, ...) {
+  if (damaged()) return;
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(damage_, sizeof damage_, fmt, ap);
+  va_end(ap);
+}
+
 PcapFile::~PcapFile() {
   if (fd_ >= 0) ::close(fd_);
 }
@@ -115,7 +125,7 @@ bool PcapFile::fill(size_t n) {
     } else if (r == 0) {
       eof_ = true;
     } else if (errno != EINTR) {
-      damage_ = cat("error reading dump file: ", std::strerror(errno));
+      set_damage("error reading dump file: %s", std::strerror(errno));
       damage_offset_ = file_off_;
       eof_ = true;
     }
@@ -129,9 +139,9 @@ bool PcapFile::peek_slow(PcapRecord& r) {
   if (done_) return false;
   const uint64_t start = offset();
   if (!fill(kRecordHeader)) {
-    if (end_ != pos_ && damage_.empty()) {
-      damage_ = cat("truncated dump file; tried to read ", kRecordHeader,
-                    " header bytes, only got ", end_ - pos_);
+    if (end_ != pos_ && !damaged()) {
+      set_damage("truncated dump file; tried to read %zu header bytes, only got %zu",
+                 kRecordHeader, end_ - pos_);
       damage_offset_ = file_off_;
     }
     done_ = true;
@@ -139,23 +149,23 @@ bool PcapFile::peek_slow(PcapRecord& r) {
   }
   const uint32_t caplen = u32(buf_.get() + pos_ + 8);
   if (caplen > kMaxSnaplen) {
-    damage_ = caplen > snaplen_
-                  ? cat("invalid packet capture length ", caplen, ", bigger than snaplen of ",
-                        snaplen_)
-                  : cat("invalid packet capture length ", caplen, ", bigger than maximum of ",
-                        kMaxSnaplen);
+    if (caplen > snaplen_) {
+      set_damage("invalid packet capture length %u, bigger than snaplen of %u", caplen, snaplen_);
+    } else {
+      set_damage("invalid packet capture length %u, bigger than maximum of %u", caplen,
+                 kMaxSnaplen);
+    }
     damage_offset_ = start + kRecordHeader;
     done_ = true;
     return false;
   }
   if (!fill(kRecordHeader + caplen)) {
-    if (damage_.empty()) {
+    if (!damaged()) {
       const size_t got = end_ - pos_ - kRecordHeader;
       // A record longer than the snapshot length: libpcap reads the snapshot's worth, then
       // discards the rest, and says which of the two ran short.
       const uint32_t want = caplen > snaplen_ && got < snaplen_ ? snaplen_ : caplen;
-      damage_ = cat("truncated dump file; tried to read ", want, " captured bytes, only got ",
-                    got);
+      set_damage("truncated dump file; tried to read %u captured bytes, only got %zu", want, got);
       damage_offset_ = file_off_;
     }
     done_ = true;

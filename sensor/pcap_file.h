@@ -18,6 +18,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 
@@ -80,8 +81,10 @@ class PcapFile {
   }
 
   bool done() const { return done_; }
-  bool damaged() const { return !damage_.empty(); }
-  const std::string& damage() const { return damage_; }  // libpcap's wording
+  bool damaged() const { return damage_[0] != '\0'; }
+  // libpcap's wording. Kept in a fixed buffer: damage is found on the worker, which must not
+  // allocate after start-up (the allocation guard checks).
+  std::string_view damage() const { return damage_; }
   // Where libpcap's file position would be after the damage (its ftell), -1 if undamaged.
   int64_t damage_offset() const { return damage_offset_; }
   uint64_t records() const { return records_; }          // records handed out by peek()
@@ -125,7 +128,9 @@ class PcapFile {
   PcapRecord cur_;
   size_t cur_skip_ = 0;  // bytes of the current record past pos_ (header + stored bytes)
   bool done_ = false;
-  std::string damage_;
+  char damage_[160] = {};
+  // Records the first damage only (printf-style, cut to the buffer).
+  [[gnu::format(printf, 2, 3)]] void set_damage(const char* fmt, ...);
   int64_t damage_offset_ = -1;
   uint64_t records_ = 0;
 };

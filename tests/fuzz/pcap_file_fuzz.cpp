@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "sensor/pcap_file.h"
 
@@ -63,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (f.damaged() != (rc == PCAP_ERROR)) mismatch("damage");
     if (f.damaged()) {
-      if (f.damage() != pcap_geterr(p)) mismatch("damage message");
+      if (f.damage() != std::string_view(pcap_geterr(p))) mismatch("damage message");
       if (f.damage_offset() != std::ftell(pcap_file(p))) mismatch("damage offset");
     }
     pcap_close(p);

@@ -60,7 +60,7 @@ Read read_ours(PcapFile& f) {
   PcapRecord r;
   while (f.next(r)) out.recs.push_back({r.ts_ns, r.wire_len, Bytes(r.data, r.data + r.caplen)});
   out.damaged = f.damaged();
-  out.damage = f.damage();
+  out.damage = std::string(f.damage());
   out.offset = f.damage_offset();
   CHECK(f.done());
   CHECK(f.records() == out.recs.size());
