@@ -77,6 +77,58 @@ std::string hs_cache_dir(const std::string& flag) {
   return "";
 }
 
+bool is_stream(const std::string& path);
+
+// Several --pcap files: each must be a classic pcap file flowscribe's reader takes, of one link
+// type. Returns them in the order of their first packets (stable: files with the same first
+// time, or none, keep the command line's order), since shell globs put capture.pcap10 before
+// capture.pcap2. Sets PROBE's link type from the first and BYTES to their total size.
+absl::StatusOr<std::vector<std::string>> order_series(const Options& o,
+                                                      fs::sensor::PcapProbe& probe,
+                                                      uint64_t& bytes) {
+  if (o.pcap_net_pcap) {
+    return absl::InvalidArgumentError("--pcap-reader net_pcap reads one capture: give one --pcap");
+  }
+  struct Item {
+    std::string path;
+    uint64_t first_ts;
+    uint32_t linktype;
+  };
+  std::vector<Item> items;
+  for (const std::string& path : o.pcaps) {
+    if (is_stream(path)) {
+      return absl::InvalidArgumentError(
+          cat("--pcap ", path, ": standard input, a pipe or a FIFO can only be read alone, "
+                               "not as part of several captures"));
+    }
+    absl::StatusOr<fs::sensor::PcapProbe> p = fs::sensor::probe_pcap(path, /*count=*/false);
+    if (!p.ok()) return p.status();
+    absl::StatusOr<fs::sensor::PcapFile::Summary> sum = fs::sensor::PcapFile::inspect(path);
+    if (absl::IsUnimplemented(sum.status())) {
+      return absl::InvalidArgumentError(
+          cat("'", path, "' is ", std::string(sum.status().message()),
+              ": several captures are read only as classic pcap; convert it (editcap -F pcap) "
+              "or read it alone"));
+    }
+    if (!sum.ok()) return sum.status();
+    if (!items.empty() && sum->linktype != items[0].linktype) {
+      return absl::InvalidArgumentError(
+          cat("'", path, "' has link type ", fs::decode::link_type_name(sum->linktype), " and '",
+              items[0].path, "' ", fs::decode::link_type_name(items[0].linktype),
+              ": captures read together must share one link type"));
+    }
+    if (items.empty()) probe = *p;
+    std::error_code ec;
+    bytes += std::filesystem::file_size(path, ec);
+    items.push_back({path, sum->first_ts_ns, sum->linktype});
+  }
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& a, const Item& b) { return a.first_ts < b.first_ts; });
+  std::vector<std::string> out;
+  for (Item& i : items) out.push_back(std::move(i.path));
+  return out;
+}
+
 // Standard input, a pipe, a FIFO or a character device: read once, as it comes.
 bool is_stream(const std::string& path) {
   if (path == "-") return true;
@@ -86,10 +138,7 @@ bool is_stream(const std::string& path) {
 }
 
 // "272.6 MiB" for the banner: the size of a capture whose packets are not counted up front.
-std::string file_size_text(const std::string& path) {
-  std::error_code ec;
-  const uintmax_t n = std::filesystem::file_size(path, ec);
-  if (ec) return "size unknown";
+std::string size_text(uintmax_t n) {
   char buf[32];
   if (n >= (uintmax_t{1} << 30)) {
     std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(n) / (1 << 30));
@@ -99,6 +148,12 @@ std::string file_size_text(const std::string& path) {
     std::snprintf(buf, sizeof buf, "%ju bytes", n);
   }
   return buf;
+}
+
+std::string file_size_text(const std::string& path) {
+  std::error_code ec;
+  const uintmax_t n = std::filesystem::file_size(path, ec);
+  return ec ? std::string("size unknown") : size_text(n);
 }
 
 std::string human(double v) {
@@ -190,8 +245,19 @@ int main(int argc, char** argv) {
   std::string pcap_via;  // why net_pcap reads it, for the banner
   // Standard input ("-"), a pipe or a FIFO can be read only once, as it comes: our reader
   // takes it without a probe (classic pcap only), e.g. `zcat x.pcap.gz | flowscribe --pcap -`.
-  const bool stream = offline && is_stream(o.pcap);
-  if (stream) {
+  const bool stream = offline && o.pcaps.size() == 1 && is_stream(o.pcap);
+  // Several files: a series read as one capture, in the order of their first packets.
+  std::vector<std::string> pcap_paths = o.pcaps;
+  uint64_t pcap_bytes = 0;  // the series' size, for the banner
+  if (pcap_paths.size() > 1) {
+    absl::StatusOr<std::vector<std::string>> series = order_series(o, probe, pcap_bytes);
+    if (!series.ok()) return fail(kExitUsage, series.status());
+    pcap_paths = *std::move(series);
+    absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f =
+        fs::sensor::PcapFile::open(pcap_paths[0]);
+    if (!f.ok()) return fail(kExitUsage, f.status());
+    pcap_file = *std::move(f);
+  } else if (stream) {
     const std::string name = o.pcap == "-" ? "standard input" : cat("'", o.pcap, "'");
     if (o.pcap_net_pcap) {
       return fail(kExitUsage, cat("--pcap-reader net_pcap needs a capture file, and ", name,
@@ -409,8 +475,9 @@ int main(int argc, char** argv) {
       return fail(kExitRuntime, s);
     }
     shared.ts_scale = 1;
-    pcap_source = std::make_unique<fs::sensor::PcapSource>(std::move(pcap_file), mbufs,
-                                                           shared.ts_offset, shared.ts_flag);
+    pcap_source = std::make_unique<fs::sensor::PcapSource>(std::move(pcap_file), pcap_paths,
+                                                           mbufs, shared.ts_offset,
+                                                           shared.ts_flag);
   } else if (offline) {
     // net_pcap stamps every mbuf with the record's time, in microseconds, in the standard
     // RX timestamp dynfield (it does not advertise the offload, so look the field up).
@@ -517,11 +584,16 @@ int main(int argc, char** argv) {
 
   // --- Banner (stderr: stdout carries only records)
   std::fprintf(stderr, "flowscribe %s: %s, %u worker%s%s, emitter on CPU %u%s\n", kVersion,
-               offline ? cat("reading ", o.pcap, " (", fs::decode::link_type_name(probe.linktype),
-                                      ", ", stream        ? std::string("a stream")
-                                            : pcap_source ? file_size_text(o.pcap)
-                                                          : cat(probe.packets, " packets"),
-                                      pcap_via.empty() ? "" : "; ", pcap_via, ")").c_str()
+               offline ? cat("reading ",
+                             pcap_paths.size() > 1
+                                 ? cat(pcap_paths.size(), " captures in the order of their first packets")
+                                 : o.pcap,
+                             " (", fs::decode::link_type_name(probe.linktype), ", ",
+                             stream                  ? std::string("a stream")
+                             : pcap_paths.size() > 1 ? size_text(pcap_bytes) + " in all"
+                             : pcap_source           ? file_size_text(o.pcap)
+                                                     : cat(probe.packets, " packets"),
+                             pcap_via.empty() ? "" : "; ", pcap_via, ")").c_str()
                        : cat(ports.size(), " port(s)").c_str(),
                workers, workers == 1 ? "" : "s", use_dispatcher ? " behind a software dispatcher" : "",
                plan.emitter_cpu, shared.shared_cpu ? " (CPUs shared: polling yields)" : "");
@@ -649,18 +721,32 @@ int main(int argc, char** argv) {
                drops + port.imissed ? " (see the counters above)" : "");
   if (offline) {
     uint64_t rx = fs::sensor::find_counter(all, "rx_packets");
-    // Damage: found by our reader as it went, or by the probe before net_pcap read the file.
-    const fs::sensor::PcapFile* pf = pcap_source ? &pcap_source->file() : nullptr;
-    const bool damaged = pf ? pf->damaged() : probe.damaged;
-    if (damaged) {
-      std::fprintf(stderr,
-                   "flowscribe: capture %s is damaged: read %lu packets, then stopped at byte "
-                   "offset %ld: %s\n",
-                   o.pcap == "-" ? "on standard input" : o.pcap.c_str(),
-                   pf ? pf->records() : probe.packets,
-                   static_cast<long>(pf ? pf->damage_offset() : probe.damage_offset),
-                   pf ? std::string(pf->damage()).c_str() : probe.damage.c_str());
+    // Damage: found by our reader as it went (each file of a series), or by the probe before
+    // net_pcap read the file.
+    auto damaged_line = [&](const std::string& path, uint64_t read, int64_t offset,
+                            const char* why) {
+      if (offset < 0) {
+        std::fprintf(stderr, "flowscribe: capture %s could not be read: %s\n", path.c_str(), why);
+      } else {
+        std::fprintf(stderr,
+                     "flowscribe: capture %s is damaged: read %lu packets, then stopped at byte "
+                     "offset %ld: %s\n",
+                     path == "-" ? "on standard input" : path.c_str(), read,
+                     static_cast<long>(offset), why);
+      }
       exit_code = kExitRuntime;
+    };
+    const fs::sensor::PcapSource* pf = pcap_source.get();
+    if (pcap_source) {
+      const auto& results = pcap_source->results();
+      for (size_t i = 0; i < results.size(); ++i) {
+        if (results[i].damaged()) {
+          damaged_line(pcap_source->paths()[i], results[i].records, results[i].damage_offset,
+                       results[i].damage);
+        }
+      }
+    } else if (probe.damaged) {
+      damaged_line(o.pcap, probe.packets, probe.damage_offset, probe.damage.c_str());
     }
     if (pf == nullptr && rx < probe.packets && g_signals.load() == 0) {
       std::fprintf(stderr, "flowscribe: only %lu of the capture's %lu packets were delivered by "

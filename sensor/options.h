@@ -24,7 +24,8 @@ enum class HugeMode { kAuto, kHuge, kNoHuge };
 
 struct Options {
   // Input
-  std::string pcap;                 // --pcap FILE (offline mode)
+  std::string pcap;                 // --pcap FILE (offline mode): the first one
+  std::vector<std::string> pcaps;   // every --pcap, in the order given
   bool pcap_net_pcap = false;       // --pcap-reader net_pcap: read --pcap through DPDK's net_pcap
   std::vector<std::string> ports;   // --port PCI_ADDR | VDEV_ARGS (repeatable)
   uint32_t rxq = 0;                 // --rxq N, 0 = one per worker

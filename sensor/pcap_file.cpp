@@ -30,71 +30,160 @@ constexpr size_t kFileHeader = 24;
 
 absl::StatusOr<std::unique_ptr<PcapFile>> PcapFile::open(const std::string& path,
                                                          size_t buffer_bytes) {
-  int fd = path == "-" ? ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)
-                       : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    std::string msg = cat("cannot open capture '", path, "': ", std::strerror(e));
-    return e == ENOENT ? absl::NotFoundError(msg) : absl::InvalidArgumentError(msg);
-  }
-  const std::string name = path == "-" ? std::string("standard input") : cat("'", path, "'");
-  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // ESPIPE on a pipe: fine
   std::unique_ptr<PcapFile> f(new PcapFile());
-  f->fd_ = fd;
   // Room for the largest record libpcap accepts, twice, so a refill always makes progress.
   f->cap_ = std::max(buffer_bytes, 2 * (kRecordHeader + kMaxSnaplen));
   f->buf_.reset(new uint8_t[f->cap_]);  // not zeroed: only bytes read(2) wrote are read
-  if (!f->fill(kFileHeader)) {
-    if (f->damaged()) return absl::InvalidArgumentError(cat(name, ": ", f->damage()));
-    return absl::InvalidArgumentError(cat(name, " is too short to be a capture"));
+  const std::string name = path == "-" ? std::string("standard input") : cat("'", path, "'");
+  switch (f->start(path.c_str())) {
+    case Start::kOk:
+      return f;
+    case Start::kCannotOpen:
+      return f->open_errno_ == ENOENT
+                 ? absl::NotFoundError(cat("cannot open capture '", path, "': ", f->damage()))
+                 : absl::InvalidArgumentError(cat("cannot open capture '", path, "': ", f->damage()));
+    case Start::kLeftToLibpcap:
+      return absl::UnimplementedError(std::string(f->damage()));
+    case Start::kNotPcap:
+      return absl::InvalidArgumentError(cat(name, " ", f->damage()));
   }
-  const uint8_t* h = f->buf_.get();
+  return absl::InternalError("unreachable");
+}
+
+bool PcapFile::reopen(const char* path) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  pos_ = end_ = 0;
+  file_off_ = 0;
+  eof_ = have_ = done_ = false;
+  damage_[0] = '\0';
+  damage_offset_ = -1;
+  records_ = 0;
+  const Start r = start(path);
+  if (r == Start::kOk) return true;
+  // Not readable here: a file that is done, with what went wrong as its damage.
+  char why[sizeof damage_];
+  std::memcpy(why, damage_, sizeof why);
+  damage_[0] = '\0';
+  if (r == Start::kCannotOpen) {
+    set_damage("cannot open the capture: %s", why);
+  } else if (r == Start::kLeftToLibpcap) {
+    set_damage("%s, which flowscribe reads only alone (through net_pcap)", why);
+  } else {
+    set_damage("%s", why);
+  }
+  done_ = true;
+  return false;
+}
+
+// Opens PATH and reads its file header; on failure the reason is in damage_ (no allocation,
+// so a worker can move on to the next file of a series).
+PcapFile::Start PcapFile::start(const char* path) {
+  int fd = std::strcmp(path, "-") == 0 ? ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)
+                                       : ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    open_errno_ = errno;
+    set_damage("%s", std::strerror(open_errno_));
+    return Start::kCannotOpen;
+  }
+  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // ESPIPE on a pipe: fine
+  fd_ = fd;
+  if (!fill(kFileHeader)) {
+    if (!damaged()) set_damage("is too short to be a capture");
+    return Start::kNotPcap;
+  }
+  const Start r = check_header(buf_.get());
+  if (r == Start::kOk) pos_ = kFileHeader;
+  return r;
+}
+
+// The 24-byte file header at H: byte order, precision, version, link type, snapshot length.
+PcapFile::Start PcapFile::check_header(const uint8_t* h) {
   uint32_t magic;
   std::memcpy(&magic, h, 4);
   const uint32_t swapped_magic = __builtin_bswap32(magic);
   if (magic == kMagicUs || magic == kMagicNs) {
-    f->swapped_ = false;
+    swapped_ = false;
   } else if (swapped_magic == kMagicUs || swapped_magic == kMagicNs) {
-    f->swapped_ = true;
+    swapped_ = true;
   } else if (magic == kMagicPcapng) {
-    return absl::UnimplementedError("pcapng");
+    set_damage("pcapng");
+    return Start::kLeftToLibpcap;
   } else if (magic == kMagicModified || swapped_magic == kMagicModified) {
-    return absl::UnimplementedError("modified pcap format");
+    set_damage("modified pcap format");
+    return Start::kLeftToLibpcap;
   } else {
-    return absl::InvalidArgumentError(cat(name, " is not a classic pcap file"));
+    set_damage("is not a classic pcap file");
+    return Start::kNotPcap;
   }
-  f->nano_ = (f->swapped_ ? swapped_magic : magic) == kMagicNs;
+  nano_ = (swapped_ ? swapped_magic : magic) == kMagicNs;
   uint16_t major, minor;
   std::memcpy(&major, h + 4, 2);
   std::memcpy(&minor, h + 6, 2);
-  if (f->swapped_) {
+  if (swapped_) {
     major = __builtin_bswap16(major);
     minor = __builtin_bswap16(minor);
   }
   // libpcap reads 2.0-2.3 (caplen and len swapped, or maybe) and 543.0 too; leave those to it.
   if (major != 2 || minor != 4) {
-    return absl::UnimplementedError(cat("pcap version ", major, ".", minor));
+    set_damage("pcap version %u.%u", major, minor);
+    return Start::kLeftToLibpcap;
   }
-  uint32_t snaplen = f->u32(h + 16);
-  f->linktype_ = f->u32(h + 20) & 0xffff;  // the upper bits carry the FCS length
+  const uint32_t snaplen = u32(h + 16);
+  linktype_ = u32(h + 20) & 0xffff;  // the upper bits carry the FCS length
   // libpcap rewrites some link types' pseudo-headers as it reads (pcap_post_process): NFLOG's
   // host-order TLV headers in a byte-swapped file, Linux USB headers always. Leave those to it.
-  if (f->swapped_ && f->linktype_ == kLinktypeNflog) {
-    return absl::UnimplementedError("byte-swapped NFLOG capture");
+  if (swapped_ && linktype_ == kLinktypeNflog) {
+    set_damage("byte-swapped NFLOG capture");
+    return Start::kLeftToLibpcap;
   }
-  if (f->linktype_ == kLinktypeUsbLinux || f->linktype_ == kLinktypeUsbLinuxMmapped) {
-    return absl::UnimplementedError("Linux USB capture");
+  if (linktype_ == kLinktypeUsbLinux || linktype_ == kLinktypeUsbLinuxMmapped) {
+    set_damage("Linux USB capture");
+    return Start::kLeftToLibpcap;
   }
   // And a few allow records above 262,144 bytes (max_snaplen_for_dlt): not ours to decode.
-  if (f->linktype_ == kLinktypeDbus || f->linktype_ == kLinktypeUsbpcap ||
-      f->linktype_ == kLinktypeEbhscr) {
-    return absl::UnimplementedError(cat("link type ", f->linktype_));
+  if (linktype_ == kLinktypeDbus || linktype_ == kLinktypeUsbpcap ||
+      linktype_ == kLinktypeEbhscr) {
+    set_damage("link type %u", linktype_);
+    return Start::kLeftToLibpcap;
   }
   // pcap_adjust_snapshot(): only 0 and lengths above INT_MAX are replaced; a file may claim
   // a snapshot above the largest record libpcap accepts.
-  f->snaplen_ = (snaplen == 0 || snaplen > 0x7fffffffu) ? kMaxSnaplen : snaplen;
-  f->pos_ = kFileHeader;
-  return f;
+  snaplen_ = (snaplen == 0 || snaplen > 0x7fffffffu) ? kMaxSnaplen : snaplen;
+  damage_[0] = '\0';
+  return Start::kOk;
+}
+
+absl::StatusOr<PcapFile::Summary> PcapFile::inspect(const std::string& path) {
+  const std::string name = cat("'", path, "'");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int e = errno;
+    std::string msg = cat("cannot open capture '", path, "': ", std::strerror(e));
+    return e == ENOENT ? absl::NotFoundError(msg) : absl::InvalidArgumentError(msg);
+  }
+  uint8_t b[kFileHeader + kRecordHeader];
+  const ssize_t n = ::pread(fd, b, sizeof b, 0);
+  ::close(fd);
+  if (n < static_cast<ssize_t>(kFileHeader)) {
+    return absl::InvalidArgumentError(cat(name, " is too short to be a capture"));
+  }
+  PcapFile f;  // no buffer: only the header checks run
+  switch (f.check_header(b)) {
+    case Start::kOk:
+      break;
+    case Start::kLeftToLibpcap:
+      return absl::UnimplementedError(std::string(f.damage()));
+    default:
+      return absl::InvalidArgumentError(cat(name, " ", f.damage()));
+  }
+  Summary s;
+  s.linktype = f.linktype_;
+  if (n == static_cast<ssize_t>(sizeof b)) {
+    const uint32_t sec = f.u32(b + kFileHeader), frac = f.u32(b + kFileHeader + 4);
+    s.first_ts_ns = uint64_t{sec} * 1'000'000'000u + (f.nano_ ? frac : uint64_t{frac} * 1000u);
+  }
+  return s;
 }
 
 void PcapFile::set_damage(const char* fmt, ...) {

@@ -41,8 +41,20 @@ class PcapFile {
   static absl::StatusOr<std::unique_ptr<PcapFile>> open(const std::string& path,
                                                         size_t buffer_bytes = size_t{4} << 20);
   ~PcapFile();
+  // The next file of a series, read through the same buffer: no allocation, so a worker can
+  // call it. False if PATH cannot be read as a classic pcap: then done() and damage() says
+  // why.
+  bool reopen(const char* path);
   PcapFile(const PcapFile&) = delete;
   PcapFile& operator=(const PcapFile&) = delete;
+
+  // A file's header and first record's time, read without a buffer (pread of 40 bytes): to
+  // check and order the files of a series before the run. Same errors as open().
+  struct Summary {
+    uint32_t linktype = 0;
+    uint64_t first_ts_ns = UINT64_MAX;  // UINT64_MAX: no record
+  };
+  static absl::StatusOr<Summary> inspect(const std::string& path);
 
   uint32_t linktype() const { return linktype_; }
   uint32_t snaplen() const { return snaplen_; }
@@ -91,7 +103,10 @@ class PcapFile {
   uint64_t offset() const { return file_off_ - (end_ - pos_); }  // file offset of pos_
 
  private:
+  enum class Start { kOk, kCannotOpen, kNotPcap, kLeftToLibpcap };
   PcapFile() = default;
+  Start start(const char* path);
+  Start check_header(const uint8_t* h);
   static constexpr size_t kRecordHeader = 16;
   // Makes at least N bytes available at pos_; false if the file ends first.
   bool fill(size_t n);
@@ -114,6 +129,7 @@ class PcapFile {
   }
 
   int fd_ = -1;
+  int open_errno_ = 0;
   std::unique_ptr<uint8_t[]> buf_;
   size_t cap_ = 0;
   size_t pos_ = 0;       // next unread byte in buf_

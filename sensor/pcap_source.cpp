@@ -18,9 +18,42 @@ absl::Status PcapSource::register_timestamp(int& offset, uint64_t& flag) {
   return absl::OkStatus();
 }
 
-PcapSource::PcapSource(std::unique_ptr<PcapFile> file, rte_mempool* pool, int ts_offset,
-                       uint64_t ts_flag)
-    : file_(std::move(file)), pool_(pool), ts_offset_(ts_offset), ts_flag_(ts_flag) {}
+PcapSource::PcapSource(std::unique_ptr<PcapFile> file, std::vector<std::string> paths,
+                       rte_mempool* pool, int ts_offset, uint64_t ts_flag)
+    : file_(std::move(file)),
+      paths_(std::move(paths)),
+      results_(paths_.size()),
+      pool_(pool),
+      ts_offset_(ts_offset),
+      ts_flag_(ts_flag) {}
+
+void PcapSource::record_current() {
+  if (recorded_) return;
+  recorded_ = true;
+  PcapFileResult& r = results_[cur_];
+  r.records = file_->records();
+  r.damage_offset = file_->damage_offset();
+  const std::string_view d = file_->damage();
+  const size_t n = std::min(d.size(), sizeof r.damage - 1);
+  std::memcpy(r.damage, d.data(), n);
+  r.damage[n] = '\0';
+}
+
+bool PcapSource::advance() {
+  record_current();
+  while (next_ < paths_.size()) {
+    cur_ = next_++;
+    recorded_ = false;
+    if (file_->reopen(paths_[cur_].c_str())) return true;
+    record_current();  // could not be read: its result says why
+  }
+  return false;
+}
+
+const std::vector<PcapFileResult>& PcapSource::results() {
+  record_current();  // the last file read (or the one a signal stopped in)
+  return results_;
+}
 
 bool PcapSource::copy_chained(rte_mbuf* head, const PcapRecord& r) {
   uint32_t off = 0;
@@ -45,7 +78,7 @@ bool PcapSource::copy_chained(rte_mbuf* head, const PcapRecord& r) {
 }
 
 uint16_t PcapSource::rx_burst(rte_mbuf** pkts, uint16_t n) {
-  if (done()) return 0;
+  if (file_->done() && !advance()) return 0;
   if (rte_pktmbuf_alloc_bulk(pool_, pkts, n) != 0) {
     // Fewer free than a burst: take what there is, one at a time.
     uint16_t k = 0;

@@ -629,6 +629,57 @@ def case_hs_cache():
         assert os.stat(victim).st_mtime_ns != mtimes[stored[0]], "a damaged file was kept"
 
 
+def case_series():
+    """Several --pcap files are one capture, read in the order of their first packets: the
+    parts of basic.pcap, named so that a shell glob would sort them wrong, give the records
+    and counters of the whole file; a damaged file in the middle is reported and the next is
+    read; mixing what cannot go together is one line."""
+    import struct
+    norm = lambda out: [re.sub(r'sid="[0-9a-f]{8}', 'sid="', re.sub(r' flowscribe \d+ ', ' flowscribe - ', line))
+                        for line in out.splitlines()]
+    counters = lambda err: [l for l in err.splitlines()
+                            if not l.startswith("flowscribe 0") and "summary:" not in l]
+    with open(os.path.join(ARGS.captures, "basic.pcap"), "rb") as f:
+        whole = f.read()
+    head, off, recs = whole[:24], 24, []
+    while off + 16 <= len(whole):
+        caplen = struct.unpack_from("<I", whole, off + 8)[0]
+        recs.append(whole[off:off + 16 + caplen])
+        off += 16 + caplen
+    parts = [recs[:20], recs[20:50], recs[50:]]
+    with tempfile.TemporaryDirectory() as d:
+        names = [os.path.join(d, n) for n in ("cap.pcap10", "cap.pcap2", "cap.pcap")]
+        for name, part in zip(names, parts):
+            with open(name, "wb") as f:
+                f.write(head + b"".join(part))
+        one = offline("basic.pcap")
+        glob_order = sorted(names)  # cap.pcap, cap.pcap10, cap.pcap2: not time order
+        p = run(["--pcap", glob_order[0], "--pcap", glob_order[1], "--pcap", glob_order[2],
+                 "--sensor-name", "test-sensor"], check_rc=0)
+        check_grammar(p.stdout)
+        assert "reading 3 captures in the order of their first packets" in p.stderr, p.stderr
+        assert norm(p.stdout) == norm(one.stdout), "a series differs from the whole file"
+        assert counters(p.stderr) == counters(one.stderr), (p.stderr, one.stderr)
+        # The middle file cut inside its last record: its damage is reported, the rest read.
+        with open(names[1], "wb") as f:
+            f.write(head + b"".join(parts[1])[:-10])
+        p = run(["--pcap", names[0], "--pcap", names[1], "--pcap", names[2]], check_rc=1)
+        assert f"capture {names[1]} is damaged: read 29 packets" in p.stderr, p.stderr
+        assert "summary: 71 packets" in p.stderr, p.stderr
+        # What cannot be read together is refused before the run, in one line.
+        bad = [(["--pcap", names[0], "--pcap", os.path.join(ARGS.captures, "basic.pcapng")],
+                "is pcapng"),
+               (["--pcap", names[0], "--pcap", os.path.join(ARGS.captures, "sll.pcap")],
+                "must share one link type"),
+               (["--pcap", names[0], "--pcap", "-"], "can only be read alone"),
+               (["--pcap", names[0], "--pcap", os.path.join(d, "missing.pcap")],
+                "No such file"),
+               (["--pcap", names[0], "--pcap", names[2], "--pcap-reader", "net_pcap"],
+                "reads one capture")]
+        for argv, words in bad:
+            _one_line_error(run(argv, check_rc=2), words)
+
+
 CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}
 
 

@@ -311,5 +311,58 @@ TEST_CASE("formats left to libpcap, and files that are not captures", "[pcap_fil
   CHECK(absl::IsNotFound(PcapFile::open("/nonexistent/capture.pcap").status()));
 }
 
+TEST_CASE("reopen: the next file of a series through the same buffer", "[pcap_file]") {
+  TempFile a, b, ng;
+  Writer wa;
+  wa.header(0xa1b2c3d4, 0);
+  wa.record(1, 1, 60, 60, 1);
+  wa.record(2, 2, 70, 70, 2);
+  a.write(wa.out);
+  Writer wb;
+  wb.swapped = true;
+  wb.header(0xa1b23c4d, 0);  // another byte order and precision: the header is read again
+  wb.record(3, 3, 80, 80, 3);
+  wb.record(4, 4, 90, 90, 4);
+  b.write(Bytes(wb.out.begin(), wb.out.end() - 5));  // its last record cut short
+  Writer wn;
+  wn.header(0x0a0d0d0a, 0);
+  ng.write(wn.out);
+
+  auto f = PcapFile::open(a.path());
+  REQUIRE(f.ok());
+  Read first = read_ours(**f);
+  CHECK(first.recs.size() == 2);
+  CHECK_FALSE(first.damaged);
+  REQUIRE((*f)->reopen(b.path().c_str()));
+  CHECK((*f)->swapped());
+  CHECK((*f)->nanosecond());
+  Read second = read_ours(**f);
+  REQUIRE(second.recs.size() == 1);
+  CHECK(second.recs[0].ts_ns == 3'000'000'003u);
+  CHECK(second.damaged);
+  CHECK(second.damage == read_libpcap(b.path()).damage);
+  // Files that cannot be read: done at once, the reason as their damage, no records.
+  CHECK_FALSE((*f)->reopen("/nonexistent/capture.pcap"));
+  CHECK((*f)->done());
+  CHECK((*f)->damage() == "cannot open the capture: No such file or directory");
+  PcapRecord r;
+  CHECK_FALSE((*f)->next(r));
+  CHECK_FALSE((*f)->reopen(ng.path().c_str()));
+  CHECK((*f)->damage().find("pcapng") != std::string_view::npos);
+  // And back to a good one: every state of the last file is gone.
+  REQUIRE((*f)->reopen(a.path().c_str()));
+  CHECK(read_ours(**f).recs == first.recs);
+  // inspect(): the header and the first record's time, without reading the file.
+  auto sa = PcapFile::inspect(a.path());
+  REQUIRE(sa.ok());
+  CHECK(sa->linktype == 1);
+  CHECK(sa->first_ts_ns == 1'000'001'000u);
+  auto sb = PcapFile::inspect(b.path());
+  REQUIRE(sb.ok());
+  CHECK(sb->first_ts_ns == 3'000'000'003u);
+  CHECK(absl::IsUnimplemented(PcapFile::inspect(ng.path()).status()));
+  CHECK(absl::IsNotFound(PcapFile::inspect("/nonexistent/capture.pcap").status()));
+}
+
 }  // namespace
 }  // namespace flowscribe::sensor
