@@ -1,24 +1,26 @@
 #!/usr/bin/env python3
-"""Reads meson's testlog.json and prints 'N passed, N failed[, N skipped]'; exit 1 on failure."""
+"""Reads meson's testlog.json files (one per build directory) and prints
+'N passed, N failed[, N skipped]' over all of them; exit 1 on failure."""
 import json
 import sys
 
 passed = failed = skipped = 0
 names = []
-with open(sys.argv[1], encoding="utf-8") as f:
-    for line in f:
-        line = line.strip()
-        if not line:
-            continue
-        t = json.loads(line)
-        r = t.get("result")
-        if r in ("OK", "EXPECTEDFAIL"):
-            passed += 1
-        elif r == "SKIP":
-            skipped += 1
-        else:
-            failed += 1
-            names.append(t.get("name"))
+for path in sys.argv[1:]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            t = json.loads(line)
+            r = t.get("result")
+            if r in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif r == "SKIP":
+                skipped += 1
+            else:
+                failed += 1
+                names.append(t.get("name"))
 if names:
     print("failed: " + ", ".join(names))
 tail = f", {skipped} skipped" if skipped else ""
