@@ -12,25 +12,15 @@
 #include <fmt/format.h>
 #include "common/strings.h"
 #include "emit/format.h"
+#include "common/fd_io.h"
 #include "emit/record.h"
 
 namespace flowscribe::emit {
 
 namespace {
 
-// Writes all of data, retrying partial writes and EINTR. Returns 0 or an errno.
 int write_all(int fd, std::string_view data, size_t* written) {
-  *written = 0;
-  while (*written < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + *written, data.size() - *written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (n == 0) return EIO;  // a regular fd never does this; do not spin if one does
-    *written += static_cast<size_t>(n);
-  }
-  return 0;
+  return flowscribe::write_all(fd, data.data(), data.size(), written);
 }
 
 // The shared write path of both sinks: repairs a line cut by the previous failed write.

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/fd_io.h"
 #include "common/strings.h"
 
 namespace flowscribe::emit {
@@ -22,18 +23,6 @@ constexpr size_t kWriteBuffer = 256 * 1024;
 constexpr size_t kReadChunk = 256 * 1024;
 constexpr Nanos kHeadSaveEvery = kNsPerSec;
 
-bool write_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
 
 bool parse_seq(const char* name, uint64_t& seq) {
   std::string_view n(name);
@@ -188,7 +177,7 @@ bool Spool::append(std::string_view line) {
 
 bool Spool::flush_writes() {
   if (wbuf_.empty()) return true;
-  if (write_fd_ < 0 || !write_all(write_fd_, wbuf_.data(), wbuf_.size())) {
+  if (write_fd_ < 0 || write_all(write_fd_, wbuf_.data(), wbuf_.size()) != 0) {
     // A full disk: the lines stay buffered and are written on a later try; nothing is lost
     // while the process lives. Logged once per distinct error.
     std::string e = cat("cannot write spool ", dir_, ": ", std::strerror(errno));
@@ -309,8 +298,8 @@ absl::Status Spool::rewrite_front(std::string_view lines) {
   const uint64_t seq = segs_.empty() ? next_seq_++ : segs_.front().seq - 1;
   const std::string tmp = dir_ + "/rewrite.tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0 || !write_all(fd, lines.data(), lines.size()) ||
-      !write_all(fd, tail.data(), tail.size()) || ::fsync(fd) != 0) {
+  if (fd < 0 || write_all(fd, lines.data(), lines.size()) != 0 ||
+      write_all(fd, tail.data(), tail.size()) != 0 || ::fsync(fd) != 0) {
     const std::string why = std::strerror(errno);
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
@@ -364,7 +353,7 @@ void Spool::save_head() {
   char buf[64];
   const int n = std::snprintf(buf, sizeof buf, "%lu %lu\n", static_cast<unsigned long>(seq),
                               static_cast<unsigned long>(head_off_));
-  const bool ok = write_all(fd, buf, static_cast<size_t>(n));
+  const bool ok = write_all(fd, buf, static_cast<size_t>(n)) == 0;
   ::close(fd);
   if (ok && ::rename(tmp.c_str(), (dir_ + "/head").c_str()) == 0) head_dirty_ = false;
 }

@@ -55,6 +55,15 @@ Setter int_flag(int Options::*field, int lo, int hi, const char* name) {
   };
 }
 
+// A flag with two values: OFF sets FIELD false, ON sets it true.
+Setter two_way_flag(bool Options::*field, const char* name, const char* off, const char* on) {
+  return [=](Options& o, std::string_view v) -> absl::Status {
+    if (v != off && v != on) return bad(name, cat("expected ", off, " or ", on), v);
+    o.*field = v == on;
+    return absl::OkStatus();
+  };
+}
+
 Setter string_flag(std::string Options::*field, const char* name) {
   return [=](Options& o, std::string_view v) -> absl::Status {
     if (v.empty()) return bad(name, "expected a value", v);
@@ -85,16 +94,7 @@ const std::vector<Flag>& flags() {
        "blocks straight into packet buffers on the core that polls it; pcapng and other "
        "formats still go through net_pcap. 'net_pcap': always through DPDK's net_pcap device "
        "(libpcap), as a live port would read it.",
-       [](Options& o, std::string_view v) -> absl::Status {
-         if (v == "file") {
-           o.pcap_net_pcap = false;
-         } else if (v == "net_pcap") {
-           o.pcap_net_pcap = true;
-         } else {
-           return bad("pcap-reader", "expected 'file' or 'net_pcap'", v);
-         }
-         return absl::OkStatus();
-       }},
+       two_way_flag(&Options::pcap_net_pcap, "pcap-reader", "file", "net_pcap")},
       {"port", "PCI_ADDR|VDEV", "Input",
        "Live mode: capture from a DPDK port, either a PCI address bound to vfio-pci/igb_uio "
        "(0000:3b:00.0) or virtual-device arguments (net_memif0,role=client,socket=/run/x.sock; "
@@ -233,16 +233,7 @@ const std::vector<Flag>& flags() {
        uint_flag(&Options::udp_max, 480, 65507, "udp-max")},
       {"tcp-framing", "MODE", "Output",
        "TCP/TLS framing (RFC 6587): octet-counting (default) or lf for old collectors.",
-       [](Options& o, std::string_view v) -> absl::Status {
-         if (v == "octet-counting") {
-           o.tcp_framing_lf = false;
-         } else if (v == "lf") {
-           o.tcp_framing_lf = true;
-         } else {
-           return bad("tcp-framing", "expected octet-counting or lf", v);
-         }
-         return absl::OkStatus();
-       }},
+       two_way_flag(&Options::tcp_framing_lf, "tcp-framing", "octet-counting", "lf")},
       {"tls-ca", "FILE", "Output",
        "CA certificates (PEM) that tls:// collectors' certificates must chain to (default: the "
        "system store). The certificate must also name the host given in --out.",

@@ -4,12 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "absl/status/status.h"
+#include "common/fd_io.h"
 
 namespace flowscribe::match {
 namespace {
@@ -64,17 +64,9 @@ bool read_all(const std::string& path, std::string& out) {
     return false;
   }
   out.resize(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < out.size()) {
-    ssize_t r = ::read(fd, out.data() + got, out.size() - got);
-    if (r <= 0) {
-      if (r < 0 && errno == EINTR) continue;
-      break;
-    }
-    got += static_cast<size_t>(r);
-  }
+  const ssize_t got = read_full(fd, out.data(), out.size());
   ::close(fd);
-  return got == out.size();
+  return got == static_cast<ssize_t>(out.size());
 }
 
 hs_database_t* cache_load(const std::string& key) {
@@ -120,16 +112,8 @@ void cache_store(const std::string& key, const hs_database_t* db) {
   const std::string tmp = path + ".tmp." + std::to_string(getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;
-  size_t put = 0;
-  while (put < file.size()) {
-    ssize_t w = ::write(fd, file.data() + put, file.size() - put);
-    if (w <= 0) {
-      if (w < 0 && errno == EINTR) continue;
-      break;
-    }
-    put += static_cast<size_t>(w);
-  }
-  const bool ok = put == file.size() && ::close(fd) == 0;
+  const bool wrote = write_all(fd, file.data(), file.size()) == 0;
+  const bool ok = ::close(fd) == 0 && wrote;
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     ::unlink(tmp.c_str());
     return;
