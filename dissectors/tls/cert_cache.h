@@ -13,9 +13,6 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <string_view>
-
-#include "absl/hash/hash.h"
 
 namespace flowscribe::dissect::tls {
 
@@ -44,9 +41,23 @@ class CertCache {
     std::memset(static_cast<void*>(e_.get()), 0, sizeof(CertCacheEntry) * n_);
   }
 
+  // Not absl::Hash: that is seeded per process, so which certificates shared a slot, and so
+  // tls_cert_cache_hits, changed from one offline run of a capture to the next. A fixed mix
+  // (8 bytes a step) gives the same slots every run; find() compares the bytes anyway, and a
+  // 512-slot cache can be flushed by 512 certificates whatever the hash.
   static uint64_t hash_of(const uint8_t* der, uint32_t len) noexcept {
-    return absl::Hash<std::string_view>{}(
-        std::string_view(reinterpret_cast<const char*>(der), len));
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
+    uint32_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, der + i, 8);
+      h = (h ^ w) * 0xff51afd7ed558ccdull;
+      h ^= h >> 32;
+    }
+    uint64_t tail = 0;
+    std::memcpy(&tail, der + i, len - i);
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
   }
 
   // The entry holding exactly these DER bytes, or nullptr.
