@@ -6,8 +6,9 @@ aborts with "alloc_guard: heap allocation on a worker ..." and a backtrace
 (sensor/alloc_guard.cpp). Every capture under tests/captures, tests/captures/proto and
 tests/captures/dissect/* (each dissector's real traffic) and tests/captures/frag (IP
 reassembly) goes through flowscribe offline with one worker and with two workers behind the
-software dispatcher, with one worker reading through DPDK's net_pcap, and with one worker
-reading it from standard input; any abort fails the test and shows the backtrace. (The
+software dispatcher, with one worker reading through DPDK's net_pcap, with one worker reading
+it from standard input, and twice over as a series of two files; any abort fails the test and
+shows the backtrace. (The
 damaged captures matter most: the reader finds their damage on the worker.)
 
 usage: test_alloc_guard.py --bin FLOWSCRIBE --captures DIR
@@ -35,10 +36,14 @@ def main():
     failures = 0
     runs = 0
     for cap in caps:
-        for workers, reader in (("1", "file"), ("2", "file"), ("1", "net_pcap"), ("1", "stdin")):
+        for workers, reader in (("1", "file"), ("2", "file"), ("1", "net_pcap"), ("1", "stdin"),
+                                ("1", "series")):
             stdin = open(cap, "rb") if reader == "stdin" else subprocess.DEVNULL
-            cmd = [args.bin, "--pcap", "-" if reader == "stdin" else cap, "--workers", workers,
-                   "--pcap-reader", "file" if reader == "stdin" else reader,
+            # "series": the capture twice as a series, so the worker moves to the next file
+            # (after the damage, for a damaged one) through the same buffer.
+            inputs = {"stdin": ["--pcap", "-"], "series": ["--pcap", cap, "--pcap", cap]}
+            cmd = [args.bin, *inputs.get(reader, ["--pcap", cap]), "--workers", workers,
+                   "--pcap-reader", reader if reader in ("file", "net_pcap") else "file",
                    "--out", "file:/dev/null", "--file-prefix", f"fs-allocguard-{os.getpid()}"]
             p = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, errors="replace",
                                timeout=120)
