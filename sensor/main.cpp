@@ -79,11 +79,32 @@ std::string hs_cache_dir(const std::string& flag) {
 
 bool is_stream(const std::string& path);
 
+// --pcap DIR: the regular files in DIR (not hidden ones), by name; the series is put in time
+// order later. Anything else is passed on as it is.
+absl::Status expand_capture_dir(const std::string& path, std::vector<std::string>& out) {
+  std::error_code ec;
+  if (path == "-" || !std::filesystem::is_directory(path, ec)) {
+    out.push_back(path);
+    return absl::OkStatus();
+  }
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+    if (e.path().filename().string().rfind('.', 0) == 0) continue;
+    if (e.is_regular_file(ec)) files.push_back(e.path().string());
+  }
+  if (ec) return absl::InvalidArgumentError(cat("--pcap ", path, ": ", ec.message()));
+  if (files.empty()) return absl::InvalidArgumentError(cat("--pcap ", path, ": no files in it"));
+  std::sort(files.begin(), files.end());
+  out.insert(out.end(), files.begin(), files.end());
+  return absl::OkStatus();
+}
+
 // Several --pcap files: each must be a classic pcap file flowscribe's reader takes, of one link
 // type. Returns them in the order of their first packets (stable: files with the same first
 // time, or none, keep the command line's order), since shell globs put capture.pcap10 before
 // capture.pcap2. Sets PROBE's link type from the first and BYTES to their total size.
 absl::StatusOr<std::vector<std::string>> order_series(const Options& o,
+                                                      const std::vector<std::string>& paths,
                                                       fs::sensor::PcapProbe& probe,
                                                       uint64_t& bytes) {
   if (o.pcap_net_pcap) {
@@ -95,7 +116,7 @@ absl::StatusOr<std::vector<std::string>> order_series(const Options& o,
     uint32_t linktype;
   };
   std::vector<Item> items;
-  for (const std::string& path : o.pcaps) {
+  for (const std::string& path : paths) {
     if (is_stream(path)) {
       return absl::InvalidArgumentError(
           cat("--pcap ", path, ": standard input, a pipe or a FIFO can only be read alone, "
@@ -245,12 +266,17 @@ int main(int argc, char** argv) {
   std::string pcap_via;  // why net_pcap reads it, for the banner
   // Standard input ("-"), a pipe or a FIFO can be read only once, as it comes: our reader
   // takes it without a probe (classic pcap only), e.g. `zcat x.pcap.gz | flowscribe --pcap -`.
-  const bool stream = offline && o.pcaps.size() == 1 && is_stream(o.pcap);
+  // A directory stands for the files in it.
+  std::vector<std::string> pcap_paths;
+  for (const std::string& p : o.pcaps) {
+    if (absl::Status st = expand_capture_dir(p, pcap_paths); !st.ok()) return fail(kExitUsage, st);
+  }
+  const std::string pcap0 = pcap_paths.empty() ? std::string() : pcap_paths[0];
+  const bool stream = offline && pcap_paths.size() == 1 && is_stream(pcap0);
   // Several files: a series read as one capture, in the order of their first packets.
-  std::vector<std::string> pcap_paths = o.pcaps;
   uint64_t pcap_bytes = 0;  // the series' size, for the banner
   if (pcap_paths.size() > 1) {
-    absl::StatusOr<std::vector<std::string>> series = order_series(o, probe, pcap_bytes);
+    absl::StatusOr<std::vector<std::string>> series = order_series(o, pcap_paths, probe, pcap_bytes);
     if (!series.ok()) return fail(kExitUsage, series.status());
     pcap_paths = *std::move(series);
     absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f =
@@ -258,12 +284,12 @@ int main(int argc, char** argv) {
     if (!f.ok()) return fail(kExitUsage, f.status());
     pcap_file = *std::move(f);
   } else if (stream) {
-    const std::string name = o.pcap == "-" ? "standard input" : cat("'", o.pcap, "'");
+    const std::string name = pcap0 == "-" ? "standard input" : cat("'", pcap0, "'");
     if (o.pcap_net_pcap) {
       return fail(kExitUsage, cat("--pcap-reader net_pcap needs a capture file, and ", name,
                                   " is a pipe"));
     }
-    absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(o.pcap);
+    absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(pcap0);
     if (absl::IsUnimplemented(f.status())) {
       return fail(kExitUsage, cat(name, " holds ", std::string(f.status().message()),
                                   ", which flowscribe reads only from a file: save it to one, "
@@ -279,11 +305,11 @@ int main(int argc, char** argv) {
     }
     pcap_file = *std::move(f);
   } else if (offline) {
-    absl::StatusOr<fs::sensor::PcapProbe> p = fs::sensor::probe_pcap(o.pcap, /*count=*/false);
+    absl::StatusOr<fs::sensor::PcapProbe> p = fs::sensor::probe_pcap(pcap0, /*count=*/false);
     if (!p.ok()) return fail(kExitUsage, p.status());
     probe = *p;
     if (!o.pcap_net_pcap) {
-      absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(o.pcap);
+      absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(pcap0);
       if (f.ok()) {
         pcap_file = *std::move(f);
       } else if (absl::IsUnimplemented(f.status())) {
@@ -293,7 +319,7 @@ int main(int argc, char** argv) {
       }
     }
     if (pcap_file == nullptr) {
-      p = fs::sensor::probe_pcap(o.pcap);
+      p = fs::sensor::probe_pcap(pcap0);
       if (!p.ok()) return fail(kExitUsage, p.status());
       probe = *p;
     }
@@ -381,7 +407,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> port_specs;
   std::filesystem::path link_dir;
   if (offline && pcap_file == nullptr) {
-    std::string path = o.pcap;
+    std::string path = pcap0;
     if (path.find_first_of(",=") != std::string::npos) {
       // vdev arguments are comma-separated key=value: reach odd file names through a link.
       link_dir = std::filesystem::temp_directory_path() / cat("flowscribe-", getpid());
@@ -587,11 +613,11 @@ int main(int argc, char** argv) {
                offline ? cat("reading ",
                              pcap_paths.size() > 1
                                  ? cat(pcap_paths.size(), " captures in the order of their first packets")
-                                 : o.pcap,
+                                 : pcap0,
                              " (", fs::decode::link_type_name(probe.linktype), ", ",
                              stream                  ? std::string("a stream")
                              : pcap_paths.size() > 1 ? size_text(pcap_bytes) + " in all"
-                             : pcap_source           ? file_size_text(o.pcap)
+                             : pcap_source           ? file_size_text(pcap0)
                                                      : cat(probe.packets, " packets"),
                              pcap_via.empty() ? "" : "; ", pcap_via, ")").c_str()
                        : cat(ports.size(), " port(s)").c_str(),
@@ -746,7 +772,7 @@ int main(int argc, char** argv) {
         }
       }
     } else if (probe.damaged) {
-      damaged_line(o.pcap, probe.packets, probe.damage_offset, probe.damage.c_str());
+      damaged_line(pcap0, probe.packets, probe.damage_offset, probe.damage.c_str());
     }
     if (pf == nullptr && rx < probe.packets && g_signals.load() == 0) {
       std::fprintf(stderr, "flowscribe: only %lu of the capture's %lu packets were delivered by "

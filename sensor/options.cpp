@@ -79,10 +79,10 @@ const std::vector<Flag>& flags() {
        "Offline mode: read a pcap or pcapng capture (Ethernet, Linux cooked v1/v2, raw IP, "
        "null/loopback, NFLOG, 802.11 and 802.11 radiotap link types), flush every flow at the "
        "end and exit. FILE may be - (standard input), a pipe or a FIFO carrying classic pcap, "
-       "read as it comes (zcat x.pcap.gz | flowscribe --pcap -). Repeatable: several classic "
-       "pcap files (a tcpdump -C/-G series) are read in the order of their first packets as "
-       "one capture, so sessions carry on across files. Implies --no-huge unless --hugepages "
-       "is given.",
+       "read as it comes (zcat x.pcap.gz | flowscribe --pcap -). Repeatable, and FILE may be a "
+       "directory (its files): several classic pcap files (a tcpdump -C/-G series) are read in "
+       "the order of their first packets as one capture, so sessions carry on across files. "
+       "Implies --no-huge unless --hugepages is given.",
        [](Options& o, std::string_view v) -> absl::Status {
          if (v.empty()) return bad("pcap", "expected a file name", v);
          if (o.pcap.empty()) o.pcap = std::string(v);

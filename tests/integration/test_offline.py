@@ -662,6 +662,15 @@ def case_series():
         assert "reading 3 captures in the order of their first packets" in p.stderr, p.stderr
         assert norm(p.stdout) == norm(one.stdout), "a series differs from the whole file"
         assert counters(p.stderr) == counters(one.stderr), (p.stderr, one.stderr)
+        # The directory stands for its files (hidden ones left out).
+        with open(os.path.join(d, ".notes"), "w") as f:
+            f.write("not a capture\n")
+        p = run(["--pcap", d, "--sensor-name", "test-sensor"], check_rc=0)
+        assert norm(p.stdout) == norm(one.stdout), "--pcap DIR differs from the whole file"
+        empty = os.path.join(d, "empty")
+        os.mkdir(empty)
+        _one_line_error(run(["--pcap", empty], check_rc=2), "no files in it")
+        os.rmdir(empty)
         # The middle file cut inside its last record: its damage is reported, the rest read.
         with open(names[1], "wb") as f:
             f.write(head + b"".join(parts[1])[:-10])
