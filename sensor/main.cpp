@@ -289,6 +289,10 @@ int main(int argc, char** argv) {
       return fail(kExitUsage, cat("--pcap-reader net_pcap needs a capture file, and ", name,
                                   " is a pipe"));
     }
+    if (pcap0 == "-" && isatty(STDIN_FILENO)) {
+      return fail(kExitUsage, "--pcap -: standard input is a terminal; pipe a capture into it "
+                              "(zcat x.pcap.gz | flowscribe --pcap -)");
+    }
     absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(pcap0);
     if (absl::IsUnimplemented(f.status())) {
       return fail(kExitUsage, cat(name, " holds ", std::string(f.status().message()),

@@ -590,6 +590,17 @@ def case_stdin():
     one_line(feed(b"garbage that is not a capture at all\n", rc=2)[1], "not a classic pcap")
     one_line(feed(b"", rc=2)[1], "standard input is too short")
     one_line(feed(basic, "--pcap-reader", "net_pcap", rc=2)[1], "needs a capture file")
+    # A terminal on standard input is a mistake, not a capture to wait for.
+    import pty
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run([ARGS.bin, "--pcap", "-"], stdin=slave, capture_output=True,
+                           timeout=60)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert p.returncode == 2, p
+    one_line(p.stderr.decode(), "standard input is a terminal")
     # A stream of a link type flowscribe does not decode (USB, 189 -> left to libpcap; 147).
     import struct
     one_line(feed(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 147), rc=2)[1],
