@@ -274,7 +274,7 @@ int main(int argc, char** argv) {
   const std::string pcap0 = pcap_paths.empty() ? std::string() : pcap_paths[0];
   const bool stream = offline && pcap_paths.size() == 1 && is_stream(pcap0);
   // Several files: a series read as one capture, in the order of their first packets.
-  uint64_t pcap_bytes = 0;  // the series' size, for the banner
+  uint64_t pcap_bytes = 0;  // the series' size, for the banner and the progress
   if (pcap_paths.size() > 1) {
     absl::StatusOr<std::vector<std::string>> series = order_series(o, pcap_paths, probe, pcap_bytes);
     if (!series.ok()) return fail(kExitUsage, series.status());
@@ -497,6 +497,12 @@ int main(int argc, char** argv) {
     ports.push_back(*p);
   }
   std::unique_ptr<fs::sensor::PcapSource> pcap_source;
+  uint64_t pcap_total_bytes = 0;  // 0: unknown (a stream)
+  if (pcap_file && !stream) {
+    std::error_code ec;
+    pcap_total_bytes = pcap_paths.size() > 1 ? pcap_bytes : std::filesystem::file_size(pcap0, ec);
+    if (ec) pcap_total_bytes = 0;
+  }
   if (pcap_file) {
     // Our reader stamps every mbuf with the record's time in nanoseconds.
     if (absl::Status s = fs::sensor::PcapSource::register_timestamp(shared.ts_offset, shared.ts_flag);
@@ -663,14 +669,21 @@ int main(int argc, char** argv) {
       for (const auto& c : cur) {
         if (fs::sensor::is_drop_counter(c.name)) drops += c.value;
       }
+      // Offline from files of known size: how far through them.
+      std::string progress;
+      if (pcap_source && pcap_total_bytes > 0) {
+        progress = cat(" | read ",
+                       std::min<uint64_t>(100, pcap_source->bytes_read() * 100 / pcap_total_bytes),
+                       "%");
+      }
       std::fprintf(stderr,
                    "flowscribe: %spps %sbit/s | flows %s active, %s/s new | records %s/s | "
-                   "drops %s | imissed %s\n",
+                   "drops %s | imissed %s%s\n",
                    human(rate("worker_packets")).c_str(), human(rate("worker_bytes") * 8).c_str(),
                    human(static_cast<double>(fs::sensor::find_counter(cur, "worker_flows_active"))).c_str(),
                    human(rate("flow_created")).c_str(), human(rate("emitter_records")).c_str(),
                    human(static_cast<double>(drops)).c_str(),
-                   human(static_cast<double>(port.imissed)).c_str());
+                   human(static_cast<double>(port.imissed)).c_str(), progress.c_str());
       // One line per output: its connection state and records sent, queued, spooled, dropped.
       for (size_t i = 0; i < emitter.output_count(); ++i) {
         const fs::emit::Output& out = emitter.output(i);

@@ -41,6 +41,7 @@ void PcapSource::record_current() {
 
 bool PcapSource::advance() {
   record_current();
+  bytes_done_ += file_->offset();
   while (next_ < paths_.size()) {
     cur_ = next_++;
     recorded_ = false;
@@ -111,6 +112,7 @@ uint16_t PcapSource::rx_burst(rte_mbuf** pkts, uint16_t n) {
     if (pkts[i] != nullptr) rte_pktmbuf_free(pkts[i]);
   }
   delivered_ += got;
+  bytes_read_.store(bytes_done_ + file_->offset(), std::memory_order_relaxed);
   return got;
 }
 

@@ -6,6 +6,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,6 +40,9 @@ class PcapSource {
   uint16_t rx_burst(rte_mbuf** pkts, uint16_t n);
   bool done() const { return file_->done() && next_ >= paths_.size(); }
   uint64_t delivered() const { return delivered_; }
+  // Bytes of the input read so far (files finished, and the current one's offset), for the
+  // stats line's progress; any thread may read it.
+  uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
 
   // After the run (the pollers stopped): how each file ended, in the order read.
   const std::vector<std::string>& paths() const { return paths_; }
@@ -60,6 +64,8 @@ class PcapSource {
   int ts_offset_;
   uint64_t ts_flag_;
   uint64_t delivered_ = 0;
+  uint64_t bytes_done_ = 0;  // sizes of the files finished (their offsets at the end)
+  std::atomic<uint64_t> bytes_read_{0};
 };
 
 }  // namespace flowscribe::sensor
