@@ -77,7 +77,13 @@ std::string hs_cache_dir(const std::string& flag) {
   return "";
 }
 
-bool is_stream(const std::string& path);
+// Standard input, a pipe, a FIFO or a character device: read once, as it comes.
+bool is_stream(const std::string& path) {
+  if (path == "-") return true;
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return false;  // the probe says what is wrong
+  return S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode);
+}
 
 // --pcap DIR: the regular files in DIR (not hidden ones), by name; the series is put in time
 // order later. Anything else is passed on as it is.
@@ -150,13 +156,87 @@ absl::StatusOr<std::vector<std::string>> order_series(const Options& o,
   return out;
 }
 
-// Standard input, a pipe, a FIFO or a character device: read once, as it comes.
-bool is_stream(const std::string& path) {
-  if (path == "-") return true;
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return false;  // the probe says what is wrong
-  return S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode);
+
+// The offline input, opened and checked before DPDK starts. A classic pcap file is read by
+// flowscribe itself (sensor/pcap_file.h), which finds the end and any damage on its own;
+// anything else libpcap reads (pcapng, old or modified pcap) goes through DPDK's net_pcap,
+// and is read once first to count its packets (the probe). Standard input ("-"), a pipe or a
+// FIFO can be read only once, as it comes: our reader takes it without a probe (classic pcap
+// only). Several files, or a directory's, are a series read as one capture in the order of
+// their first packets.
+struct OfflineInput {
+  std::vector<std::string> paths;        // in reading order
+  fs::sensor::PcapProbe probe;           // link type; packets and damage when net_pcap reads
+  std::unique_ptr<fs::sensor::PcapFile> file;  // paths[0] opened, or null: net_pcap reads it
+  std::string via;                       // why net_pcap reads it, for the banner
+  bool stream = false;                   // a pipe: read once, size unknown
+  uint64_t bytes = 0;                    // a series' size
+};
+
+absl::StatusOr<OfflineInput> open_offline_input(const Options& o) {
+  OfflineInput in;
+  for (const std::string& p : o.pcaps) {
+    if (absl::Status st = expand_capture_dir(p, in.paths); !st.ok()) return st;
+  }
+  const std::string& pcap0 = in.paths[0];
+  in.stream = in.paths.size() == 1 && is_stream(pcap0);
+  if (in.paths.size() > 1) {
+    absl::StatusOr<std::vector<std::string>> series = order_series(o, in.paths, in.probe, in.bytes);
+    if (!series.ok()) return series.status();
+    in.paths = *std::move(series);
+    absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(in.paths[0]);
+    if (!f.ok()) return f.status();
+    in.file = *std::move(f);
+  } else if (in.stream) {
+    const std::string name = pcap0 == "-" ? "standard input" : cat("'", pcap0, "'");
+    if (o.pcap_net_pcap) {
+      return absl::InvalidArgumentError(
+          cat("--pcap-reader net_pcap needs a capture file, and ", name, " is a pipe"));
+    }
+    if (pcap0 == "-" && isatty(STDIN_FILENO)) {
+      return absl::InvalidArgumentError(
+          "--pcap -: standard input is a terminal; pipe a capture into it (zcat x.pcap.gz | "
+          "flowscribe --pcap -)");
+    }
+    absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(pcap0);
+    if (absl::IsUnimplemented(f.status())) {
+      return absl::InvalidArgumentError(
+          cat(name, " holds ", std::string(f.status().message()),
+              ", which flowscribe reads only from a file: save it to one, or convert it to pcap "
+              "(editcap -F pcap)"));
+    }
+    if (!f.ok()) return f.status();
+    in.probe.linktype = (*f)->linktype();
+    if (!fs::decode::link_type_supported(in.probe.linktype)) {
+      return absl::InvalidArgumentError(
+          cat(name, " has link type ", in.probe.linktype,
+              ", which flowscribe does not decode (supported: Ethernet, Linux cooked v1/v2, raw "
+              "IP, null/loopback, NFLOG, 802.11, 802.11 radiotap)"));
+    }
+    in.file = *std::move(f);
+  } else {
+    absl::StatusOr<fs::sensor::PcapProbe> p = fs::sensor::probe_pcap(pcap0, /*count=*/false);
+    if (!p.ok()) return p.status();
+    in.probe = *p;
+    if (!o.pcap_net_pcap) {
+      absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(pcap0);
+      if (f.ok()) {
+        in.file = *std::move(f);
+      } else if (absl::IsUnimplemented(f.status())) {
+        in.via = cat(std::string(f.status().message()), ": read through DPDK's net_pcap");
+      } else {
+        return f.status();
+      }
+    }
+    if (in.file == nullptr) {
+      p = fs::sensor::probe_pcap(pcap0);
+      if (!p.ok()) return p.status();
+      in.probe = *p;
+    }
+  }
+  return in;
 }
+
 
 // "272.6 MiB" for the banner: the size of a capture whose packets are not counted up front.
 std::string size_text(uintmax_t n) {
@@ -258,76 +338,19 @@ int main(int argc, char** argv) {
   const bool offline = !o.pcap.empty();
 
   // --- Everything that can be checked before DPDK starts is checked here, one line each.
-  // A classic pcap file is read by flowscribe itself (sensor/pcap_file.h), which finds the
-  // end and any damage on its own; anything else libpcap reads (pcapng, old or modified pcap)
-  // goes through DPDK's net_pcap, and is read once first to count its packets (the probe).
-  fs::sensor::PcapProbe probe;
-  std::unique_ptr<fs::sensor::PcapFile> pcap_file;
-  std::string pcap_via;  // why net_pcap reads it, for the banner
-  // Standard input ("-"), a pipe or a FIFO can be read only once, as it comes: our reader
-  // takes it without a probe (classic pcap only), e.g. `zcat x.pcap.gz | flowscribe --pcap -`.
-  // A directory stands for the files in it.
-  std::vector<std::string> pcap_paths;
-  for (const std::string& p : o.pcaps) {
-    if (absl::Status st = expand_capture_dir(p, pcap_paths); !st.ok()) return fail(kExitUsage, st);
+  OfflineInput in;
+  if (offline) {
+    absl::StatusOr<OfflineInput> opened = open_offline_input(o);
+    if (!opened.ok()) return fail(kExitUsage, opened.status());
+    in = *std::move(opened);
   }
+  fs::sensor::PcapProbe& probe = in.probe;
+  std::unique_ptr<fs::sensor::PcapFile>& pcap_file = in.file;
+  const std::vector<std::string>& pcap_paths = in.paths;
   const std::string pcap0 = pcap_paths.empty() ? std::string() : pcap_paths[0];
-  const bool stream = offline && pcap_paths.size() == 1 && is_stream(pcap0);
-  // Several files: a series read as one capture, in the order of their first packets.
-  uint64_t pcap_bytes = 0;  // the series' size, for the banner and the progress
-  if (pcap_paths.size() > 1) {
-    absl::StatusOr<std::vector<std::string>> series = order_series(o, pcap_paths, probe, pcap_bytes);
-    if (!series.ok()) return fail(kExitUsage, series.status());
-    pcap_paths = *std::move(series);
-    absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f =
-        fs::sensor::PcapFile::open(pcap_paths[0]);
-    if (!f.ok()) return fail(kExitUsage, f.status());
-    pcap_file = *std::move(f);
-  } else if (stream) {
-    const std::string name = pcap0 == "-" ? "standard input" : cat("'", pcap0, "'");
-    if (o.pcap_net_pcap) {
-      return fail(kExitUsage, cat("--pcap-reader net_pcap needs a capture file, and ", name,
-                                  " is a pipe"));
-    }
-    if (pcap0 == "-" && isatty(STDIN_FILENO)) {
-      return fail(kExitUsage, "--pcap -: standard input is a terminal; pipe a capture into it "
-                              "(zcat x.pcap.gz | flowscribe --pcap -)");
-    }
-    absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(pcap0);
-    if (absl::IsUnimplemented(f.status())) {
-      return fail(kExitUsage, cat(name, " holds ", std::string(f.status().message()),
-                                  ", which flowscribe reads only from a file: save it to one, "
-                                  "or convert it to pcap (editcap -F pcap)"));
-    }
-    if (!f.ok()) return fail(kExitUsage, f.status());
-    probe.linktype = (*f)->linktype();
-    if (!fs::decode::link_type_supported(probe.linktype)) {
-      return fail(kExitUsage, cat(name, " has link type ", probe.linktype,
-                                  ", which flowscribe does not decode (supported: Ethernet, "
-                                  "Linux cooked v1/v2, raw IP, null/loopback, NFLOG, 802.11, "
-                                  "802.11 radiotap)"));
-    }
-    pcap_file = *std::move(f);
-  } else if (offline) {
-    absl::StatusOr<fs::sensor::PcapProbe> p = fs::sensor::probe_pcap(pcap0, /*count=*/false);
-    if (!p.ok()) return fail(kExitUsage, p.status());
-    probe = *p;
-    if (!o.pcap_net_pcap) {
-      absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(pcap0);
-      if (f.ok()) {
-        pcap_file = *std::move(f);
-      } else if (absl::IsUnimplemented(f.status())) {
-        pcap_via = cat(std::string(f.status().message()), ": read through DPDK's net_pcap");
-      } else {
-        return fail(kExitUsage, f.status());
-      }
-    }
-    if (pcap_file == nullptr) {
-      p = fs::sensor::probe_pcap(pcap0);
-      if (!p.ok()) return fail(kExitUsage, p.status());
-      probe = *p;
-    }
-  }
+  const bool stream = in.stream;
+  const std::string& pcap_via = in.via;
+  const uint64_t pcap_bytes = in.bytes;
   bool huge = o.huge == fs::sensor::HugeMode::kHuge ||
               (o.huge == fs::sensor::HugeMode::kAuto && !offline);
   if (huge && fs::sensor::dpdk::free_hugepage_bytes() == 0) {
