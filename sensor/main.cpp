@@ -802,7 +802,6 @@ int main(int argc, char** argv) {
       }
       exit_code = kExitRuntime;
     };
-    const fs::sensor::PcapSource* pf = pcap_source.get();
     if (pcap_source) {
       const auto& results = pcap_source->results();
       for (size_t i = 0; i < results.size(); ++i) {
@@ -814,7 +813,7 @@ int main(int argc, char** argv) {
     } else if (probe.damaged) {
       damaged_line(pcap0, probe.packets, probe.damage_offset, probe.damage.c_str());
     }
-    if (pf == nullptr && rx < probe.packets && g_signals.load() == 0) {
+    if (pcap_source == nullptr && rx < probe.packets && g_signals.load() == 0) {
       std::fprintf(stderr, "flowscribe: only %lu of the capture's %lu packets were delivered by "
                            "DPDK's net_pcap\n", rx, probe.packets);
       exit_code = kExitRuntime;

@@ -111,7 +111,6 @@ uint16_t PcapSource::rx_burst(rte_mbuf** pkts, uint16_t n) {
   for (uint16_t i = got; i < n; ++i) {
     if (pkts[i] != nullptr) rte_pktmbuf_free(pkts[i]);
   }
-  delivered_ += got;
   bytes_read_.store(bytes_done_ + file_->offset(), std::memory_order_relaxed);
   return got;
 }

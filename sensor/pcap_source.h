@@ -39,7 +39,6 @@ class PcapSource {
   // worker returns them as it goes: offline input waits, it never drops).
   uint16_t rx_burst(rte_mbuf** pkts, uint16_t n);
   bool done() const { return file_->done() && next_ >= paths_.size(); }
-  uint64_t delivered() const { return delivered_; }
   // Bytes of the input read so far (files finished, and the current one's offset), for the
   // stats line's progress; any thread may read it.
   uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
@@ -63,7 +62,6 @@ class PcapSource {
   rte_mempool* pool_;
   int ts_offset_;
   uint64_t ts_flag_;
-  uint64_t delivered_ = 0;
   uint64_t bytes_done_ = 0;  // sizes of the files finished (their offsets at the end)
   std::atomic<uint64_t> bytes_read_{0};
 };
