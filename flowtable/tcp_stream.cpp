@@ -109,7 +109,7 @@ void TcpReassembler::refresh_hold(TcpStreamDir& d) noexcept {
 }
 
 void TcpReassembler::emit_data(TcpStreamDir& d, uint32_t dir, const uint8_t* p, uint32_t n,
-                               StreamSink sink) noexcept {
+                               const StreamSink& sink) noexcept {
   if (n == 0) return;
   d.next_seq += n;
   d.delivered += n;
@@ -118,7 +118,7 @@ void TcpReassembler::emit_data(TcpStreamDir& d, uint32_t dir, const uint8_t* p, 
 }
 
 void TcpReassembler::emit_gap(TcpStreamDir& d, uint32_t dir, uint32_t n,
-                              StreamSink sink) noexcept {
+                              const StreamSink& sink) noexcept {
   if (n == 0) return;
   d.next_seq += n;
   d.gap_bytes = d.gap_bytes > ~n ? ~0u : d.gap_bytes + n;
@@ -145,7 +145,7 @@ void TcpReassembler::free_chunks(TcpStreamDir& d) noexcept {
 // already). When the bytes come from a chunk but a packet [pseq, pseq + plen) also covers
 // them, the two copies are compared: the chunk (first arrival) wins.
 void TcpReassembler::drain(TcpStreamDir& d, uint32_t dir, const uint8_t* p, uint32_t pseq,
-                           uint32_t plen, SegmentNote& note, StreamSink sink) noexcept {
+                           uint32_t plen, SegmentNote& note, const StreamSink& sink) noexcept {
   while (d.ooo_head != kNoChunk) {
     const uint32_t c = d.ooo_head;
     const SegmentPool::Meta m = pool_.meta(c);
@@ -176,7 +176,7 @@ void TcpReassembler::drain(TcpStreamDir& d, uint32_t dir, const uint8_t* p, uint
 // Advances next_seq to `target`, delivering buffered bytes where there are some and reporting
 // the holes as gaps; then delivers whatever buffered run continues at target.
 void TcpReassembler::skip_to(TcpStreamDir& d, uint32_t dir, uint32_t target,
-                             StreamSink sink) noexcept {
+                             const StreamSink& sink) noexcept {
   SegmentNote unused;
   for (;;) {
     drain(d, dir, nullptr, 0, 0, unused, sink);
@@ -193,7 +193,7 @@ void TcpReassembler::skip_to(TcpStreamDir& d, uint32_t dir, uint32_t target,
 // buffered chunk already holds (first wins); the uncaptured tail (snaplen) is a gap.
 void TcpReassembler::deliver_from(TcpStreamDir& d, uint32_t dir, uint32_t seq, const uint8_t* p,
                                   uint32_t len, uint32_t wire, SegmentNote& note,
-                                  StreamSink sink) noexcept {
+                                  const StreamSink& sink) noexcept {
   const uint32_t cap_end = seq + len;
   const uint32_t end = seq + wire;
   for (;;) {
@@ -350,7 +350,7 @@ void TcpReassembler::note_fin(TcpStreamDir& d, uint32_t fin_seq) noexcept {
   trim_from(d, fin_seq);
 }
 
-void TcpReassembler::check_fin(TcpStreamDir& d, uint32_t dir, StreamSink sink) noexcept {
+void TcpReassembler::check_fin(TcpStreamDir& d, uint32_t dir, const StreamSink& sink) noexcept {
   if ((d.flags & (kStreamFinSeen | kStreamClosed)) != kStreamFinSeen) return;
   if (!seq_ge(d.next_seq, d.fin_seq)) return;
   free_chunks(d);
@@ -365,7 +365,7 @@ void TcpReassembler::check_fin(TcpStreamDir& d, uint32_t dir, StreamSink sink) n
 // buffered chunk or the FIN): an ACK that merely runs ahead of the next byte is normal when
 // the two directions are captured with some skew.
 void TcpReassembler::ack_past_hole(TcpStreamDir& d, uint32_t dir, uint32_t ack,
-                                   StreamSink sink) noexcept {
+                                   const StreamSink& sink) noexcept {
   if ((d.flags & (kStreamIsnKnown | kStreamClosed)) != kStreamIsnKnown) return;
   uint32_t resume;
   if (d.ooo_head != kNoChunk) {
@@ -384,7 +384,7 @@ void TcpReassembler::ack_past_hole(TcpStreamDir& d, uint32_t dir, uint32_t ack,
 }
 
 void TcpReassembler::accept_data(TcpStreamDir& d, uint32_t dir, uint32_t seq, const uint8_t* p,
-                                 uint32_t len, uint32_t wire, StreamSink sink) noexcept {
+                                 uint32_t len, uint32_t wire, const StreamSink& sink) noexcept {
   if (seq_le(seq + wire, d.next_seq)) {
     counters_.stream_retransmissions.inc();
     return;
@@ -441,7 +441,7 @@ void TcpReassembler::accept_data(TcpStreamDir& d, uint32_t dir, uint32_t seq, co
 // Segments
 
 void TcpReassembler::on_segment_slow(TcpStreamState& st, uint32_t dir, const TcpSegment& seg,
-                                     StreamSink sink) noexcept {
+                                     const StreamSink& sink) noexcept {
   TcpStreamDir& d = st.dir[dir];
   TcpStreamDir& other = st.dir[dir ^ 1];
   const uint8_t fl = seg.flags;
@@ -503,7 +503,7 @@ void TcpReassembler::on_segment_slow(TcpStreamState& st, uint32_t dir, const Tcp
   refresh_hold(d);
 }
 
-void TcpReassembler::finish(TcpStreamState& st, StreamEnd why, StreamSink sink) noexcept {
+void TcpReassembler::finish(TcpStreamState& st, StreamEnd why, const StreamSink& sink) noexcept {
   for (uint32_t dir = 0; dir < 2; ++dir) {
     TcpStreamDir& d = st.dir[dir];
     if (d.flags & kStreamClosed) continue;
@@ -523,7 +523,7 @@ void TcpReassembler::finish(TcpStreamState& st, StreamEnd why, StreamSink sink) 
   }
 }
 
-void TcpReassembler::flush(TcpStreamState& st, StreamSink sink) noexcept {
+void TcpReassembler::flush(TcpStreamState& st, const StreamSink& sink) noexcept {
   finish(st, StreamEnd::kFlush, sink);
 }
 

@@ -207,7 +207,7 @@ class TcpReassembler {
   // buffered in either direction, no SYN/FIN/RST): five compares, two counter updates and
   // the data() call. Everything else is on_segment_slow().
   void on_segment(TcpStreamState& st, uint32_t dir, const TcpSegment& seg,
-                  StreamSink sink) noexcept {
+                  const StreamSink& sink) noexcept {
     dir &= 1;
     TcpStreamDir& d = st.dir[dir];
     counters_.stream_segments.inc();
@@ -227,7 +227,7 @@ class TcpReassembler {
 
   // Flow end without FIN/RST: each open direction gets its buffered data (holes reported as
   // gaps), its FIN if one is waiting (kFin) and otherwise end(kFlush). Frees the chunks.
-  void flush(TcpStreamState& st, StreamSink sink) noexcept;
+  void flush(TcpStreamState& st, const StreamSink& sink) noexcept;
 
   // Frees the chunks and closes both directions without any event (bypass, flow recycled).
   void release(TcpStreamState& st) noexcept;
@@ -240,7 +240,7 @@ class TcpReassembler {
   explicit TcpReassembler(const TcpStreamConfig& config) : config_(config) {}
 
   void on_segment_slow(TcpStreamState& st, uint32_t dir, const TcpSegment& seg,
-                       StreamSink sink) noexcept;
+                       const StreamSink& sink) noexcept;
   // What happened to one segment, counted once when it is done.
   struct SegmentNote {
     bool overlap = false;    // met bytes delivered or buffered already
@@ -250,25 +250,25 @@ class TcpReassembler {
   };
 
   void accept_data(TcpStreamDir& d, uint32_t dir, uint32_t seq, const uint8_t* p, uint32_t len,
-                   uint32_t wire, StreamSink sink) noexcept;
+                   uint32_t wire, const StreamSink& sink) noexcept;
   void deliver_from(TcpStreamDir& d, uint32_t dir, uint32_t seq, const uint8_t* p, uint32_t len,
-                    uint32_t wire, SegmentNote& note, StreamSink sink) noexcept;
+                    uint32_t wire, SegmentNote& note, const StreamSink& sink) noexcept;
   uint32_t buffer_ooo(TcpStreamDir& d, uint32_t seq, const uint8_t* p, uint32_t len,
                       SegmentNote& note) noexcept;
   uint32_t store(TcpStreamDir& d, uint32_t& prev, uint32_t next, uint32_t a, const uint8_t* src,
                  uint32_t n) noexcept;
   void drain(TcpStreamDir& d, uint32_t dir, const uint8_t* p, uint32_t pseq, uint32_t plen,
-             SegmentNote& note, StreamSink sink) noexcept;
-  void skip_to(TcpStreamDir& d, uint32_t dir, uint32_t target, StreamSink sink) noexcept;
-  void ack_past_hole(TcpStreamDir& d, uint32_t dir, uint32_t ack, StreamSink sink) noexcept;
+             SegmentNote& note, const StreamSink& sink) noexcept;
+  void skip_to(TcpStreamDir& d, uint32_t dir, uint32_t target, const StreamSink& sink) noexcept;
+  void ack_past_hole(TcpStreamDir& d, uint32_t dir, uint32_t ack, const StreamSink& sink) noexcept;
   void note_fin(TcpStreamDir& d, uint32_t fin_seq) noexcept;
   void trim_from(TcpStreamDir& d, uint32_t limit) noexcept;
-  void check_fin(TcpStreamDir& d, uint32_t dir, StreamSink sink) noexcept;
-  void finish(TcpStreamState& st, StreamEnd why, StreamSink sink) noexcept;
+  void check_fin(TcpStreamDir& d, uint32_t dir, const StreamSink& sink) noexcept;
+  void finish(TcpStreamState& st, StreamEnd why, const StreamSink& sink) noexcept;
   void free_chunks(TcpStreamDir& d) noexcept;
   void emit_data(TcpStreamDir& d, uint32_t dir, const uint8_t* p, uint32_t n,
-                 StreamSink sink) noexcept;
-  void emit_gap(TcpStreamDir& d, uint32_t dir, uint32_t n, StreamSink sink) noexcept;
+                 const StreamSink& sink) noexcept;
+  void emit_gap(TcpStreamDir& d, uint32_t dir, uint32_t n, const StreamSink& sink) noexcept;
   static void refresh_hold(TcpStreamDir& d) noexcept;
 
   TcpStreamConfig config_;
