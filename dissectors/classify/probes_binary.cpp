@@ -370,15 +370,21 @@ DnsMsg parse_dns(Bytes m, bool complete) {
   if (!d.qr() && d.qd == 0) return d;
   if (d.qd + d.an + d.ns + d.ar == 0) return d;
   uint32_t pos = 12;
+  // Marks d cut; callers then return d itself: every return names d, so it is built in the
+  // caller's slot (a lambda returning a copy of d made the compiler build d on the stack and
+  // copy it out with loads the CPU could not forward from the stores just made: sampled,
+  // ~40 % of this function's time).
   auto cut = [&]() {
     d.parsed = pos;
     d.parse = complete ? Parse::kBad : Parse::kCut;
-    return d;
   };
   for (uint32_t i = 0; i < d.qd; ++i) {
     int r = dns_name(m, pos, d, true, i == 0);
     if (r == 0) return d;
-    if (r == 1 || pos + 4 > m.n) return cut();
+    if (r == 1 || pos + 4 > m.n) {
+      cut();
+      return d;
+    }
     const uint16_t type = be16_at(m, pos), cls = be16_at(m, pos + 2);
     if (type == 0 || !class_ok(cls)) return d;
     if (cls & 0x8000) d.class_top = true;
@@ -391,7 +397,10 @@ DnsMsg parse_dns(Bytes m, bool complete) {
     const bool first = d.qd == 0 && i == 0;
     int r = dns_name(m, pos, d, false, first);
     if (r == 0) return d;
-    if (r == 1 || pos + 10 > m.n) return cut();
+    if (r == 1 || pos + 10 > m.n) {
+      cut();
+      return d;
+    }
     const uint16_t type = be16_at(m, pos), cls = be16_at(m, pos + 2);
     const uint16_t rdlen = be16_at(m, pos + 8);
     if (type == 0) return d;
@@ -401,7 +410,10 @@ DnsMsg parse_dns(Bytes m, bool complete) {
       if (cls & 0x8000) d.class_top = true;
     }
     pos += 10;
-    if (pos + rdlen > m.n) return cut();
+    if (pos + rdlen > m.n) {
+      cut();
+      return d;
+    }
     pos += rdlen;
   }
   d.parsed = pos;
