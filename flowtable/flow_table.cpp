@@ -398,10 +398,10 @@ void FlowTable::fire_slot(uint32_t slot, Nanos now, FlowCallback on_end) {
     const uint32_t next = flows_[i].timer_next;
     if (next != kNil) {
       const char* p = reinterpret_cast<const char*>(&flows_[next]);
-      __builtin_prefetch(p);
-      __builtin_prefetch(p + 64);
+      prefetch_read(p);
+      prefetch_read(p + 64);
     }
-    __builtin_prefetch(&buckets_[primary_bucket(sig_of(flows_[i].hash))]);
+    prefetch_read(&buckets_[primary_bucket(sig_of(flows_[i].hash))]);
     fire(i, now, on_end);
     i = next;
   }

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "common/counters.h"
 #include "common/net.h"
+#include "common/prefetch.h"
 
 namespace flowscribe::flow {
 
@@ -258,7 +259,7 @@ class FlowTable {
   // cache misses that dominate at 100K+ flows.
   void prefetch(uint32_t hash) const noexcept {
     const uint32_t sig = sig_of(hash);
-    __builtin_prefetch(&buckets_[primary_bucket(sig)]);
+    prefetch_read(&buckets_[primary_bucket(sig)]);
   }
   void prefetch_flow(uint32_t hash) const noexcept {
     const uint32_t sig = sig_of(hash);
@@ -266,8 +267,12 @@ class FlowTable {
     const uint32_t m = match_mask(b, sig);
     if (m != 0) {
       const char* p = reinterpret_cast<const char*>(&flows_[b.idx[__builtin_ctz(m)]]);
-      __builtin_prefetch(p);
-      __builtin_prefetch(p + 64);
+      prefetch_read(p);
+      prefetch_read(p + 64);
+    } else {
+      // No candidate in the primary bucket: most likely a new flow, whose lookup reads the
+      // secondary bucket before the flow is created.
+      prefetch_read(&buckets_[primary_bucket(sig) ^ alt_xor(sig)]);
     }
   }
 

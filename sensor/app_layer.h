@@ -19,6 +19,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/counters.h"
+#include "common/prefetch.h"
 #include "dissectors/apps/apps.h"
 #include "dissectors/classify/classifier.h"
 #include "dissectors/dissector.h"
@@ -112,8 +113,8 @@ class AppLayer {
   void prefetch(const flow::Flow& f) const noexcept {
     const uint32_t idx = f.app_state == flow::kNoAppState ? 0 : f.app_state;
     const uint8_t* s = state_base_ + size_t{idx} * state_bytes_;
-    __builtin_prefetch(s);
-    __builtin_prefetch(s + slot_off_);
+    prefetch_read(s);
+    prefetch_read(s + slot_off_);
   }
   // A second hint, once prefetch()'s lines have had time to come: the first lines of the
   // dissector's slot of the flow, when it is being dissected.
@@ -125,8 +126,8 @@ class AppLayer {
     uint32_t slot;
     std::memcpy(&slot, s + slot_off_, sizeof slot);
     const uint8_t* p = slabs_[d].base + size_t{slot} * slabs_[d].slot_bytes;
-    __builtin_prefetch(p);
-    __builtin_prefetch(p + 64);
+    prefetch_read(p);
+    prefetch_read(p + 64);
   }
 
   // The flow ends (not for interim reports): decide with what there is, free the state.

@@ -195,15 +195,13 @@ void Worker::emit_session(flow::Flow& f, flow::EndReason reason) {
   commit(f, rec);
 }
 
-// PREFETCHW where the CPU has it (a NOP on older Intel cores): the baseline -march does not
-// name it, so it is enabled for this one function.
-[[gnu::target("prfchw")]] void Worker::refill_slots() noexcept {
+void Worker::refill_slots() noexcept {
   void* got[kSlotLead];
   // All or nothing: with fewer left in the pool, take_slot takes them one at a time.
   if (rte_mempool_get_bulk(rec_pool_, got, kSlotLead) != 0) return;
   for (unsigned i = 0; i < kSlotLead; ++i) {
-    __builtin_prefetch(got[i], 1, 3);
-    __builtin_prefetch(static_cast<const char*>(got[i]) + 64, 1, 3);
+    prefetch_write(got[i]);
+    prefetch_write(static_cast<const char*>(got[i]) + 64);
     slot_stash_[(slot_head_ + slot_n_++) % kSlotStash] = got[i];
   }
 }
