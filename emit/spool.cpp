@@ -23,7 +23,6 @@ constexpr size_t kWriteBuffer = 256 * 1024;
 constexpr size_t kReadChunk = 256 * 1024;
 constexpr Nanos kHeadSaveEvery = kNsPerSec;
 
-
 bool parse_seq(const char* name, uint64_t& seq) {
   std::string_view n(name);
   if (n.size() != 24 || !n.ends_with(".log")) return false;
@@ -177,10 +176,18 @@ bool Spool::append(std::string_view line) {
 
 bool Spool::flush_writes() {
   if (wbuf_.empty()) return true;
-  if (write_fd_ < 0 || write_all(write_fd_, wbuf_.data(), wbuf_.size()) != 0) {
-    // A full disk: the lines stay buffered and are written on a later try; nothing is lost
-    // while the process lives. Logged once per distinct error.
-    std::string e = cat("cannot write spool ", dir_, ": ", std::strerror(errno));
+  size_t written = 0;
+  const int err =
+      write_fd_ < 0 ? EBADF : write_all(write_fd_, wbuf_.data(), wbuf_.size(), &written);
+  if (err != 0) {
+    // A full disk: what did go is in the segment (so a later try does not write it twice);
+    // the rest stays buffered and is written on a later try; nothing is lost while the
+    // process lives. Logged once per distinct error.
+    if (written != 0) {
+      segs_.back().size += written;
+      wbuf_.erase(0, written);
+    }
+    std::string e = cat("cannot write spool ", dir_, ": ", std::strerror(err));
     if (e != error_) std::fprintf(stderr, "flowscribe: %s\n", e.c_str());
     error_ = std::move(e);
     return false;

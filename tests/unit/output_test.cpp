@@ -2,10 +2,12 @@
 // and an Output end to end over a local TCP listener (no collector needed).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -138,6 +140,36 @@ TEST_CASE("LineQueue: cursor, rewind, pop across chunks", "[output][queue]") {
   std::string all;
   q.copy_all(all);
   CHECK(all == lines[7]);
+}
+
+TEST_CASE("Spool: a write cut short by a full disk is not written twice", "[output][spool]") {
+  TempDir dir;
+  auto s = Spool::open((dir.path / "s").string(), 1 << 20);
+  REQUIRE(s.ok());
+  std::vector<std::string> lines;
+  std::string all;
+  for (int i = 0; i < 10; ++i) {
+    lines.push_back(line_n(i, 100));
+    all += lines.back();
+    REQUIRE((*s)->append(lines.back()));  // buffered, not yet written
+  }
+  // A file-size limit stands in for a full disk: the first write stops part-way, the next
+  // one fails (EFBIG instead of SIGXFSZ, which is ignored here).
+  struct rlimit old{};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &old) == 0);
+  auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit low = old;
+  low.rlim_cur = all.size() / 2 + 7;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &low) == 0);
+  (*s)->sync(0, true);
+  const std::string error = (*s)->last_error();
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &old) == 0);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK(error.find("cannot write spool") != std::string::npos);
+  (*s)->sync(0, true);  // the disk has room again: the rest goes
+  std::string got;
+  CHECK((*s)->read(got, 1 << 20) == 10);
+  CHECK(got == all);
 }
 
 TEST_CASE("Spool: order, cap, consume, restart, torn line, rewrite_front", "[output][spool]") {
