@@ -10,9 +10,9 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include "common/fd_io.h"
 #include "common/strings.h"
 #include "emit/format.h"
-#include "common/fd_io.h"
 #include "emit/record.h"
 
 namespace flowscribe::emit {

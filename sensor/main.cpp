@@ -156,7 +156,6 @@ absl::StatusOr<std::vector<std::string>> order_series(const Options& o,
   return out;
 }
 
-
 // The offline input, opened and checked before DPDK starts. A classic pcap file is read by
 // flowscribe itself (sensor/pcap_file.h), which finds the end and any damage on its own;
 // anything else libpcap reads (pcapng, old or modified pcap) goes through DPDK's net_pcap,
@@ -236,7 +235,6 @@ absl::StatusOr<OfflineInput> open_offline_input(const Options& o) {
   }
   return in;
 }
-
 
 // "272.6 MiB" for the banner: the size of a capture whose packets are not counted up front.
 std::string size_text(uintmax_t n) {

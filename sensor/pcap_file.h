@@ -8,8 +8,10 @@
 // It follows libpcap's own reading rules (sf-pcap.c) so that it accepts the same records and
 // stops at the same damage: a snapshot length of 0 (or above INT_MAX) means 262,144; a record
 // longer than the snapshot length is cut to it; a record longer than 262,144 bytes, or one cut
-// short by the end of the file, is damage. pcapng, the modified ("Kuznetzov") format and
-// byte-swapped NFLOG files are not read here: open() says so and the sensor uses net_pcap.
+// short by the end of the file, is damage. pcapng, the modified ("Kuznetzov") format, versions
+// before 2.4, byte-swapped NFLOG, Linux USB, and the link types libpcap allows records above
+// 262,144 bytes for (D-Bus, USBPcap, EBHSCR) are not read here: open() says so (Unimplemented)
+// and the sensor reads such a file through net_pcap.
 // One deliberate difference: a record's 32-bit seconds are unsigned, as the pcap format's
 // specification (draft-ietf-opsawg-pcap) says; libpcap reads them signed, which sends a
 // file written after January 2038 back to 1901.
@@ -35,8 +37,9 @@ class PcapFile {
  public:
   static constexpr uint32_t kMaxSnaplen = 262144;  // libpcap's MAXIMUM_SNAPLEN
 
-  // Opens PATH ("-": standard input; pipes and FIFOs are read as they come). Unimplemented: a format this reader leaves to libpcap (pcapng, modified
-  // pcap, swapped NFLOG); InvalidArgument / NotFound: not readable as a classic pcap.
+  // Opens PATH ("-": standard input; pipes and FIFOs are read as they come). Unimplemented:
+  // a format this reader leaves to libpcap (the list above), with its name as the message;
+  // InvalidArgument / NotFound: not readable as a classic pcap.
   // BUFFER_BYTES is allocated here, once; it is raised to hold the largest record.
   static absl::StatusOr<std::unique_ptr<PcapFile>> open(const std::string& path,
                                                         size_t buffer_bytes = size_t{4} << 20);
