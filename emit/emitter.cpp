@@ -13,6 +13,8 @@ namespace flowscribe::emit {
 namespace {
 
 constexpr unsigned kDequeueBurst = 64;
+// Line batches taken from one format core per loop turn.
+constexpr unsigned kBatchBurst = 4;
 
 // CLOCK_MONOTONIC through the vDSO (~20 ns), read once per loop turn for every output's
 // deadlines, backoff and acknowledgements.
@@ -25,10 +27,12 @@ Nanos mono_now() {
 }  // namespace
 
 Emitter::Emitter(const FormatConfig& format, std::vector<std::unique_ptr<Output>> outputs,
-                 std::vector<EmitterInput> inputs, bool shared_cpu, bool backpressure)
+                 std::vector<EmitterInput> inputs, bool shared_cpu, bool backpressure,
+                 std::vector<FormatCore*> cores)
     : formatter_(make_formatter(format)),
       outputs_(std::move(outputs)),
       inputs_(std::move(inputs)),
+      cores_(std::move(cores)),
       shared_cpu_(shared_cpu),
       backpressure_(backpressure),
       line_(new char[kFormatBufferBytes]) {
@@ -49,11 +53,14 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
   for (;;) {
     // Read the flag before draining: producers set it after their last enqueue, so a full
     // pass that finds every ring empty after seeing it means nothing is left.
-    const bool done = producers_done.load(std::memory_order_acquire);
+    bool done = producers_done.load(std::memory_order_acquire);
+    for (const FormatCore* c : cores_) done = done && c->finished();
     const Nanos now = mono_now();
     if (backpressure_) {
       bool full = false;
-      for (auto& o : outputs_) full |= o->saturated(kDequeueBurst * kFormatBufferBytes);
+      const size_t burst = cores_.empty() ? kDequeueBurst * kFormatBufferBytes
+                                          : kBatchBurst * LineBatch::kBytes;
+      for (auto& o : outputs_) full |= o->saturated(burst);
       if (full) {
         if (!said_waiting_) {
           std::fprintf(stderr, "flowscribe: an output's queue is full: waiting for it (offline "
@@ -66,40 +73,30 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
       }
     }
     unsigned got = 0;
-    for (EmitterInput& in : inputs_) {
-      unsigned n = rte_ring_sc_dequeue_burst(in.ring, reinterpret_cast<void**>(recs),
-                                             kDequeueBurst, nullptr);
-      unsigned records = 0;
-      for (unsigned i = 0; i < n;) {
-        // A record and its continuation slots (Record::more) are one line. The worker
-        // enqueued them at once, so those the burst did not take are in the ring already.
-        unsigned k = 1 + std::min<unsigned>(recs[i]->more, kMaxContinuations);
-        if (i + k > n) {
-          const unsigned rest = i + k - n;
-          if (rte_ring_sc_dequeue_bulk(in.ring, reinterpret_cast<void**>(recs + n), rest,
-                                       nullptr) == rest) {
-            n += rest;
-          } else {
-            k = n - i;  // cannot happen (enqueued at once): format what there is
-          }
-        }
-        const Record* const* chain = recs + i;
-        counters_.emitter_continuations.inc(k - 1);
-        i += k;
-        ++records;
-        // Formatted once; each output copies the line into its own queue.
-        const size_t len = formatter_->format_chain(chain, k, line_.get());
-        if (len == 0) continue;
-        counters_.emitter_bytes.inc(len);
-        // JSON/CEF/LEEF: network outputs take the line with its syslog header, file: and
-        // stdout the bare text after it (body_offset() is 0 for RFC 5424).
-        const std::string_view line(line_.get(), len);
-        const std::string_view body = line.substr(formatter_->body_offset());
-        for (auto& o : outputs_) o->push(o->syslog_framed() ? line : body, now);
+    if (cores_.empty()) {
+      for (EmitterInput& in : inputs_) {
+        got += drain_input(in, recs, kDequeueBurst, counters_,
+                           [&](const Record* const* chain, unsigned k) {
+          // Formatted once; each output copies the line into its own queue.
+          const size_t len = formatter_->format_chain(chain, k, line_.get());
+          if (len == 0) return;
+          counters_.emitter_bytes.inc(len);
+          push_line(std::string_view(line_.get(), len), formatter_->body_offset(), now);
+        });
       }
-      if (n) rte_mempool_put_bulk(in.pool, reinterpret_cast<void**>(recs), n);
-      counters_.emitter_records.inc(records);
-      got += n;
+    } else {
+      // Lines the format cores made: copied into the outputs, then the batch goes back.
+      for (FormatCore* c : cores_) {
+        LineBatch* batches[kBatchBurst];
+        const unsigned n = c->take_full(batches, kBatchBurst);
+        for (unsigned i = 0; i < n; ++i) {
+          batches[i]->for_each([&](std::string_view line, uint32_t body_off) {
+            push_line(line, body_off, now);
+          });
+        }
+        if (n) c->give_back(batches, n);
+        got += n;
+      }
     }
     for (auto& o : outputs_) o->poll(now);
     if (reopen_.exchange(false, std::memory_order_relaxed)) {
@@ -119,6 +116,13 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
     }
   }
   drain_outputs();
+}
+
+void Emitter::push_line(std::string_view line, size_t body_off, Nanos now) {
+  // JSON/CEF/LEEF: network outputs take the line with its syslog header, file: and stdout
+  // the bare text after it (body_off is 0 for RFC 5424).
+  const std::string_view body = line.substr(body_off);
+  for (auto& o : outputs_) o->push(o->syslog_framed() ? line : body, now);
 }
 
 void Emitter::drain_outputs() {

@@ -7,33 +7,24 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "common/counters.h"
 #include "emit/format.h"
+#include "emit/format_core.h"
 #include "emit/output.h"
 
 namespace flowscribe::emit {
-
-#define FS_EMITTER_COUNTERS(X)                                                          \
-  X(emitter_records, "records formatted")                                                \
-  X(emitter_continuations, "continuation slots read with their record (records longer than one slot)") \
-  X(emitter_bytes, "bytes of formatted records")                                         \
-  X(emitter_reopens, "outputs reopened on SIGHUP")
-
-FS_DEFINE_COUNTERS(EmitterCounters, FS_EMITTER_COUNTERS);
-
-struct EmitterInput {
-  rte_ring* ring = nullptr;      // Record* from one worker (single producer, single consumer)
-  rte_mempool* pool = nullptr;   // where those records go back
-};
 
 class Emitter {
  public:
   // `backpressure` (offline): when an output's queue is full and it has no spool, stop reading
   // records until it drains, so the workers wait; live, such records are counted drops.
+  // With `cores` (--format-cores), the format cores drain `inputs` and format; the emitter
+  // takes their line batches instead (emit/format_core.h). Without, it does both.
   Emitter(const FormatConfig& format, std::vector<std::unique_ptr<Output>> outputs,
-          std::vector<EmitterInput> inputs, bool shared_cpu, bool backpressure = false);
+          std::vector<EmitterInput> inputs, bool shared_cpu, bool backpressure = false,
+          std::vector<FormatCore*> cores = {});
 
   // Runs on the emitter lcore until `producers_done` is set and every ring is empty; then
   // delivers what the outputs still hold (up to kDrainTimeout) and spools or counts the rest.
@@ -43,8 +34,16 @@ class Emitter {
   static constexpr Nanos kDrainTimeout = 10 * kNsPerSec;
 
   void request_reopen() noexcept { reopen_.store(true, std::memory_order_relaxed); }
-  const EmitterCounters& counters() const noexcept { return counters_; }
-  const FormatCounters& format_counters() const noexcept { return formatter_->counters(); }
+  // The emitter's counters and the formatter's, summed with the format cores' (if any):
+  // f(info, value).
+  template <typename F>
+  void for_each_counter(F&& f) const {
+    sum_over_cores<EmitterCounters>(
+        counters_, [](const FormatCore& c) -> const EmitterCounters& { return c.counters(); }, f);
+    sum_over_cores<FormatCounters>(
+        formatter_->counters(),
+        [](const FormatCore& c) -> const FormatCounters& { return c.format_counters(); }, f);
+  }
   size_t output_count() const noexcept { return outputs_.size(); }
   const Output& output(size_t i) const noexcept { return *outputs_[i]; }
   // Every FS_OUTPUT_COUNTERS counter summed over the outputs: f(info, value).
@@ -62,10 +61,24 @@ class Emitter {
 
  private:
   void drain_outputs();
+  // One formatted line to every output (`body_off`: Formatter::body_offset()).
+  void push_line(std::string_view line, size_t body_off, Nanos now);
+  template <typename C, typename G, typename F>
+  void sum_over_cores(const C& own, G&& of_core, F&& f) const {
+    uint64_t sum[C::kCount] = {};
+    size_t i = 0;
+    own.for_each([&](const CounterInfo&, uint64_t v) { sum[i++] += v; });
+    for (const FormatCore* c : cores_) {
+      i = 0;
+      of_core(*c).for_each([&](const CounterInfo&, uint64_t v) { sum[i++] += v; });
+    }
+    for (size_t k = 0; k < C::kCount; ++k) f(C::kInfo[k], sum[k]);
+  }
 
   std::unique_ptr<Formatter> formatter_;
   std::vector<std::unique_ptr<Output>> outputs_;
   std::vector<EmitterInput> inputs_;
+  std::vector<FormatCore*> cores_;
   bool shared_cpu_;
   bool backpressure_;
   bool said_waiting_ = false;

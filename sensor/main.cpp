@@ -280,6 +280,16 @@ int emitter_main(void* arg) {
   return 0;
 }
 
+struct FormatCoreArgs {
+  fs::emit::FormatCore* core;
+  const std::atomic<bool>* done;
+};
+int format_core_main(void* arg) {
+  auto* a = static_cast<FormatCoreArgs*>(arg);
+  a->core->run(*a->done);
+  return 0;
+}
+
 // Lays lcores on CPUs: main, emitter and workers on distinct CPUs when there are enough,
 // otherwise sharing (and then every poll loop yields when idle).
 fs::sensor::dpdk::LcorePlan plan_lcores(const Options& o, uint32_t workers, bool want_dispatcher) {
@@ -314,6 +324,18 @@ fs::sensor::dpdk::LcorePlan plan_lcores(const Options& o, uint32_t workers, bool
   }
   for (uint32_t i = 0; i < workers; ++i) {
     p.worker_cpus.push_back(o.lcores.empty() ? take() : o.lcores[i]);
+  }
+  // Format cores: CPUs no other lcore has, if any are left; otherwise they share.
+  std::vector<uint32_t> unused;
+  for (uint32_t c : cpus) {
+    bool used = c == p.main_cpu || c == p.emitter_cpu || (p.dispatcher && c == p.dispatcher_cpu);
+    for (uint32_t w : p.worker_cpus) used = used || c == w;
+    if (!used) unused.push_back(c);
+  }
+  for (uint32_t i = 0; i < o.format_cores; ++i) {
+    p.format_cpus.push_back(!o.format_lcores.empty() ? o.format_lcores[i]
+                            : i < unused.size()      ? unused[i]
+                                                     : take());
   }
   return p;
 }
@@ -359,11 +381,34 @@ int main(int argc, char** argv) {
   std::vector<uint32_t> cpus = fs::sensor::dpdk::allowed_cpus();
   uint32_t workers = o.workers;
   if (workers == 0) {
-    workers = offline ? 1 : std::max<uint32_t>(1, static_cast<uint32_t>(cpus.size()) - 2);
+    workers = offline ? 1
+                      : std::max<uint32_t>(1, static_cast<uint32_t>(cpus.size()) - 2 -
+                                                  std::min<uint32_t>(o.format_cores,
+                                                                     static_cast<uint32_t>(cpus.size())));
   }
   if (workers > 250) return fail(kExitUsage, "--workers: at most 250");
   bool want_dispatcher = o.dispatcher || (offline && workers > 1) || workers > 1;
   fs::sensor::dpdk::LcorePlan plan = plan_lcores(o, workers, want_dispatcher);
+  // A CPU outside this process's affinity would make DPDK print its whole usage text.
+  {
+    auto allowed = [&](uint32_t c) { return std::find(cpus.begin(), cpus.end(), c) != cpus.end(); };
+    std::vector<std::string> list;
+    for (uint32_t c : cpus) list.push_back(cat(c));
+    const std::string avail = cat(" is not available to this process (allowed CPUs: ",
+                                  fs::join(list, ","), ")");
+    auto check = [&](const char* flag, uint32_t c) -> std::string {
+      return allowed(c) ? std::string() : cat(flag, ": CPU ", c, avail);
+    };
+    std::string err = check("--main-core", plan.main_cpu);
+    if (err.empty()) err = check("--emitter-core", plan.emitter_cpu);
+    for (uint32_t c : plan.worker_cpus) {
+      if (err.empty()) err = check("--lcores", c);
+    }
+    for (uint32_t c : plan.format_cpus) {
+      if (err.empty()) err = check("--format-lcores", c);
+    }
+    if (!err.empty()) return fail(kExitUsage, err);
+  }
 
   // Outputs open before DPDK so a bad path, host name, certificate or spool is a clean error.
   fs::emit::NetConfig net;
@@ -468,7 +513,10 @@ int main(int argc, char** argv) {
     rte_log_set_global_level(RTE_LOG_WARNING);
   }
   int exit_code = kExitOk;
+  // Format cores own DPDK rings: they go before the EAL does.
+  std::vector<std::unique_ptr<fs::emit::FormatCore>> format_cores;
   auto cleanup = [&]() {
+    format_cores.clear();
     fs::sensor::dpdk::eal_cleanup();
     if (!link_dir.empty()) std::filesystem::remove_all(link_dir);
   };
@@ -630,7 +678,22 @@ int main(int argc, char** argv) {
   if (use_dispatcher) {
     dispatcher = std::make_unique<fs::sensor::Dispatcher>(shared, queues, in_rings);
   }
-  fs::emit::Emitter emitter(fcfg, std::move(outputs), inputs, shared.shared_cpu, offline);
+  // Format cores: worker i's records go to format core i mod N.
+  std::vector<fs::emit::FormatCore*> format_core_ptrs;
+  for (uint32_t k = 0; k < o.format_cores; ++k) {
+    std::vector<fs::emit::EmitterInput> share;
+    for (size_t i = k; i < inputs.size(); i += o.format_cores) share.push_back(inputs[i]);
+    absl::StatusOr<std::unique_ptr<fs::emit::FormatCore>> c =
+        fs::emit::FormatCore::create(k, socket, fcfg, std::move(share), shared.shared_cpu);
+    if (!c.ok()) {
+      cleanup();
+      return fail(kExitUsage, c.status());
+    }
+    format_core_ptrs.push_back(c->get());
+    format_cores.push_back(*std::move(c));
+  }
+  fs::emit::Emitter emitter(fcfg, std::move(outputs), inputs, shared.shared_cpu, offline,
+                            format_core_ptrs);
 
   fs::sensor::Sources sources;
   for (auto& w : ws) sources.workers.push_back(w.get());
@@ -640,7 +703,15 @@ int main(int argc, char** argv) {
   fs::sensor::register_telemetry(&sources);
 
   // --- Banner (stderr: stdout carries only records)
-  std::fprintf(stderr, "flowscribe %s: %s, %u worker%s%s, emitter on CPU %u%s\n", kVersion,
+  std::string format_text;
+  if (!plan.format_cpus.empty()) {
+    std::vector<std::string> c;
+    for (uint32_t cpu : plan.format_cpus) c.push_back(cat(cpu));
+    format_text = cat(", ", plan.format_cpus.size(), " format core",
+                      plan.format_cpus.size() == 1 ? "" : "s", " on CPU",
+                      plan.format_cpus.size() == 1 ? " " : "s ", fs::join(c, ","));
+  }
+  std::fprintf(stderr, "flowscribe %s: %s, %u worker%s%s, emitter on CPU %u%s%s\n", kVersion,
                offline ? cat("reading ",
                              pcap_paths.size() > 1
                                  ? cat(pcap_paths.size(), " captures in the order of their first packets")
@@ -653,7 +724,8 @@ int main(int argc, char** argv) {
                              pcap_via.empty() ? "" : "; ", pcap_via, ")").c_str()
                        : cat(ports.size(), " port(s)").c_str(),
                workers, workers == 1 ? "" : "s", use_dispatcher ? " behind a software dispatcher" : "",
-               plan.emitter_cpu, shared.shared_cpu ? " (CPUs shared: polling yields)" : "");
+               plan.emitter_cpu, format_text.c_str(),
+               shared.shared_cpu ? " (CPUs shared: polling yields)" : "");
   if (!offline) {
     for (const auto& p : ports) std::fprintf(stderr, "flowscribe: %s\n", p.summary.c_str());
   }
@@ -662,6 +734,12 @@ int main(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   EmitterArgs eargs{&emitter, &shared.all_workers_done};
   rte_eal_remote_launch(emitter_main, &eargs, plan.emitter_lcore());
+  std::vector<FormatCoreArgs> fargs;
+  fargs.reserve(format_cores.size());
+  for (size_t k = 0; k < format_cores.size(); ++k) {
+    fargs.push_back({format_cores[k].get(), &shared.all_workers_done});
+    rte_eal_remote_launch(format_core_main, &fargs.back(), plan.format_lcore(k));
+  }
   for (uint32_t i = 0; i < workers; ++i) {
     rte_eal_remote_launch(worker_main, ws[i].get(), plan.worker_lcore(i));
   }

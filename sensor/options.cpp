@@ -114,16 +114,26 @@ const std::vector<Flag>& flags() {
        uint_flag(&Options::burst, 1, 512, "burst")},
       // Cores
       {"workers", "N", "Cores",
-       "Worker cores (default: one per CPU left after the main and emitter cores, at least 1; "
+       "Worker cores (default: one per CPU left after the main, emitter and format cores, at "
+       "least 1; "
        "1 in offline mode).",
        uint_flag(&Options::workers, 1, 128, "workers")},
       {"lcores", "LIST", "Cores",
        "CPUs for the workers, e.g. 2-9,12 (sets --workers to the count).",
-       [](Options& o, std::string_view v) { return parse_cpu_list(v, o.lcores); }},
+       [](Options& o, std::string_view v) { return parse_cpu_list(v, o.lcores, "lcores"); }},
       {"emitter-core", "N", "Cores",
        "CPU of the emitter core that formats and sends records (default: the first CPU not "
        "used by the main core).",
        int_flag(&Options::emitter_core, 0, 4095, "emitter-core")},
+      {"format-cores", "N", "Cores",
+       "Extra cores that format records for the emitter (default 0: the emitter formats and "
+       "sends). One core formats 2-3 million records/s; add format cores when the stats "
+       "line's records/s nears that, or worker_record_ring_full grows while the workers are "
+       "not busy (docs/architecture.md, \"Format cores\"). They take CPUs after the workers.",
+       uint_flag(&Options::format_cores, 0, 64, "format-cores")},
+      {"format-lcores", "LIST", "Cores",
+       "CPUs for the format cores, e.g. 18-19 (sets --format-cores to the count).",
+       [](Options& o, std::string_view v) { return parse_cpu_list(v, o.format_lcores, "format-lcores"); }},
       {"main-core", "N", "Cores",
        "CPU of the main core (stats, signals; mostly asleep). Default: the first allowed CPU.",
        int_flag(&Options::main_core, 0, 4095, "main-core")},
@@ -436,7 +446,8 @@ absl::Status parse_dissect_states(std::string_view text, uint32_t& all,
   return absl::OkStatus();
 }
 
-absl::Status parse_cpu_list(std::string_view text, std::vector<uint32_t>& out) {
+absl::Status parse_cpu_list(std::string_view text, std::vector<uint32_t>& out,
+                            std::string_view flag) {
   for (std::string_view item : split(text, ',')) {
     uint32_t lo = 0, hi = 0;
     item = strip(item);
@@ -445,11 +456,11 @@ absl::Status parse_cpu_list(std::string_view text, std::vector<uint32_t>& out) {
     hi = lo;
     if (ok && ends.size() == 2) ok = parse_uint(ends[1], hi);
     if (!ok || hi < lo || hi > 4095) {
-      return bad("lcores", "expected a CPU list like 2-9,12", item);
+      return bad(flag, "expected a CPU list like 2-9,12", item);
     }
     for (uint32_t c = lo; c <= hi; ++c) out.push_back(c);
   }
-  if (out.empty()) return bad("lcores", "expected a CPU list like 2-9,12", text);
+  if (out.empty()) return bad(flag, "expected a CPU list like 2-9,12", text);
   return absl::OkStatus();
 }
 
@@ -491,6 +502,17 @@ absl::StatusOr<Options> parse_options(int argc, const char* const* argv) {
   }
   if (!o.pcap.empty() && !o.ports.empty()) {
     return absl::InvalidArgumentError("--pcap and --port cannot be combined");
+  }
+  if (!o.format_lcores.empty()) {
+    if (o.format_cores != 0 && o.format_cores != o.format_lcores.size()) {
+      return absl::InvalidArgumentError(cat("--format-cores ", o.format_cores,
+                                            " disagrees with --format-lcores (",
+                                            o.format_lcores.size(), " CPUs)"));
+    }
+    if (o.format_lcores.size() > 64) {
+      return absl::InvalidArgumentError("--format-lcores: at most 64 CPUs");
+    }
+    o.format_cores = static_cast<uint32_t>(o.format_lcores.size());
   }
   if (!o.lcores.empty()) {
     if (o.workers != 0 && o.workers != o.lcores.size()) {

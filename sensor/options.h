@@ -35,6 +35,8 @@ struct Options {
   uint32_t workers = 0;             // --workers N, 0 = auto
   std::vector<uint32_t> lcores;     // --lcores LIST: CPUs for workers
   int emitter_core = -1;            // --emitter-core N
+  uint32_t format_cores = 0;        // --format-cores N (0: the emitter formats)
+  std::vector<uint32_t> format_lcores;  // --format-lcores LIST: CPUs for the format cores
   int main_core = -1;               // --main-core N
   bool dispatcher = false;          // --dispatcher: force the software dispatcher
   // Memory
@@ -97,7 +99,9 @@ std::string usage_text();
 absl::Status parse_cidr_list(std::string_view text, std::vector<Cidr>& out);
 
 // Parses "2-5,8,10-11" into CPU ids.
-absl::Status parse_cpu_list(std::string_view text, std::vector<uint32_t>& out);
+// `flag` names the flag in the error ("lcores", "format-lcores").
+absl::Status parse_cpu_list(std::string_view text, std::vector<uint32_t>& out,
+                            std::string_view flag = "lcores");
 
 // Parses --dissect-states: "N" (every dissector), "NAME=N,NAME=N" (those dissectors), or both
 // ("4096,tls=65536": the plain number for the others). N is 16 to 16777216. Names are checked

@@ -99,8 +99,7 @@ std::vector<CounterValue> collect_counters(const Sources& src) {
   }
   if (src.emitter != nullptr) {
     auto push = [&](const CounterInfo& info, uint64_t v) { out.push_back({info.name, info.help, v}); };
-    src.emitter->counters().for_each(push);
-    src.emitter->format_counters().for_each(push);
+    src.emitter->for_each_counter(push);
     src.emitter->for_each_output_total(push);
   }
   return out;

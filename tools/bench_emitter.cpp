@@ -4,7 +4,7 @@
 // 64-record burst (batching by size/deadline, the transport's write/writev), as
 // Emitter::run does. No DPDK rings: the records are already in memory. One core.
 //
-//   bench_emitter [--records N] [--runs R] [--sinks format,null,file,tcp]
+//   bench_emitter [--records N] [--runs R] [--sinks format,null,file,tcp,lines]
 //                 [--format FMT] [--file PATH] [--queue-mb MB]
 //
 // Sinks: "format" formats only (the baseline); "null" is a file: output on /dev/null (the
@@ -14,6 +14,10 @@
 // output's queue passes half of --queue-mb the loop waits for it (polls) instead of dropping:
 // TCP keeps records kAckGrace (1 s) after their ACK, so its rate is capped near
 // queue / (1 s x line size) (~117K records/s at the default 64 MB).
+// "lines" is the emitter core's share with --format-cores: the records are formatted into
+// line batches first (a format core's work, not timed), then the timed loop copies every
+// line of every batch into a file:/dev/null output and polls it once per batch, as
+// Emitter::run does with batches.
 // Prints records/s and TSC cycles/record, median of R runs. docs/performance.md "Emitter".
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -35,6 +39,7 @@
 
 #include "common/app_proto.h"
 #include "emit/format.h"
+#include "emit/line_batch.h"
 #include "emit/output.h"
 #include "emit/record.h"
 #include "emit/schema.h"
@@ -203,6 +208,45 @@ RunResult run_once(Formatter& f, const std::vector<Record>& recs, size_t n, Outp
           out ? out->counters().output_sent.get() : n};
 }
 
+// The emitter's side with format cores: batches formatted beforehand (untimed), then every
+// line pushed to `out` and the output polled once per batch.
+RunResult run_lines(Formatter& f, const std::vector<Record>& recs, size_t n, Output* out) {
+  // Enough batches for the pool of distinct records, cycled like the records are.
+  std::vector<std::unique_ptr<LineBatch>> batches;
+  std::vector<size_t> lines_in;
+  size_t total_lines = 0;
+  batches.push_back(std::make_unique<LineBatch>());
+  for (size_t k = 0; k < kPool; ++k) {
+    if (!batches.back()->has_room()) batches.push_back(std::make_unique<LineBatch>());
+    LineBatch& b = *batches.back();
+    const size_t len = f.format_to(recs[k], b.next_line());
+    b.commit(static_cast<uint32_t>(len), static_cast<uint32_t>(f.body_offset()));
+    ++total_lines;
+  }
+  (void)total_lines;
+  uint64_t bytes = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t c0 = __rdtsc();
+  size_t done = 0;
+  for (size_t bi = 0; done < n; bi = (bi + 1) % batches.size()) {
+    const Nanos now = mono_now();
+    batches[bi]->for_each([&](std::string_view line, uint32_t body_off) {
+      if (done >= n) return;
+      out->push(line.substr(body_off), now);
+      bytes += line.size();
+      ++done;
+    });
+    out->poll(now);
+  }
+  out->start_drain();
+  while (!out->drained(mono_now())) usleep(100);
+  out->finish(mono_now());
+  const uint64_t c1 = __rdtsc();
+  const auto t1 = std::chrono::steady_clock::now();
+  return {std::chrono::duration<double>(t1 - t0).count(), c1 - c0, bytes,
+          out->counters().output_sent.get()};
+}
+
 double tsc_hz() {
   const auto t0 = std::chrono::steady_clock::now();
   const uint64_t c0 = __rdtsc();
@@ -250,7 +294,7 @@ int main(int argc, char** argv) {
       format = v, ++i;
     } else {
       std::fprintf(stderr,
-                   "usage: bench_emitter [--records N] [--runs R] [--sinks format,null,file,tcp] "
+                   "usage: bench_emitter [--records N] [--runs R] [--sinks format,null,file,tcp,lines] "
                    "[--format FMT] [--file PATH] [--queue-mb MB]\n");
       return 2;
     }
@@ -283,7 +327,7 @@ int main(int argc, char** argv) {
       std::unique_ptr<Output> out;
       Collector col;
       std::string spec;
-      if (sink == "null") {
+      if (sink == "null" || sink == "lines") {
         spec = "file:/dev/null";
       } else if (sink == "file") {
         ::unlink(path.c_str());
@@ -307,7 +351,8 @@ int main(int argc, char** argv) {
         out = *std::move(o);
         out->set_format(fcfg);
       }
-      RunResult res = run_once(*f, recs, n, out.get(), ocfg.queue_bytes / 2);
+      RunResult res = sink == "lines" ? run_lines(*f, recs, n, out.get())
+                                      : run_once(*f, recs, n, out.get(), ocfg.queue_bytes / 2);
       out.reset();  // closes the connection: the collector thread ends
       col.stop();
       if (res.delivered != n) {

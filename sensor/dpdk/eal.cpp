@@ -44,6 +44,7 @@ bool LcorePlan::shares_cpus() const {
   busy.insert(emitter_cpu);
   for (uint32_t c : worker_cpus) busy.insert(c), ++n;
   if (dispatcher) busy.insert(dispatcher_cpu), ++n;
+  for (uint32_t c : format_cpus) busy.insert(c), ++n;
   // The main core sleeps between stats lines, so it may share a CPU freely.
   return busy.size() < n;
 }
@@ -136,6 +137,9 @@ absl::Status eal_init(const EalConfig& c) {
   }
   if (c.lcores.dispatcher) {
     lc.push_back(cat(c.lcores.dispatcher_lcore(), "@", c.lcores.dispatcher_cpu));
+  }
+  for (size_t i = 0; i < c.lcores.format_cpus.size(); ++i) {
+    lc.push_back(cat(c.lcores.format_lcore(i), "@", c.lcores.format_cpus[i]));
   }
   args.push_back("--lcores");
   args.push_back(join(lc, ","));

@@ -16,10 +16,15 @@ struct LcorePlan {
   std::vector<uint32_t> worker_cpus;
   bool dispatcher = false;
   uint32_t dispatcher_cpu = 0;
-  // EAL lcore ids that result: main = 0, emitter = 1, workers = 2.., dispatcher last.
+  std::vector<uint32_t> format_cpus;  // --format-cores
+  // EAL lcore ids that result: main = 0, emitter = 1, workers = 2.., the dispatcher, then
+  // the format cores.
   unsigned emitter_lcore() const { return 1; }
   unsigned worker_lcore(size_t i) const { return static_cast<unsigned>(2 + i); }
   unsigned dispatcher_lcore() const { return static_cast<unsigned>(2 + worker_cpus.size()); }
+  unsigned format_lcore(size_t i) const {
+    return static_cast<unsigned>(2 + worker_cpus.size() + (dispatcher ? 1 : 0) + i);
+  }
   bool shares_cpus() const;  // two polling lcores on one CPU: loops must yield when idle
 };
 
