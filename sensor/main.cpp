@@ -325,7 +325,8 @@ fs::sensor::dpdk::LcorePlan plan_lcores(const Options& o, uint32_t workers, bool
   for (uint32_t i = 0; i < workers; ++i) {
     p.worker_cpus.push_back(o.lcores.empty() ? take() : o.lcores[i]);
   }
-  // Format cores: CPUs no other lcore has, if any are left; otherwise they share.
+  // Format cores: CPUs no other lcore has, if any are left; otherwise the emitter's, which
+  // then has little left to do (the workers keep theirs).
   std::vector<uint32_t> unused;
   for (uint32_t c : cpus) {
     bool used = c == p.main_cpu || c == p.emitter_cpu || (p.dispatcher && c == p.dispatcher_cpu);
@@ -335,7 +336,7 @@ fs::sensor::dpdk::LcorePlan plan_lcores(const Options& o, uint32_t workers, bool
   for (uint32_t i = 0; i < o.format_cores; ++i) {
     p.format_cpus.push_back(!o.format_lcores.empty() ? o.format_lcores[i]
                             : i < unused.size()      ? unused[i]
-                                                     : take());
+                                                     : p.emitter_cpu);
   }
   return p;
 }

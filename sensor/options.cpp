@@ -129,7 +129,8 @@ const std::vector<Flag>& flags() {
        "Extra cores that format records for the emitter (default 0: the emitter formats and "
        "sends). One core formats 2-3 million records/s; add format cores when the stats "
        "line's records/s nears that, or worker_record_ring_full grows while the workers are "
-       "not busy (docs/architecture.md, \"Format cores\"). They take CPUs after the workers.",
+       "not busy (docs/architecture.md, \"Format cores\"). They take CPUs no other core uses, "
+       "else the emitter's.",
        uint_flag(&Options::format_cores, 0, 64, "format-cores")},
       {"format-lcores", "LIST", "Cores",
        "CPUs for the format cores, e.g. 18-19 (sets --format-cores to the count).",
