@@ -735,6 +735,14 @@ Acked StreamTransport::take_acked(Nanos now) {
   return a;
 }
 
+Acked StreamTransport::release_grace() {
+  Acked a;
+  for (const Pending& p : pending_) a.records += p.frames;
+  pending_.clear();
+  counters_.output_grace_cut.inc(a.records);
+  return a;
+}
+
 bool StreamTransport::drain_close(Nanos now) {
   if (state_ != State::kUp) return true;
   if (!closing_) {
@@ -854,6 +862,13 @@ size_t FailoverTransport::send(std::span<const std::string_view> lines) {
 Acked FailoverTransport::take_acked(Nanos now) {
   const size_t a = active();
   const Acked r = members_[a]->take_acked(now);
+  if (r.records > r.lost) delivered_[a].fetch_add(r.records - r.lost, std::memory_order_relaxed);
+  return r;
+}
+
+Acked FailoverTransport::release_grace() {
+  const size_t a = active();
+  const Acked r = members_[a]->release_grace();
   if (r.records > r.lost) delivered_[a].fetch_add(r.records - r.lost, std::memory_order_relaxed);
   return r;
 }

@@ -89,6 +89,7 @@ class StreamTransport : public Transport {
   bool up(Nanos now) override;
   size_t send(std::span<const std::string_view> lines) override;
   Acked take_acked(Nanos now) override;
+  Acked release_grace() override;
   bool take_reset() override;
   bool reliable() const override { return true; }
   bool drain_close(Nanos now) override;
@@ -198,6 +199,7 @@ class FailoverTransport : public Transport {
   bool up(Nanos now) override;
   size_t send(std::span<const std::string_view> lines) override;
   Acked take_acked(Nanos now) override;
+  Acked release_grace() override;
   bool take_reset() override;
   bool reliable() const override { return true; }
   bool drain_close(Nanos now) override;

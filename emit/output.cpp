@@ -157,6 +157,11 @@ bool Output::accept(std::string_view line, Nanos now) {
     }
     return true;
   }
+  if (queue_.sent() != 0) {
+    // Full: first what the collector has ACKed and only waits out its grace.
+    apply_acked(transport_->release_grace());
+    if (queue_.bytes() + line.size() <= cfg_.queue_bytes) return accept(line, now);
+  }
   if (spool_ && spool_->append(line)) {
     counters_.output_spooled.inc();
     return true;
@@ -215,7 +220,16 @@ void Output::collect_acks(Nanos now) {
     queue_.rewind();
     oldest_unsent_ = 0;
   }
-  const Acked a = transport_->take_acked(now);
+  apply_acked(transport_->take_acked(now));
+  // Past half the queue, the grace gives way: records TCP has ACKed leave it now, so that a
+  // collector keeping up is never held back by the queue (nor records dropped for it) at
+  // rates above --out-queue-mb / (1 s x line size).
+  if (queue_.sent() != 0 && queue_.bytes() > cfg_.queue_bytes / 2) {
+    apply_acked(transport_->release_grace());
+  }
+}
+
+void Output::apply_acked(const Acked& a) {
   if (a.records == 0) return;
   uint64_t spool_bytes = 0;
   queue_.pop(a.records, [&](uint32_t len) {

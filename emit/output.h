@@ -123,6 +123,7 @@ class Output {
   void report_drops(Nanos now, bool at_exit);
   void flush(Nanos now, bool force);
   void collect_acks(Nanos now);
+  void apply_acked(const Acked& a);
   void refill();
   void update_gauges();
 

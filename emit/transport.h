@@ -82,6 +82,7 @@ struct NetConfig {
   X(output_spooled, "records written to an output's on-disk spool")                        \
   X(output_replayed, "records read back from the spool")                                   \
   X(output_resent, "records sent again after a connection was lost before their ACK")      \
+  X(output_grace_cut, "TCP/TLS records confirmed by the collector's ACK alone, before their one-second grace ended, because the queue needed the room") \
   X(output_truncated, "UDP records cut to --udp-max at a field boundary")                  \
   X(output_connects, "TCP/TLS connections established")                                   \
   X(output_connect_failures, "TCP/TLS connection attempts that failed (TLS checks too)")   \
@@ -123,6 +124,11 @@ class Transport {
   // The oldest records taken by send() that are done with since the last call: delivered
   // (TCP/TLS: every byte ACKed by the peer's TCP) or lost.
   virtual Acked take_acked(Nanos now) = 0;
+
+  // Records the collector's TCP has ACKed that are still waiting out their grace (TCP/TLS,
+  // emit/net_sink.h): confirmed now, without it, because the output's queue needs the room.
+  // Counted in output_grace_cut.
+  virtual Acked release_grace() { return Acked{}; }
 
   // True once after a connection was lost: records taken but not reported by take_acked()
   // were maybe not delivered and must be sent again, oldest first.

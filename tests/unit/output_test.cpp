@@ -602,3 +602,46 @@ TEST_CASE("fail-over: backup while the primary is down, primary taken back when 
   CHECK(group->delivered(0) + group->delivered(1) == 50);
   CHECK(out.counters().output_dropped.get() == 0);
 }
+
+TEST_CASE("TCP: past half the queue, ACKed records leave before their grace ends",
+          "[output][tcp]") {
+  // A collector that keeps up, records faster than queue / (grace x line): 4,000 lines of
+  // ~1 KiB through a 1 MiB queue within 0.4 s of (simulated) time, so no record ever waits
+  // out its one-second grace. Without the cut, the queue fills with ACKed records and the
+  // rest are dropped; with it, every record arrives, none is dropped, and the cut is counted.
+  Listener col;
+  NetConfig net;
+  OutputConfig cfg;
+  cfg.queue_bytes = 1 << 20;
+  auto o = Output::open("tcp://127.0.0.1:" + std::to_string(col.port), net, cfg);
+  REQUIRE(o.ok());
+  Output& out = **o;
+  Nanos now = 1;
+  constexpr int kLines = 4000;
+  for (int i = 0; i < kLines; ++i) {
+    out.push(line_n(i, 1000), now);
+    if (i % 16 == 0) {
+      out.poll(now);
+      col.pump();
+      now += 100'000;  // 0.1 ms a turn: 0.025 s for all of them
+      // Let the loopback TCP ACK what was written before the next turn reads SIOCOUTQ.
+      if (i % 256 == 0) usleep(1000);
+    }
+  }
+  out.start_drain();
+  bool done = false;
+  for (int i = 0; i < 20000 && !done; ++i) {
+    now += 1'000'000;
+    done = out.drained(now);
+    col.pump();
+    usleep(100);
+  }
+  out.finish(now);
+  CHECK(done);
+  CHECK(out.counters().output_dropped.get() == 0);
+  CHECK(out.counters().output_sent.get() == kLines);
+  CHECK(out.counters().output_grace_cut.get() > 0);
+  const std::vector<std::string> frames = col.frames();
+  REQUIRE(frames.size() == kLines);
+  for (int i = 0; i < kLines; i += 397) CHECK(frames[i] + "\n" == line_n(i, 1000));
+}
