@@ -112,7 +112,7 @@ absl::Status expand_capture_dir(const std::string& path, std::vector<std::string
 absl::StatusOr<std::vector<std::string>> order_series(const Options& o,
                                                       const std::vector<std::string>& paths,
                                                       fs::sensor::PcapProbe& probe,
-                                                      uint64_t& bytes) {
+                                                      uint64_t& bytes, bool& any_pcapng) {
   if (o.pcap_net_pcap) {
     return absl::InvalidArgumentError("--pcap-reader net_pcap reads one capture: give one --pcap");
   }
@@ -134,10 +134,11 @@ absl::StatusOr<std::vector<std::string>> order_series(const Options& o,
     if (absl::IsUnimplemented(sum.status())) {
       return absl::InvalidArgumentError(
           cat("'", path, "' is ", std::string(sum.status().message()),
-              ": several captures are read only as classic pcap; convert it (editcap -F pcap) "
+              ": several captures are read only as pcap or pcapng; convert it (editcap -F pcap) "
               "or read it alone"));
     }
     if (!sum.ok()) return sum.status();
+    any_pcapng = any_pcapng || sum->pcapng;
     if (!items.empty() && sum->linktype != items[0].linktype) {
       return absl::InvalidArgumentError(
           cat("'", path, "' has link type ", fs::decode::link_type_name(sum->linktype), " and '",
@@ -156,13 +157,12 @@ absl::StatusOr<std::vector<std::string>> order_series(const Options& o,
   return out;
 }
 
-// The offline input, opened and checked before DPDK starts. A classic pcap file is read by
+// The offline input, opened and checked before DPDK starts. A pcap or pcapng file is read by
 // flowscribe itself (sensor/pcap_file.h), which finds the end and any damage on its own;
-// anything else libpcap reads (pcapng, old or modified pcap) goes through DPDK's net_pcap,
-// and is read once first to count its packets (the probe). Standard input ("-"), a pipe or a
-// FIFO can be read only once, as it comes: our reader takes it without a probe (classic pcap
-// only). Several files, or a directory's, are a series read as one capture in the order of
-// their first packets.
+// anything else libpcap reads (old or modified pcap) goes through DPDK's net_pcap, and is
+// read once first to count its packets (the probe). Standard input ("-"), a pipe or a FIFO
+// can be read only once, as it comes: our reader takes it without a probe. Several files, or
+// a directory's, are a series read as one capture in the order of their first packets.
 struct OfflineInput {
   std::vector<std::string> paths;        // in reading order
   fs::sensor::PcapProbe probe;           // link type; packets and damage when net_pcap reads
@@ -180,10 +180,15 @@ absl::StatusOr<OfflineInput> open_offline_input(const Options& o) {
   const std::string& pcap0 = in.paths[0];
   in.stream = in.paths.size() == 1 && is_stream(pcap0);
   if (in.paths.size() > 1) {
-    absl::StatusOr<std::vector<std::string>> series = order_series(o, in.paths, in.probe, in.bytes);
+    bool any_pcapng = false;
+    absl::StatusOr<std::vector<std::string>> series =
+        order_series(o, in.paths, in.probe, in.bytes, any_pcapng);
     if (!series.ok()) return series.status();
     in.paths = *std::move(series);
-    absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(in.paths[0]);
+    // A pcapng file later in the series is read through the first one's buffer: room for
+    // its largest block from the start (the worker cannot allocate).
+    absl::StatusOr<std::unique_ptr<fs::sensor::PcapFile>> f = fs::sensor::PcapFile::open(
+        in.paths[0], any_pcapng ? fs::sensor::PcapFile::kPcapngBuffer : size_t{4} << 20);
     if (!f.ok()) return f.status();
     in.file = *std::move(f);
   } else if (in.stream) {

@@ -78,9 +78,9 @@ const std::vector<Flag>& flags() {
       {"pcap", "FILE", "Input",
        "Offline mode: read a pcap or pcapng capture (Ethernet, Linux cooked v1/v2, raw IP, "
        "null/loopback, NFLOG, 802.11 and 802.11 radiotap link types), flush every flow at the "
-       "end and exit. FILE may be - (standard input), a pipe or a FIFO carrying classic pcap, "
+       "end and exit. FILE may be - (standard input), a pipe or a FIFO carrying pcap or pcapng, "
        "read as it comes (zcat x.pcap.gz | flowscribe --pcap -). Repeatable, and FILE may be a "
-       "directory (its files): several classic pcap files (a tcpdump -C/-G series) are read in "
+       "directory (its files): several pcap or pcapng files (a tcpdump -C/-G series) are read in "
        "the order of their first packets as one capture, so sessions carry on across files. "
        "Implies --no-huge unless --hugepages is given.",
        [](Options& o, std::string_view v) -> absl::Status {
@@ -90,10 +90,10 @@ const std::vector<Flag>& flags() {
          return absl::OkStatus();
        }},
       {"pcap-reader", "file|net_pcap", "Input",
-       "How --pcap reads the capture. 'file' (default): a classic pcap file is read in large "
-       "blocks straight into packet buffers on the core that polls it; pcapng and other "
-       "formats still go through net_pcap. 'net_pcap': always through DPDK's net_pcap device "
-       "(libpcap), as a live port would read it.",
+       "How --pcap reads the capture. 'file' (default): a pcap or pcapng file is read in large "
+       "blocks straight into packet buffers on the core that polls it; the rare pre-2.4 and "
+       "'modified' pcap formats still go through net_pcap. 'net_pcap': always through DPDK's "
+       "net_pcap device (libpcap), as a live port would read it.",
        two_way_flag(&Options::pcap_net_pcap, "pcap-reader", "file", "net_pcap")},
       {"port", "PCI_ADDR|VDEV", "Input",
        "Live mode: capture from a DPDK port, either a PCI address bound to vfio-pci/igb_uio "

@@ -1,6 +1,6 @@
 #pragma once
-// A classic pcap file read record by record through one large buffer: the offline sensor's
-// input (see docs/architecture.md, "Offline input"). DPDK's net_pcap reads a file through
+// A classic pcap or pcapng file read record by record through one large buffer: the offline
+// sensor's input (see docs/architecture.md, "Offline input"). DPDK's net_pcap reads a file through
 // libpcap, two stdio freads per packet and a read(2) every 4 KiB; that was a third of a lone
 // worker's instructions offline. This reader does one read(2) per 4 MiB and hands out views
 // of the records in place.
@@ -8,10 +8,19 @@
 // It follows libpcap's own reading rules (sf-pcap.c) so that it accepts the same records and
 // stops at the same damage: a snapshot length of 0 (or above INT_MAX) means 262,144; a record
 // longer than the snapshot length is cut to it; a record longer than 262,144 bytes, or one cut
-// short by the end of the file, is damage. pcapng, the modified ("Kuznetzov") format, versions
-// before 2.4, byte-swapped NFLOG, Linux USB, and the link types libpcap allows records above
-// 262,144 bytes for (D-Bus, USBPcap, EBHSCR) are not read here: open() says so (Unimplemented)
-// and the sensor reads such a file through net_pcap.
+// short by the end of the file, is damage. The modified ("Kuznetzov") format, versions before
+// 2.4, byte-swapped NFLOG, Linux USB, and the link types libpcap allows records above 262,144
+// bytes for (D-Bus, USBPcap, EBHSCR) are not read here: open() says so (Unimplemented) and the
+// sensor reads such a file through net_pcap.
+//
+// pcapng follows libpcap's sf-pcapng.c the same way: blocks up to 16 MiB, the first
+// section's byte order for the whole file, every interface of the file with the first one's
+// link type and snapshot length, a section header that forgets the interfaces before it,
+// enhanced, simple and obsolete packet blocks, if_tsresol and if_tsoffset, every other block
+// skipped; the same damage messages at the same offsets. Timestamps are nanoseconds (libpcap
+// opened with nanosecond precision). Two differences: at most kPcapngMaxInterfaces
+// interfaces per section (libpcap has no limit; more is damage here, said in those words),
+// and the buffer is kPcapngBuffer so that any block fits.
 // One deliberate difference: a record's 32-bit seconds are unsigned, as the pcap format's
 // specification (draft-ietf-opsawg-pcap) says; libpcap reads them signed, which sends a
 // file written after January 2038 back to 1901.
@@ -36,6 +45,11 @@ struct PcapRecord {
 class PcapFile {
  public:
   static constexpr uint32_t kMaxSnaplen = 262144;  // libpcap's MAXIMUM_SNAPLEN
+  // libpcap's INITIAL_MAX_BLOCKSIZE: the largest pcapng block it reads.
+  static constexpr uint32_t kPcapngMaxBlock = 16u << 20;
+  // The buffer a pcapng file needs (open() raises a smaller one; reopen() cannot).
+  static constexpr size_t kPcapngBuffer = size_t{kPcapngMaxBlock} + (size_t{1} << 20);
+  static constexpr uint32_t kPcapngMaxInterfaces = 1024;
 
   // Opens PATH ("-": standard input; pipes and FIFOs are read as they come). Unimplemented:
   // a format this reader leaves to libpcap (the list above), with its name as the message;
@@ -56,12 +70,14 @@ class PcapFile {
   struct Summary {
     uint32_t linktype = 0;
     uint64_t first_ts_ns = UINT64_MAX;  // UINT64_MAX: no record
+    bool pcapng = false;
   };
   static absl::StatusOr<Summary> inspect(const std::string& path);
 
   uint32_t linktype() const { return linktype_; }
   uint32_t snaplen() const { return snaplen_; }
-  bool nanosecond() const { return nano_; }
+  bool nanosecond() const { return nano_; }  // pcapng: always (timestamps are converted)
+  bool pcapng() const { return ng_; }
   bool swapped() const { return swapped_; }
 
   // The next record, left in place: false at the end of the file or at damage (then done()).
@@ -71,6 +87,7 @@ class PcapFile {
       r = cur_;
       return true;
     }
+    if (ng_) return peek_ng(r);
     // The common case inline: the whole record is in the buffer and needs no checks beyond
     // the length (caplen <= kMaxSnaplen, so it fits any buffer).
     if (end_ - pos_ >= kRecordHeader) {
@@ -105,7 +122,7 @@ class PcapFile {
   uint64_t offset() const { return file_off_ - (end_ - pos_); }  // file offset of pos_
 
  private:
-  enum class Start { kOk, kCannotOpen, kNotPcap, kLeftToLibpcap };
+  enum class Start { kOk, kCannotOpen, kNotPcap, kLeftToLibpcap, kPcapng };
   PcapFile() = default;
   Start start(const char* path);
   Start check_header(const uint8_t* h);
@@ -113,6 +130,38 @@ class PcapFile {
   // Makes at least N bytes available at pos_; false if the file ends first.
   bool fill(size_t n);
   bool peek_slow(PcapRecord& r);
+
+  // --- pcapng (pcap_file.cpp)
+  struct NgBlock {
+    uint32_t type = 0;
+    uint32_t len = 0;      // total length, header and trailer included
+    uint64_t start = 0;    // file offset of the block
+  };
+  enum class Scale : uint8_t { kPass, kUpDec, kDownDec, kBin };
+  struct NgInterface {
+    uint64_t tsresol;   // units per second
+    uint64_t factor;    // kUpDec / kDownDec: the power of 10 between tsresol and 1e9
+    int64_t tsoffset;   // seconds added
+    Scale scale;
+  };
+  // The section header at pos_ and blocks up to the first interface (open).
+  Start start_ng();
+  // The block at pos_, whole in the buffer: 1, 0 at the end of the file, -1 damage.
+  int read_block(NgBlock& b);
+  // An interface description block's body (after its 8 fixed bytes): false = damage.
+  bool add_interface(const uint8_t* opts, size_t len);
+  bool peek_ng(PcapRecord& r);
+  uint32_t u16ng(const uint8_t* p) const {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return swapped_ ? __builtin_bswap16(v) : v;
+  }
+  // libpcap's snapshot rule (pcap_adjust_snapshot) and its mapping of LINKTYPE_ to DLT_
+  // values, against which a later interface's type is compared.
+  static uint32_t adjust_snapshot(uint32_t snaplen) {
+    return (snaplen == 0 || snaplen > 0x7fffffffu) ? kMaxSnaplen : snaplen;
+  }
+  static uint32_t linktype_to_dlt(uint32_t linktype);
   uint32_t u32(const uint8_t* p) const {
     uint32_t v;
     std::memcpy(&v, p, 4);
@@ -148,6 +197,11 @@ class PcapFile {
   bool nano_ = false;
   uint32_t linktype_ = 0;
   uint32_t snaplen_ = kMaxSnaplen;
+  bool ng_ = false;          // pcapng
+  bool may_grow_ = false;    // open(): the buffer may be raised to kPcapngBuffer
+  uint32_t dlt_ = 0;         // pcapng: the first interface's type as libpcap maps it
+  uint32_t ifcount_ = 0;     // pcapng: interfaces of the current section
+  NgInterface ifs_[kPcapngMaxInterfaces] = {};
   bool have_ = false;    // a record was peeked and not consumed
   PcapRecord cur_;
   size_t cur_skip_ = 0;  // bytes of the current record past pos_ (header + stored bytes)
