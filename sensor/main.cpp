@@ -800,6 +800,23 @@ int main(int argc, char** argv) {
                      oc.output_queued.get(), oc.output_spool_records.get(),
                      oc.output_dropped.get());
       }
+      // Records lost because the emitter fell behind: say so, and what helps. Live outputs
+      // never hold the emitter back (they queue, spool or drop on their own), so a full ring
+      // means the formatting core is saturated.
+      if (fs::sensor::find_counter(cur, "worker_record_ring_full") >
+          fs::sensor::find_counter(prev, "worker_record_ring_full")) {
+        std::fprintf(stderr,
+                     "flowscribe:   the emitter is behind: %s records/s formatted, %s dropped "
+                     "at full rings since the last line; %s\n",
+                     human(rate("emitter_records")).c_str(),
+                     human(rate("worker_record_ring_full") * dt).c_str(),
+                     shared.shared_cpu
+                         ? "it shares a CPU: give it one of its own (--emitter-core), and format "
+                           "cores free CPUs (--format-lcores)"
+                         : plan.format_cpus.empty()
+                               ? "add format cores (--format-cores N, docs/architecture.md)"
+                               : "add format cores, or raise --record-ring for bursts");
+      }
       // A dissector pool that ran out since the last line: say which, and what to raise.
       if (fs::sensor::find_counter(cur, "app_dissect_exhausted") >
           fs::sensor::find_counter(prev, "app_dissect_exhausted")) {
