@@ -136,27 +136,32 @@ PcapFile::Start PcapFile::check_header(const uint8_t* h) {
   }
   const uint32_t snaplen = u32(h + 16);
   linktype_ = u32(h + 20) & 0xffff;  // the upper bits carry the FCS length
-  // libpcap rewrites some link types' pseudo-headers as it reads (pcap_post_process): NFLOG's
-  // host-order TLV headers in a byte-swapped file, Linux USB headers always. Leave those to it.
-  if (swapped_ && linktype_ == kLinktypeNflog) {
-    set_damage("byte-swapped NFLOG capture");
-    return Start::kLeftToLibpcap;
-  }
-  if (linktype_ == kLinktypeUsbLinux || linktype_ == kLinktypeUsbLinuxMmapped) {
-    set_damage("Linux USB capture");
-    return Start::kLeftToLibpcap;
-  }
-  // And a few allow records above 262,144 bytes (max_snaplen_for_dlt): not ours to decode.
-  if (linktype_ == kLinktypeDbus || linktype_ == kLinktypeUsbpcap ||
-      linktype_ == kLinktypeEbhscr) {
-    set_damage("link type %u", linktype_);
-    return Start::kLeftToLibpcap;
-  }
+  if (!linktype_ours()) return Start::kLeftToLibpcap;
   // pcap_adjust_snapshot(): only 0 and lengths above INT_MAX are replaced; a file may claim
   // a snapshot above the largest record libpcap accepts.
   snaplen_ = (snaplen == 0 || snaplen > 0x7fffffffu) ? kMaxSnaplen : snaplen;
   damage_[0] = '\0';
   return Start::kOk;
+}
+
+bool PcapFile::linktype_ours() {
+  // libpcap rewrites some link types' pseudo-headers as it reads (pcap_post_process): NFLOG's
+  // host-order TLV headers in a byte-swapped file, Linux USB headers always. Leave those to it.
+  if (swapped_ && linktype_ == kLinktypeNflog) {
+    set_damage("byte-swapped NFLOG capture");
+    return false;
+  }
+  if (linktype_ == kLinktypeUsbLinux || linktype_ == kLinktypeUsbLinuxMmapped) {
+    set_damage("Linux USB capture");
+    return false;
+  }
+  // And a few allow records above 262,144 bytes (max_snaplen_for_dlt): not ours to decode.
+  if (linktype_ == kLinktypeDbus || linktype_ == kLinktypeUsbpcap ||
+      linktype_ == kLinktypeEbhscr) {
+    set_damage("link type %u", linktype_);
+    return false;
+  }
+  return true;
 }
 
 absl::StatusOr<PcapFile::Summary> PcapFile::inspect(const std::string& path) {
@@ -384,21 +389,7 @@ PcapFile::Start PcapFile::start_ng() {
     }
     pos_ += b.len;
   }
-  // The same link types as a classic file leaves to libpcap (it rewrites their headers, or
-  // allows them larger records).
-  if (swapped_ && linktype_ == kLinktypeNflog) {
-    set_damage("byte-swapped NFLOG capture");
-    return Start::kLeftToLibpcap;
-  }
-  if (linktype_ == kLinktypeUsbLinux || linktype_ == kLinktypeUsbLinuxMmapped) {
-    set_damage("Linux USB capture");
-    return Start::kLeftToLibpcap;
-  }
-  if (linktype_ == kLinktypeDbus || linktype_ == kLinktypeUsbpcap ||
-      linktype_ == kLinktypeEbhscr) {
-    set_damage("link type %u", linktype_);
-    return Start::kLeftToLibpcap;
-  }
+  if (!linktype_ours()) return Start::kLeftToLibpcap;
   damage_[0] = '\0';
   return Start::kOk;
 }

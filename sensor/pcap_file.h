@@ -126,6 +126,8 @@ class PcapFile {
   PcapFile() = default;
   Start start(const char* path);
   Start check_header(const uint8_t* h);
+  // False (with the reason as damage) for the link types this reader leaves to libpcap.
+  bool linktype_ours();
   static constexpr size_t kRecordHeader = 16;
   // Makes at least N bytes available at pos_; false if the file ends first.
   bool fill(size_t n);

@@ -172,6 +172,21 @@ struct RunResult {
   uint64_t delivered;
 };
 
+// The end of a timed run: the exit path (Emitter::drain_outputs), where everything delivered
+// (TCP: ACKed) counts, then the clocks.
+RunResult finish_run(Output* out, std::chrono::steady_clock::time_point t0, uint64_t c0,
+                     uint64_t bytes, size_t n) {
+  if (out) {
+    out->start_drain();
+    while (!out->drained(mono_now())) usleep(100);
+    out->finish(mono_now());
+  }
+  const uint64_t c1 = __rdtsc();
+  const auto t1 = std::chrono::steady_clock::now();
+  return {std::chrono::duration<double>(t1 - t0).count(), c1 - c0, bytes,
+          out ? out->counters().output_sent.get() : n};
+}
+
 RunResult run_once(Formatter& f, const std::vector<Record>& recs, size_t n, Output* out,
                    uint64_t high_water) {
   std::unique_ptr<char[]> line(new char[kFormatBufferBytes]);
@@ -196,16 +211,7 @@ RunResult run_once(Formatter& f, const std::vector<Record>& recs, size_t n, Outp
     }
     done += burst;
   }
-  if (out) {
-    // Exit path (Emitter::drain_outputs): everything delivered (TCP: ACKed) counts.
-    out->start_drain();
-    while (!out->drained(mono_now())) usleep(100);
-    out->finish(mono_now());
-  }
-  const uint64_t c1 = __rdtsc();
-  const auto t1 = std::chrono::steady_clock::now();
-  return {std::chrono::duration<double>(t1 - t0).count(), c1 - c0, bytes,
-          out ? out->counters().output_sent.get() : n};
+  return finish_run(out, t0, c0, bytes, n);
 }
 
 // The emitter's side with format cores: batches formatted beforehand (untimed), then every
@@ -238,13 +244,7 @@ RunResult run_lines(Formatter& f, const std::vector<Record>& recs, size_t n, Out
     });
     out->poll(now);
   }
-  out->start_drain();
-  while (!out->drained(mono_now())) usleep(100);
-  out->finish(mono_now());
-  const uint64_t c1 = __rdtsc();
-  const auto t1 = std::chrono::steady_clock::now();
-  return {std::chrono::duration<double>(t1 - t0).count(), c1 - c0, bytes,
-          out->counters().output_sent.get()};
+  return finish_run(out, t0, c0, bytes, n);
 }
 
 double tsc_hz() {

@@ -108,7 +108,7 @@ class TempFile {
   std::string path_;
 };
 
-struct Writer {
+struct ByteWriter {
   bool swapped = false;
   Bytes out;
   void put(const void* p, size_t n) {
@@ -116,6 +116,9 @@ struct Writer {
     out.resize(at + n);
     std::memcpy(out.data() + at, p, n);
   }
+};
+
+struct Writer : ByteWriter {
   void u16(uint16_t v) {
     if (swapped) v = __builtin_bswap16(v);
     put(&v, 2);
@@ -144,14 +147,7 @@ struct Writer {
 };
 
 // pcapng blocks, in either byte order.
-struct NgWriter {
-  bool swapped = false;
-  Bytes out;
-  void put(const void* p, size_t n) {
-    const size_t at = out.size();
-    out.resize(at + n);
-    std::memcpy(out.data() + at, p, n);
-  }
+struct NgWriter : ByteWriter {
   void u16(Bytes& b, uint16_t v) const {
     if (swapped) v = __builtin_bswap16(v);
     b.insert(b.end(), reinterpret_cast<uint8_t*>(&v), reinterpret_cast<uint8_t*>(&v) + 2);
