@@ -546,6 +546,13 @@ int main(int argc, char** argv) {
   const uint32_t rxq_want = offline ? 1 : (o.rxq ? o.rxq : workers);
   const uint32_t in_ring_size = 4096;
   uint32_t nb_mbufs = ports_n * rxq_want * o.rx_desc + workers * (512 + in_ring_size) + 4096;
+  // Our reader copies a frame into a chain of mbufs at once: a pcapng block may hold a
+  // 16 MiB frame (8,192 mbufs of 2 KiB), which must fit beside a burst and the slack.
+  if (pcap_file) {
+    nb_mbufs = std::max<uint32_t>(nb_mbufs, fs::sensor::PcapFile::kPcapngMaxBlock /
+                                                    (RTE_MBUF_DEFAULT_BUF_SIZE - RTE_PKTMBUF_HEADROOM) +
+                                                4096);
+  }
   int socket = static_cast<int>(rte_socket_id());
   rte_mempool* mbufs = rte_pktmbuf_pool_create("fs_mbufs", nb_mbufs, 256, 0,
                                                RTE_MBUF_DEFAULT_BUF_SIZE, socket);

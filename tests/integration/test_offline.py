@@ -601,6 +601,20 @@ def case_pcap_readers():
                 f.write(_pcapng(recs, endian, sections=2))
             p = run(["--pcap", path, "--sensor-name", "test-sensor"], check_rc=0)
             assert strip(p.stdout) == want, f"pcapng ({endian}): records differ from basic.pcap"
+        # The largest frame a pcapng block can hold (16 MiB, under a snapshot length of
+        # INT_MAX, which libpcap accepts) arrives as one mbuf chain, with the smallest rings.
+        import struct
+        def blk(t, body):
+            return struct.pack("<II", t, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+        frame = b"\x00" * 12 + b"\x08\x00" + b"\x45" + b"\x00" * ((16 << 20) - 64 - 15)
+        huge = os.path.join(d, "huge.pcapng")
+        with open(huge, "wb") as f:
+            f.write(blk(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
+            f.write(blk(1, struct.pack("<HHI", 1, 0, 0x7FFFFFFF)))
+            f.write(blk(6, struct.pack("<IIIII", 0, 0, 0, len(frame), len(frame)) + frame))
+        p = run(["--pcap", huge, "--rx-desc", "64"], check_rc=0)
+        assert f"summary: 1 packets, {len(frame)} bytes" in p.stderr, p.stderr
+        assert re.search(r"worker_oversize +1 ", p.stderr), p.stderr
     bad = run(["--pcap", os.path.join(ARGS.captures, "basic.pcap"), "--pcap-reader", "mmap"],
               check_rc=2)
     _one_line_error(bad, "--pcap-reader", "mmap")
