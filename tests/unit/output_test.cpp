@@ -9,11 +9,15 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "emit/format.h"
+#include "emit/line_batch.h"
 #include "emit/net_sink.h"
 #include "emit/output.h"
 #include "emit/spool.h"
@@ -644,4 +648,43 @@ TEST_CASE("TCP: past half the queue, ACKed records leave before their grace ends
   const std::vector<std::string> frames = col.frames();
   REQUIRE(frames.size() == kLines);
   for (int i = 0; i < kLines; i += 397) CHECK(frames[i] + "\n" == line_n(i, 1000));
+}
+
+TEST_CASE("LineBatch: lines of every size back to back, in order, with their body offsets",
+          "[output][format_cores]") {
+  // What a format core writes and the emitter reads (emit/line_batch.h): lines formatted in
+  // place, each with its length and body offset, padded to 8; a batch takes lines while one
+  // more of the largest size fits.
+  auto batch = std::make_unique<LineBatch>();
+  std::vector<std::pair<std::string, uint32_t>> want;
+  std::mt19937 rng(7);
+  size_t lines = 0;
+  while (batch->has_room()) {
+    const size_t len = lines % 50 == 0 ? kFormatBufferBytes : 1 + rng() % 700;
+    std::string line(len - 1, static_cast<char>('a' + lines % 26));
+    line.push_back('\n');
+    const uint32_t body = static_cast<uint32_t>(rng() % len);
+    std::memcpy(batch->next_line(), line.data(), len);
+    batch->commit(static_cast<uint32_t>(len), body);
+    want.emplace_back(std::move(line), body);
+    ++lines;
+    REQUIRE(batch->used <= LineBatch::kBytes);
+    REQUIRE(batch->used % 8 == 0);
+  }
+  // Full: less than a largest line's room left, and more than that many bytes used.
+  CHECK(LineBatch::kBytes - batch->used < kFormatBufferBytes + 8);
+  size_t i = 0;
+  batch->for_each([&](std::string_view line, uint32_t body_off) {
+    REQUIRE(i < want.size());
+    CHECK(line == want[i].first);
+    CHECK(body_off == want[i].second);
+    ++i;
+  });
+  CHECK(i == want.size());
+  CHECK(batch->lines == want.size());
+  batch->clear();
+  CHECK(batch->has_room());
+  size_t n = 0;
+  batch->for_each([&](std::string_view, uint32_t) { ++n; });
+  CHECK(n == 0);
 }
