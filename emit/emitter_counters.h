@@ -46,7 +46,8 @@ unsigned drain_input(EmitterInput& in, Record** recs, unsigned burst, EmitterCou
       }
     }
     c.emitter_continuations.inc(k - 1);
-    on_chain(const_cast<const Record* const*>(recs + i), k);
+    const Record* const* chain = recs + i;
+    on_chain(chain, k);
     i += k;
     ++records;
   }

@@ -139,7 +139,7 @@ PcapFile::Start PcapFile::check_header(const uint8_t* h) {
   if (!linktype_ours()) return Start::kLeftToLibpcap;
   // pcap_adjust_snapshot(): only 0 and lengths above INT_MAX are replaced; a file may claim
   // a snapshot above the largest record libpcap accepts.
-  snaplen_ = (snaplen == 0 || snaplen > 0x7fffffffu) ? kMaxSnaplen : snaplen;
+  snaplen_ = adjust_snapshot(snaplen);
   damage_[0] = '\0';
   return Start::kOk;
 }

@@ -158,8 +158,8 @@ class PcapFile {
     std::memcpy(&v, p, 2);
     return swapped_ ? __builtin_bswap16(v) : v;
   }
-  // libpcap's snapshot rule (pcap_adjust_snapshot) and its mapping of LINKTYPE_ to DLT_
-  // values, against which a later interface's type is compared.
+  // libpcap's snapshot rule (pcap_adjust_snapshot, for pcap and pcapng alike) and its mapping
+  // of LINKTYPE_ to DLT_ values, against which a later pcapng interface's type is compared.
   static uint32_t adjust_snapshot(uint32_t snaplen) {
     return (snaplen == 0 || snaplen > 0x7fffffffu) ? kMaxSnaplen : snaplen;
   }
