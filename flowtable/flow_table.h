@@ -113,33 +113,39 @@ const char* end_reason_name(EndReason r) noexcept;  // "fin", "rst", "idle", "ev
 // TCP tracking state, drives which idle timeout applies.
 enum class TcpState : uint8_t { kNone, kSynSent, kSynAckSeen, kEstablished, kClosing, kClosed };
 
-// One tracked session: exactly two cache lines, 64-byte aligned, so a lookup costs at most
-// two misses that the adjacent-line prefetcher usually merges into one. Dissector state lives
-// elsewhere, referenced by `app_state`.
-struct alignas(64) Flow {
+// One tracked session in 112 bytes, so that a flow of capacity costs at most 112 + 10.7 bytes
+// of index (docs/flows.md "Memory"). Records are packed back to back, so one may start at
+// byte 0, 16, 32 or 48 of a cache line: everything a packet of an established flow touches
+// (key, counters, TCP state, app flags and state) is in the first 80 bytes, which lie in at
+// most two cache lines whatever the start. The rest is read when a flow starts, is filed on
+// the wheel or ends. Dissector state lives elsewhere, referenced by `app_state`.
+struct Flow {
+  // --- hot: every packet
   FlowKey key;
-  Nanos first_ns;
   Nanos last_ns;
-  Nanos interim_ns;        // start of the current reporting interval (active timeout)
-  uint64_t sid;            // session id, unique per worker run (set by the table)
   uint32_t pkts[2];        // per key side, since flow start (interim records: cumulative)
   uint64_t bytes[2];       // per key side, IP bytes (ip_len) since flow start
+  uint8_t tcp_flags_seen[2];  // OR of flags per key side
+  uint8_t client_side : 1;      // key side (0/1) that is the client
+  TcpState tcp_state : 3;
+  uint8_t fin_seen : 2;         // bit per key side
+  uint8_t direction_basis : 2;  // how client_side was decided (DirectionBasis)
+  uint8_t app_flags;       // AppFlag bits, owned by the worker's app layer (0 when created)
+  uint32_t app_state;      // index into a dissector pool, or kNoAppState
+  // --- cold: start, timers, end
+  Nanos first_ns;
+  uint64_t sid;            // session id, unique per worker run (set by the table)
   uint32_t timer_prev;     // timer wheel links (indices), owned by the table
   uint32_t timer_next;
-  uint32_t app_state;      // index into a dissector pool, or kNoAppState
   uint16_t app_proto;      // application protocol id (0 = unknown), set by dissectors
-  uint8_t client_side;     // key side (0/1) that is the client
-  TcpState tcp_state;
-  uint8_t tcp_flags_seen[2];  // OR of flags per key side
-  uint8_t fin_seen;        // bit per key side
-  uint8_t direction_basis; // how client_side was decided (DirectionBasis)
-  uint32_t timer_tick;     // wheel tick (seconds) the flow is filed under, owned by the table
-  uint32_t hash;           // flow_hash(key), owned by the table (index deletes, no rehash)
-  uint8_t app_flags;       // AppFlag bits, owned by the worker's app layer (0 when created)
-  uint8_t pad_;
   uint16_t app_id;         // internet application (dissectors/apps), 0 = none named
+  uint16_t timer_tick;     // wheel tick (seconds, mod 2^16) the flow is filed under (table)
+  uint16_t interim_seq;    // active-timeout interval the current report starts at, mod 2^16
+                           //   (interval k starts at first_ns + k * active timeout; table)
 };
-static_assert(sizeof(Flow) == 128, "Flow must stay two cache lines");
+static_assert(sizeof(Flow) == 112, "Flow grew: docs/flows.md \"Memory\" and the hot/cold split");
+static_assert(offsetof(Flow, app_state) + sizeof(uint32_t) <= 80,
+              "a packet's fields must fit in 80 bytes (two cache lines from any 16-byte start)");
 
 constexpr uint32_t kNoAppState = 0xffffffffu;
 
@@ -184,8 +190,9 @@ struct FlowTableConfig {
 };
 
 // Called for each flow that ends or reports. For kNone (interim) the flow stays in the table
-// and its interval restarts after the call (interim_ns = now); for every other reason the
-// flow is freed after the call returns. Never called re-entrantly.
+// and its next report is due one active timeout after the interval boundary just passed
+// (first_ns + k * active timeout); for every other reason the flow is freed after the call
+// returns. Never called re-entrantly.
 using FlowCallback = absl::FunctionRef<void(Flow&, EndReason)>;
 
 class FlowTable {
@@ -204,7 +211,8 @@ class FlowTable {
   FlowTable& operator=(const FlowTable&) = delete;
 
   // Finds or creates the flow of a packet and accounts it. `src_is_side0` comes from
-  // make_flow_key. Creating may evict the oldest idle flow through `on_end` (kEvicted).
+  // make_flow_key and `hash` is flow_hash(key) (the table recomputes it when a flow ends
+  // instead of storing it). Creating may evict the oldest idle flow through `on_end` (kEvicted).
   // Updates counters, TCP state and (for new flows) the client side. `now` is packet time
   // and never goes backwards within the table (older times are clamped).
   // Inline for the packet most packets are: its flow is in its primary bucket and nothing
@@ -266,13 +274,14 @@ class FlowTable {
     const Bucket& b = buckets_[primary_bucket(sig)];
     const uint32_t m = match_mask(b, sig);
     if (m != 0) {
+      // The hot part of the record: at most two lines, whichever 16-byte offset it starts at.
       const char* p = reinterpret_cast<const char*>(&flows_[b.idx[__builtin_ctz(m)]]);
       prefetch_read(p);
-      prefetch_read(p + 64);
+      prefetch_read(p + kHotBytes - 1);
     } else {
       // No candidate in the primary bucket: most likely a new flow, whose lookup reads the
       // secondary bucket before the flow is created.
-      prefetch_read(&buckets_[primary_bucket(sig) ^ alt_xor(sig)]);
+      prefetch_read(&buckets_[alt_bucket(primary_bucket(sig), sig)]);
     }
   }
 
@@ -301,16 +310,23 @@ class FlowTable {
 
   explicit FlowTable(const FlowTableConfig& config);
 
+  static constexpr uint32_t kHotBytes = 80;  // Flow fields a packet touches (see Flow)
   static uint32_t sig_of(uint32_t hash) noexcept { return hash != 0 ? hash : 1; }
-  // Fibonacci hashing on the top bits: the dispatcher may pick workers with the low or the
-  // high hash bits, so within one worker neither can be trusted to vary.
-  uint32_t primary_bucket(uint32_t sig) const noexcept {
-    return (sig * 0x9E3779B1u) >> bucket_shift_;
+  // Scales a uniform 32-bit value to [0, bucket_count_) with a multiply (Lemire's "fast
+  // range"): any bucket count works, so the index is sized to the capacity, not to a power
+  // of two (which cost up to twice the memory).
+  uint32_t scale(uint32_t x) const noexcept {
+    return static_cast<uint32_t>((uint64_t{x} * bucket_count_) >> 32);
   }
-  // Secondary bucket = primary ^ alt_xor(sig): an involution, so a displaced entry finds its
-  // other bucket from (bucket, sig) alone. Odd, hence never equal to the primary.
-  uint32_t alt_xor(uint32_t sig) const noexcept {
-    return (((sig ^ (sig >> 15)) * 0x85EBCA6Bu) >> bucket_shift_) | 1u;
+  // Fibonacci hashing first: the dispatcher may pick workers with the low or the high hash
+  // bits, so within one worker neither can be trusted to vary.
+  uint32_t primary_bucket(uint32_t sig) const noexcept { return scale(sig * 0x9E3779B1u); }
+  // The other bucket of an entry in bucket b: (g(sig) - b) mod n is an involution, so a
+  // displaced entry finds its other bucket from (bucket, sig) alone. It equals b for about
+  // one key in n (2b = g mod n): such a key simply has one bucket.
+  uint32_t alt_bucket(uint32_t b, uint32_t sig) const noexcept {
+    const uint32_t g = scale((sig ^ (sig >> 15)) * 0x85EBCA6Bu);
+    return g >= b ? g - b : g + bucket_count_ - b;
   }
   static uint32_t match_mask(const Bucket& b, uint32_t sig) noexcept {
     const __m128i s = _mm_set1_epi32(static_cast<int>(sig));
@@ -338,6 +354,7 @@ class FlowTable {
   void evict_from_buckets(uint32_t sig, FlowCallback on_end);
 
   Nanos idle_ns(const Flow& f) const noexcept;
+  uint64_t interim_index(const Flow& f) const noexcept;
   Nanos deadline(const Flow& f) const noexcept;
   EndReason expiry_reason(const Flow& f) const noexcept;
   void fire(uint32_t idx, Nanos now, FlowCallback on_end);
@@ -357,7 +374,7 @@ class FlowTable {
   // Hot fields first: touched by every on_packet.
   Flow* flows_ = nullptr;
   Bucket* buckets_ = nullptr;
-  uint32_t bucket_shift_ = 31;
+  uint32_t bucket_count_ = 0;
   uint32_t capacity_ = 0;
   uint32_t size_ = 0;
   uint32_t free_head_ = kNil;
@@ -365,7 +382,6 @@ class FlowTable {
   Nanos next_tick_ns_ = 0;      // next_tick_ * 1e9, the advance() fast-path bound
   uint64_t next_tick_ = 0;      // first wheel tick (seconds) not processed yet
   uint64_t next_sid_ = 1;
-  uint32_t bucket_count_ = 0;
   uint32_t worker_id_ = 0;
   std::array<Nanos, 6> idle_by_tcp_state_{};  // indexed by TcpState
   Nanos udp_idle_ns_ = 0;

@@ -241,18 +241,26 @@ TEST_CASE("create() validates the configuration", "[flowtable]") {
 }
 
 TEST_CASE("memory per flow", "[flowtable][memory]") {
-  CHECK(sizeof(Flow) == 128);
-  CHECK(alignof(Flow) == 64);
-  FlowTableConfig c;
-  c.capacity = 1 << 20;
-  Harness h(c);
-  const double per_flow = double(h.table->memory_bytes()) / c.capacity;
-  const double index_per_flow = double(h.table->index_bytes()) / c.capacity;
-  INFO("bytes per flow " << per_flow << ", index " << index_per_flow);
-  CHECK(index_per_flow <= 20.0);
-  CHECK(per_flow <= 128 + 20.0 + 1);
-  CHECK(h.table->capacity() == c.capacity);
-  CHECK(h.table->size() == 0);
+  // Issue 6: at most 128 bytes per tracked flow in the table, its index share included, for
+  // any capacity (the index follows the capacity, not a power of two).
+  CHECK(sizeof(Flow) == 112);
+  for (uint32_t cap : {1u, 7u, 1000u, 65536u, 100000u, 1u << 20, 1500000u}) {
+    FlowTableConfig c;
+    c.capacity = cap;
+    Harness h(c);
+    const size_t map_bytes = h.table->memory_bytes() - sizeof(FlowTable);
+    const double per_flow = double(map_bytes) / cap;
+    const double index_per_flow = double(h.table->index_bytes()) / cap;
+    INFO("capacity " << cap << ": bytes per flow " << per_flow << ", index " << index_per_flow);
+    if (cap >= 1000) {
+      CHECK(index_per_flow <= 64.0 / 6 + 0.1);
+      CHECK(per_flow <= 128.0);
+    }
+    CHECK(h.table->capacity() == cap);
+    CHECK(h.table->size() == 0);
+    // The whole table fits the mapping it reports.
+    CHECK(map_bytes == size_t{cap} * sizeof(Flow) + h.table->index_bytes());
+  }
 }
 
 TEST_CASE("index: 100K flows at capacity, expiry of half, refill, overflow", "[flowtable][index]") {
@@ -431,17 +439,20 @@ TEST_CASE("index: full at the maximum load factor (7/8) needs cuckoo moves", "[f
 }
 
 TEST_CASE("index: both buckets full falls back to eviction", "[flowtable][index]") {
-  // White box: mirrors primary_bucket/alt_xor to build 17 keys that share one bucket pair, so
-  // no displacement can help. 100 flows -> 16 buckets -> shift 28.
+  // White box: mirrors primary_bucket/alt_bucket to build 17 keys that share one bucket
+  // pair, so no displacement can help. 100 flows -> 17 buckets (load 3/4 at capacity).
   FlowTableConfig c;
   c.capacity = 100;
   Harness h(c);
-  constexpr uint32_t kShift = 28;
+  REQUIRE(h.table->index_bytes() == 17 * 64);
+  constexpr uint64_t kBuckets = 17;
   auto pair_of = [&](uint32_t hash) {
     const uint32_t sig = hash != 0 ? hash : 1;
-    const uint32_t p = (sig * 0x9E3779B1u) >> kShift;
-    const uint32_t x = (((sig ^ (sig >> 15)) * 0x85EBCA6Bu) >> kShift) | 1u;
-    return std::min(p, p ^ x) << 8 | std::max(p, p ^ x);
+    const auto scale = [](uint32_t x) { return static_cast<uint32_t>((x * kBuckets) >> 32); };
+    const uint32_t p = scale(sig * 0x9E3779B1u);
+    const uint32_t g = scale((sig ^ (sig >> 15)) * 0x85EBCA6Bu);
+    const uint32_t alt = g >= p ? g - p : g + kBuckets - p;
+    return std::min(p, alt) << 8 | std::max(p, alt);
   };
   std::vector<Endpoint> same;
   uint32_t want = 0;
@@ -611,12 +622,33 @@ TEST_CASE("active timeout: interim callbacks with cumulative counters", "[flowta
     CHECK(e.reason == EndReason::kNone);
     CHECK(e.sid == sid);
     CHECK(e.clock == at(100 * (i + 1)));  // due exactly on a tick boundary
-    CHECK(e.copy.interim_ns == (i == 0 ? at(0) : at(100 * i)));  // interval start
+    CHECK(e.copy.interim_seq == i);  // interval i started at 100 * i
     CHECK(e.copy.first_ns == at(0));
     CHECK(e.copy.pkts[0] + e.copy.pkts[1] == uint32_t(100 * (i + 1) / 5 + 1));  // cumulative
   }
   CHECK(h.table->counters().flow_interim.get() == 3);
   CHECK(h.table->size() == 1);
+
+  SECTION("intervals stay on first_ns + k * timeout, past 2^16 of them") {
+    // Flow::interim_seq keeps the interval index mod 2^16: 70,000 two-second intervals of
+    // one flow (a packet every 10 s) must give one interim report every other tick.
+    FlowTableConfig one = small_config();
+    one.active_timeout_s = 2;
+    Harness g(one);
+    const Nanos start = at(0) + kNsPerSec / 2;  // boundaries at .5 s: reported at the next tick
+    g.send(kClient, kServer, start, kIpProtoUdp);
+    uint64_t reports = 0;
+    for (int s = 1; s <= 140000; ++s) {
+      if (s % 10 == 0) g.send(kClient, kServer, at(s), kIpProtoUdp);
+      g.advance(at(s));
+      reports += g.ended.size();
+      for (const Ended& e : g.ended) REQUIRE(e.reason == EndReason::kNone);
+      g.ended.clear();
+      if (s == 5 || s == 140000) g.check();
+    }
+    CHECK(reports == 69999);  // boundaries 2.5, 4.5 .. 139998.5 s
+    CHECK(g.table->counters().flow_interim.get() == 69999);
+  }
 
   SECTION("off when 0") {
     FlowTableConfig off = small_config();
