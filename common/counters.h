@@ -39,7 +39,7 @@ struct CounterInfo {
   struct Struct {                                                                \
     LIST(FS_COUNTER_MEMBER_)                                                     \
     static constexpr ::flowscribe::CounterInfo kInfo[] = {LIST(FS_COUNTER_INFO_)}; \
-    static constexpr std::size_t kCount = sizeof(kInfo) / sizeof(kInfo[0]);      \
+    [[maybe_unused]] static constexpr std::size_t kCount = sizeof(kInfo) / sizeof(kInfo[0]); \
     template <typename F>                                                        \
     void for_each(F&& f) const {                                                 \
       std::size_t i = 0;                                                         \

@@ -99,8 +99,9 @@ class Formatter {
  public:
   Formatter() : scratch_(new char[kFormatBufferBytes]) {}
   virtual ~Formatter() = default;
-  Formatter(Formatter&&) = default;
-  Formatter& operator=(Formatter&&) = default;
+  // Held through make_formatter()'s pointer; its counters are atomics, which do not move.
+  Formatter(const Formatter&) = delete;
+  Formatter& operator=(const Formatter&) = delete;
 
   // Writes one line ending in '\n' to dst, which has kFormatBufferBytes of room; returns its
   // length (0 for a record of unknown type). The zero-copy path for BatchWriter.

@@ -6,7 +6,9 @@
 
 // GCC 12 at -O3 warns falsely (-Wrestrict, GCC bug 105329) on std::string copies inlined from
 // RecordCollector::line() into check_lines() below.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 
 #include <algorithm>
 #include <string>

@@ -403,9 +403,7 @@ TEST_CASE("http: file names, upgrades and tunnels") {
 TEST_CASE("http: every truncation of every fixture") {
   for (const Fixture& fx : fixtures()) {
     size_t total = 0;
-    size_t requests = 0;
     for (const Msg& m : fx.msgs) total += m.bytes.size();
-    for (const Msg& m : fx.msgs) requests += m.from_client ? 1 : 0;
     const Run whole = run(fx.msgs);
     for (size_t len = 0; len <= total; ++len) {
       INFO(fx.name << " cut at " << len << " of " << total);

@@ -3,7 +3,9 @@
 // (EVP, an implementation independent of the dissector's counter mode) around the ClientHello
 // and ServerHello of a real TLS exchange (tls_fixtures.h): records written, CRYPTO frames in
 // any order and split over packets, every truncation of a datagram.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 #include <openssl/evp.h>
 
 #include <catch2/catch.hpp>

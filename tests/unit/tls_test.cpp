@@ -3,7 +3,9 @@
 // ClientHello that reproduces the JA4 specification's example, and hostile inputs.
 // GCC 12 at -O3 warns falsely (-Wrestrict, GCC bug 105329) on std::string copies inlined from
 // the harness (RecordCollector::line/fields), as in dns_test.cpp.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 #include <catch2/catch.hpp>
 #include <openssl/evp.h>
 #include <cstring>
