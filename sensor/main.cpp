@@ -742,6 +742,23 @@ int main(int argc, char** argv) {
   if (!offline) {
     for (const auto& p : ports) std::fprintf(stderr, "flowscribe: %s\n", p.summary.c_str());
   }
+  {
+    // What each worker holds, all of it allocated and touched before the first packet: the
+    // figure to size an appliance's RAM by (docs/performance.md "Memory").
+    const fs::sensor::Worker& w = *ws[0];
+    const double mib = 1 << 20;
+    const double table = static_cast<double>(w.table().memory_bytes());
+    const double app = static_cast<double>(w.app().memory_bytes());
+    const double recs = static_cast<double>(sizeof(fs::emit::Record)) * (rec_ring_size + 1023);
+    const double reasm = static_cast<double>(w.reasm_bytes());
+    const double each = table + app + recs + reasm;
+    std::fprintf(stderr,
+                 "flowscribe: memory per worker: flow table %.1f MiB (%u flows, %.1f B each), "
+                 "app and dissector state %.1f MiB, record pool %.1f MiB, IP reassembly %.1f "
+                 "MiB; %.1f MiB for %u worker%s\n",
+                 table / mib, w.table().capacity(), table / w.table().capacity(), app / mib,
+                 recs / mib, reasm / mib, each * workers / mib, workers, workers == 1 ? "" : "s");
+  }
 
   // --- Launch
   auto t0 = std::chrono::steady_clock::now();

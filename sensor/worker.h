@@ -115,6 +115,7 @@ class Worker final : public dissect::RecordOut {
   const flow::FlowTable& table() const { return *table_; }
   const AppLayer& app() const { return *app_; }
   const decode::ReasmCounters& reasm_counters() const { return reasm_.counters(); }
+  size_t reasm_bytes() const noexcept { return reasm_.memory_bytes(); }
 
   // dissect::RecordOut: records for the flows this worker owns (dissectors' transactions and
   // the session records). Offline or draining, waits for the emitter; live, a full pool or

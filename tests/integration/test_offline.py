@@ -112,6 +112,20 @@ def case_basic():
     reasons = {records.flow(r)["end_reason"] for r in recs if records.flow(r)["transport"] == "tcp"}
     assert "fin" in reasons and "rst" in reasons, reasons
     assert "summary:" in p.stderr and "drops: 0" in p.stderr, p.stderr
+    # The memory line sizes an appliance: the flow table costs at most 128 bytes a flow
+    # (issue 6) and follows --flows-per-worker; the total counts every worker.
+    def memory(err):
+        m = re.search(r"memory per worker: flow table ([0-9.]+) MiB \(([0-9]+) flows, ([0-9.]+) B "
+                      r"each\), app and dissector state ([0-9.]+) MiB, record pool ([0-9.]+) MiB, "
+                      r"IP reassembly ([0-9.]+) MiB; ([0-9.]+) MiB for ([0-9]+) workers?\n", err)
+        assert m, err
+        return [float(x) for x in m.groups()]
+    table, flows, each, app, recs, reasm, total, n = memory(p.stderr)
+    assert flows == 262144 and each <= 128 and n == 1, p.stderr
+    assert abs(total - (table + app + recs + reasm)) < 0.2, p.stderr
+    big = memory(offline("basic.pcap", "--flows-per-worker", "1000000", "--workers", "2").stderr)
+    assert big[1] == 1000000 and big[2] <= 128 and big[7] == 2, big
+    assert abs(big[6] - 2 * sum(big[0:1] + big[3:6])) < 0.2, big
 
 
 def _same_as_basic(capture, expect_name):
