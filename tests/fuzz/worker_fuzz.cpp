@@ -67,6 +67,8 @@ Env* setup() {
                           "--file-prefix", prefix.c_str(), "--log-level=*:error",
                           "--no-shconf", "--no-telemetry", nullptr};
     if (rte_eal_init(12, const_cast<char**>(argv)) < 0) fail("EAL init failed", "");
+    // EAL leaves its (empty) runtime folder in /run/dpdk behind; one per run adds up in CI.
+    std::atexit([] { rmdir(rte_eal_get_runtime_dir()); });
     auto* e = new Env;
     e->mbufs = rte_pktmbuf_pool_create("fz_mbufs", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
     e->ring = rte_ring_create("fz_rec", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
