@@ -749,7 +749,7 @@ int main(int argc, char** argv) {
     const double mib = 1 << 20;
     const double table = static_cast<double>(w.table().memory_bytes());
     const double app = static_cast<double>(w.app().memory_bytes());
-    const double recs = static_cast<double>(sizeof(fs::emit::Record)) * (rec_ring_size + 1023);
+    const double recs = static_cast<double>(w.record_pool()->size) * w.record_pool()->elt_size;
     const double reasm = static_cast<double>(w.reasm_bytes());
     const double each = table + app + recs + reasm;
     std::fprintf(stderr,

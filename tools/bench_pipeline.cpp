@@ -49,6 +49,7 @@
 #include "sensor/decode/decode.h"
 #include "dissectors/classify/classifier.h"
 #include "sensor/app_layer.h"
+#include "sensor/dpdk/eal.h"
 #include "sensor/options.h"
 #include "sensor/stats.h"
 #include "sensor/worker.h"
@@ -60,10 +61,6 @@
 using namespace flowscribe;
 
 namespace {
-
-// EAL leaves its (empty) runtime folder in /run/dpdk behind (the sensor removes its own:
-// sensor/dpdk/eal.cpp); a benchmark run many times should not add one per run.
-void remove_runtime_dir() { rmdir(rte_eal_get_runtime_dir()); }
 
 // 64-byte frames carry no payload (Ethernet pads them): pure flow tracking. With --payload N,
 // N bytes of payload follow the TCP header, and every packet goes through the app layer.
@@ -439,7 +436,7 @@ int run_mix(const Args& a) {
     std::fprintf(stderr, "bench_pipeline: EAL init failed\n");
     return 1;
   }
-  std::atexit(remove_runtime_dir);
+  std::atexit(sensor::dpdk::eal_remove_runtime_files);  // EAL leaves its folder in /run/dpdk
   int ts_offset = -1;
   uint64_t ts_flag = 0;
   if (rte_mbuf_dyn_rx_timestamp_register(&ts_offset, &ts_flag) != 0) {
@@ -689,7 +686,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_pipeline: EAL init failed\n");
     return 1;
   }
-  std::atexit(remove_runtime_dir);
+  std::atexit(sensor::dpdk::eal_remove_runtime_files);  // EAL leaves its folder in /run/dpdk
   rte_mempool* pool = rte_pktmbuf_pool_create("bench", static_cast<unsigned>(npkts + 1024 + 4096), 256, 0,
                                               static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + room),
                                               static_cast<int>(rte_socket_id()));

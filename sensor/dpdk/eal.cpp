@@ -215,6 +215,9 @@ void eal_cleanup() {
 }
 
 void eal_remove_runtime_files() {
+  // Tools and tests that call rte_eal_init() themselves: the directory EAL made for them.
+  if (g_runtime_dir.empty()) g_runtime_dir = rte_eal_get_runtime_dir();
+  if (g_runtime_dir.empty()) return;
   // The telemetry socket is unlinked by an atexit handler, after this and never on _Exit;
   // remove it now so the directory can go.
   if (!g_runtime_dir.empty()) unlink(cat(g_runtime_dir, "/dpdk_telemetry.v2").c_str());

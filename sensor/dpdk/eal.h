@@ -55,7 +55,8 @@ std::string eal_log_tail(size_t max_lines);
 void eal_cleanup();
 
 // Removes what EAL left in its runtime directory (/var/run/dpdk/<prefix>) and the directory:
-// for a hurried exit that skips rte_eal_cleanup().
+// for a hurried exit that skips rte_eal_cleanup(), and (as an atexit handler) for tools and
+// tests that call rte_eal_init() themselves.
 void eal_remove_runtime_files();
 
 }  // namespace flowscribe::sensor::dpdk

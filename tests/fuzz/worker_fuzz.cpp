@@ -38,6 +38,7 @@
 #include "emit/format.h"
 #include "flowtable/flow_table.h"
 #include "sensor/app_layer.h"
+#include "sensor/dpdk/eal.h"
 #include "sensor/worker.h"
 
 namespace fs = flowscribe;
@@ -68,7 +69,7 @@ Env* setup() {
                           "--no-shconf", "--no-telemetry", nullptr};
     if (rte_eal_init(12, const_cast<char**>(argv)) < 0) fail("EAL init failed", "");
     // EAL leaves its (empty) runtime folder in /run/dpdk behind; one per run adds up in CI.
-    std::atexit([] { rmdir(rte_eal_get_runtime_dir()); });
+    std::atexit(fs::sensor::dpdk::eal_remove_runtime_files);
     auto* e = new Env;
     e->mbufs = rte_pktmbuf_pool_create("fz_mbufs", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
     e->ring = rte_ring_create("fz_rec", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -174,22 +175,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint16_t n = 0;
   size_t pos = 0;
   while (pos + 3 <= size) {
-    size_t len = data[pos] | size_t{data[pos + 1]} << 8;
-    t += uint64_t{data[pos + 2]} * 125000000;  // steps of 1/8 s: timers fire
+    const size_t len = std::min(size_t{data[pos]} | size_t{data[pos + 1]} << 8, size - pos - 3);
+    const uint8_t step = data[pos + 2];
+    t += uint64_t{step} * 125000000;  // steps of 1/8 s: timers fire
     pos += 3;
-    len = std::min(len, size - pos);
     rte_mbuf* m = rte_pktmbuf_alloc(e.mbufs);
     if (m == nullptr) fail("out of mbufs", "");
-    len = std::min<size_t>(len, rte_pktmbuf_tailroom(m));
-    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), data + pos, len);
-    m->data_len = static_cast<uint16_t>(len);
-    m->pkt_len = static_cast<uint32_t>(len);
+    // A frame longer than an mbuf is cut (the seeds' frames fit); the next one follows it.
+    const size_t take = std::min<size_t>(len, rte_pktmbuf_tailroom(m));
+    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), data + pos, take);
+    m->data_len = static_cast<uint16_t>(take);
+    m->pkt_len = static_cast<uint32_t>(take);
     *RTE_MBUF_DYNFIELD(m, e.ts_offset, rte_mbuf_timestamp_t*) = t;
     m->ol_flags |= e.ts_flag;
     pos += len;
     burst[n++] = m;
     // A burst ends at 8 frames or where the fuzzer says (a time step of 0xff).
-    if (n == 8 || data[pos - len - 1] == 0xff) {
+    if (n == 8 || step == 0xff) {
       w.process_burst(burst, n);
       n = 0;
       drain(e);
