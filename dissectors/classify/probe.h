@@ -5,6 +5,8 @@
 // dispatched through a function pointer (no virtuals). Probes never use the ports to say
 // Certain: the classifier uses ports only to break ties between Unsure results.
 #include <cstdint>
+#include <new>
+#include <type_traits>
 
 #include "common/app_proto.h"
 #include "dissectors/classify/reader.h"
@@ -31,6 +33,44 @@ struct ProbeInput {
   // UDP: the whole datagram is in the prefix.
   bool cli_whole() const noexcept { return cli.n == cli_wire; }
   bool srv_whole() const noexcept { return srv.n == srv_wire; }
+
+  // One probe function serves several protocols (the DNS family: DNS, mDNS, LLMNR, NBNS; the
+  // mail family: FTP, SMTP, POP3, IMAP), and the classifier asks it once per protocol over the
+  // same bytes. What it parsed is kept here for the next ask, keyed by the function and by
+  // the input it was parsed from, so a changed input (the other pass's roles, a test reusing
+  // the object) is parsed afresh. Not zeroed: only `memo_.owner` is read before a store.
+  template <class T>
+  const T* memo(const void* owner) const noexcept {
+    static_assert(sizeof(T) <= sizeof(Memo::bytes) && alignof(T) <= alignof(Memo));
+    const Memo& m = memo_;
+    if (m.owner != owner || m.cli.p != cli.p || m.cli.n != cli.n || m.srv.p != srv.p || m.srv.n != srv.n ||
+        m.cli_wire != cli_wire || m.srv_wire != srv_wire || m.transport != transport) {
+      return nullptr;
+    }
+    return reinterpret_cast<const T*>(m.bytes);
+  }
+  template <class T>
+  const T& memo_store(const void* owner, const T& v) const noexcept {
+    static_assert(sizeof(T) <= sizeof(Memo::bytes) && alignof(T) <= alignof(Memo));
+    static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
+    memo_.owner = owner;
+    memo_.cli = cli;
+    memo_.srv = srv;
+    memo_.cli_wire = cli_wire;
+    memo_.srv_wire = srv_wire;
+    memo_.transport = transport;
+    return *new (memo_.bytes) T(v);
+  }
+
+ private:
+  struct alignas(8) Memo {
+    const void* owner = nullptr;
+    Bytes cli, srv;
+    uint32_t cli_wire = 0, srv_wire = 0;
+    uint8_t transport = 0;
+    unsigned char bytes[64];
+  };
+  mutable Memo memo_;
 };
 
 using ProbeFn = Verdict (*)(const ProbeInput&, AppProto self);

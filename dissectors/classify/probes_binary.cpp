@@ -433,14 +433,30 @@ DnsMsg dns_side(Bytes b, uint32_t wire, bool tcp) {
 }
 }  // namespace
 
+namespace {
+// Both sides parsed, once per input for the four protocols of the family.
+constexpr char kDnsMemo = 0;  // the memo's owner tag
+struct DnsSides {
+  DnsMsg c, s;
+};
+const DnsSides& dns_sides(const ProbeInput& in) {
+  if (const DnsSides* m = in.memo<DnsSides>(&kDnsMemo)) return *m;
+  DnsSides d;
+  d.c = dns_side(in.cli, in.cli_wire, in.tcp());
+  const bool usable = !(d.c.parse == Parse::kBad || (d.c.parse == Parse::kCut && d.c.parsed < 12));
+  if (usable && !in.srv.empty()) d.s = dns_side(in.srv, in.srv_wire, in.tcp());
+  return in.memo_store(&kDnsMemo, d);
+}
+}  // namespace
+
 Verdict dns_family(const ProbeInput& in, AppProto self) noexcept {
   const bool tcp = in.tcp();
-  const DnsMsg c = dns_side(in.cli, in.cli_wire, tcp);
+  const DnsSides& both = dns_sides(in);
+  const DnsMsg& c = both.c;
   if (c.parse == Parse::kBad || (c.parse == Parse::kCut && c.parsed < 12)) return kNo;
   // Strong: the whole message parsed, or a long prefix of one (a big answer cut by the prefix).
   const bool strong = c.parse == Parse::kWhole || c.parsed >= 256;
-  DnsMsg s;
-  if (!in.srv.empty()) s = dns_side(in.srv, in.srv_wire, tcp);
+  const DnsMsg& s = both.s;
   const bool answered = s.parse != Parse::kBad && in.srv.n >= 12 && s.id == c.id && s.qr() &&
                         !c.qr() && s.qd == c.qd;
 

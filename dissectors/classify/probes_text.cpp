@@ -367,11 +367,24 @@ Greeting greeting(const ProbeInput& in) {
   g.says_imap4 = contains(s, "IMAP4");
   return g;
 }
+
+// The server's greeting and the client's first command, once per input for the four
+// protocols of the family.
+constexpr char kMailMemo = 0;  // the memo's owner tag
+struct MailView {
+  Greeting g;
+  Cmd c;
+};
+const MailView& mail_view(const ProbeInput& in) {
+  if (const MailView* m = in.memo<MailView>(&kMailMemo)) return *m;
+  return in.memo_store(&kMailMemo, MailView{greeting(in), client_command(in.cli)});
+}
 }  // namespace
 
 Verdict mail(const ProbeInput& in, AppProto self) noexcept {
-  const Greeting g = greeting(in);
-  const Cmd c = client_command(in.cli);
+  const MailView& view = mail_view(in);
+  const Greeting& g = view.g;
+  const Cmd c = view.c;
   switch (self) {
     case AppProto::kFtp:
       if (g.reply220) {
