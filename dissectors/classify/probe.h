@@ -41,17 +41,17 @@ struct ProbeInput {
   // the object) is parsed afresh. Not zeroed: only `memo_.owner` is read before a store.
   template <class T>
   const T* memo(const void* owner) const noexcept {
-    static_assert(sizeof(T) <= sizeof(Memo::bytes) && alignof(T) <= alignof(Memo));
+    static_assert(sizeof(T) <= sizeof(Memo::bytes) && alignof(T) <= 8);
     const Memo& m = memo_;
     if (m.owner != owner || m.cli.p != cli.p || m.cli.n != cli.n || m.srv.p != srv.p || m.srv.n != srv.n ||
         m.cli_wire != cli_wire || m.srv_wire != srv_wire || m.transport != transport) {
       return nullptr;
     }
-    return reinterpret_cast<const T*>(m.bytes);
+    return std::launder(reinterpret_cast<const T*>(m.bytes));
   }
   template <class T>
   const T& memo_store(const void* owner, const T& v) const noexcept {
-    static_assert(sizeof(T) <= sizeof(Memo::bytes) && alignof(T) <= alignof(Memo));
+    static_assert(sizeof(T) <= sizeof(Memo::bytes) && alignof(T) <= 8);
     static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
     memo_.owner = owner;
     memo_.cli = cli;
@@ -68,7 +68,7 @@ struct ProbeInput {
     Bytes cli, srv;
     uint32_t cli_wire = 0, srv_wire = 0;
     uint8_t transport = 0;
-    unsigned char bytes[64];
+    alignas(8) unsigned char bytes[64];
   };
   mutable Memo memo_;
 };

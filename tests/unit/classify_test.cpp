@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -1313,6 +1314,65 @@ std::string side_bytes(const Fixture& fx, bool client) {
     if (fx.transport == kTransportUdp) break;
   }
   return out;
+}
+
+TEST_CASE("a probe family's memo follows its input", "[classify]") {
+  // One ProbeInput reused for every protocol over every fixture, each side cut on its own at
+  // several lengths: each verdict must be the one a fresh ProbeInput gives, so what the DNS
+  // and mail families keep never outlives its bytes. Protocol by protocol over all inputs,
+  // so that one family's probe meets a changed input with its own memo still in place.
+  // The cuts of one fixture share its bytes, so that only the lengths tell them apart.
+  struct Input {
+    const std::string *cli, *srv;
+    uint32_t cn, sn;
+    uint8_t transport;
+    bool server_first;
+    std::string name;
+  };
+  std::vector<Input> inputs;
+  std::deque<std::string> sides;  // stable addresses
+  for (const Fixture& fx : fixtures()) {
+    const std::string& cli = sides.emplace_back(side_bytes(fx, true));
+    const std::string& srv = sides.emplace_back(side_bytes(fx, false));
+    // Every pair of cuts twice: the client's cut changing fastest, then the server's.
+    for (uint32_t k = 0; k < 32; ++k) {
+      static constexpr uint32_t kCuts[4] = {0, 12, 40, 4096};
+      const uint32_t fast = kCuts[k % 4], slow = kCuts[(k / 4) % 4];
+      const uint32_t cc = k < 16 ? fast : slow, sc = k < 16 ? slow : fast;
+      inputs.push_back({&cli, &srv, std::min<uint32_t>(cc, static_cast<uint32_t>(cli.size())),
+                        std::min<uint32_t>(sc, static_cast<uint32_t>(srv.size())), fx.transport,
+                        !fx.msgs[0].client, fx.name});
+    }
+  }
+  auto fill = [](ProbeInput& in, const Input& x) {
+    in.transport = x.transport;
+    in.cli = Bytes{reinterpret_cast<const uint8_t*>(x.cli->data()), x.cn};
+    in.srv = Bytes{reinterpret_cast<const uint8_t*>(x.srv->data()), x.sn};
+    in.cli_wire = static_cast<uint32_t>(x.cli->size());  // the messages' whole length
+    in.srv_wire = static_cast<uint32_t>(x.srv->size());
+    in.server_spoke_first = x.server_first;
+  };
+  ProbeInput shared;
+  size_t asked = 0, differ_from_previous = 0;
+  for (uint16_t id = 1; id < kAppProtoBuiltinEnd; ++id) {
+    const ProtoInfo& info = proto_info(id);
+    if (info.probe == nullptr) continue;
+    Verdict previous = Verdict::kNotMine;
+    for (const Input& x : inputs) {
+      fill(shared, x);
+      ProbeInput fresh;
+      fill(fresh, x);
+      INFO(x.name << " cut " << x.cn << "/" << x.sn << " as " << app_proto_name(id));
+      const Verdict v = info.probe(shared, static_cast<AppProto>(id));
+      CHECK(v == info.probe(fresh, static_cast<AppProto>(id)));
+      CHECK(v == info.probe(shared, static_cast<AppProto>(id)));  // asked again: the memo's answer
+      differ_from_previous += v != previous;
+      previous = v;
+      ++asked;
+    }
+  }
+  CHECK(asked > 1000);
+  CHECK(differ_from_previous > 100);  // the inputs do change the answers
 }
 
 TEST_CASE("violations: each check accepts both sides of its protocol's fixtures", "[classify]") {
