@@ -430,7 +430,9 @@ class HttpDissector final : public Dissector {
       t.tags |= kTagFieldTruncated;
       counters_.http_field_truncated.inc();
     }
-    std::memcpy(s.arena[slot] + t.used, v.data(), n);
+    // An empty value may have no address (a bare `OPTIONS` line's target): memcpy's source must
+    // not be null even for 0 bytes.
+    if (n != 0) std::memcpy(s.arena[slot] + t.used, v.data(), n);
     t.str[which] = Str{t.used, static_cast<uint16_t>(n)};
     t.used = static_cast<uint16_t>(t.used + n);
     t.have |= 1u << which;
