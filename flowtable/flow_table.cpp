@@ -152,9 +152,13 @@ absl::StatusOr<std::unique_ptr<FlowTable>> FlowTable::create(const FlowTableConf
   // inserts rarely need more than a short displacement path. Any bucket count works
   // (FlowTable::scale), so the index follows the capacity instead of a power of two.
   const uint64_t buckets = std::max<uint64_t>(2, (uint64_t{c.capacity} + 5) / 6);
+  // The index follows the records on a cache-line boundary: 112-byte records end on one only
+  // when the capacity is a multiple of 4, and a bucket that straddled two lines would cost
+  // two misses a lookup (and break its type's 64-byte alignment).
   const uint64_t flow_bytes = uint64_t{c.capacity} * sizeof(Flow);
+  const uint64_t index_offset = (flow_bytes + alignof(Bucket) - 1) / alignof(Bucket) * alignof(Bucket);
   const uint64_t index_bytes = buckets * sizeof(Bucket);
-  const uint64_t total = flow_bytes + index_bytes;
+  const uint64_t total = index_offset + index_bytes;
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page_size = sysconf(_SC_PAGESIZE);
   if (pages > 0 && page_size > 0 && total > uint64_t(pages) * uint64_t(page_size)) {
@@ -178,7 +182,7 @@ absl::StatusOr<std::unique_ptr<FlowTable>> FlowTable::create(const FlowTableConf
   t->map_ = map;
   t->map_bytes_ = total;
   t->flows_ = static_cast<Flow*>(map);
-  t->buckets_ = reinterpret_cast<Bucket*>(static_cast<char*>(map) + flow_bytes);
+  t->buckets_ = reinterpret_cast<Bucket*>(static_cast<char*>(map) + index_offset);
   t->bucket_count_ = static_cast<uint32_t>(buckets);
   // Writing every page now faults the whole table in at start-up, not on the data path.
   std::memset(static_cast<void*>(t->buckets_), 0, index_bytes);
@@ -685,6 +689,9 @@ void FlowTable::flush_all(FlowCallback on_end) {
 // ---------------------------------------------------------------------------------------------
 
 absl::Status FlowTable::check_consistency() const {
+  if (reinterpret_cast<uintptr_t>(buckets_) % alignof(Bucket) != 0) {
+    return absl::InternalError("index not aligned to a cache line");
+  }
   std::vector<uint8_t> state(capacity_, 0);  // 1 = free, 2 = on the wheel
   uint32_t free_count = 0;
   for (uint32_t i = free_head_; i != kNil; i = flows_[i].timer_next) {
