@@ -20,7 +20,8 @@ for path in sys.argv[1:]:
                 skipped += 1
             else:
                 failed += 1
-                names.append(t.get("name"))
+                # The same test runs in more than one build: say which.
+                names.append(f"{t.get('name')} ({path.split('/meson-logs/')[0]})")
 if names:
     print("failed: " + ", ".join(names))
 tail = f", {skipped} skipped" if skipped else ""
