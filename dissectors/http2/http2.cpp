@@ -238,7 +238,7 @@ class Http2Dissector final : public Dissector {
       t.tags |= which == kUri ? kTagUriTruncated : kTagFieldTruncated;
       counters_.http2_field_truncated.inc();
     }
-    std::memcpy(t.arena + t.used, v.data(), n);
+    if (n != 0) std::memcpy(t.arena + t.used, v.data(), n);  // an empty view may have no address
     t.str[which] = Str{t.used, static_cast<uint16_t>(n)};
     t.used = static_cast<uint16_t>(t.used + n);
     t.have |= 1u << which;

@@ -220,7 +220,7 @@ void eal_remove_runtime_files() {
   if (g_runtime_dir.empty()) return;
   // The telemetry socket is unlinked by an atexit handler, after this and never on _Exit;
   // remove it now so the directory can go.
-  if (!g_runtime_dir.empty()) unlink(cat(g_runtime_dir, "/dpdk_telemetry.v2").c_str());
+  unlink(cat(g_runtime_dir, "/dpdk_telemetry.v2").c_str());
   remove_runtime_dir();
 }
 
