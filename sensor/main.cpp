@@ -593,6 +593,12 @@ int main(int argc, char** argv) {
       return fail(kExitRuntime, s);
     }
     shared.ts_scale = 1;
+    // The file's read(2) calls move to a thread on the main lcore's CPUs, which sleeps while
+    // the capture is read; without it the poller reads the file itself, as before.
+    if (absl::Status s = pcap_file->start_readahead(); !s.ok()) {
+      std::fprintf(stderr, "flowscribe: note: %s: the capture is read on the worker's core\n",
+                   std::string(s.message()).c_str());
+    }
     pcap_source = std::make_unique<fs::sensor::PcapSource>(std::move(pcap_file), pcap_paths,
                                                            mbufs, shared.ts_offset,
                                                            shared.ts_flag);

@@ -8,6 +8,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "common/strings.h"
 
@@ -34,6 +35,7 @@ absl::StatusOr<std::unique_ptr<PcapFile>> PcapFile::open(const std::string& path
   // Room for the largest record libpcap accepts, twice, so a refill always makes progress.
   f->cap_ = std::max(buffer_bytes, 2 * (kRecordHeader + kMaxSnaplen));
   f->buf_.reset(new uint8_t[f->cap_]);  // not zeroed: only bytes read(2) wrote are read
+  f->data_ = f->buf_.get();
   f->may_grow_ = true;
   const std::string name = path == "-" ? std::string("standard input") : cat("'", path, "'");
   switch (f->start(path.c_str())) {
@@ -54,17 +56,21 @@ absl::StatusOr<std::unique_ptr<PcapFile>> PcapFile::open(const std::string& path
 }
 
 bool PcapFile::reopen(const char* path) {
+  if (ra_ != nullptr) ra_->attach(-1, 0);  // the thread lets go of the file before it closes
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   pos_ = end_ = 0;
   file_off_ = 0;
+  ra_base_ = 0;
   eof_ = have_ = done_ = ng_ = false;
   may_grow_ = false;
   ifcount_ = 0;
   damage_[0] = '\0';
   damage_offset_ = -1;
   records_ = 0;
+  wait_ = true;  // the header (and a pcapng file's first blocks) are read before returning
   const Start r = start(path);
+  wait_ = false;
   if (r == Start::kOk) return true;
   // Not readable here: a file that is done, with what went wrong as its damage.
   char why[sizeof damage_];
@@ -93,11 +99,12 @@ PcapFile::Start PcapFile::start(const char* path) {
   }
   (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // ESPIPE on a pipe: fine
   fd_ = fd;
+  if (ra_ != nullptr) ra_->attach(fd_, 0);
   if (!fill(kFileHeader)) {
     if (!damaged()) set_damage("is too short to be a capture");
     return Start::kNotPcap;
   }
-  const Start r = check_header(buf_.get());
+  const Start r = check_header(data_);
   if (r == Start::kOk) pos_ = kFileHeader;
   if (r == Start::kPcapng) return start_ng();
   return r;
@@ -216,19 +223,73 @@ void PcapFile::set_damage(const char* fmt, ...) {
 }
 
 PcapFile::~PcapFile() {
+  ra_.reset();  // the thread stops before its file closes
   if (fd_ >= 0) ::close(fd_);
 }
 
+absl::Status PcapFile::start_readahead() {
+  if (ra_ != nullptr) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<ReadAhead>> ra = ReadAhead::create();
+  if (!ra.ok()) return ra.status();
+  // What the buffer holds and was not taken yet goes to the ring's start (at most the
+  // buffer, 4 or 17 MiB: less than the ring), and the thread reads on from there.
+  uint8_t* ring = (*ra)->base();
+  const size_t unread = end_ - pos_;
+  std::memcpy(ring, data_ + pos_, unread);
+  if (have_) cur_.data = ring + (cur_.data - (data_ + pos_));
+  ra_base_ = offset();
+  data_ = ring;
+  pos_ = 0;
+  end_ = unread;
+  cap_ = ReadAhead::kRingBytes;
+  (*ra)->attach(eof_ ? -1 : fd_, unread);
+  ra_ = *std::move(ra);
+  buf_.reset();
+  return absl::OkStatus();
+}
+
+bool PcapFile::fill_ring(size_t n) {
+  constexpr size_t kRing = ReadAhead::kRingBytes;
+  if (pos_ >= kRing) {  // the same bytes, in the ring's first mapping
+    pos_ -= kRing;
+    end_ -= kRing;
+  }
+  const uint64_t at = offset() - ra_base_;  // stream position of pos_
+  ra_->release(at);
+  for (;;) {
+    const ReadAhead::Avail a = ra_->poll();
+    const uint64_t avail = a.head - at;  // <= kRing: the thread writes no further
+    end_ = pos_ + avail;
+    file_off_ = ra_base_ + a.head;
+    if (avail >= n) return true;
+    if (a.state != ReadAhead::State::kReading) {
+      eof_ = true;
+      if (a.state == ReadAhead::State::kError) {
+        set_damage("error reading dump file: %s", std::strerror(a.error));
+        damage_offset_ = static_cast<int64_t>(file_off_);
+      }
+      return false;
+    }
+    if (!wait_) {
+      pending_ = true;
+      return false;
+    }
+    std::this_thread::yield();
+  }
+}
+
 bool PcapFile::fill(size_t n) {
+  pending_ = false;
   if (end_ - pos_ >= n) return true;
   if (eof_) return false;
+  if (ra_ != nullptr) return fill_ring(n);
   if (pos_ != 0) {
-    std::memmove(buf_.get(), buf_.get() + pos_, end_ - pos_);
+    std::memmove(data_, data_ + pos_, end_ - pos_);
     end_ -= pos_;
     pos_ = 0;
   }
   while (end_ < n && !eof_) {
-    ssize_t r = ::read(fd_, buf_.get() + end_, cap_ - end_);
+    ssize_t r = ::read(fd_, data_ + end_, cap_ - end_);
     if (r > 0) {
       end_ += static_cast<size_t>(r);
       file_off_ += static_cast<uint64_t>(r);
@@ -249,6 +310,7 @@ bool PcapFile::peek_slow(PcapRecord& r) {
   if (done_) return false;
   const uint64_t start = offset();
   if (!fill(kRecordHeader)) {
+    if (pending_) return false;
     if (end_ != pos_ && !damaged()) {
       set_damage("truncated dump file; tried to read %zu header bytes, only got %zu",
                  kRecordHeader, end_ - pos_);
@@ -257,7 +319,7 @@ bool PcapFile::peek_slow(PcapRecord& r) {
     done_ = true;
     return false;
   }
-  const uint32_t caplen = u32(buf_.get() + pos_ + 8);
+  const uint32_t caplen = u32(data_ + pos_ + 8);
   if (caplen > kMaxSnaplen) {
     if (caplen > snaplen_) {
       set_damage("invalid packet capture length %u, bigger than snaplen of %u", caplen, snaplen_);
@@ -270,6 +332,7 @@ bool PcapFile::peek_slow(PcapRecord& r) {
     return false;
   }
   if (!fill(kRecordHeader + caplen)) {
+    if (pending_) return false;
     if (!damaged()) {
       const size_t got = end_ - pos_ - kRecordHeader;
       // A record longer than the snapshot length: libpcap reads the snapshot's worth, then
@@ -281,7 +344,7 @@ bool PcapFile::peek_slow(PcapRecord& r) {
     done_ = true;
     return false;
   }
-  take(buf_.get() + pos_, caplen);  // fill() may have moved the bytes
+  take(data_ + pos_, caplen);  // fill() may have moved the bytes
   r = cur_;
   return true;
 }
@@ -324,11 +387,12 @@ PcapFile::Start PcapFile::start_ng() {
     }
     // open() only: any block must fit. The bytes read so far move to the new buffer.
     std::unique_ptr<uint8_t[]> bigger(new uint8_t[kPcapngBuffer]);
-    std::memcpy(bigger.get(), buf_.get(), end_);
+    std::memcpy(bigger.get(), data_, end_);
     buf_ = std::move(bigger);
+    data_ = buf_.get();
     cap_ = kPcapngBuffer;
   }
-  const uint8_t* h = buf_.get();
+  const uint8_t* h = data_;
   uint32_t total, bom;
   std::memcpy(&total, h + 4, 4);
   std::memcpy(&bom, h + 8, 4);
@@ -368,7 +432,7 @@ PcapFile::Start PcapFile::start_ng() {
       return Start::kNotPcap;
     }
     if (st < 0) return Start::kNotPcap;
-    const uint8_t* body = buf_.get() + pos_ + 8;
+    const uint8_t* body = data_ + pos_ + 8;
     const size_t body_len = b.len - 12;
     if (b.type == kBlockIdb) {
       if (body_len < 8) {
@@ -397,13 +461,14 @@ PcapFile::Start PcapFile::start_ng() {
 int PcapFile::read_block(NgBlock& b) {
   b.start = offset();
   if (!fill(8)) {
+    if (pending_) return 2;
     if (damaged()) return -1;  // a read error
     if (end_ == pos_) return 0;
     set_damage("truncated pcapng dump file; tried to read 8 bytes, only got %zu", end_ - pos_);
     damage_offset_ = static_cast<int64_t>(file_off_);
     return -1;
   }
-  const uint8_t* h = buf_.get() + pos_;
+  const uint8_t* h = data_ + pos_;
   b.type = u32(h);
   b.len = u32(h + 4);
   if (b.len < 12) {
@@ -422,6 +487,7 @@ int PcapFile::read_block(NgBlock& b) {
     return -1;
   }
   if (!fill(b.len)) {
+    if (pending_) return 2;
     if (!damaged()) {
       set_damage("truncated pcapng dump file; tried to read %u bytes, only got %zu", b.len - 8,
                  end_ - pos_ - 8);
@@ -429,7 +495,7 @@ int PcapFile::read_block(NgBlock& b) {
     }
     return -1;
   }
-  h = buf_.get() + pos_;  // fill() may have moved the bytes
+  h = data_ + pos_;  // fill() may have moved the bytes
   if (u32(h + b.len - 4) != b.len) {
     set_damage("block total length in header and trailer don't match");
     damage_offset_ = static_cast<int64_t>(b.start + b.len);
@@ -538,11 +604,12 @@ bool PcapFile::peek_ng(PcapRecord& r) {
   for (;;) {
     NgBlock b;
     const int st = read_block(b);
+    if (st == 2) return false;  // not read yet
     if (st <= 0) {
       done_ = true;
       return false;
     }
-    const uint8_t* body = buf_.get() + pos_ + 8;
+    const uint8_t* body = data_ + pos_ + 8;
     size_t rem = b.len - 12;
     const int64_t block_end = static_cast<int64_t>(b.start + b.len);
     auto damage_here = [&]() {

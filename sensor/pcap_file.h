@@ -3,7 +3,8 @@
 // sensor's input (see docs/architecture.md, "Offline input"). DPDK's net_pcap reads a file through
 // libpcap, two stdio freads per packet and a read(2) every 4 KiB; that was a third of a lone
 // worker's instructions offline. This reader does one read(2) per 4 MiB and hands out views
-// of the records in place.
+// of the records in place; with start_readahead(), a thread does the reads, 1 MiB at a time,
+// into a ring (pcap_readahead.h), and the views are into the ring.
 //
 // It follows libpcap's own reading rules (sf-pcap.c) so that it accepts the same records and
 // stops at the same damage: a snapshot length of 0 (or above INT_MAX) means 262,144; a record
@@ -32,6 +33,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "sensor/pcap_readahead.h"
 
 namespace flowscribe::sensor {
 
@@ -76,11 +78,25 @@ class PcapFile {
 
   uint32_t linktype() const { return linktype_; }
   uint32_t snaplen() const { return snaplen_; }
+  // From here on the file is read by a thread of its own into a ring (pcap_readahead.h): call
+  // before the pollers start, from the thread whose CPUs the reading thread should share.
+  // Then peek() may return false while done() is not: the bytes are not read yet (poll
+  // again), and the caller says with release() when it is done with the records it took.
+  // Unavailable (the ring or the thread cannot be made): the file is read as before.
+  absl::Status start_readahead();
+  bool reading_ahead() const { return ra_ != nullptr; }
+  // The records handed out so far may be overwritten (read-ahead only; no-op otherwise).
+  void release() {
+    if (ra_ != nullptr) ra_->release(offset() - ra_base_);
+  }
+  const ReadAhead* readahead() const { return ra_.get(); }
+
   bool nanosecond() const { return nano_; }  // pcapng: always (timestamps are converted)
   bool pcapng() const { return ng_; }
   bool swapped() const { return swapped_; }
 
-  // The next record, left in place: false at the end of the file or at damage (then done()).
+  // The next record, left in place: false at the end of the file or at damage (then done()),
+  // or with read-ahead when its bytes are not read yet (then not done()).
   // Calling peek() again without consume() returns the same record.
   bool peek(PcapRecord& r) {
     if (have_) {
@@ -91,7 +107,7 @@ class PcapFile {
     // The common case inline: the whole record is in the buffer and needs no checks beyond
     // the length (caplen <= kMaxSnaplen, so it fits any buffer).
     if (end_ - pos_ >= kRecordHeader) {
-      const uint8_t* h = buf_.get() + pos_;
+      const uint8_t* h = data_ + pos_;
       const uint32_t caplen = u32(h + 8);
       if (caplen <= kMaxSnaplen && end_ - pos_ >= kRecordHeader + caplen) {
         r = take(h, caplen);
@@ -129,8 +145,10 @@ class PcapFile {
   // False (with the reason as damage) for the link types this reader leaves to libpcap.
   bool linktype_ours();
   static constexpr size_t kRecordHeader = 16;
-  // Makes at least N bytes available at pos_; false if the file ends first.
+  // Makes at least N bytes available at pos_; false if the file ends first, or (read-ahead,
+  // not waiting) if they are not read yet: then pending_.
   bool fill(size_t n);
+  bool fill_ring(size_t n);
   bool peek_slow(PcapRecord& r);
 
   // --- pcapng (pcap_file.cpp)
@@ -148,7 +166,8 @@ class PcapFile {
   };
   // The section header at pos_ and blocks up to the first interface (open).
   Start start_ng();
-  // The block at pos_, whole in the buffer: 1, 0 at the end of the file, -1 damage.
+  // The block at pos_, whole in the buffer: 1, 0 at the end of the file, -1 damage, 2 not read
+  // yet (read-ahead without wait_: never while start() runs).
   int read_block(NgBlock& b);
   // An interface description block's body (after its 8 fixed bytes): false = damage.
   bool add_interface(const uint8_t* opts, size_t len);
@@ -189,7 +208,12 @@ class PcapFile {
 
   int fd_ = -1;
   int open_errno_ = 0;
-  std::unique_ptr<uint8_t[]> buf_;
+  std::unique_ptr<uint8_t[]> buf_;  // the buffer read(2) fills (none with read-ahead)
+  uint8_t* data_ = nullptr;         // the bytes pos_ and end_ count from: buf_ or the ring
+  std::unique_ptr<ReadAhead> ra_;
+  uint64_t ra_base_ = 0;  // file offset of the ring's stream position 0
+  bool wait_ = false;     // read-ahead: fill() waits for the bytes (a file's header, at start)
+  bool pending_ = false;  // the last fill() came back before the bytes did
   size_t cap_ = 0;
   size_t pos_ = 0;       // next unread byte in buf_
   size_t end_ = 0;       // bytes valid in buf_

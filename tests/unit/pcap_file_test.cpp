@@ -6,6 +6,7 @@
 // with the same message.
 #include "sensor/pcap_file.h"
 
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace flowscribe::sensor {
@@ -57,10 +59,22 @@ Read read_libpcap(const std::string& path) {
   return out;
 }
 
-Read read_ours(PcapFile& f) {
+// Every record, as the offline sensor takes them: with read-ahead, peek() may come back
+// before the bytes are read (not done: ask again), and the records taken are released.
+Read read_ours(PcapFile& f, uint64_t* pending = nullptr) {
   Read out;
   PcapRecord r;
-  while (f.next(r)) out.recs.push_back({r.ts_ns, r.wire_len, Bytes(r.data, r.data + r.caplen)});
+  for (;;) {
+    if (f.next(r)) {
+      out.recs.push_back({r.ts_ns, r.wire_len, Bytes(r.data, r.data + r.caplen)});
+      if (out.recs.size() % 32 == 0) f.release();
+      continue;
+    }
+    if (f.done()) break;
+    REQUIRE(f.reading_ahead());  // without read-ahead, false means done
+    if (pending != nullptr) ++*pending;
+    std::this_thread::yield();
+  }
   out.damaged = f.damaged();
   out.damage = std::string(f.damage());
   out.offset = f.damage_offset();
@@ -69,11 +83,15 @@ Read read_ours(PcapFile& f) {
   return out;
 }
 
-// Both readers on PATH; ours with a buffer of BUFFER bytes (raised to its minimum).
-void compare(const std::string& path, size_t buffer = 0) {
-  INFO(path);
+enum class Mode { kPlain, kReadAhead };
+
+// Both readers on PATH; ours with a buffer of BUFFER bytes (raised to its minimum), and
+// with read-ahead started after open(), as the sensor starts it.
+void compare(const std::string& path, size_t buffer = 0, Mode mode = Mode::kPlain) {
+  INFO(path << (mode == Mode::kReadAhead ? " (read-ahead)" : ""));
   auto f = PcapFile::open(path, buffer);
   REQUIRE(f.ok());
+  if (mode == Mode::kReadAhead) REQUIRE((*f)->start_readahead().ok());
   Read ours = read_ours(**f);
   Read lib = read_libpcap(path);
   CHECK(ours.damaged == lib.damaged);
@@ -381,6 +399,7 @@ TEST_CASE("every test capture: the same records as libpcap, or left to it", "[pc
     }
     ng += (*f)->pcapng() ? 1 : 0;
     compare(path);
+    compare(path, 0, Mode::kReadAhead);
     ++compared;
   }
   CHECK(compared >= 40);
@@ -483,6 +502,7 @@ TEST_CASE("records across buffer refills, the largest record included", "[pcap_f
   REQUIRE(w.out.size() > 4 * (PcapFile::kMaxSnaplen + 16));
   compare(t.path(), 0);         // the smallest buffer: a refill every few records
   compare(t.path(), 1 << 20);
+  compare(t.path(), 0, Mode::kReadAhead);  // the thread reads all but the first buffer
   // peek() twice gives the same record; consume() moves on.
   auto f = PcapFile::open(t.path(), 0);
   REQUIRE(f.ok());
@@ -590,6 +610,134 @@ TEST_CASE("reopen: the next file of a series through the same buffer", "[pcap_fi
   CHECK(sn->linktype == 1);
   CHECK(sn->first_ts_ns == read_libpcap(ng.path()).recs.at(0).ts_ns);
   CHECK(absl::IsNotFound(PcapFile::inspect("/nonexistent/capture.pcap").status()));
+}
+
+// Read-ahead (sensor/pcap_readahead.h): the file read by a thread into a ring mapped twice.
+TEST_CASE("read-ahead: across the ring's wrap, a record peeked before, the same damage",
+          "[pcap_file]") {
+  // Well over twice the ring, in records of every size up to the largest, so records start
+  // and end everywhere, and some cross the ring's end.
+  TempFile t;
+  Writer w;
+  w.header(0xa1b23c4d, 0);
+  std::mt19937 rng(11);
+  uint32_t sec = 1;
+  while (w.out.size() < 2 * ReadAhead::kRingBytes + (ReadAhead::kRingBytes / 3)) {
+    const uint32_t len = rng() % 50 == 0 ? PcapFile::kMaxSnaplen - (rng() % 5) : rng() % 2000;
+    w.record(sec++, rng() % 1'000'000'000, len, len + 4, static_cast<uint8_t>(rng()));
+  }
+  const Bytes whole = w.out;
+  t.write(whole);
+  {
+    auto f = PcapFile::open(t.path());
+    REQUIRE(f.ok());
+    // A record peeked before the switch is the same record after it.
+    PcapRecord before;
+    REQUIRE((*f)->peek(before));
+    const Bytes first(before.data, before.data + before.caplen);
+    REQUIRE((*f)->start_readahead().ok());
+    CHECK((*f)->reading_ahead());
+    PcapRecord after;
+    REQUIRE((*f)->peek(after));
+    CHECK(Bytes(after.data, after.data + after.caplen) == first);
+    CHECK(after.ts_ns == before.ts_ns);
+    Read ours = read_ours(**f);  // from that record on
+    Read lib = read_libpcap(t.path());
+    CHECK_FALSE(ours.damaged);
+    REQUIRE(ours.recs.size() == lib.recs.size());
+    for (size_t i = 0; i < ours.recs.size(); ++i) {
+      INFO("record " << i);
+      REQUIRE(ours.recs[i] == lib.recs[i]);
+    }
+    CHECK((*f)->offset() == whole.size());
+    // The thread read all but what open() had read (its 4 MiB buffer), in large reads.
+    REQUIRE((*f)->readahead() != nullptr);
+    CHECK((*f)->readahead()->reads() >= (whole.size() - (size_t{4} << 20)) / ReadAhead::kReadBytes);
+    CHECK((*f)->readahead()->reads() < whole.size() / 4096);
+  }
+  // Cut inside a record past the ring's end: the same message and offset as libpcap.
+  for (size_t cut : {whole.size() - 3, size_t{ReadAhead::kRingBytes + 7}}) {
+    INFO("cut at " << cut);
+    t.write(Bytes(whole.begin(), whole.begin() + static_cast<long>(cut)));
+    compare(t.path(), 0, Mode::kReadAhead);
+  }
+}
+
+TEST_CASE("read-ahead: a pipe written slowly, read as the bytes come", "[pcap_file]") {
+  Writer w;
+  w.header(0xa1b2c3d4, 0);
+  for (uint32_t i = 0; i < 400; ++i) w.record(100 + i, i, 60 + (i % 7) * 100, 1514, static_cast<uint8_t>(i));
+  TempFile t;
+  t.write(w.out);
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  // The header first, so open() finds a capture, then the rest in pieces with pauses.
+  REQUIRE(write(fds[1], w.out.data(), 24) == 24);
+  std::thread writer([&] {
+    size_t at = 24;
+    while (at < w.out.size()) {
+      const size_t n = std::min<size_t>(997, w.out.size() - at);
+      REQUIRE(write(fds[1], w.out.data() + at, n) == static_cast<ssize_t>(n));
+      at += n;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    close(fds[1]);
+  });
+  const int saved = dup(STDIN_FILENO);
+  REQUIRE(dup2(fds[0], STDIN_FILENO) >= 0);
+  close(fds[0]);
+  auto f = PcapFile::open("-");
+  dup2(saved, STDIN_FILENO);
+  close(saved);
+  REQUIRE(f.ok());
+  REQUIRE((*f)->start_readahead().ok());
+  uint64_t pending = 0;
+  Read ours = read_ours(**f, &pending);
+  writer.join();
+  CHECK(pending > 0);  // the poller was told "not yet", never blocked, never told "done"
+  CHECK_FALSE(ours.damaged);
+  CHECK(ours.recs == read_libpcap(t.path()).recs);
+}
+
+TEST_CASE("read-ahead: a series, a read error, a file that is gone", "[pcap_file]") {
+  TempFile a, b, ng;
+  Writer wa;
+  wa.header(0xa1b2c3d4, 0);
+  wa.record(1, 1, 60, 60, 1);
+  wa.record(2, 2, 70, 70, 2);
+  a.write(wa.out);
+  Writer wb;
+  wb.swapped = true;
+  wb.header(0xa1b23c4d, 0);
+  wb.record(3, 3, 80, 80, 3);
+  wb.record(4, 4, 90, 90, 4);
+  b.write(Bytes(wb.out.begin(), wb.out.end() - 5));
+  ng.write(NgWriter::sample(true));
+
+  auto f = PcapFile::open(a.path());
+  REQUIRE(f.ok());
+  REQUIRE((*f)->start_readahead().ok());
+  CHECK(read_ours(**f).recs == read_libpcap(a.path()).recs);
+  REQUIRE((*f)->reopen(b.path().c_str()));
+  Read second = read_ours(**f);
+  Read lib = read_libpcap(b.path());
+  CHECK(second.recs == lib.recs);
+  CHECK(second.damage == lib.damage);
+  CHECK(second.offset == lib.offset);
+  // The ring holds any pcapng block, so a pcapng file joins a series without the big buffer.
+  REQUIRE((*f)->reopen(ng.path().c_str()));
+  CHECK(read_ours(**f).recs == read_libpcap(ng.path()).recs);
+  // A read that fails: the same damage as without read-ahead.
+  auto plain = PcapFile::open(a.path());
+  REQUIRE(plain.ok());
+  CHECK_FALSE((*plain)->reopen("/"));
+  CHECK_FALSE((*f)->reopen("/"));
+  CHECK((*f)->damage() == (*plain)->damage());
+  CHECK((*f)->damage().find("Is a directory") != std::string_view::npos);
+  CHECK_FALSE((*f)->reopen("/nonexistent/capture.pcap"));
+  CHECK((*f)->damage() == "cannot open the capture: No such file or directory");
+  REQUIRE((*f)->reopen(a.path().c_str()));
+  CHECK(read_ours(**f).recs == read_libpcap(a.path()).recs);
 }
 
 }  // namespace
