@@ -3,17 +3,20 @@
 # maximum cycles/packet; with several binaries, their runs are interleaved (A B A B ...) so
 # that a noisy machine weighs on each the same (docs/performance.md).
 #
-#   tools/bench-runs.sh [-r RUNS] [-m decode+flow|on-CPU] BIN [BIN...] -- BENCH_ARGS...
+#   tools/bench-runs.sh [-r RUNS] [-m decode+flow|on-CPU|summary] BIN [BIN...] -- BENCH_ARGS...
 #
-# -m picks the line read: "decode+flow" (synthetic --flows runs, the default) or "on-CPU"
-# (--mix runs). Example, two builds at 100K flows:
+# -m picks the line read: "decode+flow" (synthetic --flows runs, the default), "on-CPU"
+# (--mix runs) or "summary" (the binaries are flowscribe: its summary's seconds, offline).
+# Examples, two builds at 100K flows, and two sensors on a capture:
 #   tools/bench-runs.sh -r 7 old/tools/bench_pipeline build/tools/bench_pipeline -- \
 #       --flows 100000 --packets-per-flow 2 --seconds 1.5
+#   tools/bench-runs.sh -r 20 -m summary /tmp/old-flowscribe build/sensor/flowscribe -- \
+#       --pcap /tmp/mix2m.pcap --out file:/dev/null
 set -euo pipefail
 
 runs=5
 metric="decode+flow"
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while getopts "r:m:h" o; do
   case "$o" in
     r) runs="$OPTARG" ;;
@@ -32,7 +35,8 @@ shift
 case "$metric" in
   decode+flow) pattern='/decode\+flow/{print $2}' ;;
   on-CPU) pattern='/on-CPU/{print $2}' ;;
-  *) echo "bench-runs.sh: -m is decode+flow or on-CPU" >&2; exit 2 ;;
+  summary) pattern='/^flowscribe: summary:/{for (i = 1; i < NF; ++i) if ($i == "in") {print $(i + 1); exit}}' ;;
+  *) echo "bench-runs.sh: -m is decode+flow, on-CPU or summary" >&2; exit 2 ;;
 esac
 for b in "${bins[@]}"; do
   [[ -x "$b" ]] || { echo "bench-runs.sh: $b: not an executable" >&2; exit 2; }
@@ -49,6 +53,6 @@ done
 for b in "${bins[@]}"; do
   printf '%s: ' "$b"
   tr ' ' '\n' <<<"${got[$b]}" | sed '/^$/d' | sort -n |
-    awk -v n="$runs" '{a[NR] = $1} END {
-      printf "cycles/packet min %s median %s max %s (%d runs)\n", a[1], a[int((NR + 1) / 2)], a[NR], n }'
+    awk -v n="$runs" -v unit="$([[ $metric == summary ]] && echo seconds || echo cycles/packet)" '{a[NR] = $1} END {
+      printf "%s min %s median %s max %s (%d runs)\n", unit, a[1], a[int((NR + 1) / 2)], a[NR], n }'
 done
