@@ -71,7 +71,7 @@ Read read_ours(PcapFile& f, uint64_t* pending = nullptr) {
       continue;
     }
     if (f.done()) break;
-    REQUIRE(f.reading_ahead());  // without read-ahead, false means done
+    if (!f.reading_ahead()) FAIL("peek() false and not done without read-ahead");
     if (pending != nullptr) ++*pending;
     std::this_thread::yield();
   }
@@ -673,11 +673,12 @@ TEST_CASE("read-ahead: a pipe written slowly, read as the bytes come", "[pcap_fi
   REQUIRE(pipe(fds) == 0);
   // The header first, so open() finds a capture, then the rest in pieces with pauses.
   REQUIRE(write(fds[1], w.out.data(), 24) == 24);
+  bool written = true;  // Catch2's macros are not for other threads: checked after join()
   std::thread writer([&] {
     size_t at = 24;
     while (at < w.out.size()) {
       const size_t n = std::min<size_t>(997, w.out.size() - at);
-      REQUIRE(write(fds[1], w.out.data() + at, n) == static_cast<ssize_t>(n));
+      if (write(fds[1], w.out.data() + at, n) != static_cast<ssize_t>(n)) written = false;
       at += n;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
@@ -694,6 +695,7 @@ TEST_CASE("read-ahead: a pipe written slowly, read as the bytes come", "[pcap_fi
   uint64_t pending = 0;
   Read ours = read_ours(**f, &pending);
   writer.join();
+  CHECK(written);
   CHECK(pending > 0);  // the poller was told "not yet", never blocked, never told "done"
   CHECK_FALSE(ours.damaged);
   CHECK(ours.recs == read_libpcap(t.path()).recs);
