@@ -697,6 +697,36 @@ def case_stdin():
     import struct
     one_line(feed(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 147), rc=2)[1],
              "link type 147")
+    # A pipe that goes quiet (tcpdump -w - on an idle link) and a SIGINT to flowscribe alone:
+    # the worker is never blocked in read(2) (the read-ahead thread is), so it stops at once,
+    # with every flow of what came written. Before the read-ahead it waited for the writer.
+    import signal
+    import time
+    rd, wr = os.pipe()  # ours, so that communicate() does not close the writing end
+    p = subprocess.Popen([ARGS.bin, "--pcap", "-", "--sensor-name", "test-sensor"],
+                         stdin=rd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(rd)
+    try:
+        os.write(wr, basic)  # 12 KB: fits the pipe
+        time.sleep(3)  # start-up, and the records of basic.pcap read; the pipe stays open
+        p.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        try:
+            out, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("SIGINT did not stop flowscribe in 30 s while its pipe stayed open")
+        waited = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+        os.close(wr)
+    err = err.decode(errors="replace")
+    assert p.returncode == 0, (p.returncode, err)
+    assert waited < 10, f"SIGINT took {waited:.1f} s with the pipe open\n{err}"
+    assert "summary: 72 packets" in err and "(stopped by signal)" in err, err
+    assert strip(out.decode(errors="surrogateescape")) == strip(offline("basic.pcap").stdout), \
+        "records of an interrupted stream differ"
 
 
 def case_hs_cache():
