@@ -549,20 +549,29 @@ TEST_CASE("formats left to libpcap, and files that are not captures", "[pcap_fil
   CHECK(absl::IsNotFound(PcapFile::open("/nonexistent/capture.pcap").status()));
 }
 
-TEST_CASE("reopen: the next file of a series through the same buffer", "[pcap_file]") {
+// Three files of a series: A whole, B in the other byte order and precision (its header is
+// read again) with its last record cut short, and NG a pcapng file.
+struct Series {
   TempFile a, b, ng;
-  Writer wa;
-  wa.header(0xa1b2c3d4, 0);
-  wa.record(1, 1, 60, 60, 1);
-  wa.record(2, 2, 70, 70, 2);
-  a.write(wa.out);
-  Writer wb;
-  wb.swapped = true;
-  wb.header(0xa1b23c4d, 0);  // another byte order and precision: the header is read again
-  wb.record(3, 3, 80, 80, 3);
-  wb.record(4, 4, 90, 90, 4);
-  b.write(Bytes(wb.out.begin(), wb.out.end() - 5));  // its last record cut short
-  ng.write(NgWriter::sample(false));
+  explicit Series(bool ng_swapped) {
+    Writer wa;
+    wa.header(0xa1b2c3d4, 0);
+    wa.record(1, 1, 60, 60, 1);
+    wa.record(2, 2, 70, 70, 2);
+    a.write(wa.out);
+    Writer wb;
+    wb.swapped = true;
+    wb.header(0xa1b23c4d, 0);
+    wb.record(3, 3, 80, 80, 3);
+    wb.record(4, 4, 90, 90, 4);
+    b.write(Bytes(wb.out.begin(), wb.out.end() - 5));
+    ng.write(NgWriter::sample(ng_swapped));
+  }
+};
+
+TEST_CASE("reopen: the next file of a series through the same buffer", "[pcap_file]") {
+  Series files(false);
+  const TempFile &a = files.a, &b = files.b, &ng = files.ng;
 
   auto f = PcapFile::open(a.path());
   REQUIRE(f.ok());
@@ -702,19 +711,8 @@ TEST_CASE("read-ahead: a pipe written slowly, read as the bytes come", "[pcap_fi
 }
 
 TEST_CASE("read-ahead: a series, a read error, a file that is gone", "[pcap_file]") {
-  TempFile a, b, ng;
-  Writer wa;
-  wa.header(0xa1b2c3d4, 0);
-  wa.record(1, 1, 60, 60, 1);
-  wa.record(2, 2, 70, 70, 2);
-  a.write(wa.out);
-  Writer wb;
-  wb.swapped = true;
-  wb.header(0xa1b23c4d, 0);
-  wb.record(3, 3, 80, 80, 3);
-  wb.record(4, 4, 90, 90, 4);
-  b.write(Bytes(wb.out.begin(), wb.out.end() - 5));
-  ng.write(NgWriter::sample(true));
+  Series files(true);
+  const TempFile &a = files.a, &b = files.b, &ng = files.ng;
 
   auto f = PcapFile::open(a.path());
   REQUIRE(f.ok());
