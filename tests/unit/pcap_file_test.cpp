@@ -672,6 +672,26 @@ TEST_CASE("read-ahead: across the ring's wrap, a record peeked before, the same 
   }
 }
 
+TEST_CASE("read-ahead: pcapng blocks near the largest, read through the ring", "[pcap_file]") {
+  // Past the 17 MiB the header's buffer holds, so the big blocks come through the ring: a
+  // skipped block of ~15 MiB across the ring's end (stream bytes 20-35 MiB), and a packet
+  // block of ~15 MiB.
+  NgWriter w;
+  w.shb();
+  w.idb(1, 0x7fffffff, 9, 0);  // nanoseconds; any caplen is within the snapshot length
+  std::mt19937 rng(5);
+  uint64_t t = 1'700'000'000'000'000'000u;
+  while (w.out.size() < (size_t{20} << 20)) w.epb(0, t += 1000, rng() % 1600, 1600, 1);
+  w.block(0x0BAD, Bytes((size_t{15} << 20) + 4, 7));
+  while (w.out.size() < (size_t{40} << 20)) w.epb(0, t += 1000, rng() % 1600, 1600, 2);
+  w.epb(0, t += 1000, (size_t{15} << 20) + 12, (size_t{15} << 20) + 12, 3);
+  for (int i = 0; i < 1000; ++i) w.epb(0, t += 1000, rng() % 1600, 1600, 4);
+  REQUIRE(w.out.size() > 2 * ReadAhead::kRingBytes - (size_t{16} << 20));
+  TempFile f;
+  f.write(w.out);
+  compare(f.path(), PcapFile::kPcapngBuffer, Mode::kReadAhead);
+}
+
 TEST_CASE("read-ahead: a pipe written slowly, read as the bytes come", "[pcap_file]") {
   Writer w;
   w.header(0xa1b2c3d4, 0);
