@@ -90,8 +90,9 @@ const std::vector<Flag>& flags() {
          return absl::OkStatus();
        }},
       {"pcap-reader", "file|net_pcap", "Input",
-       "How --pcap reads the capture. 'file' (default): a pcap or pcapng file is read in large "
-       "blocks straight into packet buffers on the core that polls it; the rare pre-2.4 and "
+       "How --pcap reads the capture. 'file' (default): a thread on the main core's CPUs reads "
+       "the pcap or pcapng file ahead, in 1 MiB blocks, into a 32 MiB ring, and the core that "
+       "polls it copies each record into a packet buffer; the rare pre-2.4 and "
        "'modified' pcap formats still go through net_pcap. 'net_pcap': always through DPDK's "
        "net_pcap device (libpcap), as a live port would read it.",
        two_way_flag(&Options::pcap_net_pcap, "pcap-reader", "file", "net_pcap")},
