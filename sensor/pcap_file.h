@@ -215,9 +215,9 @@ class PcapFile {
   bool wait_ = false;     // read-ahead: fill() waits for the bytes (a file's header, at start)
   bool pending_ = false;  // the last fill() came back before the bytes did
   size_t cap_ = 0;
-  size_t pos_ = 0;       // next unread byte in buf_
-  size_t end_ = 0;       // bytes valid in buf_
-  uint64_t file_off_ = 0;  // file offset of buf_[end_]
+  size_t pos_ = 0;       // next unread byte in data_
+  size_t end_ = 0;       // bytes valid in data_ (with read-ahead: as of the last fill)
+  uint64_t file_off_ = 0;  // file offset of data_[end_]
   bool eof_ = false;     // read(2) returned 0
   bool swapped_ = false;
   bool nano_ = false;

@@ -95,9 +95,11 @@ uint16_t PcapSource::rx_burst(rte_mbuf** pkts, uint16_t n) {
     // The records lie one after the other: ask for the lines ~2 KiB ahead of this one, each
     // line once, so the copies below find them in cache (with read-ahead they were written
     // by another core, long before). A jump (a refill, the ring's wrap) restarts the cursor.
-    if (prefetched_ < r.data || prefetched_ > r.data + 2 * kPrefetchAhead) prefetched_ = r.data;
-    while (prefetched_ < r.data + r.caplen + kPrefetchAhead) {
-      rte_prefetch0(prefetched_);
+    // (An address, not a pointer: the cursor runs past the bytes that exist.)
+    const uintptr_t at = reinterpret_cast<uintptr_t>(r.data);
+    if (prefetched_ < at || prefetched_ > at + 2 * kPrefetchAhead) prefetched_ = at;
+    while (prefetched_ < at + r.caplen + kPrefetchAhead) {
+      rte_prefetch0(reinterpret_cast<const void*>(prefetched_));
       prefetched_ += RTE_CACHE_LINE_SIZE;
     }
     if (r.caplen <= rte_pktmbuf_tailroom(m)) {

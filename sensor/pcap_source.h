@@ -63,7 +63,7 @@ class PcapSource {
   int ts_offset_;
   uint64_t ts_flag_;
   static constexpr size_t kPrefetchAhead = 2048;
-  const uint8_t* prefetched_ = nullptr;  // the file's bytes are prefetched up to here
+  uintptr_t prefetched_ = 0;  // the file's bytes are prefetched up to this address
   uint64_t bytes_done_ = 0;  // sizes of the files finished (their offsets at the end)
   std::atomic<uint64_t> bytes_read_{0};
 };
