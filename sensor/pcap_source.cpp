@@ -80,6 +80,7 @@ bool PcapSource::copy_chained(rte_mbuf* head, const PcapRecord& r) {
 }
 
 uint16_t PcapSource::rx_burst(rte_mbuf** pkts, uint16_t n) {
+  waiting_ = false;
   if (file_->done() && !advance()) return 0;
   if (rte_pktmbuf_alloc_bulk(pool_, pkts, n) != 0) {
     // Fewer free than a burst: take what there is, one at a time.
@@ -90,7 +91,11 @@ uint16_t PcapSource::rx_burst(rte_mbuf** pkts, uint16_t n) {
   }
   uint16_t got = 0;
   PcapRecord r;
-  while (got < n && file_->peek(r)) {
+  while (got < n) {
+    if (!file_->peek(r)) {
+      waiting_ = !file_->done();  // read-ahead has not read the bytes yet
+      break;
+    }
     rte_mbuf* m = pkts[got];
     // The records lie one after the other: ask for the lines ~2 KiB ahead of this one, each
     // line once, so the copies below find them in cache (with read-ahead they were written

@@ -39,6 +39,9 @@ class PcapSource {
   // worker returns them as it goes: offline input waits, it never drops).
   uint16_t rx_burst(rte_mbuf** pkts, uint16_t n);
   bool done() const { return file_->done() && next_ >= paths_.size(); }
+  // The last rx_burst() stopped because the file's next bytes were not read yet (read-ahead:
+  // the disk or the pipe is slower than the poller), not for the end or a full pool.
+  bool waiting() const { return waiting_; }
   // Bytes of the input read so far (files finished, and the current one's offset), for the
   // stats line's progress; any thread may read it.
   uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
@@ -63,6 +66,7 @@ class PcapSource {
   int ts_offset_;
   uint64_t ts_flag_;
   static constexpr size_t kPrefetchAhead = 2048;
+  bool waiting_ = false;
   uintptr_t prefetched_ = 0;  // the file's bytes are prefetched up to this address
   uint64_t bytes_done_ = 0;  // sizes of the files finished (their offsets at the end)
   std::atomic<uint64_t> bytes_read_{0};

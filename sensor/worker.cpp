@@ -60,8 +60,13 @@ class EofWatch {
 };
 
 // One burst from a core's input: a pcap file read in place, or a DPDK port's rx queue.
-inline uint16_t receive(const RxQueue& q, rte_mbuf** pkts, uint16_t burst, bool offline) {
-  if (q.file != nullptr) return q.file->rx_burst(pkts, burst);
+inline uint16_t receive(const RxQueue& q, rte_mbuf** pkts, uint16_t burst, bool offline,
+                        RxCounters& rx) {
+  if (q.file != nullptr) {
+    const uint16_t n = q.file->rx_burst(pkts, burst);
+    if (n == 0 && q.file->waiting()) rx.rx_file_waits.inc();
+    return n;
+  }
 #ifdef FS_ALLOC_GUARD
   // Offline, net_pcap's receive is libpcap reading the file, which grows its read buffer
   // (realloc) the first time a frame exceeds it: input plumbing, not the worker's code.
@@ -636,7 +641,7 @@ int Worker::run() {
   while (!shared_.stop.load(std::memory_order_relaxed)) {
     uint32_t got = 0;
     for (const RxQueue& q : rxqs_) {
-      uint16_t n = receive(q, pkts, burst, shared_.offline);
+      uint16_t n = receive(q, pkts, burst, shared_.offline, rx_);
       if (n == 0) continue;
       rx_.rx_packets.inc(n);
       process_burst(pkts, n);
@@ -801,7 +806,7 @@ int Dispatcher::run() {
   while (!shared_.stop.load(std::memory_order_relaxed)) {
     uint32_t got = 0;
     for (const RxQueue& q : rxqs_) {
-      uint16_t n = receive(q, pkts, burst, shared_.offline);
+      uint16_t n = receive(q, pkts, burst, shared_.offline, rx_);
       if (n == 0) continue;
       got += n;
       rx_.rx_packets.inc(n);

@@ -45,6 +45,7 @@ FS_DEFINE_COUNTERS(WorkerCounters, FS_WORKER_COUNTERS);
   X(dispatch_packets, "packets the software dispatcher handed to a worker")              \
   X(dispatch_ring_full, "packets dropped: a worker's input ring was full (worker slow)") \
   X(dispatch_waits, "offline mode: times the dispatcher waited for a worker")             \
+  X(rx_file_waits, "offline: polls that found the capture's next bytes not read yet (the disk or pipe was slower than this core)") \
   X(dispatch_frag_routed, "non-first fragments sent to the worker of their first fragment's flow") \
   X(dispatch_frag_unrouted, "fragments sent by addresses alone: their first fragment (ports) not seen yet")
 

@@ -725,6 +725,9 @@ def case_stdin():
     assert p.returncode == 0, (p.returncode, err)
     assert waited < 10, f"SIGINT took {waited:.1f} s with the pipe open\n{err}"
     assert "summary: 72 packets" in err and "(stopped by signal)" in err, err
+    # The polls that found nothing read yet are counted (the pipe was open and quiet for ~3 s).
+    waits = re.search(r"rx_file_waits +(\d+) ", err)
+    assert waits and int(waits.group(1)) > 0, err
     assert strip(out.decode(errors="surrogateescape")) == strip(offline("basic.pcap").stdout), \
         "records of an interrupted stream differ"
 
