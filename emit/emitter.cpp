@@ -57,11 +57,7 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
     for (const FormatCore* c : cores_) done = done && c->finished();
     const Nanos now = mono_now();
     if (backpressure_) {
-      bool full = false;
-      const size_t burst = cores_.empty() ? kDequeueBurst * kFormatBufferBytes
-                                          : kBatchBurst * LineBatch::kBytes;
-      for (auto& o : outputs_) full |= o->saturated(burst);
-      if (full) {
+      if (saturated()) {
         if (!said_waiting_) {
           std::fprintf(stderr, "flowscribe: an output's queue is full: waiting for it (offline "
                                "mode loses nothing; --spool-dir would let reading go on)\n");
@@ -73,9 +69,21 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
       }
     }
     unsigned got = 0;
-    if (cores_.empty()) {
-      for (EmitterInput& in : inputs_) {
-        got += drain_input(in, recs, kDequeueBurst, counters_,
+    // The room is checked again before each input or format core after the first: one pass
+    // over N of them brings up to N bursts, into a queue that had room for one (offline with
+    // a slow collector and a small --out-queue-mb, that was a drop). The first one served
+    // turns round, so that none waits behind the others.
+    bool held = false;
+    const size_t sources = cores_.empty() ? inputs_.size() : cores_.size();
+    const size_t first = sources != 0 ? first_source_++ % sources : 0;
+    for (size_t turn = 0; turn < sources; ++turn) {
+      if (turn != 0 && backpressure_ && saturated()) {
+        held = true;
+        break;
+      }
+      const size_t i = (first + turn) % sources;
+      if (cores_.empty()) {
+        got += drain_input(inputs_[i], recs, kDequeueBurst, counters_,
                            [&](const Record* const* chain, unsigned k) {
           // Formatted once; each output copies the line into its own queue.
           const size_t len = formatter_->format_chain(chain, k, line_.get());
@@ -83,14 +91,13 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
           counters_.emitter_bytes.inc(len);
           push_line(std::string_view(line_.get(), len), formatter_->body_offset(), now);
         });
-      }
-    } else {
-      // Lines the format cores made: copied into the outputs, then the batch goes back.
-      for (FormatCore* c : cores_) {
+      } else {
+        // Lines a format core made: copied into the outputs, then the batch goes back.
+        FormatCore* c = cores_[i];
         LineBatch* batches[kBatchBurst];
         const unsigned n = c->take_full(batches, kBatchBurst);
-        for (unsigned i = 0; i < n; ++i) {
-          batches[i]->for_each([&](std::string_view line, uint32_t body_off) {
+        for (unsigned b = 0; b < n; ++b) {
+          batches[b]->for_each([&](std::string_view line, uint32_t body_off) {
             push_line(line, body_off, now);
           });
         }
@@ -103,7 +110,7 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
       for (auto& o : outputs_) o->reopen();
       counters_.emitter_reopens.inc();
     }
-    if (got != 0) {
+    if (got != 0 || held) {  // held: not a full pass, so not a sign that all is drained
       idle_turns = 0;
       continue;
     }
@@ -116,6 +123,16 @@ void Emitter::run(const std::atomic<bool>& producers_done) {
     }
   }
   drain_outputs();
+}
+
+bool Emitter::saturated() const noexcept {
+  // What one input or format core can bring in a turn.
+  const size_t burst = cores_.empty() ? kDequeueBurst * kFormatBufferBytes
+                                      : kBatchBurst * LineBatch::kBytes;
+  for (const auto& o : outputs_) {
+    if (o->saturated(burst)) return true;
+  }
+  return false;
 }
 
 void Emitter::push_line(std::string_view line, size_t body_off, Nanos now) {

@@ -63,6 +63,8 @@ class Emitter {
   void drain_outputs();
   // One formatted line to every output (`body_off`: Formatter::body_offset()).
   void push_line(std::string_view line, size_t body_off, Nanos now);
+  // Some output cannot take another turn's burst (backpressure: the emitter waits).
+  bool saturated() const noexcept;
   template <typename C, typename G, typename F>
   void sum_over_cores(const C& own, G&& of_core, F&& f) const {
     uint64_t sum[C::kCount] = {};
@@ -82,6 +84,7 @@ class Emitter {
   bool shared_cpu_;
   bool backpressure_;
   bool said_waiting_ = false;
+  size_t first_source_ = 0;  // the input or format core served first in the next turn
   std::unique_ptr<char[]> line_;  // one formatted record, handed to every output
   std::atomic<bool> reopen_{false};
   EmitterCounters counters_;
