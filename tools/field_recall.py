@@ -2,7 +2,7 @@
 """Field recall: how many of the values other sensors extract flowscribe extracts too.
 
 usage: field_recall.py --bin FLOWSCRIBE --proto NAME [--zeek DIR] [--arkime DIR]
-                       [--jobs N] [--show-misses N] [--json FILE]
+                       [--jobs N] [--show-misses N] [--json FILE] [--spec FILE]
 
 Runs `FLOWSCRIBE --pcap F` once per capture that the ground truth names, keeps every record
 (all MSGIDs), and compares the fields of protocol NAME with:
@@ -29,7 +29,16 @@ normalised flow key: spec modules get it as a global (injected when loaded).
 
 Reported per field (truth source): recall = truth values ours equals / truth values counted;
 truth items with no matching item of ours count as misses for every field they carry
-("unmatched"). Exit status 0 unless the arguments are bad.
+("unmatched").
+
+Disputes. A spec may list truth values it disputes, each with the evidence from the capture:
+  DISPUTES = [dict(capture="x.pcap", source="zeek-http", field="resp_body_len",
+                   truth="19", ours="39", why="...")]
+A miss is disputed only when capture, source, field, the truth value and our value (None: we
+wrote none) are all exactly those listed, so a change on either side brings the miss back.
+Disputed misses stay in `recall`; the `adjudicated` column leaves them out of the truth:
+hits / (truth values counted - disputed). A dispute that matched nothing is reported (stale).
+Exit status 0 unless the arguments are bad.
 """
 import argparse
 import collections
@@ -78,6 +87,15 @@ def default_same(field, truth, ours):
     if isinstance(ours, (list, tuple, set)):
         return truth in ours
     return truth == ours
+
+
+def _text(v):
+    """A value as a dispute names it: text, a set-valued field joined with commas, or None."""
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple, set)):
+        return ",".join(str(x) for x in v)
+    return str(v)
 
 
 def clean(fields):
@@ -222,8 +240,9 @@ def main(argv):
     ap.add_argument("--show-misses", type=int, default=0, metavar="N",
                     help="print up to N mismatches per field")
     ap.add_argument("--json", help="write the figures as JSON")
+    ap.add_argument("--spec", help="spec module to use instead of tools/recall/PROTO.py")
     args = ap.parse_args(argv)
-    spec_path = os.path.join(HERE, "recall", args.proto + ".py")
+    spec_path = args.spec or os.path.join(HERE, "recall", args.proto + ".py")
     if not os.path.exists(spec_path):
         ap.error("no spec module %s" % spec_path)
     spec = _load(spec_path, "recall_" + args.proto)
@@ -267,6 +286,18 @@ def main(argv):
     hit = collections.Counter()
     unmatched = collections.Counter()
     misses = collections.defaultdict(list)
+    disputes = list(getattr(spec, "DISPUTES", []))
+    dispute_used = collections.Counter()
+    disputed = collections.Counter()
+    disputed_shown = collections.defaultdict(list)
+
+    def find_dispute(cap, source, field, tv, ov):
+        names = {os.path.basename(c) for c in cap}
+        for i, d in enumerate(disputes):
+            if (d["capture"] in names and d["source"] == source and d["field"] == field and
+                    d["truth"] == _text(tv) and d["ours"] == _text(ov)):
+                return i
+        return None
     for cap, items in truth.items():
         if cap not in ours:
             continue
@@ -284,18 +315,36 @@ def main(argv):
                 ov = None if mine is None else mine.get(field)
                 if ov is not None and same(field, tv, ov):
                     hit[k] += 1
+                    continue
+                where = (",".join(os.path.basename(c) for c in cap), key, tv, ov)
+                d = find_dispute(cap, source, field, tv, ov)
+                if d is not None:
+                    disputed[k] += 1
+                    dispute_used[d] += 1
+                    if len(disputed_shown[k]) < args.show_misses:
+                        disputed_shown[k].append(where + (disputes[d]["why"],))
                 elif len(misses[k]) < args.show_misses:
-                    misses[k].append((",".join(os.path.basename(c) for c in cap), key, tv, ov))
+                    misses[k].append(where)
 
     print("field recall for %s (%d captures with truth, %d run)" % (args.proto, len(truth), len(ours)))
-    print("%-14s %-28s %8s %8s %8s" % ("source", "field", "truth", "ours", "recall"))
+    print("%-14s %-28s %8s %8s %8s %8s %11s" % ("source", "field", "truth", "ours", "recall",
+                                               "disputed", "adjudicated"))
     result = []
     for (source, field) in sorted(counted):
-        c, h = counted[(source, field)], hit[(source, field)]
-        print("%-14s %-28s %8d %8d %7.1f%%" % (source, field, c, h, 100.0 * h / c))
-        result.append(dict(source=source, field=field, truth=c, ours=h, recall=round(100.0 * h / c, 2)))
-        for m in misses[(source, field)]:
+        k = (source, field)
+        c, h, dn = counted[k], hit[k], disputed[k]
+        adj = 100.0 * h / (c - dn) if c > dn else 100.0
+        print("%-14s %-28s %8d %8d %7.1f%% %8d %10.1f%%" % (source, field, c, h, 100.0 * h / c, dn, adj))
+        result.append(dict(source=source, field=field, truth=c, ours=h, recall=round(100.0 * h / c, 2),
+                           disputed=dn, adjudicated=round(adj, 2)))
+        for m in misses[k]:
             print("    miss %s %s truth=%r ours=%r" % m)
+        for m in disputed_shown[k]:
+            print("    disputed %s %s truth=%r ours=%r: %s" % m)
+    for i, d in enumerate(disputes):
+        if not dispute_used[i]:
+            notes.append("stale dispute (matched no miss): %s %s %s truth=%r ours=%r" % (
+                d["capture"], d["source"], d["field"], d["truth"], d["ours"]))
     for source, n in sorted(unmatched.items()):
         print("%s: %d truth items had no record of ours with the same key" % (source, n))
     for source, n in sorted(skipped.items()):
@@ -304,7 +353,9 @@ def main(argv):
         print("note:", n)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(proto=args.proto, fields=result, unmatched=dict(unmatched), notes=notes), f, indent=1)
+            json.dump(dict(proto=args.proto, fields=result, unmatched=dict(unmatched), notes=notes,
+                           disputes=[dict(d, matched=dispute_used[i]) for i, d in enumerate(disputes)]),
+                      f, indent=1)
     return 0
 
 

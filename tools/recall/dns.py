@@ -9,7 +9,9 @@ connection and the query name (lowercase).
 Compared: query, qtype (number; Zeek's own names differ from IANA's: `*`, `query-65534`),
 qclass, rcode (name), trans_id, the AA/TC/RD/RA flags, answers and TTLs (for a dynamic UPDATE,
 Zeek's query and TTLs are those of the update section: compared with our `update` params). Zeek writes AA, TC and
-RA as F for a query that got no response: those are not wire values and are not counted. Of
+RA as F for a query that got no response: those are not wire values and are not counted. Zeek
+sets AA and RA only while it reads an answer record (DNS::do_reply), so for a response without
+answers they are its default F, not the header's bits: counted only where Zeek lists answers. Of
 Zeek's answers, the ones that are a bare address or name (A, AAAA, CNAME, PTR, NS, MX and SRV
 targets) are compared; its text for other types ("RRSIG 5 cmu.edu", "TXT 127 ...") is Zeek's
 own rendering. We write at most 32 answers per record, so a longer answer list misses.
@@ -48,8 +50,13 @@ def zeek_items(log_name, row):
         "RD": _flag(row.get("RD")),
     }
     if row.get("rcode_name") not in (None, "-"):
-        for f in ("AA", "TC", "RA"):
-            fields[f] = _flag(row.get(f))
+        fields["TC"] = _flag(row.get("TC"))
+        # Zeek copies AA and RA from a response only while it reads an answer record
+        # (base/protocols/dns/main.zeek, DNS::do_reply: `if ( ans$answer_type == DNS_ANS )`);
+        # a response with no answer leaves its default F, whatever the header's bits.
+        if row.get("answers") not in (None, "", "-", "(empty)"):
+            for f in ("AA", "RA"):
+                fields[f] = _flag(row.get(f))
     answers = [a for a in (row.get("answers") or "-").split(",") if a not in ("", "-") and " " not in a]
     if answers:
         fields["answers"] = answers
@@ -170,3 +177,13 @@ def same(field, truth, ours):
     if field == "rcode" and truth == "BADSIG_VERS":  # Arkime's name for 16 (BADVERS/BADSIG)
         return ours in ("BADVERS", "BADSIG")
     return truth == ours
+
+
+# Truth values we dispute (docs/protocols.md, "Disputed values"); see tools/field_recall.py.
+DISPUTES = [
+    dict(capture="v6-http.pcap", source="arkime", field=f, truth=v, ours=None,
+         why="mDNS responses with no question section (qdcount 0): Arkime files the message "
+             "under the root name; our record names it by its first answer's owner "
+             "(`linux.local`, `...ip6.arpa`), with the same rcode and flags")
+    for f, v in (("query", "."), ("rcode", "NOERROR"), ("flags", "AA"))
+]

@@ -60,6 +60,16 @@ def zeek_items(log_name, row):
         # Zeek's placeholders when there was no status line (HTTP/0.9, no reply): not wire values.
         if (col == "status_code" and v == "0") or (col == "status_msg" and v == "<empty>"):
             continue
+        # Zeek's body lengths start at 0 (base/protocols/http/main.zeek: request_body_len and
+        # response_body_len are `&default=0`), so a side of the transaction Zeek never parsed
+        # (no request line: a response without a request, a request line Zeek refused; no
+        # reply at all) shows 0 whatever the wire carried: Zeek's default, not a wire value,
+        # and not counted whether ours agrees or not. (status_code 0 is different: Zeek read
+        # the reply as HTTP/0.9, and its length is compared.)
+        if col == "request_body_len" and row.get("method", "-") in ("-", ""):
+            continue
+        if col == "response_body_len" and row.get("status_code", "-") in ("-", ""):
+            continue
         if col == "resp_filenames":
             v = [x for x in v.split(",") if x not in ("", "-", "(empty)")]
             if not v:
@@ -184,3 +194,66 @@ def same(field, truth, ours):
         # Zeek's host drops the port, as Arkime's does.
         return truth.lower() in (ours.lower(), _without_port(ours).lower())
     return False
+
+
+# Truth values we dispute, each checked against the capture's bytes (docs/protocols.md,
+# "Disputed values"). A dispute applies only to exactly this truth value and this value of
+# ours (tools/field_recall.py), so a change on either side brings the miss back.
+_Z = "zeek-http"
+_ZEEK_09 = ("Zeek read `<method> /HTTP/1.1` (%s) as an HTTP/0.9 request and the reply as a bare body; the "
+            "server answered with a status line and `Content-Length: %s`%s, and we size that body")
+_GZIP = ("`Content-Encoding: %s`, `Content-Length: %s`: Zeek's length is the decompressed size; "
+         "ours is the body on the wire (the issue: compressed bodies are sized, not parsed)")
+_MIME2 = ("`Content-Length: %s` and %s body bytes on the wire; Zeek's MIME reader adds 2 (a CRLF "
+          "it supplies after the last line)")
+DISPUTES = [
+    dict(capture="methods.pcap", source=_Z, field="resp_body_len", truth="1349", ours="1207",
+         why=_ZEEK_09 % ("GET", "1207", " (403)")),
+    dict(capture="methods.pcap", source=_Z, field="resp_body_len", truth="1068", ours="925",
+         why=_ZEEK_09 % ("CCM_POST, CONNECT, TRACE, DELETE", "925", " (400)")),
+    dict(capture="methods.pcap", source=_Z, field="resp_body_len", truth="1081", ours="934",
+         why=_ZEEK_09 % ("PUT, POST", "934", " (411)")),
+    dict(capture="methods.pcap", source=_Z, field="resp_body_len", truth="143", ours="0",
+         why="`HEAD /HTTP/1.1`: Zeek counts the 143-byte header block of the 400 reply as an "
+             "HTTP/0.9 body; a reply to HEAD has no body (RFC 9110 section 9.3.2)"),
+    dict(capture="pipelined-requests.pcap", source=_Z, field="resp_body_len", truth="2675", ours="946",
+         why=_GZIP % ("gzip", "946")),
+    dict(capture="pipelined-requests.pcap", source=_Z, field="resp_body_len", truth="21421", ours="6716",
+         why=_GZIP % ("gzip", "6716")),
+    dict(capture="missing-zlib-header.pcap", source=_Z, field="resp_body_len", truth="13249", ours="5139",
+         why=_GZIP % ("deflate", "5139")),
+    dict(capture="x-gzip.pcap", source=_Z, field="resp_body_len", truth="19", ours="39",
+         why=_GZIP % ("x-gzip", "39")),
+    dict(capture="http-single-conn-22.pcap", source=_Z, field="resp_body_len", truth="12632", ours="12630",
+         why="a body read until close: 12649 reply bytes after the 19-byte status line and blank "
+             "line are 12630; Zeek adds 2 (a CRLF it supplies after the last line)"),
+    dict(capture="http-09-content-length-confusion.pcap", source=_Z, field="resp_body_len",
+         truth="0", ours="4",
+         why="the server sent `HTTP/1.1 200 OK` and `Content-Length: 4` before any request; by "
+             "that framing the next 4 bytes it sent are that body; Zeek gives them, and the rest, "
+             "to the answer of the HTTP/0.9 request that came in between"),
+    dict(capture="http-09-content-length-confusion.pcap", source=_Z, field="resp_body_len",
+         truth="19", ours="15",
+         why="the HTTP/0.9 request's answer is what follows those 4 bytes until close: 15 of "
+             "the 19; Zeek counts all 19"),
+] + [
+    dict(capture="no_crlf.pcap", source=_Z, field="req_body_len", truth=str(n + 2), ours=str(n),
+         why=_MIME2 % (n, n)) for n in (6084, 7556, 8212, 6276, 6228)
+] + [
+    # Arkime
+    dict(capture=cap, source="arkime", field=f, truth=v, ours=None,
+         why="the HTTP/2 connection preface `PRI * HTTP/2.0` (RFC 9113 section 3.4) is no "
+             "request and gets no answer; Arkime files it as one, we write no record for it")
+    for cap in ("arkime_synthetic.pcap", "http2-nghttp2.pcap") for f, v in (("host_uri", "*"), ("method", "PRI"))
+] + [
+    dict(capture="gre-erspan-vxlan.pcap", source="arkime", field="host_uri", truth="/Hello", ours=None,
+         why="`GET /Hello Arkime HTTP/1.0`: a target with a space; Zeek and nginx read the target "
+             "up to the version (`/Hello Arkime`, ours), Arkime up to the first space"),
+] + [
+    dict(capture="socks5-reverse.pcap", source="arkime", field="host_uri",
+         truth="www.google.com/search?client=firefox&rls=en&q=Sheepskin%%20Boots&start=%d&num=10"
+               "&hl=en&gl=us&uule=xxxxxxxxxxxxxxxxxxxxxxxxxxxx" % n, ours=None,
+         why="the capture's request lines say `q=sheepskin%20boots` (as Arkime's own referer and "
+             "location values do); `Sheepskin` occurs nowhere in the capture")
+    for n in (0, 10)
+]

@@ -179,3 +179,21 @@ def our_items(rec):
     if x.get("sha1"):
         out.append(((flow, "cert", x["sha1"]), fields))
     return out
+
+
+# Truth values we dispute, each checked against the capture's bytes (docs/protocols.md,
+# "Disputed values"); see tools/field_recall.py for how a dispute is matched.
+DISPUTES = [
+    dict(capture="openvpn_synthetic.pcap", source="arkime", field="ja4",
+         truth="q12d030200_f81807f6db74_b9a491fefe05", ours=None,
+         why="TLS inside OpenVPN's control channel over UDP: JA4's first letter is q for QUIC, d "
+             "for DTLS, t for TLS; this handshake is a TLS stream, neither QUIC nor DTLS, and ours "
+             "is t12d030200_f81807f6db74_b9a491fefe05 (the rest equal); Arkime writes q for any "
+             "UDP session"),
+    dict(capture="arkime_synthetic.pcap", source="arkime", field="ja3s",
+         truth="e8c07683aecf9b16e8e33f10a5161e4e", ours=None,
+         why="the ServerHello's extension block is 1 byte long (`00 01 00`), too short for one "
+             "extension: a malformed hello; a JA3S of it (`771,4865,`) would equal that of a "
+             "well-formed hello without extensions, so we write none (counted "
+             "in tls_hello_malformed)"),
+]
