@@ -106,7 +106,6 @@ void ReadAhead::run() {
     }
     const uint64_t tail = tail_.load(std::memory_order_acquire);
     if (kRingBytes - (head - tail) < kReadBytes) {
-      waits_full_.fetch_add(1, std::memory_order_relaxed);
       nap(50);
       continue;
     }

@@ -82,6 +82,12 @@ bool PcapSource::copy_chained(rte_mbuf* head, const PcapRecord& r) {
 uint16_t PcapSource::rx_burst(rte_mbuf** pkts, uint16_t n) {
   waiting_ = false;
   if (file_->done() && !advance()) return 0;
+  PcapRecord r;
+  if (!file_->peek(r)) {
+    // Nothing to take (a quiet pipe, read-ahead behind): no mbufs allocated only to be freed.
+    waiting_ = !file_->done();
+    return 0;
+  }
   if (rte_pktmbuf_alloc_bulk(pool_, pkts, n) != 0) {
     // Fewer free than a burst: take what there is, one at a time.
     uint16_t k = 0;
@@ -90,7 +96,6 @@ uint16_t PcapSource::rx_burst(rte_mbuf** pkts, uint16_t n) {
     if (n == 0) return 0;
   }
   uint16_t got = 0;
-  PcapRecord r;
   while (got < n) {
     if (!file_->peek(r)) {
       waiting_ = !file_->done();  // read-ahead has not read the bytes yet
@@ -124,9 +129,7 @@ uint16_t PcapSource::rx_burst(rte_mbuf** pkts, uint16_t n) {
     file_->consume();
     ++got;
   }
-  for (uint16_t i = got; i < n; ++i) {
-    if (pkts[i] != nullptr) rte_pktmbuf_free(pkts[i]);
-  }
+  if (got < n) rte_pktmbuf_free_bulk(pkts + got, n - got);  // NULL entries allowed
   file_->release();  // every record taken is in an mbuf: read-ahead may reuse their bytes
   bytes_read_.store(bytes_done_ + file_->offset(), std::memory_order_relaxed);
   return got;
