@@ -225,8 +225,8 @@ DISPUTES = [
     dict(capture="x-gzip.pcap", source=_Z, field="resp_body_len", truth="19", ours="39",
          why=_GZIP % ("x-gzip", "39")),
     dict(capture="http-single-conn-22.pcap", source=_Z, field="resp_body_len", truth="12632", ours="12630",
-         why="a body read until close: 12649 reply bytes after the 19-byte status line and blank "
-             "line are 12630; Zeek adds 2 (a CRLF it supplies after the last line)"),
+         why="a body read until close: of the server's 12649 bytes, 19 are the status line and "
+             "blank line, 12630 the body; Zeek adds 2 (a CRLF it supplies after the last line)"),
     dict(capture="http-09-content-length-confusion.pcap", source=_Z, field="resp_body_len",
          truth="0", ours="4",
          why="the server sent `HTTP/1.1 200 OK` and `Content-Length: 4` before any request; by "
