@@ -34,7 +34,7 @@ using http_fields::trim;
 using http_fields::uri_filename;
 
 constexpr uint32_t kDepth = 4;          // transactions held per flow (pipelined requests)
-constexpr uint32_t kArena = 1152;       // string bytes per transaction, request and response
+constexpr uint32_t kArena = 1400;       // string bytes per transaction, request and response
 constexpr uint32_t kLineCap[2] = {1024, 512};  // line buffer: client (request line), server
 constexpr uint32_t kResyncBudget = 256 * 1024;  // bytes searched for a message start
 constexpr uint64_t kMaxLength = uint64_t{1} << 60;  // larger lengths are refused
@@ -46,7 +46,7 @@ enum S : uint8_t {
 };
 // Caps (raw bytes kept) per string field: the worst case of a full transaction fits the
 // record's 1920-byte extension area with every other field (static_assert below).
-constexpr uint16_t kCap[kStrCount] = {24, 128, 512, 8, 256, 256, 96, 96, 128, 48, 48,
+constexpr uint16_t kCap[kStrCount] = {24, 128, 760, 8, 256, 256, 96, 96, 128, 48, 48,
                                       48, 48, 96, 48, 48, 160, 256};
 
 // Anomalies of one transaction, written as `tags` (docs/records.md).
@@ -153,7 +153,9 @@ struct alignas(64) State {
   Txn txn[kDepth + 2];      // ring, then one scratch transaction per side
   // Not cleared by begin_flow: written before read.
   uint8_t arena[kDepth][kArena];
-  uint8_t line[2][1024];
+  uint8_t line_client[kLineCap[0]];  // the line being read, per direction
+  uint8_t line_server[kLineCap[1]];
+  uint8_t* line(int d) noexcept { return d == 0 ? line_client : line_server; }
 };
 static_assert(sizeof(State) <= 8192, "8192 flows per worker must stay under 64 MiB");
 
@@ -600,7 +602,7 @@ class HttpDissector final : public Dissector {
           }
           const uint32_t room = kLineCap[d] - sd.line_len;
           const uint32_t copy = text < room ? text : room;
-          std::memcpy(s.line[d] + sd.line_len, at, copy);
+          std::memcpy(s.line(d) + sd.line_len, at, copy);
           sd.line_len = static_cast<uint16_t>(sd.line_len + copy);
           if (copy < text) {
             // Longer than the buffer: the part that fits is the line (a URI cut, a header
@@ -615,7 +617,7 @@ class HttpDissector final : public Dissector {
               if (c.next_proto != 0 && c.used == Ctx::kAllUsed) c.used = static_cast<uint32_t>(p - start);
               return pr;
             }
-          } else if (sd.phase == kStart && !start_plausible(d, s.line[d], sd.line_len)) {
+          } else if (sd.phase == kStart && !start_plausible(d, s.line(d), sd.line_len)) {
             return not_http(s, c, d);  // no need to wait for the end of a binary "line"
           }
           break;
@@ -643,7 +645,7 @@ class HttpDissector final : public Dissector {
 
   Progress deliver(State& s, Ctx& c, int d, bool over) noexcept {
     Side& sd = s.side[d];
-    std::string_view line(reinterpret_cast<const char*>(s.line[d]), sd.line_len);
+    std::string_view line(reinterpret_cast<const char*>(s.line(d)), sd.line_len);
     if (!over && !line.empty() && line.back() == '\r') line.remove_suffix(1);
     const bool frag = sd.line_frag != 0;
     sd.line_len = 0;
