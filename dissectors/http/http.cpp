@@ -68,12 +68,13 @@ enum Tag : uint32_t {
   kTagHttp09 = 1u << 14,
   kTagBadResponse = 1u << 15,
   kTagBadRequestLine = 1u << 16,
+  kTagLowercaseVersion = 1u << 17,
 };
 constexpr std::string_view kTagNames[] = {
     "no_response", "no_request",  "req_incomplete",    "resp_incomplete", "uri_truncated",
     "long_header", "field_truncated", "bad_header",    "bad_length",      "te_and_cl",
     "bad_chunk",   "req_gap",     "resp_gap",          "pipeline_overflow", "http09",
-    "bad_response", "bad_request_line"};
+    "bad_response", "bad_request_line", "lowercase_version"};
 constexpr size_t kTagCount = sizeof(kTagNames) / sizeof(kTagNames[0]);
 
 enum TxnFlag : uint16_t {
@@ -293,13 +294,29 @@ bool bare_method_line(std::string_view s, RequestLine& r) noexcept {
   return true;
 }
 
+// "HTTP/" at the start of b[0, n) as far as n goes, in any letter case: the name is
+// case-sensitive (RFC 9112 section 2.3), but curl and browsers take a server's "http/1.1".
+bool http_name_prefix(const uint8_t* b, size_t n) noexcept {
+  constexpr std::string_view kV{"HTTP/"};
+  for (size_t i = 0; i < n && i < kV.size(); ++i) {
+    const uint8_t c = b[i];
+    if (c != static_cast<uint8_t>(kV[i]) && (c < 'a' || c > 'z' || c - 32 != kV[i])) return false;
+  }
+  return true;
+}
+
 struct StatusLine {
   std::string_view version, reason;
   uint16_t code = 0;
+  bool lowercase = false;  // "http/1.1": taken where a response must start, never to resync
 };
 // RFC 9112 section 4: HTTP-version SP 3DIGIT SP [reason-phrase].
 bool parse_status_line(std::string_view s, bool strict, StatusLine& r) noexcept {
-  if (s.size() < 12 || s.substr(0, 5) != "HTTP/") return false;
+  if (s.size() < 12) return false;
+  r.lowercase = s.substr(0, 5) != "HTTP/";
+  if (r.lowercase && (strict || !http_name_prefix(reinterpret_cast<const uint8_t*>(s.data()), 5))) {
+    return false;
+  }
   const size_t sp = s.find(' ');
   if (sp == std::string_view::npos || sp < 6 || sp > 13) return false;
   r.version = s.substr(5, sp - 5);
@@ -631,10 +648,7 @@ class HttpDissector final : public Dissector {
   // status line ("HTTP/").
   static bool start_plausible(int d, const uint8_t* b, uint32_t n) noexcept {
     if (n == 1 && b[0] == '\r') return true;  // a blank line's CR
-    if (d == 1) {
-      constexpr std::string_view kV{"HTTP/"};
-      return std::memcmp(b, kV.data(), n < kV.size() ? n : kV.size()) == 0;
-    }
+    if (d == 1) return http_name_prefix(b, n);
     for (uint32_t i = 0; i < n; ++i) {
       const char ch = static_cast<char>(b[i]);
       if (ch == ' ') return i > 0;
@@ -670,9 +684,7 @@ class HttpDissector final : public Dissector {
     uint32_t seq = 0;
     Txn* t = awaiting(s, seq);
     if (t == nullptr || t->version[0] != 9 || s.skip_responses) return false;
-    constexpr std::string_view kV{"HTTP/"};
-    const uint32_t k = n < kV.size() ? n : static_cast<uint32_t>(kV.size());
-    if (std::memcmp(p, kV.data(), k) == 0) return false;
+    if (http_name_prefix(p, n)) return false;
     Side& sd = s.side[1];
     sd.seq = seq;
     sd.scratch = 0;
@@ -954,6 +966,7 @@ class HttpDissector final : public Dissector {
     }
     counters_.http_responses.inc();
     t->flags |= kHasStatus;
+    if (st.lowercase) t->tags |= kTagLowercaseVersion;
     t->status = st.code;
     t->version[1] = version_code(st.version);
     set_str(s, *t, kReason, st.reason);

@@ -504,6 +504,34 @@ TEST_CASE("http: pipelining deeper than the ring keeps responses in order") {
   }
 }
 
+TEST_CASE("http: a status line's name in another letter case") {
+  // curl and browsers take "http/1.1 200 OK"; so do we, tagged (RFC 9112: "HTTP" is
+  // case-sensitive). Zeek's http-lower-case.pcap has nginx behind such a rewrite.
+  for (const std::string name : {"http", "Http", "hTTP"}) {
+    INFO(name);
+    const Run r = run(std::vector<Msg>{
+        {true, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n"},
+        {false, name + "/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"}});
+    REQUIRE(r.records.size() == 1);
+    CHECK(get(r.records[0], "http.status") == "200");
+    CHECK(get(r.records[0], "http.reason") == "OK");
+    CHECK(get(r.records[0], "http.resp_body_len") == "3");
+    CHECK(get(r.records[0], "http.tags") == "lowercase_version");
+  }
+  SECTION("after an HTTP/0.9 request, still a status line, not a bare body") {
+    const Run r = run(std::vector<Msg>{{true, "GET /x\r\n"},
+                                       {false, "http/1.0 404 Not Found\r\n\r\n"}});
+    REQUIRE(r.records.size() == 1);
+    CHECK(get(r.records[0], "http.status") == "404");
+  }
+  SECTION("not HTTP/ at all: still a bad response") {
+    const Run r = run(std::vector<Msg>{{true, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n"},
+                                       {false, "hxxp/1.1 200 OK\r\n\r\n"}});
+    REQUIRE(r.records.size() == 1);
+    CHECK(get(r.records[0], "http.tags") == "no_response,bad_response");
+  }
+}
+
 TEST_CASE("http: hostile lengths and framing") {
   SECTION("over-long request line: the URI is cut, the transaction kept") {
     const std::string uri = "/" + std::string(3000, 'a');

@@ -240,6 +240,23 @@ DISPUTES = [
     dict(capture="no_crlf.pcap", source=_Z, field="req_body_len", truth=str(n + 2), ours=str(n),
          why=_MIME2 % (n, n)) for n in (6084, 7556, 8212, 6276, 6228)
 ] + [
+    dict(capture=cap, source=_Z, field="req_body_len", truth=z, ours=o, why=_GZIP % ("gzip", o))
+    for cap, z, o in (("smuggle-http-request.pcap", "57", "80"),
+                      ("http-inner-transfer-encoding-reproducer.pcap", "63", "87"))
+] + [
+    dict(capture="http-inner-transfer-encoding-reproducer.pcap", source=_Z, field="resp_body_len",
+         truth="37", ours="35",
+         why="an HTTP/1.0 body read until close: the 35 bytes `POST request received "
+             "successfully!`; Zeek adds 2 (a CRLF it supplies after the last line)"),
+] + [
+    dict(capture="http-inner-transfer-encoding-ossfuzz.pcap", source=_Z, field=f, truth=v, ours=None,
+         why="an OSS-Fuzz input: after `ETA unknown_HTTP_metm/suppozt/\\xd9ccIOST / HTTP/1.1` the "
+             "client's header lines are binary, and the server's first line is `HTTP/!.4 206 t`; "
+             "Zeek reads port 80 as HTTP whatever comes, we name a protocol from the payload, and "
+             "neither side's bytes are HTTP: no http record")
+    for f, v in (("method", "ETA"), ("uri", "unknown_HTTP_metm/suppozt/\\xd9ccIOST /"),
+                 ("status", "206"), ("reason", "t"), ("req_body_len", "2"), ("resp_body_len", "0"))
+] + [
     # Arkime
     dict(capture=cap, source="arkime", field=f, truth=v, ours=None,
          why="the HTTP/2 connection preface `PRI * HTTP/2.0` (RFC 9113 section 3.4) is no "
