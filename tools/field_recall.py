@@ -6,7 +6,8 @@ usage: field_recall.py --bin FLOWSCRIBE --proto NAME [--zeek DIR] [--arkime DIR]
 
 Runs `FLOWSCRIBE --pcap F` once per capture that the ground truth names, keeps every record
 (all MSGIDs), and compares the fields of protocol NAME with:
-  --zeek DIR     Zeek's test suite: a test's Baseline/<test>/<log>.log (e.g. http.log) and the
+  --zeek DIR     Zeek's test suite: a test's Baseline/<test>/<log>.log (e.g. http.log, or a
+                 copy the test renamed: http.log.cut, http.log.standard) and the
                  captures its `@TEST-EXEC ... -r $TRACES/...` lines read (the same mapping as
                  tools/proto_eval.py). When several tests read the same capture, the first
                  baseline of each log kind is used, so nothing is counted twice.

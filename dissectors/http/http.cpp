@@ -298,11 +298,8 @@ bool bare_method_line(std::string_view s, RequestLine& r) noexcept {
 // case-sensitive (RFC 9112 section 2.3), but curl and browsers take a server's "http/1.1".
 bool http_name_prefix(const uint8_t* b, size_t n) noexcept {
   constexpr std::string_view kV{"HTTP/"};
-  for (size_t i = 0; i < n && i < kV.size(); ++i) {
-    const uint8_t c = b[i];
-    if (c != static_cast<uint8_t>(kV[i]) && (c < 'a' || c > 'z' || c - 32 != kV[i])) return false;
-  }
-  return true;
+  const size_t k = n < kV.size() ? n : kV.size();
+  return iequals(std::string_view(reinterpret_cast<const char*>(b), k), kV.substr(0, k));
 }
 
 struct StatusLine {

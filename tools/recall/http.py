@@ -267,6 +267,7 @@ DISPUTES = [
          why="`GET /Hello Arkime HTTP/1.0`: a target with a space; Zeek and nginx read the target "
              "up to the version (`/Hello Arkime`, ours), Arkime up to the first space"),
 ] + [
+    # (`uule=xxxx...`: the capture and Arkime's .test were anonymised that way; it is the value.)
     dict(capture="socks5-reverse.pcap", source="arkime", field="host_uri",
          truth="www.google.com/search?client=firefox&rls=en&q=Sheepskin%%20Boots&start=%d&num=10"
                "&hl=en&gl=us&uule=xxxxxxxxxxxxxxxxxxxxxxxxxxxx" % n, ours=None,
